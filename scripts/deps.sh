@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Siegetank needs, skipping those already
+# installed. Usage: scripts/deps.sh [--bench]   (--bench adds nginx and wrk)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git openssl ca-certificates
+  libh2o-evloop-dev libjansson-dev libsodium-dev libcurl4-openssl-dev
+  libsqlite3-dev libpq-dev zlib1g-dev libssl-dev libcmocka-dev
+  postgresql haproxy
+)
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(nginx-light wrk)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,150 @@
+/* scv: the stream calls of client.h, sent to the SCV named in the stream id. */
+#include "client/internal.h"
+#include "util/crypto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ORIGIN_MAX 1024
+
+/* The URL of prefix + stream id [+ path] on the stream's SCV; NULL on error. */
+static char *stream_url(struct client *c, const char *prefix, const char *stream_id, const char *path,
+                        struct client_error *err)
+{
+    char origin[ORIGIN_MAX];
+    const char *scv = client_stream_scv(stream_id);
+    if (!scv) {
+        client_error_set(err, 0, "'%s' is not a stream id (expected <uuid>:<scv name>)", stream_id);
+        return NULL;
+    }
+    if (client_scv_url(c, scv, origin, sizeof origin, err) != 0)
+        return NULL;
+    char *url = client_build_url(origin, prefix, stream_id, path);
+    if (!url)
+        client_error_set(err, 0, "out of memory");
+    return url;
+}
+
+static json_t *stream_json(struct client *c, const char *method, const char *prefix, const char *stream_id,
+                           struct client_error *err)
+{
+    char *url = stream_url(c, prefix, stream_id, NULL, err);
+    if (!url)
+        return NULL;
+    json_t *reply = client_call_json(c, method, url, c->token, NULL, err);
+    free(url);
+    return reply;
+}
+
+/* PUT prefix/id with the body {} the protocol asks for. */
+static int stream_put(struct client *c, const char *prefix, const char *stream_id, struct client_error *err)
+{
+    char *url = stream_url(c, prefix, stream_id, NULL, err);
+    json_t *empty = json_object();
+    int rc = -1;
+    if (url && empty)
+        rc = client_call_ok(c, "PUT", url, c->token, empty, err);
+    else if (url)
+        client_error_set(err, 0, "out of memory");
+    json_decref(empty);
+    free(url);
+    return rc;
+}
+
+json_t *client_stream_add(struct client *c, const char *scv_name, const char *target_id, const json_t *files,
+                          const json_t *tags, struct client_error *err)
+{
+    char origin[ORIGIN_MAX], url[ORIGIN_MAX + 16];
+    json_t *body = NULL, *reply = NULL;
+    if (client_scv_url(c, scv_name, origin, sizeof origin, err) != 0)
+        return NULL;
+    snprintf(url, sizeof url, "%s/streams", origin);
+    body = json_pack("{s:s, s:O}", "target_id", target_id, "files", files);
+    if (!body || (tags && json_object_set(body, "tags", (json_t *)tags) != 0)) {
+        client_error_set(err, 0, "cannot build the stream request (bad target id or files)");
+        goto out;
+    }
+    reply = client_call_json(c, "POST", url, c->token, body, err);
+out:
+    json_decref(body);
+    return reply;
+}
+
+json_t *client_stream_info(struct client *c, const char *stream_id, struct client_error *err)
+{
+    return stream_json(c, "GET", "/streams/info/", stream_id, err);
+}
+
+int client_stream_start(struct client *c, const char *stream_id, struct client_error *err)
+{
+    return stream_put(c, "/streams/start/", stream_id, err);
+}
+
+int client_stream_stop(struct client *c, const char *stream_id, struct client_error *err)
+{
+    return stream_put(c, "/streams/stop/", stream_id, err);
+}
+
+int client_stream_delete(struct client *c, const char *stream_id, struct client_error *err)
+{
+    return stream_put(c, "/streams/delete/", stream_id, err);
+}
+
+json_t *client_stream_sync(struct client *c, const char *stream_id, struct client_error *err)
+{
+    return stream_json(c, "GET", "/streams/sync/", stream_id, err);
+}
+
+int client_stream_download(struct client *c, const char *stream_id, const char *path, FILE *out,
+                           struct client_error *err)
+{
+    struct client_reply reply;
+    char *url = stream_url(c, "/streams/download/", stream_id, path, err);
+    int rc = -1;
+    if (!url)
+        return -1;
+    if (client_exchange(c, "GET", url, c->token, NULL, 0, NULL, out, &reply, err) != 0)
+        goto out;
+    rc = reply.status == 200 ? 0 : -1;
+    client_reply_free(&reply);
+out:
+    free(url);
+    return rc;
+}
+
+int client_stream_upload(struct client *c, const char *stream_id, const char *path, const void *data,
+                         size_t len, struct client_error *err)
+{
+    char md5[CRYPTO_MD5_HEX_LEN + 1], md5_header[64];
+    const char *headers[] = {"Content-Type: application/octet-stream", md5_header, NULL};
+    struct client_reply reply;
+    char *url = stream_url(c, "/streams/upload/", stream_id, path, err);
+    int rc = -1;
+    if (!url)
+        return -1;
+    crypto_md5_hex(data, len, md5);
+    snprintf(md5_header, sizeof md5_header, "Content-MD5: %s", md5);
+    if (client_exchange(c, "PUT", url, c->token, data ? data : "", len, headers, NULL, &reply, err) != 0)
+        goto out;
+    rc = reply.status == 200 ? 0 : -1;
+    client_reply_free(&reply);
+out:
+    free(url);
+    return rc;
+}
+
+json_t *client_scv_target_streams(struct client *c, const char *scv_name, const char *target_id,
+                                  struct client_error *err)
+{
+    char origin[ORIGIN_MAX];
+    if (client_scv_url(c, scv_name, origin, sizeof origin, err) != 0)
+        return NULL;
+    char *url = client_build_url(origin, "/targets/streams/", target_id, NULL);
+    if (!url) {
+        client_error_set(err, 0, "out of memory");
+        return NULL;
+    }
+    json_t *reply = client_call_json(c, "GET", url, c->token, NULL, err);
+    free(url);
+    return reply;
+}

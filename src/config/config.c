@@ -1,0 +1,305 @@
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+
+enum key_type { KEY_STRING, KEY_INT, KEY_SIZE, KEY_BOOL };
+
+#define FOR_CC 1
+#define FOR_SCV 2
+#define FOR_BOTH (FOR_CC | FOR_SCV)
+
+struct key_spec {
+    const char *name;
+    int kinds;
+    enum key_type type;
+    size_t offset;
+    size_t size; /* capacity of a string field */
+    long min, max;
+};
+
+#define STR(n, k)                                                                                            \
+    {                                                                                                        \
+#n, k, KEY_STRING, offsetof(struct config, n), sizeof(((struct config *)0)->n), 0, 0                 \
+    }
+#define INT(n, k, lo, hi)                                                                                    \
+    {                                                                                                        \
+#n, k, KEY_INT, offsetof(struct config, n), 0, lo, hi                                                \
+    }
+
+static const struct key_spec config_keys[] = {
+    STR(name, FOR_BOTH),
+    INT(internal_http_port, FOR_BOTH, 1, 65535),
+    STR(external_host, FOR_BOTH),
+    STR(ssl_certfile, FOR_BOTH),
+    STR(ssl_key, FOR_BOTH),
+    STR(ssl_ca_certs, FOR_BOTH),
+    STR(ca_bundle, FOR_BOTH),
+    STR(cc_pass, FOR_BOTH),
+    STR(command_center, FOR_SCV),
+    STR(database, FOR_CC),
+    STR(data_folder, FOR_BOTH),
+    INT(heartbeat_increment, FOR_SCV, 1, 86400 * 30),
+    INT(max_stream_errors, FOR_SCV, 1, 1000000),
+    INT(threads, FOR_BOTH, 0, 256),
+    {"max_body_size", FOR_BOTH, KEY_SIZE, offsetof(struct config, max_body_size), 0, 1024, 1L << 32},
+    INT(max_connections, FOR_BOTH, 1, 10000000),
+    INT(header_timeout, FOR_BOTH, 1, 3600),
+    INT(idle_timeout, FOR_BOTH, 1, 86400),
+    INT(shutdown_timeout, FOR_BOTH, 0, 3600),
+    {"access_log", FOR_BOTH, KEY_BOOL, offsetof(struct config, access_log), 0, 0, 1},
+};
+
+void config_defaults(struct config *c, enum config_kind kind)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->internal_http_port = kind == CONFIG_CC ? 8980 : 8960;
+    snprintf(c->database, sizeof c->database, "sqlite");
+    c->heartbeat_increment = 900;
+    c->max_stream_errors = 10;
+    c->threads = 0;
+    c->max_body_size = 64u << 20;
+    c->max_connections = 500000;
+    c->header_timeout = 10;
+    c->idle_timeout = 300;
+    c->shutdown_timeout = 10;
+    c->access_log = 1;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const struct key_spec *find_key(const char *name, enum config_kind kind)
+{
+    int mask = kind == CONFIG_CC ? FOR_CC : FOR_SCV;
+    for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++)
+        if (strcmp(config_keys[i].name, name) == 0 && (config_keys[i].kinds & mask))
+            return &config_keys[i];
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+/* Strips matching quotes and a trailing `# comment`; -1 on a lone or
+ * mismatched quote or text after the closing quote. */
+static int unquote(char **value)
+{
+    char *v = *value;
+    if (v[0] != '\'' && v[0] != '"') {
+        for (char *p = v; *p; p++)
+            if (*p == '#' && (p == v || p[-1] == ' ' || p[-1] == '\t')) {
+                *p = '\0';
+                break;
+            }
+        *value = trim(v);
+        return 0;
+    }
+    char *close = strchr(v + 1, v[0]);
+    if (close == NULL)
+        return -1;
+    char *rest = trim(close + 1);
+    if (*rest != '\0' && *rest != '#')
+        return -1;
+    *close = '\0';
+    *value = v + 1;
+    return 0;
+}
+
+/* "64M", "1G", "4096" -> bytes. */
+static int parse_size(const char *v, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno != 0 || end == v || n < 0)
+        return -1;
+    long long mult = 1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1LL << 10;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1LL << 20;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1LL << 30;
+    if (mult != 1)
+        end++;
+    if (*end != '\0' || n > (1LL << 40) / mult)
+        return -1;
+    *out = n * mult;
+    return 0;
+}
+
+static int set_value(struct config *c, const struct key_spec *k, const char *v, char *err, size_t errlen,
+                     const char *path, int line)
+{
+    char *field = (char *)c + k->offset;
+    long long n;
+    char *end;
+
+    switch (k->type) {
+    case KEY_STRING:
+        if (strlen(v) >= k->size)
+            return fail(err, errlen, "%s:%d: value of '%s' is too long (at most %zu characters)", path, line,
+                        k->name, k->size - 1);
+        memcpy(field, v, strlen(v) + 1);
+        return 0;
+    case KEY_BOOL:
+        if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+            *(int *)field = 1;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0 ||
+                 strcmp(v, "0") == 0)
+            *(int *)field = 0;
+        else
+            return fail(err, errlen, "%s:%d: '%s' must be true or false, not '%s'", path, line, k->name, v);
+        return 0;
+    case KEY_SIZE:
+        if (parse_size(v, &n) != 0 || n < k->min || n > k->max)
+            return fail(err, errlen,
+                        "%s:%d: '%s' must be a size between %ld and %ld bytes (suffix K, M or G), not '%s'",
+                        path, line, k->name, k->min, k->max, v);
+        *(size_t *)field = (size_t)n;
+        return 0;
+    case KEY_INT:
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || n < k->min || n > k->max)
+            return fail(err, errlen, "%s:%d: '%s' must be an integer from %ld to %ld, not '%s'", path, line,
+                        k->name, k->min, k->max, v);
+        *(int *)field = (int)n;
+        return 0;
+    }
+    return fail(err, errlen, "%s:%d: internal error for '%s'", path, line, k->name);
+}
+
+static int parse_line(struct config *c, char *s, const char *path, int line, unsigned char *seen, char *err,
+                      size_t errlen)
+{
+    s = trim(s);
+    if (*s == '\0' || *s == '#')
+        return 0;
+    char *eq = strchr(s, '=');
+    if (eq == NULL)
+        return fail(err, errlen, "%s:%d: expected 'key = value', got '%s'", path, line, s);
+    *eq = '\0';
+    char *key = trim(s);
+    char *value = trim(eq + 1);
+    const struct key_spec *k = find_key(key, c->kind);
+    if (k == NULL)
+        return fail(err, errlen, "%s:%d: unknown key '%s' for a %s config", path, line, key,
+                    c->kind == CONFIG_CC ? "cc" : "scv");
+    size_t idx = (size_t)(k - config_keys);
+    if (seen[idx])
+        return fail(err, errlen, "%s:%d: key '%s' is set twice", path, line, key);
+    seen[idx] = 1;
+    if (unquote(&value) != 0)
+        return fail(err, errlen,
+                    "%s:%d: unbalanced quotes or text after the closing quote in the value of '%s'", path,
+                    line, key);
+    return set_value(c, k, value, err, errlen, path, line);
+}
+
+static int resolve_data_folder(struct config *c, const char *path, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], rel[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    const char *base = dirname(dir);
+    if (c->data_folder[0] == '\0')
+        snprintf(rel, sizeof rel, "%s_data", c->name);
+    else
+        snprintf(rel, sizeof rel, "%s", c->data_folder);
+    if (rel[0] == '/')
+        return 0;
+    if ((size_t)snprintf(c->data_folder, sizeof c->data_folder, "%s/%s", base, rel) >= sizeof c->data_folder)
+        return fail(err, errlen, "%s: data folder path is too long", path);
+    return 0;
+}
+
+int config_parse(struct config *c, const char *text, const char *path, char *err, size_t errlen)
+{
+    unsigned char seen[sizeof config_keys / sizeof config_keys[0]] = {0};
+    char *copy = strdup(text);
+    int rc = 0, line = 0;
+    if (copy == NULL)
+        return fail(err, errlen, "out of memory");
+    char *save = NULL;
+    for (char *s = copy; rc == 0 && s != NULL; s = save) {
+        save = strchr(s, '\n');
+        if (save != NULL)
+            *save++ = '\0';
+        rc = parse_line(c, s, path, ++line, seen, err, errlen);
+    }
+    free(copy);
+    return rc;
+}
+
+int config_tls_enabled(const struct config *c)
+{
+    return c->ssl_certfile[0] != '\0';
+}
+
+static int check_tls(const struct config *c, const char *path, char *err, size_t errlen)
+{
+    const char *names[3] = {"ssl_certfile", "ssl_key", "ssl_ca_certs"};
+    const char *values[3] = {c->ssl_certfile, c->ssl_key, c->ssl_ca_certs};
+    int set = 0;
+    for (int i = 0; i < 3; i++)
+        set += values[i][0] != '\0';
+    if (set == 0)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        if (values[i][0] == '\0')
+            return fail(err, errlen,
+                        "%s: '%s' is empty but other ssl_* keys are set: set all three of ssl_certfile, "
+                        "ssl_key, ssl_ca_certs for TLS, or none for plain HTTP",
+                        path, names[i]);
+    for (int i = 0; i < 3; i++) {
+        if (access(values[i], R_OK) != 0)
+            return fail(err, errlen, "%s: '%s' file '%s' cannot be read: %s", path, names[i], values[i],
+                        strerror(errno));
+    }
+    return 0;
+}
+
+int config_load(struct config *c, enum config_kind kind, const char *path, char *err, size_t errlen)
+{
+    config_defaults(c, kind);
+    char *text = fs_read_file(path, 1 << 20, NULL);
+    if (text == NULL)
+        return fail(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
+    int rc = config_parse(c, text, path, err, errlen);
+    free(text);
+    if (rc != 0)
+        return rc;
+    if (c->name[0] == '\0')
+        return fail(err, errlen, "%s: 'name' is required (it names the server and its data folder)", path);
+    if (strchr(c->name, '/') != NULL || strchr(c->name, ':') != NULL || c->name[0] == '.')
+        return fail(err, errlen, "%s: 'name' must not contain '/' or ':' or start with '.'", path);
+    if (kind == CONFIG_SCV && c->external_host[0] == '\0')
+        snprintf(c->external_host, sizeof c->external_host, "127.0.0.1:%d", c->internal_http_port);
+    if (check_tls(c, path, err, errlen) != 0)
+        return -1;
+    return resolve_data_folder(c, path, err, errlen);
+}

@@ -1,0 +1,53 @@
+/* config: the daemons' `key = value` files (the seeds' format).
+ *
+ * One setting per line, `#` starts a comment, values may be wrapped in single
+ * or double quotes. Keys are fixed per daemon kind; an unknown key, a repeated
+ * key or a bad value is an error naming the key and the line. Every setting has
+ * a default so a minimal file needs only `name` and `internal_http_port`. */
+#ifndef ST_CONFIG_H
+#define ST_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+enum config_kind { CONFIG_CC, CONFIG_SCV };
+
+struct config {
+    enum config_kind kind;
+    char name[64];
+    int internal_http_port;
+    char external_host[256];
+    char ssl_certfile[PATH_MAX];
+    char ssl_key[PATH_MAX];
+    char ssl_ca_certs[PATH_MAX];
+    char ca_bundle[PATH_MAX]; /* CAs trusted when calling peers by domain name; empty = system */
+    char cc_pass[256];
+    char command_center[512];
+    char database[1024];
+    char data_folder[PATH_MAX]; /* resolved: absolute or relative to the config file */
+    int heartbeat_increment;    /* seconds */
+    int max_stream_errors;
+    int threads;
+    size_t max_body_size; /* bytes */
+    int max_connections;  /* per daemon */
+    int header_timeout;   /* seconds to receive request headers */
+    int idle_timeout;     /* seconds a keep-alive connection may sit idle */
+    int shutdown_timeout; /* seconds in-flight requests get after SIGTERM */
+    int access_log;       /* 1: write <data>/access.log */
+};
+
+/* Fill c with defaults for kind. */
+void config_defaults(struct config *c, enum config_kind kind);
+
+/* Parse text (as if read from a file at path; path only names errors and
+ * anchors a relative data folder). Returns 0, or -1 with a message in err. */
+int config_parse(struct config *c, const char *text, const char *path, char *err, size_t errlen);
+
+/* Defaults + read + parse + checks that need all keys (TLS all-or-nothing,
+ * name set). Returns 0, or -1 with a message in err. */
+int config_load(struct config *c, enum config_kind kind, const char *path, char *err, size_t errlen);
+
+/* 1 when all three TLS files are set, 0 when all are empty. */
+int config_tls_enabled(const struct config *c);
+
+#endif

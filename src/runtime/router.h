@@ -1,0 +1,44 @@
+/* router: maps (method, path) to a handler with path parameters.
+ *
+ * Patterns are literal segments and parameters: `/streams/info/:id` takes one
+ * non-empty segment; a final `:path...` takes the rest of the path (one or
+ * more segments, slashes kept). Parameters are percent-decoded; a parameter
+ * that decodes to a NUL byte or has a broken escape makes the match fail with
+ * ROUTER_BAD_PARAM. Query strings are ignored. Pure: no I/O, no allocation. */
+#ifndef ST_ROUTER_H
+#define ST_ROUTER_H
+
+#include <stddef.h>
+
+#define ROUTER_MAX_ROUTES 64
+#define ROUTER_MAX_PARAMS 4
+#define ROUTER_PARAM_BYTES 4096
+
+enum router_result { ROUTER_MATCH, ROUTER_NOT_FOUND, ROUTER_BAD_METHOD, ROUTER_BAD_PARAM };
+
+struct router_route {
+    const char *method; /* "GET", "POST", "PUT", ... */
+    const char *pattern;
+    void *handler; /* opaque to the router */
+};
+
+struct router {
+    struct router_route routes[ROUTER_MAX_ROUTES];
+    int count;
+};
+
+struct router_params {
+    int count;
+    const char *values[ROUTER_MAX_PARAMS]; /* NUL-terminated, point into buf */
+    char buf[ROUTER_PARAM_BYTES];
+};
+
+void router_init(struct router *r);
+/* 0, or -1 when the table is full or the pattern is malformed. */
+int router_add(struct router *r, const char *method, const char *pattern, void *handler);
+/* On ROUTER_MATCH *handler and params are filled. */
+enum router_result router_match(const struct router *r, const char *method, size_t method_len,
+                                const char *path, size_t path_len, void **handler,
+                                struct router_params *params);
+
+#endif

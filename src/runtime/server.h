@@ -1,0 +1,82 @@
+/* server: the HTTP runtime shared by the CC and the SCV.
+ *
+ * N event-loop threads (h2o), each with its own SO_REUSEPORT listener; a
+ * routing table; JSON reply helpers; a worker pool for blocking work whose
+ * completion is delivered back on the request's own loop thread; tickers for
+ * periodic background jobs. server_run() blocks until SIGTERM/SIGINT, then
+ * stops accepting, lets in-flight requests finish (bounded by
+ * shutdown_timeout) and returns 0.
+ *
+ * Threading rules for handlers: a handler runs on a loop thread and must not
+ * block; anything slow goes through server_defer(). A done callback runs on
+ * the same loop thread as the handler; its req is NULL when the client went
+ * away, and then it must only free its own state. */
+#ifndef ST_SERVER_H
+#define ST_SERVER_H
+
+#include <h2o.h>
+#include <jansson.h>
+
+#include "config/config.h"
+#include "runtime/router.h"
+
+struct server;
+
+struct server_request {
+    h2o_req_t *req;
+    struct server *server;
+    void *app;
+    struct router_params params;
+};
+
+typedef void (*server_handler)(struct server_request *r);
+typedef void (*server_work_fn)(void *arg);
+typedef void (*server_done_fn)(void *arg, h2o_req_t *req);
+typedef void (*server_tick_fn)(void *arg);
+
+/* Validates TLS files and creates the listeners' configuration; nothing is
+ * bound yet. kind_name ("cc" or "scv") appears in GET / and the logs.
+ * NULL with a message in err. */
+struct server *server_create(const struct config *cfg, const char *kind_name, void *app, char *err,
+                             size_t errlen);
+void server_free(struct server *s);
+
+/* Register routes before server_run. 0, or -1 when the table is full. */
+int server_route(struct server *s, const char *method, const char *pattern, server_handler handler);
+
+/* fn runs every interval_ms on a thread of its own (it may block), from
+ * server_run until the stop begins. */
+int server_add_ticker(struct server *s, int interval_ms, server_tick_fn fn, void *arg);
+
+/* Bind, serve, and block until a stop signal or server_stop. 0 on a clean
+ * stop, -1 (logged) when the port cannot be bound. */
+int server_run(struct server *s);
+void server_stop(struct server *s); /* from any thread */
+
+/* Blocking work off the loop: work(arg) on a worker thread, then done(arg,
+ * req) on r's loop thread. */
+void server_defer(struct server_request *r, server_work_fn work, server_done_fn done, void *arg);
+/* Fire-and-forget work on a worker thread (no reply). */
+void server_run_background(struct server *s, server_work_fn work, void *arg);
+
+const struct config *server_config(const struct server *s);
+
+/* Replies. Each sets Access-Control-Allow-Origin: * and a JSON content type. */
+void server_reply_json(h2o_req_t *req, int status, json_t *body); /* steals body */
+void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void server_reply_ok(h2o_req_t *req); /* 200 {} */
+/* Streams size bytes of fd (closed when done) as application/octet-stream
+ * with a Content-Disposition naming filename. */
+void server_reply_file(h2o_req_t *req, int fd, size_t size, const char *filename);
+/* Adds a response header (value copied) before one of the replies above. */
+void server_add_header(h2o_req_t *req, const char *name, const char *value);
+
+/* Request helpers. A header value as a NUL-terminated copy in the request's
+ * pool, or NULL when absent. */
+const char *server_header(h2o_req_t *req, const char *name);
+/* The body parsed as a JSON object; on failure replies 400 and returns NULL.
+ * An empty body counts as {}. The caller owns the result. */
+json_t *server_body_object(h2o_req_t *req);
+
+#endif

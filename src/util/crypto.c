@@ -1,0 +1,69 @@
+#include "util/crypto.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+static void to_hex(const unsigned char *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, digest, &n, md, NULL);
+    to_hex(digest, n, out);
+}
+
+void crypto_md5_hex(const void *data, size_t len, char *out)
+{
+    digest_hex(EVP_md5(), data, len, out);
+}
+
+void crypto_sha256_hex(const void *data, size_t len, char *out)
+{
+    digest_hex(EVP_sha256(), data, len, out);
+}
+
+int crypto_random_hex(char *out, size_t nbytes)
+{
+    unsigned char buf[256];
+    if (nbytes > sizeof buf || RAND_bytes(buf, (int)nbytes) != 1)
+        return -1;
+    to_hex(buf, nbytes, out);
+    return 0;
+}
+
+int crypto_uuid4(char *out)
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1)
+        return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, CRYPTO_UUID_LEN + 1, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    return 0;
+}
+
+int crypto_equal(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return 0;
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb)
+        return 0;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}

@@ -1,0 +1,119 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdlib.h>
+
+#include "config/config.h"
+
+static int parse(struct config *c, enum config_kind kind, const char *text, char *err)
+{
+    config_defaults(c, kind);
+    return config_parse(c, text, "/etc/siegetank/test.conf", err, 512);
+}
+
+static void test_seed_format(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    const char *text = "# the seeds' form\n"
+                       "name = 'firebat'\n"
+                       "internal_http_port = 8960\n"
+                       "external_host=\"firebat.stanford.edu:443\"  # quoted, then a comment\n"
+                       "  cc_pass = 6f14e0d5  \n"
+                       "\n"
+                       "heartbeat_increment = 30\n"
+                       "max_body_size = 16M\n"
+                       "access_log = off\n";
+    assert_int_equal(parse(&c, CONFIG_SCV, text, err), 0);
+    assert_string_equal(c.name, "firebat");
+    assert_int_equal(c.internal_http_port, 8960);
+    assert_string_equal(c.external_host, "firebat.stanford.edu:443");
+    assert_string_equal(c.cc_pass, "6f14e0d5");
+    assert_int_equal(c.heartbeat_increment, 30);
+    assert_int_equal(c.max_body_size, 16u << 20);
+    assert_int_equal(c.access_log, 0);
+    assert_int_equal(c.max_stream_errors, 10); /* default kept */
+}
+
+static void test_errors_name_key_and_line(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(parse(&c, CONFIG_CC, "name = a\nbogus = 1\n", err), -1);
+    assert_non_null(strstr(err, "test.conf:2"));
+    assert_non_null(strstr(err, "bogus"));
+
+    assert_int_equal(parse(&c, CONFIG_CC, "internal_http_port = 70000\n", err), -1);
+    assert_non_null(strstr(err, ":1"));
+    assert_non_null(strstr(err, "internal_http_port"));
+
+    assert_int_equal(parse(&c, CONFIG_CC, "threads = two\n", err), -1);
+    assert_non_null(strstr(err, "threads"));
+
+    assert_int_equal(parse(&c, CONFIG_CC, "name = 'open\n", err), -1);
+    assert_non_null(strstr(err, "quotes"));
+
+    assert_int_equal(parse(&c, CONFIG_CC, "just words\n", err), -1);
+    assert_non_null(strstr(err, "key = value"));
+
+    assert_int_equal(parse(&c, CONFIG_CC, "name = a\nname = b\n", err), -1);
+    assert_non_null(strstr(err, "twice"));
+
+    assert_int_equal(parse(&c, CONFIG_CC, "max_body_size = 12Q\n", err), -1);
+    assert_non_null(strstr(err, "max_body_size"));
+}
+
+static void test_keys_per_kind(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(parse(&c, CONFIG_CC, "command_center = https://x\n", err), -1);
+    assert_non_null(strstr(err, "command_center"));
+    assert_int_equal(parse(&c, CONFIG_SCV, "database = sqlite\n", err), -1);
+    assert_int_equal(parse(&c, CONFIG_CC, "database = postgresql://u@h/db\n", err), 0);
+    assert_string_equal(c.database, "postgresql://u@h/db");
+}
+
+static void test_hash_inside_value(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(parse(&c, CONFIG_CC, "cc_pass = 'abc#def'\n", err), 0);
+    assert_string_equal(c.cc_pass, "abc#def");
+    assert_int_equal(parse(&c, CONFIG_CC, "cc_pass = abc#def\n", err), 0);
+    assert_string_equal(c.cc_pass, "abc#def");
+}
+
+static void test_tls_all_or_nothing(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    char path[] = "/tmp/siegetank-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "name = x\nssl_certfile = /nonexistent/cert.pem\nssl_key = ''\nssl_ca_certs =\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    assert_int_equal(config_load(&c, CONFIG_CC, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "ssl_key"));
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seed_format),        cmocka_unit_test(test_errors_name_key_and_line),
+        cmocka_unit_test(test_keys_per_kind),      cmocka_unit_test(test_hash_inside_value),
+        cmocka_unit_test(test_tls_all_or_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,246 @@
+/* The server runtime, through the real `siegetank scv` binary on loopback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+struct daemon {
+    char dir[PATH_MAX];
+    char conf[PATH_MAX + 16];
+    char log[PATH_MAX + 16];
+    char url[128];
+    int port;
+    pid_t pid;
+};
+
+/* Writes scv.conf with extra lines and starts the daemon; waits until up
+ * unless expect_fail, in which case it returns the exit status. */
+static int daemon_start(struct daemon *d, const char *extra, int tls, int expect_fail)
+{
+    char text[4096];
+    harness_tmpdir(d->dir);
+    d->port = harness_free_port();
+    snprintf(d->conf, sizeof d->conf, "%s/scv.conf", d->dir);
+    snprintf(d->log, sizeof d->log, "%s/out.log", d->dir);
+    snprintf(text, sizeof text, "name = 'firebat'\ninternal_http_port = %d\nthreads = 2\n%s\n", d->port,
+             extra ? extra : "");
+    harness_write(d->conf, text);
+    snprintf(d->url, sizeof d->url, "%s://127.0.0.1:%d", tls ? "https" : "http", d->port);
+    const char *argv[] = {harness_bin(), "scv", "-c", d->conf, NULL};
+    d->pid = harness_spawn(argv, d->log);
+    if (expect_fail)
+        return harness_wait_exit(d->pid, 10);
+    assert_int_equal(harness_wait_up(d->url, 10), 0);
+    return 0;
+}
+
+static char *read_log(const struct daemon *d)
+{
+    static char buf[16384];
+    FILE *f = fopen(d->log, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+static void get(const struct daemon *d, const char *method, const char *path, struct harness_response *r)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", d->url, path);
+    harness_http(method, url, NULL, NULL, 0, NULL, r);
+}
+
+static void assert_json_error(const struct harness_response *r, long status)
+{
+    char cors[16];
+    assert_int_equal(r->status, status);
+    json_t *body = json_loads(r->body, 0, NULL);
+    assert_non_null(body);
+    assert_true(json_is_string(json_object_get(body, "error")));
+    json_decref(body);
+    assert_int_equal(harness_header(r, "access-control-allow-origin", cors, sizeof cors), 0);
+    assert_string_equal(cors, "*");
+}
+
+static void test_plain_http_answers(void **state)
+{
+    (void)state;
+    struct daemon d;
+    struct harness_response r;
+    char value[128];
+    daemon_start(&d, NULL, 0, 0);
+
+    get(&d, "GET", "/", &r);
+    assert_int_equal(r.status, 200);
+    json_t *body = json_loads(r.body, 0, NULL);
+    assert_non_null(body);
+    assert_string_equal(json_string_value(json_object_get(body, "name")), "firebat");
+    json_decref(body);
+    assert_int_equal(harness_header(&r, "access-control-allow-origin", value, sizeof value), 0);
+    assert_string_equal(value, "*");
+    assert_int_equal(harness_header(&r, "content-type", value, sizeof value), 0);
+    assert_string_equal(value, "application/json");
+    harness_response_free(&r);
+
+    get(&d, "GET", "/no/such/route", &r);
+    assert_json_error(&r, 404);
+    harness_response_free(&r);
+
+    get(&d, "DELETE", "/", &r);
+    assert_json_error(&r, 405);
+    harness_response_free(&r);
+
+    assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
+    assert_non_null(strstr(read_log(&d), "open-files limit"));
+}
+
+static void test_body_limit(void **state)
+{
+    (void)state;
+    struct daemon d;
+    struct harness_response r;
+    char url[256];
+    daemon_start(&d, "max_body_size = 4K", 0, 0);
+    snprintf(url, sizeof url, "%s/anything", d.url);
+
+    char *big = calloc(1, 5000);
+    harness_http("POST", url, NULL, big, 5000, NULL, &r);
+    assert_json_error(&r, 413);
+    harness_response_free(&r);
+
+    harness_http("POST", url, NULL, big, 4000, NULL, &r); /* under the limit: routed as usual */
+    assert_json_error(&r, 404);
+    harness_response_free(&r);
+    free(big);
+    assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
+}
+
+static void test_tls_with_chain(void **state)
+{
+    (void)state;
+    char pki[PATH_MAX], extra[4 * PATH_MAX], root[PATH_MAX + 16];
+    struct daemon d;
+    struct harness_response r;
+    harness_tmpdir(pki);
+    assert_int_equal(harness_make_pki(pki), 0);
+    snprintf(extra, sizeof extra,
+             "ssl_certfile = %s/cert.pem\nssl_key = %s/key.pem\nssl_ca_certs = %s/chain.pem", pki, pki, pki);
+    daemon_start(&d, extra, 1, 0);
+
+    /* The client trusts only the root: it verifies only if the server sends
+     * the intermediate from ssl_ca_certs along with its certificate. */
+    snprintf(root, sizeof root, "%s/root.pem", pki);
+    char url[256];
+    snprintf(url, sizeof url, "https://localhost:%d/", d.port);
+    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, root, &r), 0);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/",
+             d.port); /* plain HTTP to a TLS port gets nothing useful */
+    harness_http("GET", url, NULL, NULL, 0, NULL, &r);
+    assert_int_not_equal(r.status, 200);
+    harness_response_free(&r);
+
+    assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
+}
+
+static void test_refuses_bad_tls_config(void **state)
+{
+    (void)state;
+    char pki[PATH_MAX], extra[4 * PATH_MAX];
+    struct daemon d;
+    harness_tmpdir(pki);
+    assert_int_equal(harness_make_pki(pki), 0);
+
+    snprintf(extra, sizeof extra, "ssl_certfile = %s/cert.pem\nssl_key = %s/key.pem", pki, pki);
+    assert_int_not_equal(daemon_start(&d, extra, 1, 1), 0);
+    assert_non_null(strstr(read_log(&d), "ssl_ca_certs"));
+
+    snprintf(extra, sizeof extra,
+             "ssl_certfile = %s/cert.pem\nssl_key = %s/missing.pem\nssl_ca_certs = %s/chain.pem", pki, pki,
+             pki);
+    assert_int_not_equal(daemon_start(&d, extra, 1, 1), 0);
+    assert_non_null(strstr(read_log(&d), "missing.pem"));
+
+    snprintf(extra, sizeof extra,
+             "ssl_certfile = %s/cert.pem\nssl_key = %s/other_key.pem\nssl_ca_certs = %s/chain.pem", pki, pki,
+             pki);
+    assert_int_not_equal(daemon_start(&d, extra, 1, 1), 0);
+    assert_non_null(strstr(read_log(&d), "does not match"));
+    assert_non_null(strstr(read_log(&d), "ssl_key"));
+
+    snprintf(extra, sizeof extra,
+             "ssl_certfile = %s/key.pem\nssl_key = %s/key.pem\nssl_ca_certs = %s/chain.pem", pki, pki, pki);
+    assert_int_not_equal(daemon_start(&d, extra, 1, 1), 0);
+    assert_non_null(strstr(read_log(&d), "ssl_certfile"));
+}
+
+static void test_refuses_bad_config(void **state)
+{
+    (void)state;
+    struct daemon d;
+    assert_int_not_equal(daemon_start(&d, "threads = many", 0, 1), 0);
+    assert_non_null(strstr(read_log(&d), "scv.conf:4"));
+    assert_non_null(strstr(read_log(&d), "threads"));
+
+    assert_int_not_equal(daemon_start(&d, "colour = blue", 0, 1), 0);
+    assert_non_null(strstr(read_log(&d), "colour"));
+}
+
+static void test_port_in_use(void **state)
+{
+    (void)state;
+    struct daemon first, second;
+    char text[512];
+    daemon_start(&first, NULL, 0, 0);
+    harness_tmpdir(second.dir);
+    snprintf(second.conf, sizeof second.conf, "%s/scv.conf", second.dir);
+    snprintf(second.log, sizeof second.log, "%s/out.log", second.dir);
+    snprintf(text, sizeof text, "name = other\ninternal_http_port = %d\n", first.port);
+    harness_write(second.conf, text);
+    const char *argv[] = {harness_bin(), "scv", "-c", second.conf, NULL};
+    second.pid = harness_spawn(argv, second.log);
+    assert_int_not_equal(harness_wait_exit(second.pid, 10), 0);
+    assert_non_null(strstr(read_log(&second), "in use"));
+    assert_int_equal(harness_stop(first.pid, SIGTERM, 15), 0);
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], log[PATH_MAX + 16];
+    harness_tmpdir(dir);
+    snprintf(log, sizeof log, "%s/out.log", dir);
+    const char *help[] = {harness_bin(), "--help", NULL};
+    assert_int_equal(harness_wait_exit(harness_spawn(help, log), 10), 0);
+    const char *unknown[] = {harness_bin(), "frobnicate", NULL};
+    assert_int_equal(harness_wait_exit(harness_spawn(unknown, log), 10), 2);
+    const char *noconf[] = {harness_bin(), "cc", NULL};
+    assert_int_equal(harness_wait_exit(harness_spawn(noconf, log), 10), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_http_answers),
+        cmocka_unit_test(test_body_limit),
+        cmocka_unit_test(test_tls_with_chain),
+        cmocka_unit_test(test_refuses_bad_tls_config),
+        cmocka_unit_test(test_refuses_bad_config),
+        cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_usage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
