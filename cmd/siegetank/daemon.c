@@ -1,24 +1,25 @@
-/* The daemon subcommands: `siegetank cc -c cc.conf` and `siegetank scv -c scv.conf`. */
+#include "daemon.h"
+
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "command.h"
-#include "config/config.h"
-#include "runtime/server.h"
 #include "util/log.h"
 
-static int daemon_usage(const char *kind, int status)
+static int daemon_usage(const char *kind, const struct daemon_hooks *hooks, int status)
 {
     FILE *out = status == 0 ? stdout : stderr;
-    fprintf(out, "usage: siegetank %s -c %s.conf\n\n", kind, kind);
-    fprintf(out, "Runs the %s daemon. Every key of the config file is described in etc/%s.conf.\n", kind,
+    fprintf(out, "usage: siegetank %s -c %s.conf\n", kind, kind);
+    if (hooks->command_usage != NULL)
+        fprintf(out, "%s", hooks->command_usage);
+    fprintf(out, "\nRuns the %s daemon. Every key of the config file is described in etc/%s.conf.\n", kind,
             kind);
     return status;
 }
 
 /* Parses `-c FILE`; returns the path, or NULL after printing usage. */
-static const char *config_arg(int argc, char **argv, const char *kind, int *status)
+static const char *config_arg(int argc, char **argv, const char *kind, const struct daemon_hooks *hooks,
+                              int *status)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -29,44 +30,59 @@ static const char *config_arg(int argc, char **argv, const char *kind, int *stat
         if (c == 'c') {
             path = optarg;
         } else {
-            *status = daemon_usage(kind, c == 'h' ? 0 : 2);
+            *status = daemon_usage(kind, hooks, c == 'h' ? 0 : 2);
             return NULL;
         }
     }
     if (path == NULL)
-        *status = daemon_usage(kind, 2);
+        *status = daemon_usage(kind, hooks, 2);
     return path;
 }
 
-static int run_daemon(int argc, char **argv, enum config_kind kind, const char *kind_name)
+static int serve(const struct config *cfg, const char *kind_name, const struct daemon_hooks *hooks)
+{
+    char err[1024];
+    int rc = 1;
+    struct server *s = NULL;
+    void *app = NULL;
+    if (hooks->create != NULL && (app = hooks->create(cfg, err, sizeof err)) == NULL)
+        goto out;
+    s = server_create(cfg, kind_name, app, err, sizeof err);
+    if (s == NULL)
+        goto out;
+    if (hooks->attach != NULL && hooks->attach(app, s, err, sizeof err) != 0)
+        goto out;
+    rc = server_run(s) == 0 ? 0 : 1;
+    err[0] = '\0';
+out:
+    if (rc != 0 && err[0] != '\0')
+        fprintf(stderr, "siegetank %s: %s\n", kind_name, err);
+    server_free(s);
+    if (app != NULL && hooks->destroy != NULL)
+        hooks->destroy(app);
+    log_close();
+    return rc;
+}
+
+int daemon_main(int argc, char **argv, enum config_kind kind, const char *kind_name,
+                const struct daemon_hooks *hooks)
 {
     struct config cfg;
     char err[1024];
     int status = 0;
-    const char *path = config_arg(argc, argv, kind_name, &status);
+    const char *path = config_arg(argc, argv, kind_name, hooks, &status);
     if (path == NULL)
         return status;
     if (config_load(&cfg, kind, path, err, sizeof err) != 0) {
         fprintf(stderr, "siegetank %s: %s\n", kind_name, err);
         return 1;
     }
-    struct server *s = server_create(&cfg, kind_name, NULL, err, sizeof err);
-    if (s == NULL) {
-        fprintf(stderr, "siegetank %s: %s\n", kind_name, err);
-        return 1;
+    if (optind < argc) {
+        if (hooks->command == NULL) {
+            fprintf(stderr, "siegetank %s: unexpected argument '%s'\n", kind_name, argv[optind]);
+            return daemon_usage(kind_name, hooks, 2);
+        }
+        return hooks->command(&cfg, argc - optind, argv + optind);
     }
-    int rc = server_run(s) == 0 ? 0 : 1;
-    server_free(s);
-    log_close();
-    return rc;
-}
-
-int cmd_cc(int argc, char **argv)
-{
-    return run_daemon(argc, argv, CONFIG_CC, "cc");
-}
-
-int cmd_scv(int argc, char **argv)
-{
-    return run_daemon(argc, argv, CONFIG_SCV, "scv");
+    return serve(&cfg, kind_name, hooks);
 }
