@@ -12,7 +12,7 @@
 
 #define ROUTER_MAX_ROUTES 64
 #define ROUTER_MAX_PARAMS 4
-#define ROUTER_PARAM_BYTES 4096
+#define ROUTER_PARAM_BYTES 768 /* small enough for h2o's pool, big enough for id + path */
 
 enum router_result { ROUTER_MATCH, ROUTER_NOT_FOUND, ROUTER_BAD_METHOD, ROUTER_BAD_PARAM };
 

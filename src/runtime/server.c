@@ -88,6 +88,7 @@ struct server {
     atomic_int stop_requested;
     int stopping;
     atomic_long connections;
+    h2o_iovec_t root_body; /* GET / is the liveness probe: answered from a prebuilt body */
 };
 
 static __thread struct loop_thread *current_thread;
@@ -435,10 +436,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 static void handle_root(struct server_request *r)
 {
-    struct server *s = r->server;
-    server_reply_json(r->req, 200,
-                      json_pack("{s:s, s:s, s:s}", "service", s->kind_name, "name", s->cfg.name, "version",
-                                SERVER_VERSION));
+    h2o_req_t *req = r->req;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = r->server->root_body.len;
+    add_common_headers(req, "application/json");
+    h2o_send_inline(req, r->server->root_body.base, r->server->root_body.len);
 }
 
 /* ---- body-limit errors raised inside h2o ------------------------------ */
@@ -729,6 +732,10 @@ struct server *server_create(const struct config *cfg, const char *kind_name, vo
         s->nthreads = 1;
     pthread_mutex_init(&s->stop_lock, NULL);
     pthread_cond_init(&s->stop_cond, NULL);
+    json_t *root = json_pack("{s:s, s:s, s:s}", "service", kind_name, "name", cfg->name, "version", SERVER_VERSION);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    s->root_body = h2o_iovec_init(text, text ? strlen(text) : 0);
     router_init(&s->router);
     router_add(&s->router, "GET", "/", (void *)handle_root);
     if (config_tls_enabled(cfg)) {
@@ -756,6 +763,7 @@ void server_free(struct server *s)
         return;
     threads_dispose(s);
     free(s->threads);
+    free(s->root_body.base);
     if (s->ssl_ctx != NULL)
         SSL_CTX_free(s->ssl_ctx);
     pthread_mutex_destroy(&s->stop_lock);

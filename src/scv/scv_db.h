@@ -1,0 +1,63 @@
+/* scv_db: the SCV's SQLite records — one row per stream and a durable outbox
+ * of stats fragments waiting to be shipped to the CC.
+ * The partitions on disk are the truth for frame counts; these rows are an
+ * index that stream_store's reconcile repairs at open, which is why WAL with
+ * synchronous=NORMAL is enough. One connection guarded by a mutex: any thread
+ * may call any function. Failures are logged with SQLite's reason.
+ * Returns: 0 success, -1 database failure, SCV_DB_NOT_FOUND no such stream. */
+#ifndef ST_SCV_DB_H
+#define ST_SCV_DB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCV_DB_NOT_FOUND 1
+#define SCV_DB_SCHEMA_VERSION 1
+
+typedef struct scv_db scv_db;
+
+typedef enum { SCV_STREAM_OK = 0, SCV_STREAM_STOPPED = 1 } scv_stream_status;
+
+/* Strings are valid only during the callback that receives the record. */
+typedef struct {
+    const char *id;
+    const char *target_id;
+    scv_stream_status status;
+    int64_t frames;
+    int error_count;
+    double creation_date;
+} scv_stream_record;
+
+/* Return non-zero to stop the iteration; foreach then returns that value. */
+typedef int (*scv_stream_fn)(const scv_stream_record *rec, void *ctx);
+
+typedef struct {
+    const char *id;
+    int64_t frames;
+} scv_db_frames_fix;
+
+/* Opens (creating tables on first use) the database file at path. NULL on
+ * failure, with the reason logged. */
+scv_db *scv_db_open(const char *path);
+void scv_db_close(scv_db *db);
+
+/* Insert fails (-1) when the id exists. New streams are OK with 0 frames. */
+int scv_db_stream_insert(scv_db *db, const char *id, const char *target_id, double creation_date);
+int scv_db_stream_delete(scv_db *db, const char *id);
+int scv_db_stream_get_frames(scv_db *db, const char *id, int64_t *frames);
+int scv_db_stream_set_frames(scv_db *db, const char *id, int64_t frames);
+int scv_db_stream_set_state(scv_db *db, const char *id, scv_stream_status status, int error_count);
+/* Every stream in one SELECT, ordered by id. */
+int scv_db_stream_foreach(scv_db *db, scv_stream_fn fn, void *ctx);
+/* Drops and frame fixes applied in a single transaction. */
+int scv_db_reconcile(scv_db *db, const char *const *drop, size_t ndrop, const scv_db_frames_fix *fix,
+                     size_t nfix);
+
+/* Adding an id already present is a no-op, so retries are safe. */
+int scv_db_outbox_add(scv_db *db, const char *id, const char *json_text, double created);
+/* *out = new JSON array of up to max fragment objects, oldest first. */
+int scv_db_outbox_list(scv_db *db, size_t max, json_t **out);
+int scv_db_outbox_delete(scv_db *db, const char *const *ids, size_t n);
+
+#endif

@@ -1,0 +1,284 @@
+#include "scv/stream_dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void close_keep_errno(int fd)
+{
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+}
+
+int stream_dir_open(int dirfd, const char *name)
+{
+    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int stream_dir_open_or_make(int dirfd, const char *name)
+{
+    if (mkdirat(dirfd, name, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return stream_dir_open(dirfd, name);
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int stream_dir_write(int dirfd, const char *name, const void *data, size_t len, int flags)
+{
+    int oflags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    oflags |= (flags & STREAM_DIR_APPEND) ? O_APPEND : O_TRUNC;
+    int fd = openat(dirfd, name, oflags, 0644);
+    if (fd < 0)
+        return -1;
+    int rc = -1;
+    if (write_all(fd, data, len) != 0)
+        goto out;
+    if ((flags & STREAM_DIR_FSYNC) && fsync(fd) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (close(fd) != 0 && rc == 0)
+        rc = -1;
+    return rc;
+}
+
+char *stream_dir_read(int dirfd, const char *name, size_t max, size_t *len)
+{
+    char *buf = NULL;
+    struct stat sb;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &sb) != 0)
+        goto out;
+    if (!S_ISREG(sb.st_mode)) {
+        errno = EINVAL;
+        goto out;
+    }
+    if ((uintmax_t)sb.st_size > max) {
+        errno = ERANGE;
+        goto out;
+    }
+    size_t size = (size_t)sb.st_size, got = 0;
+    buf = malloc(size + 1);
+    if (!buf)
+        goto out;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            /* A file that shrank under us is as unreadable as a failing one. */
+            if (r == 0)
+                errno = EIO;
+            free(buf);
+            buf = NULL;
+            goto out;
+        }
+        got += (size_t)r;
+    }
+    buf[size] = '\0';
+    *len = size;
+out:
+    close_keep_errno(fd);
+    return buf;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Opens a listing of dirfd without consuming dirfd. */
+static DIR *open_listing(int dirfd)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        close_keep_errno(fd);
+    return d;
+}
+
+/* d_type is a hint some file systems leave unknown; fstatat settles it. */
+static int entry_type(int dirfd, const struct dirent *e)
+{
+    if (e->d_type != DT_UNKNOWN)
+        return e->d_type;
+    struct stat sb;
+    if (fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+        return DT_UNKNOWN;
+    return S_ISREG(sb.st_mode) ? DT_REG : S_ISDIR(sb.st_mode) ? DT_DIR : DT_UNKNOWN;
+}
+
+enum { LIST_FILES, LIST_FOLDERS, LIST_TEMPORARIES };
+
+static int wanted(int dirfd, const struct dirent *e, int what, const char *exclude)
+{
+    if (what == LIST_TEMPORARIES)
+        return e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (e->d_name[0] == '.' || (exclude && strcmp(e->d_name, exclude) == 0))
+        return 0;
+    return entry_type(dirfd, e) == (what == LIST_FOLDERS ? DT_DIR : DT_REG);
+}
+
+static int list_names(int dirfd, int what, const char *exclude, char ***names, size_t *n)
+{
+    char **list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = -1;
+    DIR *d = open_listing(dirfd);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    /* errno is the only way readdir tells an error from the end. */
+    while ((errno = 0, e = readdir(d)) != NULL) {
+        if (!wanted(dirfd, e, what, exclude))
+            continue;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(list, cap * sizeof *list);
+            if (!grown)
+                goto out;
+            list = grown;
+        }
+        if (!(list[count] = strdup(e->d_name)))
+            goto out;
+        count++;
+    }
+    if (errno != 0)
+        goto out;
+    if (count > 1)
+        qsort(list, count, sizeof *list, cmp_names);
+    *names = list;
+    *n = count;
+    list = NULL;
+    rc = 0;
+out:
+    stream_dir_names_free(list, count);
+    closedir(d);
+    return rc;
+}
+
+int stream_dir_names(int dirfd, const char *exclude, char ***names, size_t *n)
+{
+    return list_names(dirfd, LIST_FILES, exclude, names, n);
+}
+
+int stream_dir_folders(int dirfd, char ***names, size_t *n)
+{
+    return list_names(dirfd, LIST_FOLDERS, NULL, names, n);
+}
+
+int stream_dir_temporaries(int dirfd, char ***names, size_t *n)
+{
+    return list_names(dirfd, LIST_TEMPORARIES, NULL, names, n);
+}
+
+void stream_dir_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int stream_dir_parse_partition(const char *name, int64_t *frames)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 18 || name[0] == '0')
+        return 0;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        v = v * 10 + (name[i] - '0');
+    }
+    *frames = v;
+    return 1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int stream_dir_partitions(int dirfd, int64_t **parts, size_t *n)
+{
+    int64_t *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = -1;
+    DIR *d = open_listing(dirfd);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    /* errno is the only way readdir tells an error from the end. */
+    while ((errno = 0, e = readdir(d)) != NULL) {
+        int64_t frames;
+        if (!stream_dir_parse_partition(e->d_name, &frames) || entry_type(dirfd, e) != DT_DIR)
+            continue;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *grown = realloc(list, cap * sizeof *list);
+            if (!grown)
+                goto out;
+            list = grown;
+        }
+        list[count++] = frames;
+    }
+    if (errno != 0)
+        goto out;
+    if (count > 1)
+        qsort(list, count, sizeof *list, cmp_i64);
+    *parts = list;
+    *n = count;
+    list = NULL;
+    rc = 0;
+out:
+    free(list);
+    closedir(d);
+    return rc;
+}
+
+int stream_dir_fsync_all(int dirfd)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (stream_dir_names(dirfd, NULL, &names, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int fd = openat(dirfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            goto out;
+        int synced = fsync(fd);
+        close_keep_errno(fd);
+        if (synced != 0)
+            goto out;
+    }
+    rc = fsync(dirfd);
+out:
+    stream_dir_names_free(names, n);
+    return rc;
+}

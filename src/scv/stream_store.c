@@ -1,0 +1,946 @@
+#include "scv/stream_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scv/stream_dir.h"
+#include "scv/stream_path.h"
+#include "util/crypto.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define SEED_DIR "files"
+#define TAGS_DIR "tags"
+#define BUFFER_DIR "buffer_files"
+#define CHECKPOINT_DIR "checkpoint_files"
+#define ERROR_LOG "error_log.txt"
+/* Temporaries start with '.', which no stream id or request path may. */
+#define NEW_PREFIX ".new-"
+#define TRASH_PREFIX ".trash-"
+#define UPLOAD_PREFIX ".upload-"
+
+struct stream_store {
+    char *streams_dir;
+    int streams_fd;
+    scv_db *db;
+};
+
+static int fail(char *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Formats the reason into err and, for the server's own failures, the log. */
+static int fail(char *err, int rc, const char *fmt, ...)
+{
+    char msg[STREAM_STORE_ERR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (err)
+        memcpy(err, msg, sizeof msg);
+    if (rc == STREAM_STORE_IO)
+        log_error("stream store: %s", msg);
+    return rc;
+}
+
+/* Maps a failed file operation's errno to who is at fault. */
+static int errno_rc(int e)
+{
+    switch (e) {
+    case ENOENT:
+        return STREAM_STORE_NOT_FOUND;
+    case EINVAL:
+    case ELOOP:
+    case ENOTDIR:
+    case EISDIR:
+    case EEXIST:
+    case ENOTEMPTY:
+    case ENAMETOOLONG:
+        return STREAM_STORE_INVALID;
+    default:
+        return STREAM_STORE_IO;
+    }
+}
+
+static void close_fd(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+static int check_id(const char *id, char *err)
+{
+    size_t len = id ? strlen(id) : 0;
+    if (len > STREAM_STORE_ID_MAX || !stream_path_name_ok(id, len))
+        return fail(err, STREAM_STORE_INVALID,
+                    "bad stream id: must be 1..%d bytes, without '/' and not starting with '.'",
+                    STREAM_STORE_ID_MAX);
+    return STREAM_STORE_OK;
+}
+
+/* Returns the stream folder's fd, or a negative stream_store_rc. */
+static int open_stream(stream_store *s, const char *id, char *err)
+{
+    int rc = check_id(id, err);
+    if (rc != STREAM_STORE_OK)
+        return rc;
+    int fd = stream_dir_open(s->streams_fd, id);
+    if (fd >= 0)
+        return fd;
+    if (errno == ENOENT)
+        return fail(err, STREAM_STORE_NOT_FOUND, "unknown stream %s", id);
+    return fail(err, errno_rc(errno), "cannot open stream %s: %s", id, strerror(errno));
+}
+
+static int join_path(char *buf, const char *a, const char *b, const char *c)
+{
+    int n = c ? snprintf(buf, PATH_MAX, "%s/%s/%s", a, b, c) : snprintf(buf, PATH_MAX, "%s/%s", a, b);
+    if (n < 0 || n >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes streams_dir/a[/b] and everything below it; missing is fine. */
+static int remove_tree(stream_store *s, const char *a, const char *b)
+{
+    char path[PATH_MAX];
+    if (join_path(path, s->streams_dir, a, b) != 0)
+        return -1;
+    return fs_rm_rf(path);
+}
+
+static int is_dir_at(int dirfd, const char *name)
+{
+    struct stat sb;
+    return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* ---- reconcile ---- */
+
+typedef struct {
+    char *id;
+    int64_t frames;
+    int seen;
+} known_stream;
+
+typedef struct {
+    known_stream *items;
+    size_t n, cap;
+} known_list;
+
+static int collect_known(const scv_stream_record *rec, void *ctx)
+{
+    known_list *k = ctx;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 1024;
+        known_stream *grown = realloc(k->items, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        k->items = grown;
+        k->cap = cap;
+    }
+    char *id = strdup(rec->id);
+    if (!id)
+        return -1;
+    k->items[k->n++] = (known_stream){.id = id, .frames = rec->frames};
+    return 0;
+}
+
+static int cmp_known(const void *a, const void *b)
+{
+    return strcmp(((const known_stream *)a)->id, ((const known_stream *)b)->id);
+}
+
+static int remove_temporaries(stream_store *s, int dirfd, const char *id)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (stream_dir_temporaries(dirfd, &names, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (remove_tree(s, id, names[i]) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    stream_dir_names_free(names, n);
+    return rc;
+}
+
+/* Removes a stream's leftovers and returns its true frame count in *frames:
+ * the highest partition holding checkpoint_files/. A higher one without it
+ * cannot come from a commit (the buffer gains checkpoint_files/ before its
+ * rename), so it is removed as incomplete. */
+static int reconcile_stream(stream_store *s, const char *id, int64_t *frames)
+{
+    int64_t *parts = NULL;
+    size_t nparts = 0;
+    int rc = -1;
+    int fd = stream_dir_open(s->streams_fd, id);
+    if (fd < 0 || remove_tree(s, id, BUFFER_DIR) != 0 || remove_temporaries(s, fd, id) != 0)
+        goto out;
+    if (stream_dir_partitions(fd, &parts, &nparts) != 0)
+        goto out;
+    *frames = 0;
+    for (size_t i = nparts; i-- > 0;) {
+        char name[32], sub[64];
+        snprintf(name, sizeof name, "%lld", (long long)parts[i]);
+        snprintf(sub, sizeof sub, "%s/%s", name, CHECKPOINT_DIR);
+        if (is_dir_at(fd, sub)) {
+            *frames = parts[i];
+            break;
+        }
+        log_warn("stream store: stream %s: partition %s has no %s; removing it as incomplete", id, name,
+                 CHECKPOINT_DIR);
+        if (remove_tree(s, id, name) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        log_error("stream store: cannot reconcile stream %s: %s", id, strerror(errno));
+    free(parts);
+    close_fd(fd);
+    return rc;
+}
+
+typedef struct {
+    const char **drop;
+    size_t ndrop;
+    scv_db_frames_fix *fix;
+    size_t nfix;
+} reconcile_plan;
+
+/* Walks streams/ once against the records loaded in known (sorted by id). */
+static int reconcile_folders(stream_store *s, known_list *known, reconcile_plan *plan)
+{
+    char **temps = NULL, **dirs = NULL;
+    size_t ntemps = 0, ndirs = 0;
+    int rc = -1;
+    if (stream_dir_temporaries(s->streams_fd, &temps, &ntemps) != 0)
+        goto out;
+    for (size_t i = 0; i < ntemps; i++) {
+        char path[PATH_MAX];
+        if (join_path(path, s->streams_dir, temps[i], NULL) != 0 || fs_rm_rf(path) != 0)
+            goto out;
+    }
+    if (stream_dir_folders(s->streams_fd, &dirs, &ndirs) != 0)
+        goto out;
+    for (size_t i = 0; i < ndirs; i++) {
+        known_stream key = {.id = dirs[i]};
+        known_stream *k = known->n ? bsearch(&key, known->items, known->n, sizeof key, cmp_known) : NULL;
+        if (!k) {
+            log_warn("stream store: folder streams/%s has no record; left alone and not served", dirs[i]);
+            continue;
+        }
+        int64_t frames;
+        if (reconcile_stream(s, k->id, &frames) != 0)
+            goto out;
+        k->seen = 1;
+        if (frames != k->frames)
+            plan->fix[plan->nfix++] = (scv_db_frames_fix){.id = k->id, .frames = frames};
+    }
+    for (size_t i = 0; i < known->n; i++) {
+        if (!known->items[i].seen)
+            plan->drop[plan->ndrop++] = known->items[i].id;
+    }
+    rc = 0;
+out:
+    stream_dir_names_free(temps, ntemps);
+    stream_dir_names_free(dirs, ndirs);
+    return rc;
+}
+
+static int reconcile(stream_store *s, char *err)
+{
+    known_list known = {0};
+    reconcile_plan plan = {0};
+    int rc = STREAM_STORE_IO;
+    if (scv_db_stream_foreach(s->db, collect_known, &known) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot load the stream records from scv.db");
+        goto out;
+    }
+    if (known.n > 1)
+        qsort(known.items, known.n, sizeof *known.items, cmp_known);
+    plan.drop = malloc((known.n + 1) * sizeof *plan.drop);
+    plan.fix = malloc((known.n + 1) * sizeof *plan.fix);
+    if (!plan.drop || !plan.fix) {
+        rc = fail(err, STREAM_STORE_IO, "out of memory reconciling %zu streams", known.n);
+        goto out;
+    }
+    if (reconcile_folders(s, &known, &plan) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot reconcile the folders in %s: %s", s->streams_dir,
+                  strerror(errno));
+        goto out;
+    }
+    if (scv_db_reconcile(s->db, plan.drop, plan.ndrop, plan.fix, plan.nfix) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot save the reconciled stream records to scv.db");
+        goto out;
+    }
+    log_info("stream store: %zu streams; %zu frame counts fixed, %zu records of missing folders dropped",
+             known.n - plan.ndrop, plan.nfix, plan.ndrop);
+    rc = STREAM_STORE_OK;
+out:
+    for (size_t i = 0; i < known.n; i++)
+        free(known.items[i].id);
+    free(known.items);
+    free(plan.drop);
+    free(plan.fix);
+    return rc;
+}
+
+/* ---- open / close ---- */
+
+stream_store *stream_store_open(const char *data_dir, char *err)
+{
+    char db_path[PATH_MAX];
+    stream_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        fail(err, STREAM_STORE_IO, "out of memory");
+        return NULL;
+    }
+    s->streams_fd = -1;
+    s->streams_dir = malloc(PATH_MAX);
+    if (!s->streams_dir || join_path(s->streams_dir, data_dir, "streams", NULL) != 0 ||
+        join_path(db_path, data_dir, "scv.db", NULL) != 0) {
+        fail(err, STREAM_STORE_IO, "data folder path too long: %s", data_dir);
+        goto fail;
+    }
+    if (fs_mkdir_p(s->streams_dir, 0755) != 0) {
+        fail(err, STREAM_STORE_IO, "cannot create %s: %s", s->streams_dir, strerror(errno));
+        goto fail;
+    }
+    s->streams_fd = open(s->streams_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->streams_fd < 0) {
+        fail(err, STREAM_STORE_IO, "cannot open %s: %s", s->streams_dir, strerror(errno));
+        goto fail;
+    }
+    s->db = scv_db_open(db_path);
+    if (!s->db) {
+        fail(err, STREAM_STORE_IO, "cannot open the database %s (see the log for why)", db_path);
+        goto fail;
+    }
+    if (reconcile(s, err) != STREAM_STORE_OK)
+        goto fail;
+    return s;
+fail:
+    stream_store_close(s);
+    return NULL;
+}
+
+void stream_store_close(stream_store *s)
+{
+    if (!s)
+        return;
+    scv_db_close(s->db);
+    close_fd(s->streams_fd);
+    free(s->streams_dir);
+    free(s);
+}
+
+int stream_store_foreach(stream_store *s, scv_stream_fn fn, void *ctx)
+{
+    return scv_db_stream_foreach(s->db, fn, ctx) == 0 ? STREAM_STORE_OK : STREAM_STORE_IO;
+}
+
+/* ---- create / delete ---- */
+
+/* Checks a file map: an object (or NULL when optional) of name -> string. */
+static int check_file_map(const json_t *map, const char *what, int optional, char *err)
+{
+    if (!map && optional)
+        return STREAM_STORE_OK;
+    if (!json_is_object(map))
+        return fail(err, STREAM_STORE_INVALID, "%s must be an object of name: string", what);
+    const char *name;
+    size_t name_len;
+    json_t *value;
+    /* The key length, not strlen, so a key with an embedded NUL is refused. */
+    json_object_keylen_foreach((json_t *)map, name, name_len, value)
+    {
+        if (!stream_path_name_ok(name, name_len))
+            return fail(err, STREAM_STORE_INVALID,
+                        "bad %s name '%.64s': must be 1..255 bytes, without '/' and not starting with '.'",
+                        what, name);
+        if (!json_is_string(value))
+            return fail(err, STREAM_STORE_INVALID, "%s '%.64s' must be a string", what, name);
+    }
+    return STREAM_STORE_OK;
+}
+
+/* Writes every file of map (may be NULL) into the sub-folder sub of dirfd,
+ * fsyncing each file and the sub-folder. -1 with errno on failure. */
+static int write_file_map(int dirfd, const char *sub, const json_t *map)
+{
+    int fd = stream_dir_open_or_make(dirfd, sub);
+    if (fd < 0)
+        return -1;
+    int rc = -1;
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)map, name, value)
+    {
+        if (stream_dir_write(fd, name, json_string_value(value), json_string_length(value),
+                             STREAM_DIR_FSYNC) != 0)
+            goto out;
+    }
+    rc = fsync(fd);
+out:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int stream_store_create(stream_store *s, const char *id, const char *target_id, const json_t *files,
+                        const json_t *tags, double now, char *err)
+{
+    char tmp[NAME_MAX + 1];
+    int rc = check_id(id, err);
+    if (rc != STREAM_STORE_OK)
+        return rc;
+    size_t tlen = target_id ? strlen(target_id) : 0;
+    if (tlen == 0 || tlen > STREAM_STORE_TARGET_ID_MAX)
+        return fail(err, STREAM_STORE_INVALID, "bad target id: must be 1..%d bytes",
+                    STREAM_STORE_TARGET_ID_MAX);
+    if ((rc = check_file_map(files, "file", 0, err)) != STREAM_STORE_OK ||
+        (rc = check_file_map(tags, "tag", 1, err)) != STREAM_STORE_OK)
+        return rc;
+    struct stat sb;
+    if (fstatat(s->streams_fd, id, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+        return fail(err, STREAM_STORE_INVALID, "stream %s already exists", id);
+    /* Build under a temporary name, insert the record, then rename: a crash
+     * leaves a temporary (removed by reconcile) or a record without a folder
+     * (dropped by reconcile), never a half-written stream. */
+    snprintf(tmp, sizeof tmp, NEW_PREFIX "%s", id);
+    if (remove_tree(s, tmp, NULL) != 0 || mkdirat(s->streams_fd, tmp, 0755) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot create a folder for stream %s: %s", id, strerror(errno));
+    int fd = stream_dir_open(s->streams_fd, tmp);
+    if (fd < 0 || write_file_map(fd, SEED_DIR, files) != 0 || write_file_map(fd, TAGS_DIR, tags) != 0 ||
+        fsync(fd) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot write the files of stream %s: %s", id, strerror(errno));
+        goto cleanup;
+    }
+    if (scv_db_stream_insert(s->db, id, target_id, now) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot record stream %s in scv.db", id);
+        goto cleanup;
+    }
+    if (renameat(s->streams_fd, tmp, s->streams_fd, id) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot move stream %s into place: %s", id, strerror(errno));
+        scv_db_stream_delete(s->db, id);
+        goto cleanup;
+    }
+    if (fsync(s->streams_fd) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot make stream %s durable: %s", id, strerror(errno));
+        scv_db_stream_delete(s->db, id);
+        remove_tree(s, id, NULL);
+        goto cleanup;
+    }
+    close(fd);
+    return STREAM_STORE_OK;
+cleanup:
+    close_fd(fd);
+    remove_tree(s, tmp, NULL);
+    return rc;
+}
+
+int stream_store_delete(stream_store *s, const char *id, char *err)
+{
+    char trash[NAME_MAX + 1];
+    int rc = check_id(id, err);
+    if (rc != STREAM_STORE_OK)
+        return rc;
+    /* Rename first so a crash leaves a temporary (removed by reconcile), not
+     * a half-deleted stream that a record still points to. */
+    snprintf(trash, sizeof trash, TRASH_PREFIX "%s", id);
+    if (remove_tree(s, trash, NULL) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot clear an old deletion of stream %s: %s", id,
+                    strerror(errno));
+    int moved = renameat(s->streams_fd, id, s->streams_fd, trash) == 0;
+    if (!moved && errno != ENOENT)
+        return fail(err, STREAM_STORE_IO, "cannot delete stream %s: %s", id, strerror(errno));
+    if (moved && fsync(s->streams_fd) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot delete stream %s durably: %s", id, strerror(errno));
+    int db_rc = scv_db_stream_delete(s->db, id);
+    if (db_rc < 0)
+        return fail(err, STREAM_STORE_IO, "cannot delete the record of stream %s from scv.db", id);
+    if (!moved && db_rc == SCV_DB_NOT_FOUND)
+        return fail(err, STREAM_STORE_NOT_FOUND, "unknown stream %s", id);
+    if (remove_tree(s, trash, NULL) != 0)
+        log_warn("stream store: cannot remove deleted stream %s yet (%s); the next start will", id,
+                 strerror(errno));
+    return STREAM_STORE_OK;
+}
+
+/* ---- state and error log ---- */
+
+int stream_store_set_state(stream_store *s, const char *id, scv_stream_status status, int error_count,
+                           char *err)
+{
+    int rc = check_id(id, err);
+    if (rc != STREAM_STORE_OK)
+        return rc;
+    if (error_count < 0)
+        return fail(err, STREAM_STORE_INVALID, "error count must not be negative");
+    int db_rc = scv_db_stream_set_state(s->db, id, status, error_count);
+    if (db_rc == SCV_DB_NOT_FOUND)
+        return fail(err, STREAM_STORE_NOT_FOUND, "unknown stream %s", id);
+    if (db_rc != 0)
+        return fail(err, STREAM_STORE_IO, "cannot update the state of stream %s in scv.db", id);
+    return STREAM_STORE_OK;
+}
+
+int stream_store_log_error(stream_store *s, const char *id, const char *text, size_t len, double now,
+                           char *err)
+{
+    if (len > STREAM_STORE_ERROR_TEXT_MAX)
+        return fail(err, STREAM_STORE_INVALID, "error text is %zu bytes; the limit is %d", len,
+                    STREAM_STORE_ERROR_TEXT_MAX);
+    int fd = open_stream(s, id, err);
+    if (fd < 0)
+        return fd;
+    int rc = STREAM_STORE_IO;
+    char stamp[64];
+    struct tm tm;
+    time_t secs = (time_t)now;
+    gmtime_r(&secs, &tm);
+    int n = (int)strftime(stamp, sizeof stamp, "[%Y-%m-%dT%H:%M:%SZ] ", &tm);
+    char *line = malloc((size_t)n + len + 1);
+    if (!line) {
+        rc = fail(err, STREAM_STORE_IO, "out of memory");
+        goto out;
+    }
+    memcpy(line, stamp, (size_t)n);
+    if (len > 0)
+        memcpy(line + n, text, len);
+    line[(size_t)n + len] = '\n';
+    /* One write call per line keeps concurrent appends from interleaving. */
+    if (stream_dir_write(fd, ERROR_LOG, line, (size_t)n + len + 1, STREAM_DIR_APPEND | STREAM_DIR_FSYNC) !=
+        0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot append to the error log of stream %s: %s", id,
+                  strerror(errno));
+        goto out;
+    }
+    rc = STREAM_STORE_OK;
+out:
+    free(line);
+    close(fd);
+    return rc;
+}
+
+/* ---- buffer ---- */
+
+int stream_store_append_frame(stream_store *s, const char *id, const char *name, const void *data, size_t len,
+                              char *err)
+{
+    if (!name || !stream_path_name_ok(name, strlen(name)) || strcmp(name, CHECKPOINT_DIR) == 0)
+        return fail(err, STREAM_STORE_INVALID,
+                    "bad frame file name '%.64s': must be 1..255 bytes, without '/', not starting with '.' "
+                    "and not " CHECKPOINT_DIR,
+                    name ? name : "");
+    int fd = open_stream(s, id, err);
+    if (fd < 0)
+        return fd;
+    int rc = STREAM_STORE_OK;
+    int buf = stream_dir_open_or_make(fd, BUFFER_DIR);
+    if (buf < 0 || stream_dir_write(buf, name, data, len, STREAM_DIR_APPEND) != 0)
+        rc = fail(err, errno_rc(errno) == STREAM_STORE_INVALID ? STREAM_STORE_INVALID : STREAM_STORE_IO,
+                  "cannot append to frame file %s of stream %s: %s", name, id, strerror(errno));
+    close_fd(buf);
+    close(fd);
+    return rc;
+}
+
+int stream_store_discard_buffer(stream_store *s, const char *id, char *err)
+{
+    int fd = open_stream(s, id, err);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    if (remove_tree(s, id, BUFFER_DIR) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot discard the buffer of stream %s: %s", id, strerror(errno));
+    return STREAM_STORE_OK;
+}
+
+/* Highest partition of an open stream folder (0 when none); -1 on failure. */
+static int64_t latest_partition(int fd)
+{
+    int64_t *parts = NULL;
+    size_t n = 0;
+    if (stream_dir_partitions(fd, &parts, &n) != 0)
+        return -1;
+    int64_t latest = n ? parts[n - 1] : 0;
+    free(parts);
+    return latest;
+}
+
+/* Steps 1-2 of a commit: checkpoint files into the buffer, then every file
+ * and both folders fsynced. Returns -1 with errno on failure. */
+static int prepare_buffer(stream_store *s, const char *id, int fd, const json_t *checkpoint_files)
+{
+    int rc = -1;
+    int ck = -1;
+    /* A failed earlier attempt may have left checkpoint files of other names. */
+    char sub[NAME_MAX + 1];
+    snprintf(sub, sizeof sub, "%s/%s", BUFFER_DIR, CHECKPOINT_DIR);
+    int buf = stream_dir_open_or_make(fd, BUFFER_DIR);
+    if (buf < 0 || remove_tree(s, id, sub) != 0)
+        goto out;
+    if (write_file_map(buf, CHECKPOINT_DIR, checkpoint_files) != 0)
+        goto out;
+    ck = stream_dir_open(buf, CHECKPOINT_DIR);
+    if (ck < 0 || stream_dir_fsync_all(ck) != 0 || stream_dir_fsync_all(buf) != 0)
+        goto out;
+    rc = 0;
+out:;
+    int saved = errno;
+    close_fd(ck);
+    close_fd(buf);
+    errno = saved;
+    return rc;
+}
+
+int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
+                        int64_t *new_frames, char *err)
+{
+    if (k < 1)
+        return fail(err, STREAM_STORE_INVALID, "a commit needs at least one buffered frame, not %lld",
+                    (long long)k);
+    int rc = check_file_map(checkpoint_files, "checkpoint file", 0, err);
+    if (rc != STREAM_STORE_OK)
+        return rc;
+    int fd = open_stream(s, id, err);
+    if (fd < 0)
+        return fd;
+    /* The folders, not the record, decide the old count: they are the truth. */
+    int64_t old = latest_partition(fd);
+    if (old < 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot list the partitions of stream %s: %s", id, strerror(errno));
+        goto out;
+    }
+    if (k > 999999999999999999LL - old) {
+        rc = fail(err, STREAM_STORE_INVALID, "frame count %lld + %lld is too large", (long long)old,
+                  (long long)k);
+        goto out;
+    }
+    if (prepare_buffer(s, id, fd, checkpoint_files) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot write the checkpoint of stream %s: %s", id, strerror(errno));
+        goto out;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "%lld", (long long)(old + k));
+    if (renameat(fd, BUFFER_DIR, fd, name) != 0 || fsync(fd) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot commit partition %s of stream %s: %s", name, id,
+                  strerror(errno));
+        goto out;
+    }
+    /* The partition is committed; a stale record is repaired by reconcile. */
+    if (scv_db_stream_set_frames(s->db, id, old + k) != 0)
+        log_error("stream store: stream %s committed %s frames but scv.db was not updated", id, name);
+    *new_frames = old + k;
+    rc = STREAM_STORE_OK;
+out:
+    close(fd);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+/* Appends the sorted regular-file names of sub (below fd) to a new array. */
+static json_t *name_array(int fd, const char *sub, const char *exclude)
+{
+    char **names = NULL;
+    size_t n = 0;
+    json_t *arr = NULL;
+    int dir = stream_dir_open(fd, sub);
+    if (dir < 0) {
+        /* A missing folder (no seed files, say) lists as empty. */
+        return errno == ENOENT ? json_array() : NULL;
+    }
+    if (stream_dir_names(dir, exclude, &names, &n) != 0)
+        goto out;
+    arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        if (json_array_append_new(arr, json_string(names[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+out:
+    stream_dir_names_free(names, n);
+    close(dir);
+    return arr;
+}
+
+static int sync_listing(int fd, json_t *out)
+{
+    int64_t *parts = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (stream_dir_partitions(fd, &parts, &n) != 0)
+        return -1;
+    json_t *arr = json_array();
+    json_object_set_new(out, "partitions", arr);
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, json_integer(parts[i]));
+    json_t *seeds = name_array(fd, SEED_DIR, NULL);
+    if (!arr || !seeds || json_object_set_new(out, "seed_files", seeds) != 0)
+        goto out;
+    if (n > 0) {
+        char latest[32], ck[64];
+        snprintf(latest, sizeof latest, "%lld", (long long)parts[n - 1]);
+        snprintf(ck, sizeof ck, "%s/%s", latest, CHECKPOINT_DIR);
+        json_t *frames = name_array(fd, latest, CHECKPOINT_DIR);
+        json_t *cks = name_array(fd, ck, NULL);
+        if (json_object_set_new(out, "frame_files", frames) != 0 ||
+            json_object_set_new(out, "checkpoint_files", cks) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(parts);
+    return rc;
+}
+
+int stream_store_sync(stream_store *s, const char *id, json_t **out, char *err)
+{
+    *out = NULL;
+    int fd = open_stream(s, id, err);
+    if (fd < 0)
+        return fd;
+    int rc = STREAM_STORE_OK;
+    json_t *obj = json_object();
+    if (!obj || sync_listing(fd, obj) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot list the files of stream %s: %s", id, strerror(errno));
+        json_decref(obj);
+    } else {
+        *out = obj;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Adds the files of sub (below fd) to map, skipping names already present.
+ * *budget is the byte allowance left. */
+static int add_files(int fd, const char *sub, json_t *map, size_t *budget, const char *id, char *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc = STREAM_STORE_IO;
+    int dir = stream_dir_open(fd, sub);
+    if (dir < 0 && errno == ENOENT)
+        return STREAM_STORE_OK;
+    if (dir < 0 || stream_dir_names(dir, NULL, &names, &n) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot list %s of stream %s: %s", sub, id, strerror(errno));
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (json_object_get(map, names[i]))
+            continue;
+        size_t len = 0;
+        char *data = stream_dir_read(dir, names[i], *budget, &len);
+        if (!data) {
+            rc = fail(err, STREAM_STORE_IO,
+                      errno == ERANGE ? "the start files of stream %s exceed %zu bytes (at %s)"
+                                      : "cannot read the start files of stream %s (%zu bytes "
+                                        "allowed; at %s)",
+                      id, *budget, names[i]);
+            goto out;
+        }
+        json_t *str = json_stringn(data, len);
+        free(data);
+        if (!str) {
+            rc = fail(err, STREAM_STORE_IO, "start file %s/%s of stream %s is not UTF-8 text", sub, names[i],
+                      id);
+            goto out;
+        }
+        json_object_set_new(map, names[i], str);
+        *budget -= len;
+    }
+    rc = STREAM_STORE_OK;
+out:
+    stream_dir_names_free(names, n);
+    close_fd(dir);
+    return rc;
+}
+
+int stream_store_start_files(stream_store *s, const char *id, size_t max_total, json_t **out, char *err)
+{
+    *out = NULL;
+    int fd = open_stream(s, id, err);
+    if (fd < 0)
+        return fd;
+    int rc = STREAM_STORE_IO;
+    json_t *map = json_object();
+    int64_t latest = latest_partition(fd);
+    if (!map || latest < 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot list the partitions of stream %s: %s", id, strerror(errno));
+        goto out;
+    }
+    size_t budget = max_total;
+    if (latest > 0) {
+        char ck[64];
+        snprintf(ck, sizeof ck, "%lld/%s", (long long)latest, CHECKPOINT_DIR);
+        if ((rc = add_files(fd, ck, map, &budget, id, err)) != STREAM_STORE_OK)
+            goto out;
+    }
+    /* Seeds fill in what the checkpoint lacks; its own files take precedence. */
+    if ((rc = add_files(fd, SEED_DIR, map, &budget, id, err)) != STREAM_STORE_OK)
+        goto out;
+    *out = map;
+    map = NULL;
+out:
+    json_decref(map);
+    close(fd);
+    return rc;
+}
+
+static int path_error(char *err, const char *id, const char *path, size_t len, int e)
+{
+    int shown = len > 128 ? 128 : (int)len;
+    switch (e) {
+    case EINVAL:
+        return fail(
+            err, STREAM_STORE_INVALID,
+            "path '%.*s' is refused: use names joined by '/', none empty, starting with '.' or with NUL",
+            shown, path);
+    case ELOOP:
+    case ENOTDIR:
+        return fail(err, STREAM_STORE_INVALID, "path '%.*s' crosses a symlink or a non-folder", shown, path);
+    case EISDIR:
+        return fail(err, STREAM_STORE_INVALID, "path '%.*s' is a folder, not a file", shown, path);
+    case ENOENT:
+        return fail(err, STREAM_STORE_NOT_FOUND, "no file '%.*s' in stream %s", shown, path, id);
+    default:
+        return fail(err, STREAM_STORE_IO, "cannot open '%.*s' in stream %s: %s", shown, path, id,
+                    strerror(e));
+    }
+}
+
+int stream_store_open_file(stream_store *s, const char *id, const char *path, size_t path_len, int *fd,
+                           off_t *size, char *err)
+{
+    if (!stream_path_ok(path, path_len))
+        return path_error(err, id, path, path_len, EINVAL);
+    int sfd = open_stream(s, id, err);
+    if (sfd < 0)
+        return sfd;
+    int rc = STREAM_STORE_OK;
+    if (stream_path_open_file(sfd, path, path_len, fd, size) != 0)
+        rc = path_error(err, id, path, path_len, errno);
+    close(sfd);
+    return rc;
+}
+
+/* Uploads may not start a buffer or a partition of their own: those names
+ * belong to commits, and a fake partition would change the frame count. */
+static int upload_allowed(int sfd, const char *path, size_t len)
+{
+    const char *slash = memchr(path, '/', len);
+    size_t first_len = slash ? (size_t)(slash - path) : len;
+    char first[STREAM_PATH_NAME_MAX + 1];
+    memcpy(first, path, first_len);
+    first[first_len] = '\0';
+    int64_t frames;
+    if (strcmp(first, BUFFER_DIR) == 0)
+        return 0;
+    if (!stream_dir_parse_partition(first, &frames))
+        return 1;
+    return slash != NULL && is_dir_at(sfd, first);
+}
+
+int stream_store_upload(stream_store *s, const char *id, const char *path, size_t path_len, const void *data,
+                        size_t len, char *err)
+{
+    char tmp[NAME_MAX + 1], rnd[17], last[STREAM_PATH_NAME_MAX + 1];
+    if (!stream_path_ok(path, path_len))
+        return path_error(err, id, path, path_len, EINVAL);
+    int sfd = open_stream(s, id, err);
+    if (sfd < 0)
+        return sfd;
+    int rc = STREAM_STORE_IO, dir = -1, written = 0;
+    if (!upload_allowed(sfd, path, path_len)) {
+        rc = fail(err, STREAM_STORE_INVALID,
+                  "path '%.*s' is refused: uploads may not create " BUFFER_DIR " or a partition folder",
+                  path_len > 128 ? 128 : (int)path_len, path);
+        goto out;
+    }
+    if (crypto_random_hex(rnd, 8) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "no randomness for a temporary name");
+        goto out;
+    }
+    snprintf(tmp, sizeof tmp, UPLOAD_PREFIX "%s", rnd);
+    dir = stream_path_open_parent(sfd, path, path_len, 1, last, NULL);
+    if (dir < 0) {
+        rc = path_error(err, id, path, path_len, errno);
+        goto out;
+    }
+    /* The temporary sits at the stream's top, where reconcile sweeps, and
+     * renames into place in one step: readers see the old or the new file. */
+    written = 1;
+    if (stream_dir_write(sfd, tmp, data, len, STREAM_DIR_FSYNC) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot write an upload to stream %s: %s", id, strerror(errno));
+        goto out;
+    }
+    if (renameat(sfd, tmp, dir, last) != 0) {
+        rc = path_error(err, id, path, path_len, errno);
+        goto out;
+    }
+    written = 0;
+    if (fsync(dir) != 0) {
+        rc =
+            fail(err, STREAM_STORE_IO, "cannot make an upload to stream %s durable: %s", id, strerror(errno));
+        goto out;
+    }
+    rc = STREAM_STORE_OK;
+out:
+    if (written)
+        unlinkat(sfd, tmp, 0);
+    close_fd(dir);
+    close(sfd);
+    return rc;
+}
+
+/* ---- stats outbox ---- */
+
+int stream_store_outbox_add(stream_store *s, const json_t *fragment, char *err)
+{
+    const char *fid = json_string_value(json_object_get(fragment, "id"));
+    if (!json_is_object(fragment) || !fid || fid[0] == '\0')
+        return fail(err, STREAM_STORE_INVALID,
+                    "a stats fragment must be an object with a non-empty string id");
+    char *text = json_dumps(fragment, JSON_COMPACT);
+    if (!text)
+        return fail(err, STREAM_STORE_IO, "cannot encode stats fragment %s", fid);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int rc = STREAM_STORE_OK;
+    if (scv_db_outbox_add(s->db, fid, text, (double)now.tv_sec + now.tv_nsec / 1e9) != 0)
+        rc = fail(err, STREAM_STORE_IO, "cannot save stats fragment %s in scv.db", fid);
+    free(text);
+    return rc;
+}
+
+int stream_store_outbox_list(stream_store *s, size_t max, json_t **out, char *err)
+{
+    if (scv_db_outbox_list(s->db, max, out) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot read the stats outbox from scv.db");
+    return STREAM_STORE_OK;
+}
+
+int stream_store_outbox_delete(stream_store *s, const char *const *ids, size_t n, char *err)
+{
+    if (scv_db_outbox_delete(s->db, ids, n) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot delete shipped stats fragments from scv.db");
+    return STREAM_STORE_OK;
+}

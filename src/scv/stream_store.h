@@ -1,0 +1,103 @@
+/* stream_store: the SCV's durable streams, on disk and in scv_db.
+ * Layout under the data folder: scv.db, and streams/<id>/ holding files/
+ * (seed files), tags/, one <N>/ folder per committed partition (frame files
+ * for frames (previous N, N] and checkpoint_files/ for the state at N),
+ * buffer_files/ (the uncommitted buffer) and error_log.txt.
+ * Blocking calls for worker threads; nothing about HTTP or tokens. Callers
+ * serialize calls on one stream; different streams may run concurrently.
+ * Every function returns a stream_store_rc; on failure err (NULL or
+ * STREAM_STORE_ERR_LEN bytes) gets a reason a user can act on, and disk or
+ * database failures are also logged. File maps are JSON objects of
+ * name -> string, the string's bytes stored verbatim. */
+#ifndef ST_STREAM_STORE_H
+#define ST_STREAM_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "scv/scv_db.h"
+
+#define STREAM_STORE_ERR_LEN 256
+#define STREAM_STORE_ID_MAX 200 /* leaves room for temporary prefixes within NAME_MAX */
+#define STREAM_STORE_TARGET_ID_MAX 128
+#define STREAM_STORE_ERROR_TEXT_MAX 65536
+
+typedef enum {
+    STREAM_STORE_OK = 0,
+    STREAM_STORE_INVALID = -1,   /* refused name, path or argument: the client's mistake */
+    STREAM_STORE_NOT_FOUND = -2, /* no such stream or file */
+    STREAM_STORE_IO = -3,        /* disk or database failure: the server's problem */
+} stream_store_rc;
+
+typedef struct stream_store stream_store;
+
+/* Opens the store (creating the folder, streams/ and scv.db as needed) and
+ * reconciles: per stream, leftover buffer_files/ and temporary entries are
+ * removed, a highest partition lacking checkpoint_files/ is removed as
+ * incomplete, the highest remaining partition becomes the record's frame
+ * count, and records whose folder is gone are dropped. Folders without a
+ * record are kept and logged. NULL on failure. */
+stream_store *stream_store_open(const char *data_dir, char *err);
+void stream_store_close(stream_store *s);
+
+/* Every stream record (one SELECT), to build the server's indexes. */
+int stream_store_foreach(stream_store *s, scv_stream_fn fn, void *ctx);
+
+/* id: a name (see stream_path.h) of at most STREAM_STORE_ID_MAX bytes, by
+ * convention "<uuid4>:<scv name>". tags may be NULL. Writes and fsyncs
+ * everything, then inserts the record (status OK, 0 frames); on failure
+ * nothing is left behind. INVALID if the id exists. */
+int stream_store_create(stream_store *s, const char *id, const char *target_id, const json_t *files,
+                        const json_t *tags, double now, char *err);
+int stream_store_delete(stream_store *s, const char *id, char *err);
+
+int stream_store_set_state(stream_store *s, const char *id, scv_stream_status status, int error_count,
+                           char *err);
+/* Appends "[<UTC time>] <text>\n" to the stream's error_log.txt. */
+int stream_store_log_error(stream_store *s, const char *id, const char *text, size_t len, double now,
+                           char *err);
+
+/* Appends bytes to buffer_files/<name> (no fsync; commit makes it durable).
+ * "checkpoint_files" is refused as a frame file name. */
+int stream_store_append_frame(stream_store *s, const char *id, const char *name, const void *data, size_t len,
+                              char *err);
+int stream_store_discard_buffer(stream_store *s, const char *id, char *err);
+
+/* Commits the buffer holding k >= 1 frames with the given checkpoint files:
+ * files into buffer_files/checkpoint_files/, fsync every file and both
+ * folders, rename buffer_files to <old + k>, fsync the stream folder, then
+ * update the record. A crash at any instant leaves either the previous
+ * partition or the complete new one. *new_frames = old + k. */
+int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
+                        int64_t *new_frames, char *err);
+
+/* *out = {"partitions":[..ascending], "seed_files":[..]} plus, when
+ * partitions exist, "frame_files" and "checkpoint_files" of the latest. */
+int stream_store_sync(stream_store *s, const char *id, json_t **out, char *err);
+
+/* *out = the latest checkpoint's files plus every seed file the checkpoint
+ * lacks, as name -> string. IO if they total over max_total bytes or one is
+ * not UTF-8 text (JSON cannot carry it). */
+int stream_store_start_files(stream_store *s, const char *id, size_t max_total, json_t **out, char *err);
+
+/* Opens a regular file by a path relative to the stream folder (e.g.
+ * "files/system.xml.gz.b64", "38/frames.xtc"); the caller closes *fd. */
+int stream_store_open_file(stream_store *s, const char *id, const char *path, size_t path_len, int *fd,
+                           off_t *size, char *err);
+
+/* Atomically replaces (or creates) a file by a stream-relative path, making
+ * missing parent folders. Refuses a path starting at buffer_files/ or at a
+ * partition-like number that is not an existing partition, so an upload can
+ * never fake a partition or frame count. */
+int stream_store_upload(stream_store *s, const char *id, const char *path, size_t path_len, const void *data,
+                        size_t len, char *err);
+
+/* Stats outbox. fragment must be an object with a string "id"; adding an
+ * id already present is a no-op. list: a new array, oldest first. */
+int stream_store_outbox_add(stream_store *s, const json_t *fragment, char *err);
+int stream_store_outbox_list(stream_store *s, size_t max, json_t **out, char *err);
+int stream_store_outbox_delete(stream_store *s, const char *const *ids, size_t n, char *err);
+
+#endif

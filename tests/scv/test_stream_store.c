@@ -1,0 +1,592 @@
+/* The SCV stream store: layout, commits, reconcile after crashes, confined
+ * paths, uploads, the stats outbox. Each test runs in its own folder. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "scv/scv_db.h"
+#include "scv/stream_store.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define ID "0b7c3e5e-1111-4222-8333-944455556666:scv1"
+#define ID2 "1c8d4f6f-2222-4333-9444-a55566667777:scv1"
+#define S(lit) lit, sizeof(lit) - 1
+
+typedef struct {
+    char dir[64];
+    stream_store *s;
+    char err[STREAM_STORE_ERR_LEN];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/st_store_XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->s = stream_store_open(f->dir, f->err);
+    *state = f;
+    return f->s ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    stream_store_close(f->s);
+    fs_rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(fixture *f)
+{
+    stream_store_close(f->s);
+    f->s = stream_store_open(f->dir, f->err);
+    assert_non_null(f->s);
+}
+
+/* Path below the stream folder of id. */
+static const char *sp(fixture *f, const char *id, const char *rel)
+{
+    static char buf[4][512];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, 512, "%s/streams/%s%s%s", f->dir, id, rel ? "/" : "", rel ? rel : "");
+    return p;
+}
+
+static void assert_file(const char *path, const char *data, size_t len)
+{
+    size_t got = 0;
+    char *content = fs_read_file(path, 1 << 20, &got);
+    assert_non_null(content);
+    assert_int_equal(got, len);
+    assert_memory_equal(content, data, len);
+    free(content);
+}
+
+/* Number of entries (but . and ..) in a folder; -1 if it cannot be read. */
+static int count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+typedef struct {
+    int n;
+    char ids[8][128];
+    char targets[8][64];
+    scv_stream_record recs[8];
+} seen;
+
+static int collect(const scv_stream_record *rec, void *ctx)
+{
+    seen *s = ctx;
+    if (s->n == 8)
+        return 1;
+    snprintf(s->ids[s->n], sizeof s->ids[0], "%s", rec->id);
+    snprintf(s->targets[s->n], sizeof s->targets[0], "%s", rec->target_id);
+    s->recs[s->n] = *rec;
+    s->n++;
+    return 0;
+}
+
+static seen list_streams(fixture *f)
+{
+    seen s = {0};
+    assert_int_equal(stream_store_foreach(f->s, collect, &s), STREAM_STORE_OK);
+    return s;
+}
+
+static void create_default(fixture *f, const char *id)
+{
+    json_t *files = json_pack("{s:s, s:s}", "system.xml.gz.b64", "SYSTEM", "state.xml.gz.b64", "SEEDSTATE");
+    json_t *tags = json_pack("{s:s}", "note", "hello");
+    assert_int_equal(stream_store_create(f->s, id, "target-1", files, tags, 1000.0, f->err), STREAM_STORE_OK);
+    json_decref(files);
+    json_decref(tags);
+}
+
+static void append(fixture *f, const char *id, const char *name, const char *data)
+{
+    assert_int_equal(stream_store_append_frame(f->s, id, name, data, strlen(data), f->err), STREAM_STORE_OK);
+}
+
+static int64_t commit(fixture *f, const char *id, const char *state, int64_t k)
+{
+    json_t *ck = json_pack("{s:s}", "state.xml.gz.b64", state);
+    int64_t total = -1;
+    assert_int_equal(stream_store_commit(f->s, id, ck, k, &total, f->err), STREAM_STORE_OK);
+    json_decref(ck);
+    return total;
+}
+
+static void test_create_list_delete(void **state)
+{
+    fixture *f = *state;
+    json_t *files = json_object();
+    json_object_set_new(files, "bin", json_stringn("a\0b", 3));
+    assert_int_equal(stream_store_create(f->s, ID, "target-1", files, NULL, 1000.0, f->err), STREAM_STORE_OK);
+    json_decref(files);
+    create_default(f, ID2);
+
+    assert_file(sp(f, ID, "files/bin"), "a\0b", 3);
+    assert_true(fs_is_dir(sp(f, ID, "tags")));
+    assert_file(sp(f, ID2, "tags/note"), S("hello"));
+    seen s = list_streams(f);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.ids[0], ID);
+    assert_string_equal(s.targets[0], "target-1");
+    assert_int_equal(s.recs[0].status, SCV_STREAM_OK);
+    assert_int_equal(s.recs[0].frames, 0);
+    assert_int_equal(s.recs[0].error_count, 0);
+    assert_true(s.recs[0].creation_date == 1000.0);
+
+    json_t *again = json_pack("{s:s}", "x", "y");
+    assert_int_equal(stream_store_create(f->s, ID, "target-1", again, NULL, 1.0, f->err),
+                     STREAM_STORE_INVALID);
+    json_decref(again);
+    assert_file(sp(f, ID, "files/bin"), "a\0b", 3);
+
+    assert_int_equal(stream_store_delete(f->s, ID, f->err), STREAM_STORE_OK);
+    assert_false(fs_exists(sp(f, ID, NULL)));
+    s = list_streams(f);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.ids[0], ID2);
+    assert_int_equal(stream_store_delete(f->s, ID, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_delete(f->s, "../x", f->err), STREAM_STORE_INVALID);
+    char streams[128];
+    snprintf(streams, sizeof streams, "%s/streams", f->dir);
+    assert_int_equal(count_entries(streams), 1);
+}
+
+static void expect_create_refused(fixture *f, const char *id, const char *target, json_t *files, json_t *tags)
+{
+    f->err[0] = '\0';
+    assert_int_equal(stream_store_create(f->s, id, target, files, tags, 1.0, f->err), STREAM_STORE_INVALID);
+    assert_true(strlen(f->err) > 0);
+    json_decref(files);
+    json_decref(tags);
+}
+
+static void test_create_refuses_bad_input(void **state)
+{
+    fixture *f = *state;
+    char longname[300];
+    memset(longname, 'n', 256);
+    longname[256] = '\0';
+    expect_create_refused(f, ID, "t", json_pack("{s:s}", "", "x"), NULL);
+    expect_create_refused(f, ID, "t", json_pack("{s:s}", "a/b", "x"), NULL);
+    expect_create_refused(f, ID, "t", json_pack("{s:s}", "..", "x"), NULL);
+    expect_create_refused(f, ID, "t", json_pack("{s:s}", ".hidden", "x"), NULL);
+    expect_create_refused(f, ID, "t", json_pack("{s:s}", longname, "x"), NULL);
+    expect_create_refused(f, ID, "t", json_pack("{s:i}", "state", 3), NULL);
+    expect_create_refused(f, ID, "t", json_pack("[s]", "state"), NULL);
+    expect_create_refused(f, ID, "t", NULL, NULL);
+    expect_create_refused(f, ID, "t", json_pack("{s:s}", "ok", "x"), json_pack("{s:s}", "../tag", "x"));
+    expect_create_refused(f, ID, "t", json_pack("{s:s}", "ok", "x"), json_pack("[]"));
+    json_t *nul = json_object();
+    json_object_setn_new_nocheck(nul, "a\0b", 3, json_string("x"));
+    expect_create_refused(f, ID, "t", nul, NULL);
+    expect_create_refused(f, "a/b", "t", json_pack("{s:s}", "ok", "x"), NULL);
+    expect_create_refused(f, "..", "t", json_pack("{s:s}", "ok", "x"), NULL);
+    expect_create_refused(f, "", "t", json_pack("{s:s}", "ok", "x"), NULL);
+    expect_create_refused(f, longname, "t", json_pack("{s:s}", "ok", "x"), NULL);
+    expect_create_refused(f, ID, "", json_pack("{s:s}", "ok", "x"), NULL);
+    expect_create_refused(f, ID, NULL, json_pack("{s:s}", "ok", "x"), NULL);
+
+    char streams[128];
+    snprintf(streams, sizeof streams, "%s/streams", f->dir);
+    assert_int_equal(count_entries(streams), 0);
+    assert_int_equal(list_streams(f).n, 0);
+}
+
+static void test_frames_commit_sync_start(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+
+    json_t *sync = NULL;
+    assert_int_equal(stream_store_sync(f->s, ID, &sync, f->err), STREAM_STORE_OK);
+    assert_int_equal(json_array_size(json_object_get(sync, "partitions")), 0);
+    assert_int_equal(json_array_size(json_object_get(sync, "seed_files")), 2);
+    assert_null(json_object_get(sync, "frame_files"));
+    assert_null(json_object_get(sync, "checkpoint_files"));
+    json_decref(sync);
+
+    append(f, ID, "frames.xtc", "AB");
+    append(f, ID, "frames.xtc", "CD");
+    append(f, ID, "log.txt", "L");
+    assert_file(sp(f, ID, "buffer_files/frames.xtc"), S("ABCD"));
+    assert_int_equal(commit(f, ID, "S1", 2), 2);
+    assert_false(fs_exists(sp(f, ID, "buffer_files")));
+    assert_file(sp(f, ID, "2/frames.xtc"), S("ABCD"));
+    assert_file(sp(f, ID, "2/checkpoint_files/state.xml.gz.b64"), S("S1"));
+
+    append(f, ID, "frames.xtc", "EF");
+    assert_int_equal(commit(f, ID, "S2", 3), 5);
+    assert_file(sp(f, ID, "5/frames.xtc"), S("EF"));
+    assert_int_equal(list_streams(f).recs[0].frames, 5);
+
+    assert_int_equal(stream_store_sync(f->s, ID, &sync, f->err), STREAM_STORE_OK);
+    json_t *want =
+        json_pack("{s:[i,i], s:[s,s], s:[s], s:[s]}", "partitions", 2, 5, "seed_files", "state.xml.gz.b64",
+                  "system.xml.gz.b64", "frame_files", "frames.xtc", "checkpoint_files", "state.xml.gz.b64");
+    assert_true(json_equal(sync, want));
+    json_decref(want);
+    json_decref(sync);
+
+    json_t *start = NULL;
+    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, f->err), STREAM_STORE_OK);
+    want = json_pack("{s:s, s:s}", "state.xml.gz.b64", "S2", "system.xml.gz.b64", "SYSTEM");
+    assert_true(json_equal(start, want));
+    json_decref(want);
+    json_decref(start);
+
+    /* A budget smaller than the files refuses rather than truncating. */
+    assert_int_equal(stream_store_start_files(f->s, ID, 4, &start, f->err), STREAM_STORE_IO);
+    assert_null(start);
+}
+
+static void test_start_files_without_partition_and_refusals(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    json_t *start = NULL;
+    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, f->err), STREAM_STORE_OK);
+    assert_string_equal(json_string_value(json_object_get(start, "state.xml.gz.b64")), "SEEDSTATE");
+    json_decref(start);
+    assert_int_equal(fs_write_file(sp(f, ID, "files/binary"), "\xff\xfe", 2, 0), 0);
+    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, f->err), STREAM_STORE_IO);
+    assert_non_null(strstr(f->err, "UTF-8"));
+    assert_int_equal(stream_store_start_files(f->s, ID2, 1 << 20, &start, f->err), STREAM_STORE_NOT_FOUND);
+    json_t *sync = NULL;
+    assert_int_equal(stream_store_sync(f->s, ID2, &sync, f->err), STREAM_STORE_NOT_FOUND);
+    assert_null(sync);
+}
+
+static void test_frame_and_commit_refusals(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    const char *bad[] = {"", "../x", "a/b", ".x", "checkpoint_files"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(stream_store_append_frame(f->s, ID, bad[i], "x", 1, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_append_frame(f->s, ID, NULL, "x", 1, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_append_frame(f->s, ID2, "frames.xtc", "x", 1, f->err),
+                     STREAM_STORE_NOT_FOUND);
+    assert_false(fs_exists(sp(f, ID, "buffer_files")));
+
+    append(f, ID, "frames.xtc", "AB");
+    json_t *ck = json_pack("{s:s}", "state", "S");
+    json_t *badck = json_pack("{s:s}", "../state", "S");
+    int64_t total = -1;
+    assert_int_equal(stream_store_commit(f->s, ID, ck, 0, &total, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID, badck, 1, &total, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, &total, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID2, ck, 1, &total, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(total, -1);
+    assert_false(fs_exists(sp(f, ID, "buffer_files/checkpoint_files")));
+    assert_file(sp(f, ID, "buffer_files/frames.xtc"), S("AB"));
+    json_decref(ck);
+    json_decref(badck);
+}
+
+static void test_discard(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    append(f, ID, "frames.xtc", "AB");
+    assert_int_equal(stream_store_discard_buffer(f->s, ID, f->err), STREAM_STORE_OK);
+    assert_false(fs_exists(sp(f, ID, "buffer_files")));
+    assert_int_equal(stream_store_discard_buffer(f->s, ID, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_discard_buffer(f->s, ID2, f->err), STREAM_STORE_NOT_FOUND);
+    append(f, ID, "frames.xtc", "CD");
+    assert_int_equal(commit(f, ID, "S", 1), 1);
+    assert_file(sp(f, ID, "1/frames.xtc"), S("CD"));
+}
+
+static void set_record_frames(fixture *f, const char *id, int64_t frames)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/scv.db", f->dir);
+    scv_db *db = scv_db_open(path);
+    assert_non_null(db);
+    assert_int_equal(scv_db_stream_set_frames(db, id, frames), 0);
+    scv_db_close(db);
+}
+
+static void test_reconcile_after_crashes(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    create_default(f, ID2);
+    append(f, ID, "frames.xtc", "AB");
+    assert_int_equal(commit(f, ID, "S1", 2), 2);
+    stream_store_close(f->s);
+    f->s = NULL;
+
+    /* ID: a crash before the rename (a complete buffer left behind), a stray
+     * partition-named folder without checkpoint_files, temporaries, and a
+     * record that disagrees with the folders. */
+    assert_int_equal(fs_mkdir_p(sp(f, ID, "buffer_files/checkpoint_files"), 0755), 0);
+    assert_int_equal(fs_write_file(sp(f, ID, "buffer_files/frames.xtc"), "XX", 2, 0), 0);
+    assert_int_equal(fs_mkdir_p(sp(f, ID, "9"), 0755), 0);
+    assert_int_equal(fs_write_file(sp(f, ID, "9/frames.xtc"), "YY", 2, 0), 0);
+    assert_int_equal(fs_write_file(sp(f, ID, ".upload-0123"), "T", 1, 0), 0);
+    assert_int_equal(fs_mkdir_p(sp(f, ".new-someid", "files"), 0755), 0);
+    assert_int_equal(fs_mkdir_p(sp(f, ".trash-other", "files"), 0755), 0);
+    set_record_frames(f, ID, 77);
+    /* ID2: a crash after the rename but before the record update. */
+    assert_int_equal(fs_mkdir_p(sp(f, ID2, "4/checkpoint_files"), 0755), 0);
+    assert_int_equal(fs_write_file(sp(f, ID2, "4/frames.xtc"), "ZZ", 2, 0), 0);
+
+    reopen(f);
+    seen s = list_streams(f);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.recs[0].frames, 2);
+    assert_int_equal(s.recs[1].frames, 4);
+    assert_false(fs_exists(sp(f, ID, "buffer_files")));
+    assert_false(fs_exists(sp(f, ID, "9")));
+    assert_false(fs_exists(sp(f, ID, ".upload-0123")));
+    assert_false(fs_exists(sp(f, ".new-someid", NULL)));
+    assert_false(fs_exists(sp(f, ".trash-other", NULL)));
+    assert_file(sp(f, ID, "2/frames.xtc"), S("AB"));
+    assert_file(sp(f, ID, "files/system.xml.gz.b64"), S("SYSTEM"));
+
+    /* The next commit continues from the true count. */
+    append(f, ID2, "frames.xtc", "QQ");
+    assert_int_equal(commit(f, ID2, "S", 1), 5);
+}
+
+static void test_reconcile_missing_folder_and_orphan(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    create_default(f, ID2);
+    stream_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(fs_rm_rf(sp(f, ID, NULL)), 0);
+    assert_int_equal(fs_mkdir_p(sp(f, "orphan:scv1", "files"), 0755), 0);
+    reopen(f);
+    seen s = list_streams(f);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.ids[0], ID2);
+    assert_true(fs_is_dir(sp(f, "orphan:scv1", "files")));
+}
+
+static void expect_open_refused(fixture *f, const char *path, size_t len, int want)
+{
+    int fd = -1;
+    off_t size = -1;
+    assert_int_equal(stream_store_open_file(f->s, ID, path, len, &fd, &size, f->err), want);
+    assert_int_equal(fd, -1);
+}
+
+static void test_open_file_confinement(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    append(f, ID, "frames.xtc", "ABC");
+    assert_int_equal(commit(f, ID, "S1", 1), 1);
+
+    int fd = -1;
+    off_t size = 0;
+    assert_int_equal(stream_store_open_file(f->s, ID, S("1/frames.xtc"), &fd, &size, f->err),
+                     STREAM_STORE_OK);
+    assert_int_equal(size, 3);
+    char buf[8] = {0};
+    assert_int_equal(read(fd, buf, sizeof buf), 3);
+    assert_memory_equal(buf, "ABC", 3);
+    close(fd);
+    assert_int_equal(
+        stream_store_open_file(f->s, ID, S("1/checkpoint_files/state.xml.gz.b64"), &fd, &size, f->err),
+        STREAM_STORE_OK);
+    close(fd);
+
+    char outside[128];
+    snprintf(outside, sizeof outside, "%s/secret", f->dir);
+    assert_int_equal(fs_write_file(outside, "SECRET", 6, 0), 0);
+    assert_int_equal(symlink(outside, sp(f, ID, "files/evil")), 0);
+    assert_int_equal(symlink(f->dir, sp(f, ID, "escape")), 0);
+
+    expect_open_refused(f, S("../" ID2 "/files/system.xml.gz.b64"), STREAM_STORE_INVALID);
+    expect_open_refused(f, S("files/../../x"), STREAM_STORE_INVALID);
+    expect_open_refused(f, S("/etc/passwd"), STREAM_STORE_INVALID);
+    expect_open_refused(f, S(""), STREAM_STORE_INVALID);
+    expect_open_refused(f, S("files/system.xml.gz.b64\0/x"), STREAM_STORE_INVALID);
+    expect_open_refused(f, S("files/evil"), STREAM_STORE_INVALID);
+    expect_open_refused(f, S("escape/secret"), STREAM_STORE_INVALID);
+    expect_open_refused(f, S("files"), STREAM_STORE_INVALID);
+    expect_open_refused(f, S("files/missing"), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_open_file(f->s, ID2, S("files/a"), &fd, &size, f->err),
+                     STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_open_file(f->s, "..", S("secret"), &fd, &size, f->err),
+                     STREAM_STORE_INVALID);
+}
+
+static void test_upload(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    append(f, ID, "frames.xtc", "AB");
+    assert_int_equal(commit(f, ID, "S1", 2), 2);
+
+    assert_int_equal(stream_store_upload(f->s, ID, S("files/state.xml.gz.b64"), S("NEW"), f->err),
+                     STREAM_STORE_OK);
+    assert_file(sp(f, ID, "files/state.xml.gz.b64"), S("NEW"));
+    assert_int_equal(stream_store_upload(f->s, ID, S("2/checkpoint_files/state.xml.gz.b64"), S("CK"), f->err),
+                     STREAM_STORE_OK);
+    assert_file(sp(f, ID, "2/checkpoint_files/state.xml.gz.b64"), S("CK"));
+    assert_int_equal(stream_store_upload(f->s, ID, S("analysis/deep/notes"), S("N"), f->err),
+                     STREAM_STORE_OK);
+    assert_file(sp(f, ID, "analysis/deep/notes"), S("N"));
+
+    /* A symlink as the last component is replaced, never written through. */
+    char outside[128];
+    snprintf(outside, sizeof outside, "%s/secret", f->dir);
+    assert_int_equal(fs_write_file(outside, "SECRET", 6, 0), 0);
+    assert_int_equal(symlink(outside, sp(f, ID, "files/link")), 0);
+    assert_int_equal(stream_store_upload(f->s, ID, S("files/link"), S("MINE"), f->err), STREAM_STORE_OK);
+    assert_file(outside, S("SECRET"));
+    struct stat sb;
+    assert_int_equal(lstat(sp(f, ID, "files/link"), &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+
+    assert_int_equal(symlink(f->dir, sp(f, ID, "escape")), 0);
+    const char *refused[] = {"../x",           "/abs",          "",     "files/../x",
+                             "buffer_files/x", "9/x",           "2",    "escape/new",
+                             "escape/sub/new", "files/.hidden", "files"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        int rc = stream_store_upload(f->s, ID, refused[i], strlen(refused[i]), S("X"), f->err);
+        assert_int_equal(rc, STREAM_STORE_INVALID);
+    }
+    assert_int_equal(stream_store_upload(f->s, ID, S("files/a\0b"), S("X"), f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_upload(f->s, ID2, S("files/a"), S("X"), f->err), STREAM_STORE_NOT_FOUND);
+    assert_false(fs_exists(sp(f, ID, "buffer_files")));
+    assert_false(fs_exists(sp(f, ID, "9")));
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/sub", f->dir);
+    assert_false(fs_exists(sub));
+
+    /* No temporary is left behind, after successes or failures. */
+    DIR *d = opendir(sp(f, ID, NULL));
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        assert_true(strncmp(e->d_name, ".upload-", 8) != 0);
+    closedir(d);
+    assert_int_equal(list_streams(f).recs[0].frames, 2);
+}
+
+static void test_outbox(void **state)
+{
+    fixture *f = *state;
+    for (int i = 1; i <= 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "frag%d", i);
+        json_t *frag =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "id", id, "target_id", "t", "stream_id", ID,
+                      "engine", "openmm", "user", "donor", "start_time", 1.0, "end_time", 2.0, "frames", i);
+        assert_int_equal(stream_store_outbox_add(f->s, frag, f->err), STREAM_STORE_OK);
+        assert_int_equal(stream_store_outbox_add(f->s, frag, f->err), STREAM_STORE_OK);
+        json_decref(frag);
+    }
+    json_t *bad = json_pack("{s:i}", "frames", 1);
+    assert_int_equal(stream_store_outbox_add(f->s, bad, f->err), STREAM_STORE_INVALID);
+    json_decref(bad);
+    bad = json_pack("{s:s}", "id", "");
+    assert_int_equal(stream_store_outbox_add(f->s, bad, f->err), STREAM_STORE_INVALID);
+    json_decref(bad);
+    assert_int_equal(stream_store_outbox_add(f->s, NULL, f->err), STREAM_STORE_INVALID);
+
+    json_t *list = NULL;
+    assert_int_equal(stream_store_outbox_list(f->s, 2, &list, f->err), STREAM_STORE_OK);
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), "frag1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "engine")), "openmm");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "id")), "frag2");
+    json_decref(list);
+    const char *acked[] = {"frag1", "frag2"};
+    assert_int_equal(stream_store_outbox_delete(f->s, acked, 2, f->err), STREAM_STORE_OK);
+    reopen(f);
+    assert_int_equal(stream_store_outbox_list(f->s, 10, &list, f->err), STREAM_STORE_OK);
+    assert_int_equal(json_array_size(list), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "frames")), 3);
+    json_decref(list);
+}
+
+static void test_state_error_log_and_reopen(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    append(f, ID, "frames.xtc", "AB");
+    assert_int_equal(commit(f, ID, "S1", 3), 3);
+    assert_int_equal(stream_store_set_state(f->s, ID, SCV_STREAM_STOPPED, 3, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_set_state(f->s, ID2, SCV_STREAM_OK, 0, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_set_state(f->s, ID, SCV_STREAM_OK, -1, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_log_error(f->s, ID, S("core crashed"), 0.0, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_log_error(f->s, ID, S("again"), 86400.0, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_log_error(f->s, ID2, S("x"), 0.0, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_log_error(f->s, ID, "x", STREAM_STORE_ERROR_TEXT_MAX + 1, 0.0, f->err),
+                     STREAM_STORE_INVALID);
+    assert_file(sp(f, ID, "error_log.txt"),
+                S("[1970-01-01T00:00:00Z] core crashed\n[1970-01-02T00:00:00Z] again\n"));
+
+    reopen(f);
+    seen s = list_streams(f);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.recs[0].status, SCV_STREAM_STOPPED);
+    assert_int_equal(s.recs[0].error_count, 3);
+    assert_int_equal(s.recs[0].frames, 3);
+    assert_file(sp(f, ID, "error_log.txt"),
+                S("[1970-01-01T00:00:00Z] core crashed\n[1970-01-02T00:00:00Z] again\n"));
+}
+
+static void test_open_refuses_unusable_folder(void **state)
+{
+    fixture *f = *state;
+    char path[128], err[STREAM_STORE_ERR_LEN] = "";
+    snprintf(path, sizeof path, "%s/afile", f->dir);
+    assert_int_equal(fs_write_file(path, "x", 1, 0), 0);
+    assert_null(stream_store_open(path, err));
+    assert_true(strlen(err) > 0);
+}
+
+int main(void)
+{
+    log_set_quiet(1);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_create_list_delete),
+        T(test_create_refuses_bad_input),
+        T(test_frames_commit_sync_start),
+        T(test_start_files_without_partition_and_refusals),
+        T(test_frame_and_commit_refusals),
+        T(test_discard),
+        T(test_reconcile_after_crashes),
+        T(test_reconcile_missing_folder_and_orphan),
+        T(test_open_file_confinement),
+        T(test_upload),
+        T(test_outbox),
+        T(test_state_error_log_and_reopen),
+        T(test_open_refuses_unusable_folder),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
