@@ -3,6 +3,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/rand.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 
 #include <h2o.h>
@@ -86,4 +90,76 @@ SSL_CTX *tls_server_context(const char *certfile, const char *keyfile, const cha
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+static int add_extension(X509 *cert, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (ext == NULL)
+        return -1;
+    int rc = X509_add_ext(cert, ext, -1) == 1 ? 0 : -1;
+    X509_EXTENSION_free(ext);
+    return rc;
+}
+
+static int write_pem_files(X509 *cert, EVP_PKEY *key, const char *cert_path, const char *key_path, char *err,
+                           size_t errlen)
+{
+    FILE *f = fopen(cert_path, "w");
+    if (f == NULL || PEM_write_X509(f, cert) != 1) {
+        snprintf(err, errlen, "cannot write certificate '%s'", cert_path);
+        if (f != NULL)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    int fd = open(key_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL || PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) != 1) {
+        snprintf(err, errlen, "cannot write private key '%s'", key_path);
+        if (f != NULL)
+            fclose(f);
+        else if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+int tls_make_self_signed(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+    int rc = -1;
+    X509 *cert = X509_new();
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    unsigned char serial[16];
+    if (cert == NULL || key == NULL || RAND_bytes(serial, sizeof serial) != 1) {
+        snprintf(err, errlen, "cannot generate a key for the self-signed certificate");
+        goto out;
+    }
+    serial[0] &= 0x7f; /* a positive serial number */
+    BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
+    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
+    BN_free(bn);
+    X509_set_version(cert, 2);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 10L * 365 * 24 * 3600);
+    X509_NAME *name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509_set_pubkey(cert, key);
+    if (add_extension(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1") != 0 ||
+        add_extension(cert, NID_basic_constraints, "critical,CA:TRUE") != 0 ||
+        X509_sign(cert, key, EVP_sha256()) == 0) {
+        snprintf(err, errlen, "cannot sign the self-signed certificate");
+        goto out;
+    }
+    rc = write_pem_files(cert, key, cert_path, key_path, err, errlen);
+out:
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return rc;
 }

@@ -11,4 +11,9 @@
 SSL_CTX *tls_server_context(const char *certfile, const char *keyfile, const char *ca_certs, char *err,
                             size_t errlen);
 
+/* Writes a fresh self-signed certificate for localhost and 127.0.0.1
+ * (EC P-256, valid ten years) and its key (mode 0600). For local use:
+ * clients do not verify IP literals and localhost anyway. 0 or -1 + err. */
+int tls_make_self_signed(const char *cert_path, const char *key_path, char *err, size_t errlen);
+
 #endif
