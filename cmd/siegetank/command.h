@@ -14,5 +14,7 @@ struct command {
 
 int cmd_cc(int argc, char **argv);
 int cmd_scv(int argc, char **argv);
+int cmd_core(int argc, char **argv);
+int cmd_up(int argc, char **argv);
 
 #endif

@@ -8,6 +8,8 @@
 static const struct command daemon_commands[] = {
     {"cc", cmd_cc, "run a Command Center: siegetank cc -c cc.conf"},
     {"scv", cmd_scv, "run a stream workserver: siegetank scv -c scv.conf"},
+    {"up", cmd_up, "run a local CC + SCV with TLS and a short demo: siegetank up [--no-demo]"},
+    {"core", cmd_core, "run reference cores: siegetank core --cc HOST:PORT --key KEY"},
     {NULL, NULL, NULL},
 };
 
