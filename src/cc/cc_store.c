@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cc/cc_store_pg.h"
 #include "util/log.h"
 
 struct cc_store {
@@ -186,9 +187,12 @@ cc_store *cc_store_open(const char *database, const char *data_dir, char *err, s
 {
     char path[4096];
     cc_store *st = NULL;
+    int pg = cc_store_pg_is_url(database);
 
-    if (database && *database && strcmp(database, "sqlite") != 0) {
-        snprintf(err, errlen, "database '%s' is not supported yet; use 'sqlite'", database);
+    if (database && *database && strcmp(database, "sqlite") != 0 && !pg) {
+        /* Only the scheme: the rest may hold a password. */
+        snprintf(err, errlen, "database type '%.*s' is not supported; use 'sqlite' or a postgresql:// URL",
+                 (int)strcspn(database, ":/@ "), database);
         return NULL;
     }
     if (auth_init() != 0) {
@@ -204,11 +208,11 @@ cc_store *cc_store_open(const char *database, const char *data_dir, char *err, s
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    st->ops = &cc_store_sqlite_ops;
+    st->ops = pg ? &cc_store_pg_ops : &cc_store_sqlite_ops;
     st->box = auth_box_open(data_dir, err, errlen);
     if (!st->box)
         goto fail;
-    st->impl = cc_store_sqlite_open(path, err, errlen);
+    st->impl = pg ? cc_store_pg_open(database, err, errlen) : cc_store_sqlite_open(path, err, errlen);
     if (!st->impl)
         goto fail;
     return st;
@@ -599,4 +603,10 @@ cc_store_status cc_store_load_all(cc_store *st, cc_snapshot *out)
         cc_snapshot_free(out);
     cc_scv_rows_free(rows, n_rows);
     return rc;
+}
+
+cc_store_status cc_store_change_counter(cc_store *st, uint64_t *out)
+{
+    *out = 0;
+    return st->ops->change_counter(st->impl, out);
 }

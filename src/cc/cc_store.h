@@ -8,7 +8,8 @@
  *   SCV passwords) with the data folder's secret.key, then calls
  * - a backend (cc_store_ops): a struct of function pointers over an opaque
  *   handle that only ever sees hashes and sealed text. SQLite implements it
- *   now (cc_store_sqlite.c, WAL file <data>/cc.db); PostgreSQL can later.
+ *   (cc_store_sqlite.c, WAL file <data>/cc.db), and so does PostgreSQL
+ *   (cc_store_pg.c).
  *
  * Every call returns a cc_store_status; handlers map NOT_FOUND/EXISTS/
  * EMAIL_EXISTS/CONFLICT/INVALID to 400, DENIED to 401 and IO to 503.
@@ -19,6 +20,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cc/auth.h"
 
@@ -207,6 +209,9 @@ typedef struct cc_store_ops {
     /* Fills targets, managers and keys of out, and the SCVs still sealed,
      * from one consistent read. */
     cc_store_status (*load_all)(void *impl, cc_snapshot *out, cc_scv_row **scvs, size_t *n_scvs);
+    /* The generation: bumped in the same transaction as every write to
+     * cached state, by whichever process made it. */
+    cc_store_status (*change_counter)(void *impl, uint64_t *out);
 } cc_store_ops;
 
 /* The SQLite backend on the file db_path (WAL, schema created on first
@@ -220,8 +225,10 @@ void cc_scv_rows_free(cc_scv_row *v, size_t n);
 /* ---- Public API ----------------------------------------------------- */
 typedef struct cc_store cc_store;
 
-/* database: NULL or "sqlite" for <data_dir>/cc.db. The secret key lives in
- * <data_dir>/secret.key. NULL with a reason in err. */
+/* database: NULL or "sqlite" for <data_dir>/cc.db, or a postgresql://…
+ * URL (cc_store_pg.h). The secret key lives in <data_dir>/secret.key; CCs
+ * sharing one PostgreSQL database need the same secret.key. NULL with a
+ * reason in err. */
 cc_store *cc_store_open(const char *database, const char *data_dir, char *err, size_t errlen);
 void cc_store_close(cc_store *st);
 
@@ -268,5 +275,14 @@ cc_store_status cc_store_stats_insert(cc_store *st, const cc_stats_fragment *v, 
 
 /* The whole cache in one go. Release with cc_snapshot_free. */
 cc_store_status cc_store_load_all(cc_store *st, cc_snapshot *out);
+
+/* Change notification for the cache, across every process and CC sharing
+ * the database. *out receives a counter that increases in the same
+ * transaction as any write to what cc_store_load_all returns: targets,
+ * shards, admins and managers (creation, role, weight), engine keys, SCVs.
+ * Stats, donors and token changes leave it alone. It is one small query:
+ * poll it (every ~500 ms), and when it differs from the value read just
+ * before the last load, read it again and reload. */
+cc_store_status cc_store_change_counter(cc_store *st, uint64_t *out);
 
 #endif

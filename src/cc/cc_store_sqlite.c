@@ -11,7 +11,7 @@
 #include "cc/cc_store.h"
 #include "util/log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
 
 typedef struct sq {
@@ -37,6 +37,37 @@ static const char *const schema_sql =
     " engine TEXT NOT NULL, user TEXT NOT NULL, start_time REAL NOT NULL, end_time REAL NOT NULL,"
     " frames INTEGER NOT NULL);"
     "CREATE INDEX stats_target ON stats(target_id);";
+
+/* Version 2: the change counter (cc_store_change_counter), bumped by
+ * triggers in the writing transaction, whichever process writes. Stats,
+ * donors and token updates leave it alone. */
+static const char *const schema_v2_sql =
+    "CREATE TABLE meta(id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL);"
+    "INSERT INTO meta(id, generation) VALUES (1, 0);"
+    "CREATE TRIGGER targets_ins AFTER INSERT ON targets"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER targets_upd AFTER UPDATE ON targets"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER targets_del AFTER DELETE ON targets"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER shards_ins AFTER INSERT ON shards"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER shards_del AFTER DELETE ON shards"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER engine_keys_ins AFTER INSERT ON engine_keys"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER engine_keys_del AFTER DELETE ON engine_keys"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER scvs_ins AFTER INSERT ON scvs"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER scvs_upd AFTER UPDATE ON scvs"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER managers_ins AFTER INSERT ON users WHEN NEW.role <> 'donor'"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER managers_upd AFTER UPDATE OF role, weight ON users"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;"
+    "CREATE TRIGGER managers_del AFTER DELETE ON users"
+    " BEGIN UPDATE meta SET generation = generation + 1; END;";
 
 static cc_store_status fail(sq *s, const char *what)
 {
@@ -152,7 +183,9 @@ static int create_schema(sq *s, char *err, size_t errlen)
                  SCHEMA_VERSION);
         goto out;
     }
-    if (version == 0 && (exec(s, schema_sql) != 0 || exec(s, "PRAGMA user_version = 1") != 0)) {
+    if (version < SCHEMA_VERSION &&
+        ((version < 1 && exec(s, schema_sql) != 0) || exec(s, schema_v2_sql) != 0 ||
+         exec(s, "PRAGMA user_version = 2") != 0)) {
         snprintf(err, errlen, "cannot create the schema: %s", sqlite3_errmsg(s->db));
         goto out;
     }
@@ -1034,6 +1067,23 @@ out:
     return rc;
 }
 
+static cc_store_status sq_change_counter(void *impl, uint64_t *out)
+{
+    sq *s = impl;
+    sqlite3_stmt *stmt = NULL;
+    cc_store_status rc = CC_STORE_IO;
+
+    lock(s);
+    stmt = prep(s, "SELECT generation FROM meta");
+    if (stmt && step_exists(s, stmt, "change counter") > 0) {
+        *out = (uint64_t)sqlite3_column_int64(stmt, 0);
+        rc = CC_STORE_OK;
+    }
+    sqlite3_finalize(stmt);
+    unlock(s);
+    return rc;
+}
+
 const cc_store_ops cc_store_sqlite_ops = {
     .close = sq_close,
     .user_insert = sq_user_insert,
@@ -1056,4 +1106,5 @@ const cc_store_ops cc_store_sqlite_ops = {
     .scv_list = sq_scv_list,
     .stats_insert = sq_stats_insert,
     .load_all = sq_load_all,
+    .change_counter = sq_change_counter,
 };

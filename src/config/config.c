@@ -56,6 +56,7 @@ static const struct key_spec config_keys[] = {
     INT(idle_timeout, FOR_BOTH, 1, 86400),
     INT(shutdown_timeout, FOR_BOTH, 0, 3600),
     {"access_log", FOR_BOTH, KEY_BOOL, offsetof(struct config, access_log), 0, 0, 1},
+    INT(scv_check_interval, FOR_CC, 1, 3600),
 };
 
 void config_defaults(struct config *c, enum config_kind kind)
@@ -73,6 +74,7 @@ void config_defaults(struct config *c, enum config_kind kind)
     c->idle_timeout = 300;
     c->shutdown_timeout = 10;
     c->access_log = 1;
+    c->scv_check_interval = 5;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

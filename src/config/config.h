@@ -34,6 +34,7 @@ struct config {
     int idle_timeout;     /* seconds a keep-alive connection may sit idle */
     int shutdown_timeout; /* seconds in-flight requests get after SIGTERM */
     int access_log;       /* 1: write <data>/access.log */
+    int scv_check_interval; /* cc: seconds between SCV liveness checks */
 };
 
 /* Fill c with defaults for kind. */

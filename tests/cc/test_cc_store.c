@@ -1,61 +1,13 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+/* The cc_store cases (cc_store_cases.c) against SQLite, plus what only
+ * SQLite has: the schema version pragma and a file two stores share. */
+#include "cc_store_cases.h"
 
-#include <math.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "cc/cc_store.h"
 #include "util/fs.h"
-#include "util/log.h"
-
-typedef struct fixture {
-    char dir[64];
-    cc_store *st;
-} fixture;
-
-static cc_store *open_store(const char *dir)
-{
-    char err[256] = "";
-    cc_store *st = cc_store_open("sqlite", dir, err, sizeof err);
-    if (!st)
-        fprintf(stderr, "open failed: %s\n", err);
-    return st;
-}
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_cc_store.XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    f->st = open_store(f->dir);
-    *state = f;
-    return f->st ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    cc_store_close(f->st);
-    fs_rm_rf(f->dir);
-    free(f);
-    return 0;
-}
-
-static void reopen(fixture *f)
-{
-    cc_store_close(f->st);
-    f->st = open_store(f->dir);
-    assert_non_null(f->st);
-}
 
 /* 1 when needle occurs in the file's bytes. */
 static int file_contains(const char *path, const char *needle)
@@ -69,7 +21,7 @@ static int file_contains(const char *path, const char *needle)
     return found;
 }
 
-static int db_contains(fixture *f, const char *needle)
+static int db_contains(store_fixture *f, const char *needle)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/cc.db", f->dir);
@@ -79,364 +31,7 @@ static int db_contains(fixture *f, const char *needle)
     return file_contains(path, needle);
 }
 
-static void test_open_errors(void **state)
-{
-    fixture *f = *state;
-    char err[256] = "", path[128];
-    assert_null(cc_store_open("postgresql://nowhere/db", f->dir, err, sizeof err));
-    assert_non_null(strstr(err, "not supported"));
-
-    /* A database from a newer schema is refused, not silently used. */
-    cc_store_close(f->st);
-    f->st = NULL;
-    sqlite3 *db;
-    snprintf(path, sizeof path, "%s/cc.db", f->dir);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    assert_null(cc_store_open(NULL, f->dir, err, sizeof err));
-    assert_non_null(strstr(err, "newer"));
-}
-
-static void test_managers(void **state)
-{
-    fixture *f = *state;
-    char tok[AUTH_TOKEN_HEX_LEN + 1], tok2[AUTH_TOKEN_HEX_LEN + 1], tok3[AUTH_TOKEN_HEX_LEN + 1];
-    cc_user u;
-    int admin = -1;
-
-    assert_int_equal(cc_store_admin_exists(f->st, &admin), CC_STORE_OK);
-    assert_int_equal(admin, 0);
-    assert_int_equal(cc_store_create_manager(f->st, "root@x.org", "rootpw", CC_ROLE_ADMIN, 1, tok),
-                     CC_STORE_OK);
-    assert_int_equal(cc_store_admin_exists(f->st, &admin), CC_STORE_OK);
-    assert_int_equal(admin, 1);
-    assert_int_equal(cc_store_create_manager(f->st, "root@x.org", "other", CC_ROLE_MANAGER, 1, tok2),
-                     CC_STORE_EXISTS);
-    assert_int_equal(cc_store_create_manager(f->st, "", "pw", CC_ROLE_MANAGER, 1, tok2), CC_STORE_INVALID);
-    assert_int_equal(cc_store_create_manager(f->st, "a@x.org", "", CC_ROLE_MANAGER, 1, tok2),
-                     CC_STORE_INVALID);
-    assert_int_equal(cc_store_create_manager(f->st, "a@x.org", "pw", CC_ROLE_DONOR, 1, tok2),
-                     CC_STORE_INVALID);
-    assert_int_equal(cc_store_create_manager(f->st, "a@x.org", "pw", (cc_role)7, 1, tok2), CC_STORE_INVALID);
-    assert_int_equal(cc_store_create_manager(f->st, "a@x.org", "pw", CC_ROLE_MANAGER, NAN, tok2),
-                     CC_STORE_INVALID);
-
-    assert_int_equal(cc_store_user_by_token(f->st, tok, &u), CC_STORE_OK);
-    assert_string_equal(u.name, "root@x.org");
-    assert_int_equal(u.role, CC_ROLE_ADMIN);
-    assert_true(u.creation_date > 1e9);
-    assert_int_equal(cc_store_user_by_token(f->st, "0123456789abcdef0123456789abcdef", &u),
-                     CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_user_by_token(f->st, "", &u), CC_STORE_NOT_FOUND);
-
-    /* Authenticate replaces the token. */
-    assert_int_equal(cc_store_authenticate(f->st, 0, "root@x.org", "rootpw", tok2), CC_STORE_OK);
-    assert_string_not_equal(tok, tok2);
-    assert_int_equal(cc_store_user_by_token(f->st, tok, &u), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_user_by_token(f->st, tok2, &u), CC_STORE_OK);
-    assert_int_equal(cc_store_authenticate(f->st, 0, "root@x.org", "rootpW", tok3), CC_STORE_DENIED);
-    assert_int_equal(cc_store_user_by_token(f->st, tok2, &u), CC_STORE_OK); /* unchanged by a failure */
-    assert_int_equal(cc_store_authenticate(f->st, 0, "nobody@x.org", "rootpw", tok3), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_authenticate(f->st, 1, "root@x.org", "rootpw", tok3), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_authenticate(f->st, 0, "", "rootpw", tok3), CC_STORE_INVALID);
-
-    /* Neither the password nor the token is stored in plain text. */
-    assert_false(db_contains(f, "rootpw"));
-    assert_false(db_contains(f, tok2));
-    assert_true(db_contains(f, "root@x.org")); /* the scan itself works */
-}
-
-static void test_donors(void **state)
-{
-    fixture *f = *state;
-    char tok[AUTH_TOKEN_HEX_LEN + 1], tok2[AUTH_TOKEN_HEX_LEN + 1];
-    cc_user u;
-
-    assert_int_equal(cc_store_create_manager(f->st, "m@x.org", "mpw", CC_ROLE_MANAGER, 1, tok), CC_STORE_OK);
-    assert_int_equal(cc_store_create_donor(f->st, "dan", "dan@x.org", "dpw", tok), CC_STORE_OK);
-    assert_int_equal(cc_store_create_donor(f->st, "dan", "other@x.org", "dpw", tok2), CC_STORE_EXISTS);
-    assert_int_equal(cc_store_create_donor(f->st, "dan2", "dan@x.org", "dpw", tok2), CC_STORE_EMAIL_EXISTS);
-    assert_int_equal(cc_store_create_donor(f->st, "m@x.org", "z@x.org", "dpw", tok2), CC_STORE_EXISTS);
-    assert_int_equal(cc_store_create_donor(f->st, "eve", "", "dpw", tok2), CC_STORE_INVALID);
-    /* A manager's email may also be a donor's email. */
-    assert_int_equal(cc_store_create_donor(f->st, "em", "m@x.org", "dpw", tok2), CC_STORE_OK);
-
-    assert_int_equal(cc_store_user_by_token(f->st, tok, &u), CC_STORE_OK);
-    assert_string_equal(u.name, "dan");
-    assert_string_equal(u.email, "dan@x.org");
-    assert_int_equal(u.role, CC_ROLE_DONOR);
-    assert_int_equal(cc_store_authenticate(f->st, 1, "dan", "dpw", tok2), CC_STORE_OK);
-    assert_int_equal(cc_store_user_by_token(f->st, tok2, &u), CC_STORE_OK);
-    assert_int_equal(cc_store_authenticate(f->st, 1, "dan", "bad", tok2), CC_STORE_DENIED);
-    assert_int_equal(cc_store_authenticate(f->st, 0, "dan", "dpw", tok2), CC_STORE_NOT_FOUND);
-}
-
-static void test_engine_keys(void **state)
-{
-    fixture *f = *state;
-    char k1[AUTH_TOKEN_HEX_LEN + 1], k2[AUTH_TOKEN_HEX_LEN + 1], engine[CC_ENGINE_MAX + 1];
-    cc_engine_key *keys = NULL;
-    size_t n = 0;
-
-    assert_int_equal(cc_store_key_create(f->st, "openmm", "first", k1), CC_STORE_OK);
-    assert_int_equal(cc_store_key_create(f->st, "gromacs", "second", k2), CC_STORE_OK);
-    assert_int_equal(cc_store_key_create(f->st, "", "x", k2), CC_STORE_INVALID);
-    assert_int_equal(cc_store_key_create(f->st, "openmm", "", k2), CC_STORE_INVALID);
-    char long_engine[CC_ENGINE_MAX + 2];
-    memset(long_engine, 'e', sizeof long_engine - 1);
-    long_engine[CC_ENGINE_MAX + 1] = '\0';
-    assert_int_equal(cc_store_key_create(f->st, long_engine, "x", k2), CC_STORE_INVALID);
-
-    assert_int_equal(cc_store_key_lookup(f->st, k1, engine), CC_STORE_OK);
-    assert_string_equal(engine, "openmm");
-    assert_int_equal(cc_store_key_lookup(f->st, "nope", engine), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_key_list(f->st, &keys, &n), CC_STORE_OK);
-    assert_int_equal(n, 2);
-    int seen = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(keys[i].key, k1) == 0) {
-            assert_string_equal(keys[i].engine, "openmm");
-            assert_string_equal(keys[i].description, "first");
-            assert_true(keys[i].creation_date > 1e9);
-            seen++;
-        }
-        if (strcmp(keys[i].key, k2) == 0)
-            seen++;
-    }
-    assert_int_equal(seen, 2);
-    free(keys);
-    assert_false(db_contains(f, k1));
-
-    assert_int_equal(cc_store_key_delete(f->st, k1), CC_STORE_OK);
-    assert_int_equal(cc_store_key_delete(f->st, k1), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_key_lookup(f->st, k1, engine), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_key_list(f->st, &keys, &n), CC_STORE_OK);
-    assert_int_equal(n, 1);
-    assert_string_equal(keys[0].key, k2);
-    free(keys);
-
-    /* A different secret.key cannot unseal: an error, never garbage. */
-    char path[128];
-    snprintf(path, sizeof path, "%s/secret.key", f->dir);
-    cc_store_close(f->st);
-    unlink(path);
-    log_set_quiet(1);
-    f->st = open_store(f->dir);
-    assert_non_null(f->st);
-    assert_int_equal(cc_store_key_list(f->st, &keys, &n), CC_STORE_IO);
-    assert_null(keys);
-    assert_int_equal(n, 0);
-    log_set_quiet(0);
-    /* Lookup goes by hash, so it still works. */
-    assert_int_equal(cc_store_key_lookup(f->st, k2, engine), CC_STORE_OK);
-}
-
-static cc_store_status make_target(fixture *f, const char *owner, cc_stage stage, double weight, char *id)
-{
-    const char *engines[] = {"openmm", "gromacs"};
-    json_t *opts = json_pack("{s:i,s:s}", "steps_per_frame", 50000, "title", "t");
-    cc_target_new t = {.owner = owner,
-                       .stage = stage,
-                       .engines = engines,
-                       .n_engines = 2,
-                       .options = opts,
-                       .weight = weight};
-    cc_store_status rc = cc_store_target_create(f->st, &t, id);
-    json_decref(opts);
-    return rc;
-}
-
-static void test_targets(void **state)
-{
-    fixture *f = *state;
-    char a[CC_TARGET_ID_LEN + 1], b[CC_TARGET_ID_LEN + 1], c[CC_TARGET_ID_LEN + 1];
-    cc_target t;
-    cc_strlist l;
-
-    assert_int_equal(make_target(f, "m@x.org", CC_STAGE_PRIVATE, 2, a), CC_STORE_OK);
-    assert_int_equal(make_target(f, "m@x.org", CC_STAGE_PUBLIC, -4, b), CC_STORE_OK);
-    assert_int_equal(make_target(f, "n@x.org", CC_STAGE_PUBLIC, 1, c), CC_STORE_OK);
-    assert_int_equal(strlen(a), 36);
-    assert_string_not_equal(a, b);
-
-    assert_int_equal(cc_store_target_get(f->st, a, &t), CC_STORE_OK);
-    assert_string_equal(t.id, a);
-    assert_string_equal(t.owner, "m@x.org");
-    assert_int_equal(t.stage, CC_STAGE_PRIVATE);
-    assert_int_equal(t.n_engines, 2);
-    assert_string_equal(t.engines[1], "gromacs");
-    assert_int_equal(json_integer_value(json_object_get(t.options, "steps_per_frame")), 50000);
-    assert_true(t.weight == 2);
-    assert_int_equal(t.n_shards, 0);
-    cc_target_free(&t);
-    assert_int_equal(cc_store_target_get(f->st, b, &t), CC_STORE_OK);
-    assert_true(t.weight == 0); /* clamped */
-    cc_target_free(&t);
-    assert_int_equal(cc_store_target_get(f->st, "00000000-0000-4000-8000-000000000000", &t),
-                     CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_target_get(f->st, "../../etc", &t), CC_STORE_NOT_FOUND);
-
-    assert_int_equal(cc_store_target_list_owner(f->st, "m@x.org", &l), CC_STORE_OK);
-    assert_int_equal(l.n, 2);
-    assert_true(strcmp(l.v[0], a) == 0 || strcmp(l.v[1], a) == 0);
-    cc_strlist_free(&l);
-    assert_int_equal(cc_store_target_list_owner(f->st, "nobody", &l), CC_STORE_OK);
-    assert_int_equal(l.n, 0);
-    cc_strlist_free(&l);
-    assert_int_equal(cc_store_target_list_public(f->st, &l), CC_STORE_OK);
-    assert_int_equal(l.n, 2);
-    for (size_t i = 0; i < l.n; i++)
-        assert_string_not_equal(l.v[i], a);
-    cc_strlist_free(&l);
-
-    /* Bad creations. */
-    const char *none[] = {NULL};
-    const char *empty[] = {""};
-    json_t *arr = json_array();
-    cc_target_new bad = {
-        .owner = "m@x.org", .stage = CC_STAGE_PUBLIC, .engines = none, .n_engines = 0, .weight = 1};
-    assert_int_equal(cc_store_target_create(f->st, &bad, c), CC_STORE_INVALID);
-    bad.engines = empty;
-    bad.n_engines = 1;
-    assert_int_equal(cc_store_target_create(f->st, &bad, c), CC_STORE_INVALID);
-    const char *ok[] = {"openmm"};
-    bad.engines = ok;
-    bad.options = arr;
-    assert_int_equal(cc_store_target_create(f->st, &bad, c), CC_STORE_INVALID);
-    bad.options = NULL;
-    bad.weight = INFINITY;
-    assert_int_equal(cc_store_target_create(f->st, &bad, c), CC_STORE_INVALID);
-    bad.weight = 1;
-    bad.stage = (cc_stage)9;
-    assert_int_equal(cc_store_target_create(f->st, &bad, c), CC_STORE_INVALID);
-    bad.stage = CC_STAGE_BETA;
-    bad.owner = "";
-    assert_int_equal(cc_store_target_create(f->st, &bad, c), CC_STORE_INVALID);
-    json_decref(arr);
-}
-
-static void test_target_update(void **state)
-{
-    fixture *f = *state;
-    char a[CC_TARGET_ID_LEN + 1];
-    cc_target t;
-    cc_target_update u = {0};
-
-    assert_int_equal(make_target(f, "m@x.org", CC_STAGE_PRIVATE, 2, a), CC_STORE_OK);
-    assert_int_equal(cc_store_target_update(f->st, a, &u), CC_STORE_INVALID); /* nothing to update */
-    u.set_stage = 1;
-    u.stage = (cc_stage)-1;
-    assert_int_equal(cc_store_target_update(f->st, a, &u), CC_STORE_INVALID);
-    u.stage = CC_STAGE_BETA;
-    assert_int_equal(cc_store_target_update(f->st, "no-such", &u), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_target_update(f->st, a, &u), CC_STORE_OK);
-
-    json_t *merge = json_pack("{s:i,s:s}", "steps_per_frame", 10, "extra", "yes");
-    const char *eng[] = {"cuda"};
-    cc_target_update u2 = {
-        .set_engines = 1, .engines = eng, .n_engines = 1, .set_weight = 1, .weight = -1, .options = merge};
-    assert_int_equal(cc_store_target_update(f->st, a, &u2), CC_STORE_OK);
-    json_decref(merge);
-    assert_int_equal(cc_store_target_get(f->st, a, &t), CC_STORE_OK);
-    assert_int_equal(t.stage, CC_STAGE_BETA);
-    assert_int_equal(t.n_engines, 1);
-    assert_string_equal(t.engines[0], "cuda");
-    assert_true(t.weight == 0);
-    assert_int_equal(json_integer_value(json_object_get(t.options, "steps_per_frame")), 10);
-    assert_string_equal(json_string_value(json_object_get(t.options, "extra")), "yes");
-    assert_string_equal(json_string_value(json_object_get(t.options, "title")), "t"); /* kept */
-    cc_target_free(&t);
-
-    /* Options that would grow past the limit are refused whole. */
-    char *big = malloc(CC_OPTIONS_MAX);
-    memset(big, 'o', CC_OPTIONS_MAX - 100);
-    big[CC_OPTIONS_MAX - 100] = '\0';
-    json_t *m1 = json_pack("{s:s}", "k1", big), *m2 = json_pack("{s:s}", "k2", big);
-    cc_target_update u3 = {.options = m1};
-    assert_int_equal(cc_store_target_update(f->st, a, &u3), CC_STORE_OK);
-    u3.options = m2;
-    u3.set_stage = 1;
-    u3.stage = CC_STAGE_PUBLIC;
-    assert_int_equal(cc_store_target_update(f->st, a, &u3), CC_STORE_INVALID);
-    assert_int_equal(cc_store_target_get(f->st, a, &t), CC_STORE_OK);
-    assert_int_equal(t.stage, CC_STAGE_BETA);
-    assert_null(json_object_get(t.options, "k2"));
-    cc_target_free(&t);
-    json_t *arr = json_array();
-    cc_target_update u4 = {.options = arr};
-    assert_int_equal(cc_store_target_update(f->st, a, &u4), CC_STORE_INVALID);
-    json_decref(arr);
-    json_decref(m1);
-    json_decref(m2);
-    free(big);
-}
-
-static void test_shards_and_delete(void **state)
-{
-    fixture *f = *state;
-    char a[CC_TARGET_ID_LEN + 1];
-    cc_target t;
-
-    assert_int_equal(make_target(f, "m@x.org", CC_STAGE_PUBLIC, 1, a), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_add(f->st, a, "scv2"), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_add(f->st, a, "scv1"), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_add(f->st, a, "scv1"), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_add(f->st, "no-such", "scv1"), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_shard_add(f->st, a, ""), CC_STORE_INVALID);
-    assert_int_equal(cc_store_target_get(f->st, a, &t), CC_STORE_OK);
-    assert_int_equal(t.n_shards, 2);
-    assert_string_equal(t.shards[0], "scv1");
-    assert_string_equal(t.shards[1], "scv2");
-    cc_target_free(&t);
-
-    assert_int_equal(cc_store_target_delete(f->st, a), CC_STORE_CONFLICT);
-    assert_int_equal(cc_store_shard_remove(f->st, a, "scv1"), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_remove(f->st, a, "scv1"), CC_STORE_OK);
-    assert_int_equal(cc_store_target_delete(f->st, a), CC_STORE_CONFLICT);
-    assert_int_equal(cc_store_shard_remove(f->st, a, "scv2"), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_remove(f->st, "no-such", "scv2"), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_target_delete(f->st, a), CC_STORE_OK);
-    assert_int_equal(cc_store_target_delete(f->st, a), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_target_get(f->st, a, &t), CC_STORE_NOT_FOUND);
-    assert_int_equal(cc_store_shard_add(f->st, a, "scv1"), CC_STORE_NOT_FOUND);
-}
-
-static void test_scvs(void **state)
-{
-    fixture *f = *state;
-    cc_scv *v = NULL;
-    size_t n = 0;
-
-    assert_int_equal(cc_store_scv_upsert(f->st, "scv1", "a.org:8960", "sekrit-one"), CC_STORE_OK);
-    assert_int_equal(cc_store_scv_upsert(f->st, "scv0", "b.org:8960", "sekrit-zero"), CC_STORE_OK);
-    assert_int_equal(cc_store_scv_upsert(f->st, "scv1", "c.org:1", "sekrit-new"), CC_STORE_OK);
-    assert_int_equal(cc_store_scv_upsert(f->st, "", "c.org:1", "pw"), CC_STORE_INVALID);
-    assert_int_equal(cc_store_scv_upsert(f->st, "scv2", "", "pw"), CC_STORE_INVALID);
-    assert_int_equal(cc_store_scv_upsert(f->st, "scv2", "h", ""), CC_STORE_INVALID);
-    assert_int_equal(cc_store_scv_list(f->st, &v, &n), CC_STORE_OK);
-    assert_int_equal(n, 2);
-    assert_string_equal(v[0].name, "scv0");
-    assert_string_equal(v[1].name, "scv1");
-    assert_string_equal(v[1].host, "c.org:1");
-    assert_string_equal(v[1].password, "sekrit-new");
-    free(v);
-    assert_false(db_contains(f, "sekrit"));
-}
-
-static void fragment(cc_stats_fragment *fr, const char *id, long long frames)
-{
-    memset(fr, 0, sizeof *fr);
-    snprintf(fr->id, sizeof fr->id, "%s", id);
-    snprintf(fr->target_id, sizeof fr->target_id, "t");
-    snprintf(fr->stream_id, sizeof fr->stream_id, "s:scv1");
-    snprintf(fr->engine, sizeof fr->engine, "openmm");
-    fr->start_time = 1;
-    fr->end_time = 2;
-    fr->frames = frames;
-}
-
-static long long stats_rows(fixture *f)
+static long long stats_rows(store_fixture *f)
 {
     char path[128];
     sqlite3 *db;
@@ -452,189 +47,118 @@ static long long stats_rows(fixture *f)
     return n;
 }
 
-static void test_stats(void **state)
+static const store_backend sqlite_backend = {db_contains, stats_rows};
+
+static int setup(void **state)
 {
-    fixture *f = *state;
-    cc_stats_fragment v[3];
-    size_t ins = 99;
-
-    fragment(&v[0], "f1", 10);
-    fragment(&v[1], "f2", 20);
-    fragment(&v[2], "f1", 999); /* duplicate inside one batch */
-    assert_int_equal(cc_store_stats_insert(f->st, v, 3, &ins), CC_STORE_OK);
-    assert_int_equal(ins, 2);
-    assert_int_equal(stats_rows(f), 2 * 1000000 + 30);
-    fragment(&v[2], "f3", 5);
-    assert_int_equal(cc_store_stats_insert(f->st, v, 3, &ins), CC_STORE_OK);
-    assert_int_equal(ins, 1);
-    assert_int_equal(stats_rows(f), 3 * 1000000 + 35);
-
-    fragment(&v[0], "f4", 1);
-    fragment(&v[1], "f5", -1);
-    assert_int_equal(cc_store_stats_insert(f->st, v, 2, &ins), CC_STORE_INVALID);
-    assert_int_equal(ins, 0);
-    fragment(&v[1], "", 1);
-    assert_int_equal(cc_store_stats_insert(f->st, v, 2, &ins), CC_STORE_INVALID);
-    fragment(&v[1], "f5", 1);
-    memset(v[1].engine, 'x', sizeof v[1].engine); /* not terminated */
-    assert_int_equal(cc_store_stats_insert(f->st, v, 2, &ins), CC_STORE_INVALID);
-    assert_int_equal(cc_store_stats_insert(f->st, v, CC_STATS_BATCH_MAX + 1, &ins), CC_STORE_INVALID);
-    assert_int_equal(stats_rows(f), 3 * 1000000 + 35);
-    assert_int_equal(cc_store_stats_insert(f->st, NULL, 0, NULL), CC_STORE_OK);
+    store_fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_cc_store.XXXXXX");
+    snprintf(f->database, sizeof f->database, "sqlite");
+    f->backend = &sqlite_backend;
+    *state = f;
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->st = store_cases_open(f);
+    return f->st ? 0 : -1;
 }
 
-static void test_reopen_persists(void **state)
+static int teardown(void **state)
 {
-    fixture *f = *state;
-    char tok[AUTH_TOKEN_HEX_LEN + 1], key[AUTH_TOKEN_HEX_LEN + 1], a[CC_TARGET_ID_LEN + 1];
-    char engine[CC_ENGINE_MAX + 1];
-    cc_user u;
-    cc_target t;
-    cc_scv *v;
-    size_t n;
-
-    assert_int_equal(cc_store_create_manager(f->st, "m@x.org", "pw", CC_ROLE_MANAGER, 3, tok), CC_STORE_OK);
-    assert_int_equal(cc_store_key_create(f->st, "openmm", "d", key), CC_STORE_OK);
-    assert_int_equal(make_target(f, "m@x.org", CC_STAGE_PUBLIC, 1, a), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_add(f->st, a, "scv1"), CC_STORE_OK);
-    assert_int_equal(cc_store_scv_upsert(f->st, "scv1", "h:1", "pw1"), CC_STORE_OK);
-    reopen(f);
-    assert_int_equal(cc_store_user_by_token(f->st, tok, &u), CC_STORE_OK);
-    assert_true(u.weight == 3);
-    assert_int_equal(cc_store_key_lookup(f->st, key, engine), CC_STORE_OK);
-    assert_int_equal(cc_store_target_get(f->st, a, &t), CC_STORE_OK);
-    assert_int_equal(t.n_shards, 1);
-    cc_target_free(&t);
-    assert_int_equal(cc_store_scv_list(f->st, &v, &n), CC_STORE_OK);
-    assert_int_equal(n, 1);
-    assert_string_equal(v[0].password, "pw1");
-    free(v);
-    assert_int_equal(cc_store_authenticate(f->st, 0, "m@x.org", "pw", tok), CC_STORE_OK);
+    store_fixture *f = *state;
+    cc_store_close(f->st);
+    fs_rm_rf(f->dir);
+    free(f);
+    return 0;
 }
 
-static void test_load_all(void **state)
+static void test_open_errors(void **state)
 {
-    fixture *f = *state;
-    enum { N = 3000 };
-    char tok[AUTH_TOKEN_HEX_LEN + 1], key[AUTH_TOKEN_HEX_LEN + 1], id[CC_TARGET_ID_LEN + 1];
-    char key_hash[AUTH_TOKEN_HASH_LEN + 1];
+    store_fixture *f = *state;
+    char err[256] = "", path[128];
+    assert_null(cc_store_open("mysql://u:hunter2@nowhere/db", f->dir, err, sizeof err));
+    assert_non_null(strstr(err, "not supported"));
+    assert_null(strstr(err, "hunter2"));
+
+    /* A database from a newer schema is refused, not silently used. */
+    cc_store_close(f->st);
+    f->st = NULL;
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/cc.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(cc_store_open(NULL, f->dir, err, sizeof err));
+    assert_non_null(strstr(err, "newer"));
+}
+
+/* A version 1 database (before the change counter) is upgraded in place
+ * and keeps its rows. */
+static void test_upgrade_v1(void **state)
+{
+    store_fixture *f = *state;
+    char path[128], id[CC_TARGET_ID_LEN + 1];
+    const char *engines[] = {"openmm"};
+    cc_target_new t = {.owner = "m@x.org", .stage = CC_STAGE_PUBLIC, .engines = engines, .n_engines = 1};
+    sqlite3 *db;
+    cc_target got;
+    uint64_t v = 0, w = 0;
+
+    assert_int_equal(cc_store_target_create(f->st, &t, id), CC_STORE_OK);
+    cc_store_close(f->st);
+    f->st = NULL;
+    snprintf(path, sizeof path, "%s/cc.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP TABLE meta; DROP TRIGGER targets_ins; DROP TRIGGER targets_upd;"
+                     "DROP TRIGGER targets_del; DROP TRIGGER shards_ins; DROP TRIGGER shards_del;"
+                     "DROP TRIGGER engine_keys_ins; DROP TRIGGER engine_keys_del;"
+                     "DROP TRIGGER scvs_ins; DROP TRIGGER scvs_upd; DROP TRIGGER managers_ins;"
+                     "DROP TRIGGER managers_upd; DROP TRIGGER managers_del;"
+                     "PRAGMA user_version = 1",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    f->st = store_cases_open(f);
+    assert_non_null(f->st);
+    assert_int_equal(cc_store_target_get(f->st, id, &got), CC_STORE_OK);
+    cc_target_free(&got);
+    assert_int_equal(cc_store_change_counter(f->st, &v), CC_STORE_OK);
+    assert_int_equal(cc_store_shard_add(f->st, id, "scv1"), CC_STORE_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &w), CC_STORE_OK);
+    assert_true(w > v);
+}
+
+/* Two stores on one file (the CC and the bootstrap CLI): each sees the
+ * other's writes through the counter and the data. */
+static void test_two_stores(void **state)
+{
+    store_fixture *f = *state;
+    char id[CC_TARGET_ID_LEN + 1];
+    const char *engines[] = {"openmm"};
+    cc_target_new t = {.owner = "m@x.org", .stage = CC_STAGE_PUBLIC, .engines = engines, .n_engines = 1};
+    cc_store *other = store_cases_open(f);
+    uint64_t v = 0, w = 0;
     cc_snapshot s;
 
-    assert_int_equal(cc_store_create_manager(f->st, "m@x.org", "pw", CC_ROLE_MANAGER, 2.5, tok), CC_STORE_OK);
-    assert_int_equal(cc_store_create_manager(f->st, "z@x.org", "pw", CC_ROLE_ADMIN, -1, tok), CC_STORE_OK);
-    assert_int_equal(cc_store_create_donor(f->st, "dan", "d@x.org", "pw", tok), CC_STORE_OK);
-    assert_int_equal(cc_store_key_create(f->st, "openmm", "d", key), CC_STORE_OK);
-    assert_int_equal(cc_store_scv_upsert(f->st, "scv1", "h:1", "pw1"), CC_STORE_OK);
-    /* Shard i%3 == 0 targets on scv1, i%5 == 0 also on scv2. */
-    for (int i = 0; i < N; i++) {
-        assert_int_equal(make_target(f, i % 2 ? "m@x.org" : "z@x.org", CC_STAGE_PUBLIC, i, id), CC_STORE_OK);
-        if (i % 3 == 0)
-            assert_int_equal(cc_store_shard_add(f->st, id, "scv1"), CC_STORE_OK);
-        if (i % 5 == 0)
-            assert_int_equal(cc_store_shard_add(f->st, id, "scv2"), CC_STORE_OK);
-    }
+    assert_non_null(other);
+    assert_int_equal(cc_store_change_counter(f->st, &v), CC_STORE_OK);
+    assert_int_equal(cc_store_target_create(other, &t, id), CC_STORE_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &w), CC_STORE_OK);
+    assert_true(w > v);
     assert_int_equal(cc_store_load_all(f->st, &s), CC_STORE_OK);
-    assert_int_equal(s.n_managers, 2);
-    assert_string_equal(s.managers[0].name, "m@x.org");
-    assert_true(s.managers[0].weight == 2.5);
-    assert_int_equal(s.managers[0].role, CC_ROLE_MANAGER);
-    assert_string_equal(s.managers[1].name, "z@x.org");
-    assert_true(s.managers[1].weight == 0);
-    assert_int_equal(s.managers[1].role, CC_ROLE_ADMIN);
-    assert_int_equal(s.n_keys, 1);
-    auth_token_hash(key, key_hash);
-    assert_string_equal(s.keys[0].key_hash, key_hash);
-    assert_string_equal(s.keys[0].engine, "openmm");
-    assert_int_equal(s.n_scvs, 1);
-    assert_string_equal(s.scvs[0].password, "pw1");
-    assert_int_equal(s.n_targets, N);
-    size_t with1 = 0, with2 = 0;
-    for (size_t i = 0; i < s.n_targets; i++) {
-        const cc_target *t = &s.targets[i];
-        int w = (int)t->weight; /* the weight encodes the creation index */
-        if (i > 0)
-            assert_true(strcmp(s.targets[i - 1].id, t->id) < 0);
-        assert_string_equal(t->owner, w % 2 ? "m@x.org" : "z@x.org");
-        assert_int_equal(t->n_shards, (w % 3 == 0) + (w % 5 == 0));
-        if (w % 3 == 0) {
-            assert_string_equal(t->shards[0], "scv1");
-            with1++;
-        }
-        if (w % 5 == 0) {
-            assert_string_equal(t->shards[t->n_shards - 1], "scv2");
-            with2++;
-        }
-        assert_int_equal(t->n_engines, 2);
-        assert_non_null(json_object_get(t->options, "steps_per_frame"));
-    }
-    assert_int_equal(with1, (N + 2) / 3);
-    assert_int_equal(with2, (N + 4) / 5);
+    assert_int_equal(s.n_targets, 1);
+    assert_string_equal(s.targets[0].id, id);
     cc_snapshot_free(&s);
+    cc_store_close(other);
 }
-
-typedef struct worker_arg {
-    cc_store *st;
-    int base;
-    int failures;
-} worker_arg;
-
-static void *worker(void *p)
-{
-    worker_arg *w = p;
-    for (int i = 0; i < 100; i++) {
-        cc_stats_fragment fr;
-        char id[32];
-        snprintf(id, sizeof id, "w%d-%d", w->base, i % 50); /* each id twice */
-        fragment(&fr, id, 1);
-        if (cc_store_stats_insert(w->st, &fr, 1, NULL) != CC_STORE_OK)
-            w->failures++;
-    }
-    return NULL;
-}
-
-static void test_threads(void **state)
-{
-    fixture *f = *state;
-    pthread_t th[4];
-    worker_arg args[4];
-    for (int i = 0; i < 4; i++) {
-        args[i] = (worker_arg){f->st, i, 0};
-        pthread_create(&th[i], NULL, worker, &args[i]);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        assert_int_equal(args[i].failures, 0);
-    }
-    assert_int_equal(stats_rows(f), 200 * 1000000 + 200);
-}
-
-static void test_names(void **state)
-{
-    (void)state;
-    cc_stage s;
-    cc_role r;
-    assert_int_equal(cc_stage_parse("beta", &s), 0);
-    assert_int_equal(s, CC_STAGE_BETA);
-    assert_int_equal(cc_stage_parse("Beta", &s), -1);
-    assert_int_equal(cc_stage_parse(NULL, &s), -1);
-    assert_string_equal(cc_stage_name(CC_STAGE_PUBLIC), "public");
-    assert_int_equal(cc_role_parse("donor", &r), 0);
-    assert_int_equal(r, CC_ROLE_DONOR);
-    assert_int_equal(cc_role_parse("root", &r), -1);
-    assert_string_equal(cc_role_name(CC_ROLE_ADMIN), "admin");
-    assert_string_equal(cc_store_status_str(CC_STORE_EMAIL_EXISTS), "email already in use");
-}
-
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        T(test_open_errors),          T(test_managers), T(test_donors),
-        T(test_engine_keys),          T(test_targets),  T(test_target_update),
-        T(test_shards_and_delete),    T(test_scvs),     T(test_stats),
-        T(test_reopen_persists),      T(test_load_all), T(test_threads),
-        cmocka_unit_test(test_names),
+    const struct CMUnitTest extra[] = {
+        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_stores, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return store_cases_run("cc_store (sqlite)", setup, teardown, extra, sizeof extra / sizeof extra[0]);
 }

@@ -1,0 +1,52 @@
+/* cc_cache: the in-memory copy of the CC's database that /core/assign and
+ * GET /scvs/status read.
+ *
+ * A cc_view is an immutable, reference-counted snapshot plus its indexes:
+ * engine-key hash -> engine, target id -> target, SCV name -> SCV and its
+ * liveness record, and one weighted draw pool per engine over the public
+ * targets that have shards. Readers take a reference (cc_cache_get), use it
+ * without locks, and drop it (cc_view_unref).
+ *
+ * A cc_cache holds the current view. cc_cache_refresh reloads everything
+ * from the store on the calling (worker or ticker) thread, builds a new view
+ * off the event loops and swaps it in; concurrent callers coalesce, and a
+ * caller returns only once a reload that started after its call has been
+ * swapped in, so a write followed by a refresh is visible to the next
+ * request. */
+#ifndef ST_CC_CACHE_H
+#define ST_CC_CACHE_H
+
+#include "cc/cc_health.h"
+#include "cc/cc_store.h"
+#include "cc/draw.h"
+
+typedef struct cc_view cc_view;
+
+/* Takes ownership of snap's contents (snap is zeroed). NULL when out of
+ * memory (snap is then released). */
+cc_view *cc_view_build(cc_snapshot *snap, cc_health *health);
+cc_view *cc_view_ref(cc_view *v);
+void cc_view_unref(cc_view *v); /* NULL is fine */
+
+/* The engine an engine key names, or NULL. */
+const char *cc_view_key_engine(const cc_view *v, const char *key);
+const cc_target *cc_view_target(const cc_view *v, const char *id);
+int cc_target_has_engine(const cc_target *t, const char *engine);
+/* A target for engine by the two-level weighted draw, or NULL when no
+ * public target with shards lists the engine. */
+const cc_target *cc_view_draw(const cc_view *v, const char *engine, draw_rng *rng);
+/* The SCV named name (and its liveness record in *health), or NULL. */
+const cc_scv *cc_view_scv(const cc_view *v, const char *name, cc_health_rec **health);
+size_t cc_view_scv_count(const cc_view *v);
+const cc_scv *cc_view_scv_at(const cc_view *v, size_t i, cc_health_rec **health);
+
+typedef struct cc_cache cc_cache;
+
+/* Loads the first view; NULL with a reason in err. */
+cc_cache *cc_cache_new(cc_store *store, cc_health *health, char *err, size_t errlen);
+void cc_cache_free(cc_cache *c);
+cc_view *cc_cache_get(cc_cache *c); /* a reference; never NULL */
+/* 0, or -1 (logged) when the store could not be read; the old view stays. */
+int cc_cache_refresh(cc_cache *c);
+
+#endif

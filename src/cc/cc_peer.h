@@ -1,0 +1,42 @@
+/* cc_peer: the CC's own HTTP calls to SCVs (activate, liveness, stream
+ * listing), through the client library.
+ *
+ * Each calling thread keeps one client handle (thread-local, freed when the
+ * thread exits) so connections to SCVs are reused. SCVs register host:port
+ * only, so the scheme is learnt: a host given with an explicit http:// or
+ * https:// is used as is; otherwise the scheme recorded in the SCV's health
+ * record is used, and when it is unknown (or probe is set) https is tried
+ * first and then http, and the one that answered is recorded. TLS
+ * verification follows the protocol's rule (domain names only), with
+ * ca_bundle (may be empty) for private CAs. */
+#ifndef ST_CC_PEER_H
+#define ST_CC_PEER_H
+
+#include <jansson.h>
+
+#include "cc/cc_health.h"
+#include "client/client.h"
+
+#define CC_PEER_ORIGIN_MAX (CC_HOST_MAX + 16)
+
+struct cc_peer_call {
+    const char *host;      /* as registered */
+    const char *ca_bundle; /* "" or NULL: the system store */
+    const char *method;
+    const char *path;   /* starts with '/', already escaped */
+    const char *auth;   /* Authorization value or NULL */
+    const json_t *body; /* NULL: no body */
+    int probe;          /* 1: on no answer, also try the other scheme */
+};
+
+/* 0 when the SCV answered (any status; *out filled, free it with
+ * client_reply_free), -1 when it could not be reached (err says why).
+ * origin (may be NULL) receives "scheme://host" of the answering URL. */
+int cc_peer_request(cc_health_rec *rec, const struct cc_peer_call *call, struct client_reply *out,
+                    char origin[CC_PEER_ORIGIN_MAX], struct client_error *err);
+
+/* "scheme://host" for host in the recorded (or explicit) scheme; https when
+ * unknown. 0, or -1 when it does not fit. */
+int cc_peer_origin(const cc_health_rec *rec, const char *host, char origin[CC_PEER_ORIGIN_MAX]);
+
+#endif

@@ -1,0 +1,240 @@
+/* cc_scvs: the SCV registry and the endpoints SCVs call (register, shards,
+ * stats; all authenticated with cc_pass), GET /scvs/status from memory, and
+ * the liveness checks (GET / on every SCV, each on a worker). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc/cc_fields.h"
+#include "cc/cc_job.h"
+#include "cc/cc_peer.h"
+#include "util/log.h"
+
+#define ERR_MAX CC_FIELDS_ERR_MAX
+
+struct check {
+    cc_service *svc;
+    cc_health_rec *rec;
+    char host[CC_HOST_MAX + 1];
+};
+
+static void check_work(void *arg)
+{
+    struct check *c = arg;
+    struct client_reply reply;
+    struct client_error err;
+    struct cc_peer_call call = {
+        .host = c->host, .ca_bundle = c->svc->cfg.ca_bundle, .method = "GET", .path = "/", .probe = 1};
+    int answered = cc_peer_request(c->rec, &call, &reply, NULL, &err) == 0;
+    int was_online = cc_health_online(c->rec);
+    cc_health_record(c->rec, answered);
+    if (was_online && !cc_health_online(c->rec))
+        log_warn("SCV '%s' at %s is offline: %s", c->rec->name, c->host, err.message);
+    else if (!was_online && answered)
+        log_info("SCV '%s' at %s is back online", c->rec->name, c->host);
+    client_reply_free(&reply);
+    atomic_store(&c->rec->checking, 0);
+    free(c);
+}
+
+/* Queues a check unless one of this SCV is already queued or running, so a
+ * slow SCV never piles up work. */
+static void check_one(cc_service *svc, cc_health_rec *rec, const char *host)
+{
+    if (atomic_exchange(&rec->checking, 1) != 0)
+        return;
+    struct check *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        atomic_store(&rec->checking, 0);
+        return;
+    }
+    c->svc = svc;
+    c->rec = rec;
+    snprintf(c->host, sizeof c->host, "%s", host);
+    server_run_background(svc->server, check_work, c);
+}
+
+void cc_scvs_check_all(void *arg)
+{
+    cc_service *svc = arg;
+    cc_view *view = cc_cache_get(svc->cache);
+    for (size_t i = 0; i < cc_view_scv_count(view); i++) {
+        cc_health_rec *rec = NULL;
+        const cc_scv *scv = cc_view_scv_at(view, i, &rec);
+        check_one(svc, rec, scv->host);
+    }
+    cc_view_unref(view);
+}
+
+/* SCV names end stream ids ("<uuid4>:<name>") and URL paths. */
+static int scv_name_ok(const char *name)
+{
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+              *p == '_' || *p == '.'))
+            return 0;
+    return 1;
+}
+
+static void work_register(cc_job *job)
+{
+    const char *name = NULL, *host = NULL, *password = NULL;
+    char err[ERR_MAX];
+    if (cc_job_scv_secret(job) != 0)
+        return;
+    if (cc_field_string(job->body, "name", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &name, err, sizeof err) != 0 ||
+        cc_field_string(job->body, "host", CC_FIELD_REQUIRED, CC_HOST_MAX, &host, err, sizeof err) != 0 ||
+        cc_field_string(job->body, "password", CC_FIELD_REQUIRED, AUTH_SECRET_MAX, &password, err,
+                        sizeof err) != 0) {
+        cc_job_fail(job, 400, "%s", err);
+        return;
+    }
+    if (!scv_name_ok(name)) {
+        cc_job_fail(job, 400, "bad SCV name '%s': use letters, digits, '-', '_' and '.'", name);
+        return;
+    }
+    cc_store_status st = cc_store_scv_upsert(job->svc->store, name, host, password);
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot register the SCV");
+        return;
+    }
+    cc_health_rec *rec = cc_health_get(job->svc->health, name);
+    if (rec != NULL) {
+        /* A (re)registered SCV starts with a clean slate and its scheme is
+         * learnt again, since it may have moved. */
+        atomic_store(&rec->fails, 0);
+        atomic_store(&rec->scheme, CC_SCHEME_UNKNOWN);
+        check_one(job->svc, rec, host);
+    }
+    log_info("SCV '%s' registered at %s", name, host);
+    job->refresh = 1;
+}
+
+static void work_shards(cc_job *job)
+{
+    const char *scv = NULL, *op = NULL;
+    char err[ERR_MAX];
+    if (cc_job_scv_secret(job) != 0)
+        return;
+    if (cc_field_string(job->body, "scv", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &scv, err, sizeof err) != 0 ||
+        cc_field_string(job->body, "op", CC_FIELD_REQUIRED, 16, &op, err, sizeof err) != 0) {
+        cc_job_fail(job, 400, "%s", err);
+        return;
+    }
+    int add = strcmp(op, "add") == 0;
+    if (!add && strcmp(op, "remove") != 0) {
+        cc_job_fail(job, 400, "bad op '%s': use 'add' or 'remove'", op);
+        return;
+    }
+    cc_store_status st = add ? cc_store_shard_add(job->svc->store, job->param, scv)
+                             : cc_store_shard_remove(job->svc->store, job->param, scv);
+    if (st == CC_STORE_NOT_FOUND) {
+        cc_job_fail(job, 400, "unknown target '%s'", job->param);
+        return;
+    }
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot change the shards");
+        return;
+    }
+    job->refresh = 1;
+}
+
+#define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src))
+
+static int parse_fragment(const json_t *o, cc_stats_fragment *f, char *err, size_t errlen)
+{
+    const char *id = NULL, *target = NULL, *stream = NULL, *engine = NULL, *user = "";
+    long long frames = 0;
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "each fragment must be an object");
+        return -1;
+    }
+    if (cc_field_string(o, "id", CC_FIELD_REQUIRED, CC_ID_MAX, &id, err, errlen) != 0 ||
+        cc_field_string(o, "target_id", CC_FIELD_REQUIRED, CC_TARGET_ID_LEN, &target, err, errlen) != 0 ||
+        cc_field_string(o, "stream_id", CC_FIELD_REQUIRED, CC_ID_MAX, &stream, err, errlen) != 0 ||
+        cc_field_string(o, "engine", CC_FIELD_REQUIRED, CC_ENGINE_MAX, &engine, err, errlen) != 0 ||
+        cc_field_string(o, "user", CC_FIELD_ALLOW_EMPTY, CC_NAME_MAX, &user, err, errlen) != 0 ||
+        cc_field_number(o, "start_time", CC_FIELD_REQUIRED, &f->start_time, err, errlen) != 0 ||
+        cc_field_number(o, "end_time", CC_FIELD_REQUIRED, &f->end_time, err, errlen) != 0 ||
+        cc_field_int(o, "frames", CC_FIELD_REQUIRED, 0, &frames, err, errlen) != 0)
+        return -1;
+    COPY(f->id, id);
+    COPY(f->target_id, target);
+    COPY(f->stream_id, stream);
+    COPY(f->engine, engine);
+    COPY(f->user, user);
+    f->frames = frames;
+    return 0;
+}
+
+static void work_stats(cc_job *job)
+{
+    char err[ERR_MAX];
+    size_t inserted = 0, i;
+    json_t *item, *list = json_object_get(job->body, "fragments");
+    if (cc_job_scv_secret(job) != 0)
+        return;
+    if (!json_is_array(list) || json_array_size(list) > CC_STATS_BATCH_MAX) {
+        cc_job_fail(job, 400, "field 'fragments' must be an array of at most %d fragments",
+                    CC_STATS_BATCH_MAX);
+        return;
+    }
+    cc_stats_fragment *v = calloc(json_array_size(list) + 1, sizeof *v);
+    if (v == NULL) {
+        cc_job_fail(job, 503, "out of memory");
+        return;
+    }
+    json_array_foreach(list, i, item)
+    {
+        if (parse_fragment(item, &v[i], err, sizeof err) != 0) {
+            cc_job_fail(job, 400, "fragment %zu: %s", i, err);
+            goto out;
+        }
+    }
+    cc_store_status st = cc_store_stats_insert(job->svc->store, v, json_array_size(list), &inserted);
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot record the stats");
+        goto out;
+    }
+    job->reply = json_pack("{s:I}", "inserted", (json_int_t)inserted);
+out:
+    free(v);
+}
+
+static void handle_register(struct server_request *r)
+{
+    cc_job_start(r, work_register, 0);
+}
+
+static void handle_shards(struct server_request *r)
+{
+    cc_job_start(r, work_shards, 0);
+}
+
+static void handle_stats(struct server_request *r)
+{
+    cc_job_start(r, work_stats, 0);
+}
+
+/* Memory only: the cached registry and the live fail counts. */
+static void handle_status(struct server_request *r)
+{
+    cc_service *svc = r->app;
+    cc_view *view = cc_cache_get(svc->cache);
+    json_t *out = json_object();
+    for (size_t i = 0; i < cc_view_scv_count(view); i++) {
+        cc_health_rec *rec = NULL;
+        const cc_scv *scv = cc_view_scv_at(view, i, &rec);
+        json_object_set_new(out, scv->name,
+                            json_pack("{s:s, s:b}", "host", scv->host, "online", cc_health_online(rec)));
+    }
+    cc_view_unref(view);
+    server_reply_json(r->req, 200, out);
+}
+
+int cc_scvs_routes(struct server *s)
+{
+    return server_route(s, "PUT", "/scvs/register", handle_register) |
+           server_route(s, "PUT", "/targets/shards/:id", handle_shards) |
+           server_route(s, "POST", "/stats", handle_stats) |
+           server_route(s, "GET", "/scvs/status", handle_status);
+}

@@ -1,0 +1,69 @@
+/* cc_service: creates the CC's state and wires it into the server. */
+#include "cc/cc_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util/fs.h"
+
+static void reload_tick(void *arg)
+{
+    cc_service *svc = arg;
+    cc_cache_refresh(svc->cache);
+}
+
+cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen)
+{
+    cc_service *svc = calloc(1, sizeof *svc);
+    if (svc == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    svc->cfg = *cfg;
+    atomic_init(&svc->logins, 0);
+    if (fs_mkdir_p(cfg->data_folder, 0750) != 0) {
+        snprintf(err, errlen, "cannot create data folder '%s'", cfg->data_folder);
+        goto fail;
+    }
+    svc->store = cc_store_open(cfg->database, cfg->data_folder, err, errlen);
+    if (svc->store == NULL)
+        goto fail;
+    svc->health = cc_health_new();
+    if (svc->health == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    svc->cache = cc_cache_new(svc->store, svc->health, err, errlen);
+    if (svc->cache == NULL)
+        goto fail;
+    return svc;
+fail:
+    cc_service_destroy(svc);
+    return NULL;
+}
+
+int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errlen)
+{
+    svc->server = s;
+    if (cc_users_routes(s) != 0 || cc_keys_routes(s) != 0 || cc_targets_routes(s) != 0 ||
+        cc_scvs_routes(s) != 0 || cc_assign_routes(s) != 0) {
+        snprintf(err, errlen, "cannot register the CC routes (route table full)");
+        return -1;
+    }
+    if (server_add_ticker(s, CC_CACHE_RELOAD_MS, reload_tick, svc) != 0 ||
+        server_add_ticker(s, svc->cfg.scv_check_interval * 1000, cc_scvs_check_all, svc) != 0) {
+        snprintf(err, errlen, "cannot add the CC's periodic jobs");
+        return -1;
+    }
+    return 0;
+}
+
+void cc_service_destroy(cc_service *svc)
+{
+    if (svc == NULL)
+        return;
+    cc_cache_free(svc->cache);
+    cc_health_free(svc->health);
+    cc_store_close(svc->store);
+    free(svc);
+}

@@ -1,0 +1,48 @@
+/* cc_service: the Command Center daemon's state and its wiring into the
+ * server runtime (PROTOCOL.md, "Command Center").
+ *
+ * create opens the store and loads the cache; attach registers every CC
+ * route and two tickers (cache reload every CC_CACHE_RELOAD_MS, so CCs
+ * sharing a database converge; SCV liveness every scv_check_interval s);
+ * destroy releases everything after the server has stopped. The handlers
+ * live in cc_users.c, cc_keys.c, cc_targets.c, cc_scvs.c and cc_assign.c. */
+#ifndef ST_CC_SERVICE_H
+#define ST_CC_SERVICE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "cc/cc_cache.h"
+#include "cc/cc_health.h"
+#include "cc/cc_store.h"
+#include "config/config.h"
+#include "runtime/server.h"
+
+#define CC_CACHE_RELOAD_MS 3000
+/* Concurrent Argon2 hashes (each ~64 MB); more logins get 503. */
+#define CC_LOGINS_MAX 8
+
+typedef struct cc_service {
+    struct config cfg;
+    cc_store *store;
+    cc_health *health;
+    cc_cache *cache;
+    struct server *server;
+    atomic_int logins; /* Argon2 jobs queued or running */
+} cc_service;
+
+cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen);
+int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errlen);
+void cc_service_destroy(cc_service *svc);
+
+/* Route tables of the handler modules; 0 or -1. */
+int cc_users_routes(struct server *s);
+int cc_keys_routes(struct server *s);
+int cc_targets_routes(struct server *s);
+int cc_scvs_routes(struct server *s);
+int cc_assign_routes(struct server *s);
+
+/* One liveness round: queues a check of every known SCV (ticker body). */
+void cc_scvs_check_all(void *svc);
+
+#endif

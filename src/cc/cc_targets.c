@@ -1,0 +1,290 @@
+/* cc_targets: targets (PROTOCOL.md): create, list, info, update, delete,
+ * and the ext listing of a target's streams gathered from its shards. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc/cc_fields.h"
+#include "cc/cc_job.h"
+#include "cc/cc_peer.h"
+#include "util/log.h"
+
+#define ERR_MAX CC_FIELDS_ERR_MAX
+
+static json_t *string_array(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static void work_list(cc_job *job)
+{
+    cc_user user;
+    cc_strlist ids = {0};
+    cc_store_status st;
+    if (job->auth != NULL) {
+        if (cc_job_manager(job, &user) != 0)
+            return;
+        st = cc_store_target_list_owner(job->svc->store, user.name, &ids);
+    } else {
+        st = cc_store_target_list_public(job->svc->store, &ids);
+    }
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot list targets");
+        return;
+    }
+    job->reply = json_pack("{s:o}", "targets", string_array(ids.v, ids.n));
+    cc_strlist_free(&ids);
+}
+
+static int parse_stage(cc_job *job, int *set, cc_stage *stage)
+{
+    const char *name = NULL;
+    char err[ERR_MAX];
+    if (cc_field_string(job->body, "stage", CC_FIELD_OPTIONAL, 32, &name, err, sizeof err) != 0) {
+        cc_job_fail(job, 400, "%s", err);
+        return -1;
+    }
+    if (name == NULL)
+        return 0;
+    if (cc_stage_parse(name, stage) != 0) {
+        cc_job_fail(job, 400, "bad stage '%s': use disabled, private, beta or public", name);
+        return -1;
+    }
+    *set = 1;
+    return 0;
+}
+
+static void work_create(cc_job *job)
+{
+    cc_user user;
+    cc_target_new t = {.stage = CC_STAGE_PRIVATE, .weight = 1};
+    const char **engines = NULL;
+    int stage_set = 0;
+    char err[ERR_MAX], id[CC_TARGET_ID_LEN + 1];
+    if (cc_job_manager(job, &user) != 0 || parse_stage(job, &stage_set, &t.stage) != 0)
+        return;
+    if (cc_field_strings(job->body, "engines", CC_FIELD_REQUIRED, CC_ENGINES_MAX, CC_ENGINE_MAX, &engines,
+                         &t.n_engines, err, sizeof err) != 0 ||
+        cc_field_object(job->body, "options", CC_FIELD_OPTIONAL, &t.options, err, sizeof err) != 0 ||
+        cc_field_number(job->body, "weight", CC_FIELD_OPTIONAL, &t.weight, err, sizeof err) != 0) {
+        cc_job_fail(job, 400, "%s", err);
+        goto out;
+    }
+    if (t.weight < 0) {
+        cc_job_fail(job, 400, "field 'weight' must be >= 0");
+        goto out;
+    }
+    t.owner = user.name;
+    t.engines = engines;
+    cc_store_status st = cc_store_target_create(job->svc->store, &t, id);
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot create the target (options too large?)");
+        goto out;
+    }
+    job->reply = json_pack("{s:s}", "target_id", id);
+    job->refresh = 1;
+out:
+    free(engines);
+}
+
+static void work_info(cc_job *job)
+{
+    cc_target t;
+    cc_store_status st = cc_store_target_get(job->svc->store, job->param, &t);
+    if (st == CC_STORE_NOT_FOUND || st == CC_STORE_INVALID) {
+        cc_job_fail(job, 400, "unknown target '%s'", job->param);
+        return;
+    }
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot read the target");
+        return;
+    }
+    job->reply =
+        json_pack("{s:s, s:f, s:s, s:o, s:o, s:O, s:f}", "owner", t.owner, "creation_date", t.creation_date,
+                  "stage", cc_stage_name(t.stage), "shards", string_array(t.shards, t.n_shards), "engines",
+                  string_array(t.engines, t.n_engines), "options", t.options, "weight", t.weight);
+    cc_target_free(&t);
+}
+
+/* Loads the job's target and checks the caller is its owner or an admin. */
+static int owned_target(cc_job *job, cc_target *t)
+{
+    cc_user user;
+    if (cc_job_manager(job, &user) != 0)
+        return -1;
+    cc_store_status st = cc_store_target_get(job->svc->store, job->param, t);
+    if (st == CC_STORE_NOT_FOUND || st == CC_STORE_INVALID) {
+        cc_job_fail(job, 400, "unknown target '%s'", job->param);
+        return -1;
+    }
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot read the target");
+        return -1;
+    }
+    if (user.role != CC_ROLE_ADMIN && strcmp(t->owner, user.name) != 0) {
+        cc_target_free(t);
+        cc_job_fail(job, 401, "target '%s' belongs to another manager", job->param);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_update(cc_job *job, cc_target_update *u, const char ***engines)
+{
+    char err[ERR_MAX];
+    if (parse_stage(job, &u->set_stage, &u->stage) != 0)
+        return -1;
+    if (cc_field_strings(job->body, "engines", CC_FIELD_OPTIONAL, CC_ENGINES_MAX, CC_ENGINE_MAX, engines,
+                         &u->n_engines, err, sizeof err) != 0 ||
+        cc_field_object(job->body, "options", CC_FIELD_OPTIONAL, &u->options, err, sizeof err) != 0 ||
+        cc_field_number(job->body, "weight", CC_FIELD_OPTIONAL, &u->weight, err, sizeof err) != 0) {
+        cc_job_fail(job, 400, "%s", err);
+        return -1;
+    }
+    u->set_engines = *engines != NULL;
+    u->engines = *engines;
+    u->set_weight =
+        json_object_get(job->body, "weight") != NULL && !json_is_null(json_object_get(job->body, "weight"));
+    if (!u->set_stage && !u->set_engines && !u->set_weight && u->options == NULL) {
+        cc_job_fail(job, 400, "Nothing to update");
+        return -1;
+    }
+    return 0;
+}
+
+static void work_update(cc_job *job)
+{
+    cc_target t;
+    cc_target_update u = {0};
+    const char **engines = NULL;
+    if (owned_target(job, &t) != 0)
+        return;
+    cc_target_free(&t);
+    if (parse_update(job, &u, &engines) != 0)
+        goto out;
+    cc_store_status st = cc_store_target_update(job->svc->store, job->param, &u);
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot update the target");
+        goto out;
+    }
+    job->refresh = 1;
+out:
+    free(engines);
+}
+
+static void work_delete(cc_job *job)
+{
+    cc_target t;
+    if (owned_target(job, &t) != 0)
+        return;
+    cc_target_free(&t);
+    cc_store_status st = cc_store_target_delete(job->svc->store, job->param);
+    if (st == CC_STORE_CONFLICT) {
+        cc_job_fail(job, 400, "target '%s' still has shards: delete its streams first", job->param);
+        return;
+    }
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot delete the target");
+        return;
+    }
+    job->refresh = 1;
+}
+
+/* Appends one shard's streams; 0, or -1 when that SCV did not answer. */
+static int gather_shard(cc_job *job, const cc_view *view, const char *scv_name, const char *path,
+                        json_t *streams)
+{
+    cc_health_rec *health = NULL;
+    struct client_reply reply;
+    struct client_error err;
+    const cc_scv *scv = cc_view_scv(view, scv_name, &health);
+    if (scv == NULL)
+        return -1;
+    struct cc_peer_call call = {
+        .host = scv->host, .ca_bundle = job->svc->cfg.ca_bundle, .method = "GET", .path = path};
+    if (cc_peer_request(health, &call, &reply, NULL, &err) != 0) {
+        log_warn("listing streams of %s on SCV '%s': %s", job->param, scv_name, err.message);
+        return -1;
+    }
+    int rc = reply.status == 200 || reply.status == 400 ? 0 : -1;
+    json_t *list = reply.status == 200 ? json_object_get(reply.json, "streams") : NULL;
+    size_t i;
+    json_t *id;
+    json_array_foreach(list, i, id)
+    {
+        if (json_is_string(id))
+            json_array_append(streams, id);
+    }
+    client_reply_free(&reply);
+    return rc;
+}
+
+static void work_streams(cc_job *job)
+{
+    cc_target t;
+    char path[64 + 3 * ROUTER_PARAM_BYTES];
+    cc_store_status st = cc_store_target_get(job->svc->store, job->param, &t);
+    if (st == CC_STORE_NOT_FOUND || st == CC_STORE_INVALID) {
+        cc_job_fail(job, 400, "unknown target '%s'", job->param);
+        return;
+    }
+    if (st != CC_STORE_OK) {
+        cc_job_store_fail(job, st, "cannot read the target");
+        return;
+    }
+    /* Target ids in the store are uuid4 text: safe in a path as they are. */
+    snprintf(path, sizeof path, "/targets/streams/%s", t.id);
+    json_t *streams = json_array(), *unreachable = json_array();
+    cc_view *view = cc_cache_get(job->svc->cache);
+    for (size_t i = 0; i < t.n_shards; i++)
+        if (gather_shard(job, view, t.shards[i], path, streams) != 0)
+            json_array_append_new(unreachable, json_string(t.shards[i]));
+    cc_view_unref(view);
+    job->reply = json_pack("{s:o}", "streams", streams);
+    if (json_array_size(unreachable) > 0)
+        json_object_set(job->reply, "unreachable", unreachable);
+    json_decref(unreachable);
+    cc_target_free(&t);
+}
+
+static void handle_list(struct server_request *r)
+{
+    cc_job_start(r, work_list, 0);
+}
+
+static void handle_create(struct server_request *r)
+{
+    cc_job_start(r, work_create, 0);
+}
+
+static void handle_info(struct server_request *r)
+{
+    cc_job_start(r, work_info, 0);
+}
+
+static void handle_update(struct server_request *r)
+{
+    cc_job_start(r, work_update, 0);
+}
+
+static void handle_delete(struct server_request *r)
+{
+    cc_job_start(r, work_delete, 0);
+}
+
+static void handle_streams(struct server_request *r)
+{
+    cc_job_start(r, work_streams, 0);
+}
+
+int cc_targets_routes(struct server *s)
+{
+    return server_route(s, "GET", "/targets", handle_list) |
+           server_route(s, "POST", "/targets", handle_create) |
+           server_route(s, "GET", "/targets/info/:id", handle_info) |
+           server_route(s, "PUT", "/targets/update/:id", handle_update) |
+           server_route(s, "PUT", "/targets/delete/:id", handle_delete) |
+           server_route(s, "GET", "/targets/streams/:id", handle_streams);
+}

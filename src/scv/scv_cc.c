@@ -1,0 +1,250 @@
+#include "scv/scv_cc.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/client.h"
+#include "util/crypto.h"
+
+#define CACHE_MAX_ENTRIES 10000
+#define CC_CONNECT_TIMEOUT_S 5
+#define CC_TIMEOUT_S 20
+
+struct scv_cc {
+    struct config cfg;
+    char secret[128];
+    pthread_key_t client_key;
+    pthread_mutex_t cache_lock;
+    json_t *verified; /* sha256(token) -> {"user","admin","until"} */
+    json_t *targets;  /* target id -> {"info","until"} */
+};
+
+static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(char *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, SCV_CC_ERR_LEN, fmt, ap);
+    va_end(ap);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void client_destroy(void *p)
+{
+    client_free(p);
+}
+
+scv_cc *scv_cc_new(const struct config *cfg, const char *secret)
+{
+    scv_cc *cc = calloc(1, sizeof *cc);
+    if (cc == NULL)
+        return NULL;
+    cc->cfg = *cfg;
+    snprintf(cc->secret, sizeof cc->secret, "%s", secret);
+    pthread_mutex_init(&cc->cache_lock, NULL);
+    cc->verified = json_object();
+    cc->targets = json_object();
+    if (pthread_key_create(&cc->client_key, client_destroy) != 0 || cc->verified == NULL ||
+        cc->targets == NULL) {
+        json_decref(cc->verified);
+        json_decref(cc->targets);
+        free(cc);
+        return NULL;
+    }
+    return cc;
+}
+
+void scv_cc_free(scv_cc *cc)
+{
+    if (cc == NULL)
+        return;
+    /* This thread's handle; worker and ticker threads freed theirs on exit. */
+    client_free(pthread_getspecific(cc->client_key));
+    pthread_key_delete(cc->client_key);
+    json_decref(cc->verified);
+    json_decref(cc->targets);
+    pthread_mutex_destroy(&cc->cache_lock);
+    free(cc);
+}
+
+static struct client *thread_client(scv_cc *cc, char *err)
+{
+    struct client *c = pthread_getspecific(cc->client_key);
+    if (c != NULL)
+        return c;
+    if (cc->cfg.command_center[0] == '\0') {
+        set_err(err, "command_center is not set in scv.conf");
+        return NULL;
+    }
+    struct client_options opts = {
+        .ca_bundle = cc->cfg.ca_bundle[0] ? cc->cfg.ca_bundle : NULL,
+        .connect_timeout_s = CC_CONNECT_TIMEOUT_S,
+        .timeout_s = CC_TIMEOUT_S,
+    };
+    struct client_error cerr;
+    c = client_new(cc->cfg.command_center, &opts, &cerr);
+    if (c == NULL) {
+        set_err(err, "cannot use command_center '%s': %s", cc->cfg.command_center, cerr.message);
+        return NULL;
+    }
+    pthread_setspecific(cc->client_key, c);
+    return c;
+}
+
+/* One call; on OK *reply_json is the parsed 200 body (new reference, {} when
+ * empty) if reply_json is not NULL. */
+static scv_cc_rc call(scv_cc *cc, const char *method, const char *path, const char *auth, const json_t *body,
+                      json_t **reply_json, char *err)
+{
+    static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+    struct client_reply reply;
+    struct client_error cerr;
+    scv_cc_rc rc = SCV_CC_UNREACHABLE;
+    char *text = NULL;
+    struct client *c = thread_client(cc, err);
+    if (c == NULL)
+        return SCV_CC_UNREACHABLE;
+    if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
+        set_err(err, "out of memory encoding a request to the command center");
+        return SCV_CC_UNREACHABLE;
+    }
+    if (client_request(c, method, path, auth, text, text ? strlen(text) : 0, text ? json_headers : NULL,
+                       &reply, &cerr) != 0) {
+        set_err(err, "command center %s is unreachable: %s", cc->cfg.command_center, cerr.message);
+        goto out;
+    }
+    if (reply.status == 200) {
+        rc = SCV_CC_OK;
+        if (reply_json != NULL)
+            *reply_json = reply.json != NULL ? json_incref(reply.json) : json_object();
+    } else if (reply.status == 400 || reply.status == 401) {
+        rc = SCV_CC_REFUSED;
+        set_err(err, "%s", cerr.message);
+    } else {
+        set_err(err, "command center answered %s %s with %ld: %s", method, path, reply.status, cerr.message);
+    }
+    client_reply_free(&reply);
+out:
+    free(text);
+    return rc;
+}
+
+/* A cached value still fresh at now (new reference), or NULL. */
+static json_t *cache_get(scv_cc *cc, json_t *cache, const char *key, double now)
+{
+    pthread_mutex_lock(&cc->cache_lock);
+    json_t *entry = json_object_get(cache, key);
+    json_t *v = NULL;
+    if (entry != NULL && json_real_value(json_object_get(entry, "until")) > now)
+        v = json_incref(json_object_get(entry, "value"));
+    pthread_mutex_unlock(&cc->cache_lock);
+    return v;
+}
+
+static void cache_put(scv_cc *cc, json_t *cache, const char *key, json_t *value, double now)
+{
+    pthread_mutex_lock(&cc->cache_lock);
+    /* Bounded: dropping everything at the cap costs a few refetches only. */
+    if (json_object_size(cache) >= CACHE_MAX_ENTRIES)
+        json_object_clear(cache);
+    json_object_set_new(cache, key,
+                        json_pack("{s:O,s:f}", "value", value, "until", now + SCV_CC_CACHE_SECONDS));
+    pthread_mutex_unlock(&cc->cache_lock);
+}
+
+scv_cc_rc scv_cc_verify(scv_cc *cc, const char *user_token, char *user, size_t user_len, int *admin,
+                        char *err)
+{
+    char key[CRYPTO_SHA256_HEX_LEN + 1];
+    double now = now_s();
+    json_t *who = NULL;
+    scv_cc_rc rc = SCV_CC_OK;
+    crypto_sha256_hex(user_token, strlen(user_token), key);
+    who = cache_get(cc, cc->verified, key, now);
+    if (who == NULL) {
+        rc = call(cc, "GET", "/users/verify", user_token, NULL, &who, err);
+        if (rc != SCV_CC_OK)
+            return rc;
+        if (!json_is_string(json_object_get(who, "user"))) {
+            set_err(err, "the command center's /users/verify reply lacks \"user\"; is it a Siegetank CC?");
+            json_decref(who);
+            return SCV_CC_UNREACHABLE;
+        }
+        cache_put(cc, cc->verified, key, who, now);
+    }
+    snprintf(user, user_len, "%s", json_string_value(json_object_get(who, "user")));
+    const char *role = json_string_value(json_object_get(who, "role"));
+    *admin = role != NULL && strcmp(role, "admin") == 0;
+    json_decref(who);
+    return SCV_CC_OK;
+}
+
+scv_cc_rc scv_cc_target_info(scv_cc *cc, const char *target_id, json_t **info, char *err)
+{
+    double now = now_s();
+    *info = cache_get(cc, cc->targets, target_id, now);
+    if (*info != NULL)
+        return SCV_CC_OK;
+    char *escaped = client_path_escape(target_id, 0);
+    char path[1024];
+    if (escaped == NULL || snprintf(path, sizeof path, "/targets/info/%s", escaped) >= (int)sizeof path) {
+        free(escaped);
+        set_err(err, "target id is too long");
+        return SCV_CC_REFUSED;
+    }
+    free(escaped);
+    scv_cc_rc rc = call(cc, "GET", path, NULL, NULL, info, err);
+    if (rc != SCV_CC_OK)
+        return rc;
+    if (!json_is_object(*info) || !json_is_string(json_object_get(*info, "owner"))) {
+        set_err(err, "the command center's target info lacks \"owner\"");
+        json_decref(*info);
+        *info = NULL;
+        return SCV_CC_UNREACHABLE;
+    }
+    cache_put(cc, cc->targets, target_id, *info, now);
+    return SCV_CC_OK;
+}
+
+scv_cc_rc scv_cc_register(scv_cc *cc, char *err)
+{
+    json_t *body = json_pack("{s:s,s:s,s:s}", "name", cc->cfg.name, "host", cc->cfg.external_host, "password",
+                             cc->secret);
+    scv_cc_rc rc = call(cc, "PUT", "/scvs/register", cc->cfg.cc_pass, body, NULL, err);
+    json_decref(body);
+    return rc;
+}
+
+scv_cc_rc scv_cc_shard(scv_cc *cc, const char *target_id, const char *op, char *err)
+{
+    char path[1024];
+    char *escaped = client_path_escape(target_id, 0);
+    if (escaped == NULL || snprintf(path, sizeof path, "/targets/shards/%s", escaped) >= (int)sizeof path) {
+        free(escaped);
+        set_err(err, "target id is too long");
+        return SCV_CC_REFUSED;
+    }
+    free(escaped);
+    json_t *body = json_pack("{s:s,s:s}", "scv", cc->cfg.name, "op", op);
+    scv_cc_rc rc = call(cc, "PUT", path, cc->cfg.cc_pass, body, NULL, err);
+    json_decref(body);
+    return rc;
+}
+
+scv_cc_rc scv_cc_post_stats(scv_cc *cc, json_t *fragments, char *err)
+{
+    json_t *body = json_pack("{s:O}", "fragments", fragments);
+    scv_cc_rc rc = call(cc, "POST", "/stats", cc->cfg.cc_pass, body, NULL, err);
+    json_decref(body);
+    return rc;
+}

@@ -1,0 +1,404 @@
+/* SCV requests from cores (PROTOCOL.md, "Core requests"). The core token in
+ * Authorization names the stream; only its SHA-256 is kept. Heartbeats are
+ * memory-only and answer on the loop; the rest runs as scv_jobs under the
+ * stream's io lock, re-checking that the activation is still bound. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scv/scv_job.h"
+#include "scv/scv_service.h"
+#include "scv/stream_path.h"
+#include "util/base64.h"
+#include "util/crypto.h"
+#include "util/gz.h"
+#include "util/log.h"
+
+#define EXPIRED_MSG "unknown or expired core token"
+
+static int token_hash(const char *auth, char *hash)
+{
+    if (auth == NULL || auth[0] == '\0' || strlen(auth) > 256)
+        return -1;
+    crypto_sha256_hex(auth, strlen(auth), hash);
+    return 0;
+}
+
+/* The stream of the job's core token, io-locked, with its activation; NULL
+ * when the job has failed. Release with core_release. */
+static scv_stream *core_acquire(struct scv_job *job, uint64_t *activation)
+{
+    char hash[CRYPTO_SHA256_HEX_LEN + 1];
+    scv_index *ix = job->svc->index;
+    scv_stream *st = NULL;
+    if (token_hash(job->auth, hash) != 0 ||
+        (st = scv_index_by_token(ix, hash, scv_now(), activation)) == NULL) {
+        scv_job_fail(job, 400, EXPIRED_MSG);
+        return NULL;
+    }
+    scv_stream_lock(st);
+    if (scv_index_buffered(ix, st, *activation) >= 0)
+        return st;
+    scv_stream_unlock(st);
+    scv_index_put(ix, st);
+    scv_job_fail(job, 400, EXPIRED_MSG);
+    return NULL;
+}
+
+static void core_release(struct scv_job *job, scv_stream *st)
+{
+    scv_stream_unlock(st);
+    scv_index_put(job->svc->index, st);
+}
+
+static int md5_ok(struct scv_job *job)
+{
+    char md5[CRYPTO_MD5_HEX_LEN + 1];
+    crypto_md5_hex(job->body, job->body_len, md5);
+    if (job->content_md5 != NULL && strcasecmp(job->content_md5, md5) == 0)
+        return 1;
+    scv_job_fail(job, 400, "Content-MD5 %s does not match the body's MD5 %s",
+                 job->content_md5 != NULL ? job->content_md5 : "(missing)", md5);
+    return 0;
+}
+
+/* The body's "files" object of strings, or NULL when the job has failed.
+ * *body is the parsed body to decref. */
+static json_t *body_files(struct scv_job *job, json_t **body)
+{
+    json_error_t jerr;
+    const char *name;
+    json_t *v;
+    *body = json_loadb(job->body, job->body_len, 0, &jerr);
+    if (!json_is_object(*body)) {
+        scv_job_fail(job, 400, "the body must be a JSON object%s%s", *body ? "" : ": ",
+                     *body ? "" : jerr.text);
+        return NULL;
+    }
+    json_t *files = json_object_get(*body, "files");
+    if (!json_is_object(files)) {
+        scv_job_fail(job, 400, "\"files\" must be an object of name: string");
+        return NULL;
+    }
+    json_object_foreach(files, name, v)
+    {
+        if (!json_is_string(v)) {
+            scv_job_fail(job, 400, "\"files\".\"%s\" must be a string", name);
+            return NULL;
+        }
+    }
+    return files;
+}
+
+/* ---- POST /core/heartbeat --------------------------------------------- */
+
+static void handle_heartbeat(struct server_request *r)
+{
+    scv_service *svc = r->app;
+    char hash[CRYPTO_SHA256_HEX_LEN + 1];
+    if (token_hash(server_header(r->req, "authorization"), hash) != 0 ||
+        scv_index_heartbeat(svc->index, hash, scv_now(), svc->cfg.heartbeat_increment) != 0) {
+        server_reply_error(r->req, 400, EXPIRED_MSG);
+        return;
+    }
+    server_reply_ok(r->req);
+}
+
+/* ---- GET /core/start -------------------------------------------------- */
+
+static void work_start(struct scv_job *job)
+{
+    char err[SCV_CC_ERR_LEN];
+    uint64_t activation;
+    struct scv_stream_info info;
+    json_t *files = NULL, *target = NULL;
+    scv_stream *st = core_acquire(job, &activation);
+    if (st == NULL)
+        return;
+    if (scv_index_info(job->svc->index, st, &info) != 0) {
+        scv_job_fail(job, 400, EXPIRED_MSG);
+        goto out;
+    }
+    int rc = stream_store_start_files(job->svc->store, info.id, 2 * job->svc->cfg.max_body_size, &files, err);
+    if (rc != STREAM_STORE_OK) {
+        scv_job_fail(job, 500, "cannot read the stream's files: %s", err);
+        goto out;
+    }
+    scv_cc_rc crc = scv_cc_target_info(job->svc->cc, info.target_id, &target, err);
+    if (crc != SCV_CC_OK) {
+        scv_job_fail(job, crc == SCV_CC_REFUSED ? 400 : 503, "cannot fetch the target's options: %s", err);
+        goto out;
+    }
+    json_t *options = json_object_get(target, "options");
+    scv_job_ok(job, json_pack("{s:s,s:s,s:O,s:O}", "stream_id", info.id, "target_id", info.target_id, "files",
+                              files, "options", json_is_object(options) ? options : json_object()));
+    job->md5_header = 1;
+out:
+    json_decref(files);
+    json_decref(target);
+    core_release(job, st);
+}
+
+/* ---- PUT /core/frame -------------------------------------------------- */
+
+struct frame_file {
+    char name[STREAM_PATH_NAME_MAX + 1];
+    unsigned char *data; /* malloc'd, or NULL when borrowed */
+    const void *bytes;
+    size_t len;
+};
+
+static int has_suffix(char *name, size_t *len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    if (*len <= n || strcmp(name + *len - n, suffix) != 0)
+        return 0;
+    *len -= n;
+    name[*len] = '\0';
+    return 1;
+}
+
+/* Decodes one frame file: ".b64" then ".gz" suffixes are undone. */
+static int frame_decode(struct scv_job *job, const char *name, json_t *value, struct frame_file *f)
+{
+    size_t len = strlen(name);
+    if (len > STREAM_PATH_NAME_MAX) {
+        scv_job_fail(job, 400, "frame file name '%.40s...' is too long", name);
+        return -1;
+    }
+    memcpy(f->name, name, len + 1);
+    f->bytes = json_string_value(value);
+    f->len = json_string_length(value);
+    if (has_suffix(f->name, &len, ".b64")) {
+        f->data = base64_decode(f->bytes, f->len, &f->len);
+        if (f->data == NULL) {
+            scv_job_fail(job, 400, "frame file '%s' is not valid base64", name);
+            return -1;
+        }
+        f->bytes = f->data;
+    }
+    if (has_suffix(f->name, &len, ".gz")) {
+        size_t out_len;
+        unsigned char *plain = gz_decompress(f->bytes, f->len, SCV_INFLATE_MAX, &out_len);
+        if (plain == NULL) {
+            scv_job_fail(job, 400, "frame file '%s' is not valid gzip or inflates past %u bytes", name,
+                         SCV_INFLATE_MAX);
+            return -1;
+        }
+        free(f->data);
+        f->data = plain;
+        f->bytes = plain;
+        f->len = out_len;
+    }
+    if (!stream_path_name_ok(f->name, len) || strcmp(f->name, "checkpoint_files") == 0) {
+        scv_job_fail(job, 400, "'%s' is not an acceptable frame file name", name);
+        return -1;
+    }
+    return 0;
+}
+
+static int64_t frames_field(struct scv_job *job, json_t *body)
+{
+    json_t *v = json_object_get(body, "frames");
+    if (v == NULL)
+        return 1;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000000) {
+        scv_job_fail(job, 400, "\"frames\" must be an integer from 1 to 1000000000");
+        return -1;
+    }
+    return json_integer_value(v);
+}
+
+static void frame_append(struct scv_job *job, struct frame_file *ff, size_t n, int64_t frames)
+{
+    char err[STREAM_STORE_ERR_LEN], md5[CRYPTO_MD5_HEX_LEN + 1];
+    uint64_t activation;
+    int duplicate = 0;
+    scv_index *ix = job->svc->index;
+    scv_stream *st = core_acquire(job, &activation);
+    if (st == NULL)
+        return;
+    crypto_md5_hex(job->body, job->body_len, md5);
+    if (scv_index_frame_check(ix, st, activation, md5, &duplicate) != 0) {
+        scv_job_fail(job, 400, EXPIRED_MSG);
+        goto out;
+    }
+    if (duplicate) {
+        scv_job_ok(job, NULL);
+        goto out;
+    }
+    struct scv_stream_info info;
+    scv_index_info(ix, st, &info);
+    for (size_t i = 0; i < n; i++) {
+        if (stream_store_append_frame(job->svc->store, info.id, ff[i].name, ff[i].bytes, ff[i].len, err) ==
+            STREAM_STORE_OK)
+            continue;
+        /* A partly appended frame cannot be taken back: end the activation so
+         * the buffer is discarded and the core starts over. */
+        scv_job_fail(job, 500, "cannot buffer the frame: %s; the stream was released", err);
+        if (scv_index_unbind(ix, st, activation, scv_now()))
+            scv_service_finish(job->svc, st);
+        goto out;
+    }
+    scv_index_frame_accepted(ix, st, activation, md5, frames);
+    scv_job_ok(job, NULL);
+out:
+    core_release(job, st);
+}
+
+static void work_frame(struct scv_job *job)
+{
+    json_t *body = NULL;
+    const char *name;
+    json_t *v;
+    size_t n = 0;
+    struct frame_file *ff = NULL;
+    if (!md5_ok(job))
+        return;
+    json_t *files = body_files(job, &body);
+    if (files == NULL)
+        goto out;
+    int64_t frames = frames_field(job, body);
+    if (frames < 0)
+        goto out;
+    ff = calloc(json_object_size(files) + 1, sizeof *ff);
+    if (ff == NULL) {
+        scv_job_fail(job, 503, "server is out of memory; try again later");
+        goto out;
+    }
+    /* Decode everything first so a bad file leaves the buffer untouched. */
+    json_object_foreach(files, name, v)
+    {
+        if (frame_decode(job, name, v, &ff[n++]) != 0)
+            goto out;
+    }
+    frame_append(job, ff, n, frames);
+out:
+    for (size_t i = 0; i < n; i++)
+        free(ff[i].data);
+    free(ff);
+    json_decref(body);
+}
+
+/* ---- PUT /core/checkpoint --------------------------------------------- */
+
+static void work_checkpoint(struct scv_job *job)
+{
+    char err[STREAM_STORE_ERR_LEN];
+    uint64_t activation;
+    int64_t new_frames = 0;
+    json_t *body = NULL;
+    scv_stream *st = NULL;
+    if (!md5_ok(job))
+        return;
+    json_t *files = body_files(job, &body);
+    if (files == NULL || (st = core_acquire(job, &activation)) == NULL)
+        goto out;
+    int64_t k = scv_index_buffered(job->svc->index, st, activation);
+    if (k == 0) {
+        scv_job_ok(job, NULL);
+        goto out;
+    }
+    struct scv_stream_info info;
+    scv_index_info(job->svc->index, st, &info);
+    int rc = stream_store_commit(job->svc->store, info.id, files, k, &new_frames, err);
+    if (rc != STREAM_STORE_OK) {
+        scv_job_fail(job, rc == STREAM_STORE_INVALID ? 400 : 500, "checkpoint not committed: %s", err);
+        goto out;
+    }
+    scv_index_committed(job->svc->index, st, new_frames, k);
+    scv_job_ok(job, NULL);
+out:
+    if (st != NULL)
+        core_release(job, st);
+    json_decref(body);
+}
+
+/* ---- PUT /core/stop --------------------------------------------------- */
+
+static void record_error(struct scv_job *job, scv_stream *st, const char *text, size_t len)
+{
+    char err[STREAM_STORE_ERR_LEN];
+    struct scv_stream_info info;
+    scv_service *svc = job->svc;
+    if (scv_index_info(svc->index, st, &info) != 0)
+        return;
+    if (stream_store_log_error(svc->store, info.id, text, len, scv_now(), err) != STREAM_STORE_OK)
+        log_error("stream %s: cannot log a core error: %s", info.id, err);
+    int count = info.error_count + 1;
+    scv_stream_status status = count >= svc->cfg.max_stream_errors ? SCV_STREAM_STOPPED : info.status;
+    if (stream_store_set_state(svc->store, info.id, status, count, err) != STREAM_STORE_OK) {
+        log_error("stream %s: cannot record its error count: %s", info.id, err);
+        return;
+    }
+    if (status == SCV_STREAM_STOPPED && info.status != SCV_STREAM_STOPPED)
+        log_warn("stream %s stopped after %d core errors", info.id, count);
+    scv_index_set_state(svc->index, st, status, count);
+}
+
+static void work_stop(struct scv_job *job)
+{
+    json_error_t jerr;
+    uint64_t activation;
+    unsigned char *text = NULL;
+    size_t len = 0;
+    scv_stream *st = NULL;
+    json_t *body = job->body_len > 0 ? json_loadb(job->body, job->body_len, 0, &jerr) : json_object();
+    if (!json_is_object(body)) {
+        scv_job_fail(job, 400, "the body must be a JSON object");
+        goto out;
+    }
+    json_t *error = json_object_get(body, "error");
+    if (error != NULL && !json_is_null(error)) {
+        if (!json_is_string(error) ||
+            (text = base64_decode(json_string_value(error), json_string_length(error), &len)) == NULL) {
+            scv_job_fail(job, 400, "\"error\" must be base64 text");
+            goto out;
+        }
+        if (len > STREAM_STORE_ERROR_TEXT_MAX)
+            len = STREAM_STORE_ERROR_TEXT_MAX; /* keep the head: it names the failure */
+    }
+    if ((st = core_acquire(job, &activation)) == NULL)
+        goto out;
+    if (text != NULL)
+        record_error(job, st, (const char *)text, len);
+    if (scv_index_unbind(job->svc->index, st, activation, scv_now()))
+        scv_service_finish(job->svc, st);
+    scv_job_ok(job, NULL);
+out:
+    if (st != NULL)
+        core_release(job, st);
+    free(text);
+    json_decref(body);
+}
+
+static void handle_start(struct server_request *r)
+{
+    scv_job_run(r, work_start);
+}
+
+static void handle_frame(struct server_request *r)
+{
+    scv_job_run(r, work_frame);
+}
+
+static void handle_checkpoint(struct server_request *r)
+{
+    scv_job_run(r, work_checkpoint);
+}
+
+static void handle_stop(struct server_request *r)
+{
+    scv_job_run(r, work_stop);
+}
+
+int scv_core_routes(struct server *s)
+{
+    int rc = 0;
+    rc |= server_route(s, "GET", "/core/start", handle_start);
+    rc |= server_route(s, "PUT", "/core/frame", handle_frame);
+    rc |= server_route(s, "PUT", "/core/checkpoint", handle_checkpoint);
+    rc |= server_route(s, "PUT", "/core/stop", handle_stop);
+    rc |= server_route(s, "POST", "/core/heartbeat", handle_heartbeat);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* scv_service: the stream workserver daemon's state and its wiring into the
+ * server runtime (PROTOCOL.md, "SCV").
+ *
+ * create opens the store (which reconciles it with the folders), loads every
+ * stream into the index as inactive and loads or makes the secret; attach
+ * registers the routes and three one-second tickers (core token expiry,
+ * registration with the CC every SCV_REGISTER_SECONDS or SCV_RETRY_SECONDS
+ * after a failure, stats outbox shipping); destroy releases everything after
+ * the server has stopped.
+ *
+ * The secret the CC must present on POST /streams/activate is kept in
+ * <data folder>/secret (mode 0600, one line of hex), made on first start. */
+#ifndef ST_SCV_SERVICE_H
+#define ST_SCV_SERVICE_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "runtime/server.h"
+#include "scv/scv_cc.h"
+#include "scv/scv_index.h"
+#include "scv/stream_store.h"
+
+#define SCV_REGISTER_SECONDS 30
+#define SCV_RETRY_SECONDS 2
+#define SCV_STATS_BATCH 200
+#define SCV_SECRET_BYTES 32
+#define SCV_INFLATE_MAX (256u << 20) /* a gunzipped frame file may not exceed this */
+
+typedef struct scv_service {
+    struct config cfg;
+    stream_store *store;
+    scv_index *index;
+    scv_cc *cc;
+    char secret[2 * SCV_SECRET_BYTES + 1];
+    /* Held across "first stream of a target here" / "last one gone" and the
+     * matching shard call, so the CC's shard list never disagrees for long. */
+    pthread_mutex_t shard_lock;
+    /* ticker threads only */
+    double next_register, next_ship;
+    int registered; /* 1 after a success, -1 after a failure, 0 before any */
+} scv_service;
+
+scv_service *scv_service_create(const struct config *cfg, char *err, size_t errlen);
+int scv_service_attach(scv_service *svc, struct server *s, char *err, size_t errlen);
+void scv_service_destroy(scv_service *svc);
+
+/* Route tables of the handler modules; 0 or -1. */
+int scv_manager_routes(struct server *s);
+int scv_core_routes(struct server *s);
+
+/* Completes a deactivation whose unbind returned 1 (io held): discards the
+ * buffer, then queues the stats fragment in the durable outbox. */
+void scv_service_finish(scv_service *svc, scv_stream *st);
+
+double scv_now(void);
+
+#endif

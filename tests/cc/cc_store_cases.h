@@ -1,0 +1,51 @@
+/* cc_store_cases: the cc_store unit-test cases, shared by the SQLite
+ * (test_cc_store.c) and PostgreSQL (test_cc_store_pg.c) test programs.
+ * Each program provides a fresh store_fixture per case (setup/teardown)
+ * and a backend with two probes into the raw stored data. */
+#ifndef ST_CC_STORE_CASES_H
+#define ST_CC_STORE_CASES_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cc/cc_store.h"
+
+typedef struct store_fixture store_fixture;
+
+typedef struct store_backend {
+    /* 1 when needle occurs anywhere in the stored users, keys, targets and SCVs. */
+    int (*contains)(store_fixture *f, const char *needle);
+    /* count(stats) * 1000000 + sum(frames), read around the store. */
+    long long (*stats_rows)(store_fixture *f);
+} store_backend;
+
+struct store_fixture {
+    char dir[64];       /* the data folder (secret.key; cc.db for SQLite) */
+    char database[256]; /* "sqlite" or a postgresql:// URL */
+    char dbname[32];    /* PostgreSQL database name */
+    cc_store *st;
+    const store_backend *backend;
+};
+
+/* Opens f->database with f->dir; NULL with the reason on stderr. */
+cc_store *store_cases_open(store_fixture *f);
+/* Closes and reopens f->st (asserts success). */
+void store_cases_reopen(store_fixture *f);
+
+typedef struct store_case {
+    const char *name;
+    CMUnitTestFunction fn;
+} store_case;
+
+extern const store_case store_cases[];
+extern const size_t store_cases_n;
+
+/* Runs the shared cases then extra (may be NULL), each with setup and
+ * teardown; the cmocka group result. */
+int store_cases_run(const char *group, CMFixtureFunction setup, CMFixtureFunction teardown,
+                    const struct CMUnitTest *extra, size_t n_extra);
+
+#endif

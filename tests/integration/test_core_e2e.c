@@ -1,0 +1,154 @@
+/* End to end through the real binaries: a CC, an SCV, and `siegetank core`
+ * doing real work; every committed frame must come back through sync and
+ * download as one valid XTC trajectory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "cluster.h"
+#include "core/md_engine.h"
+#include "core/xtc.h"
+#include "harness.h"
+#include "util/base64.h"
+#include "util/gz.h"
+
+static json_t *seed_files(int seed)
+{
+    char *system, *state, err[256];
+    size_t system_len, state_len, gz_len, b64_len;
+    assert_int_equal(
+        md_engine_make_seed_files((uint64_t)seed, 0, &system, &system_len, &state, &state_len, err, sizeof err), 0);
+    json_t *files = json_object();
+    const char *names[2] = {"system.json.gz.b64", "state.json.gz.b64"};
+    char *data[2] = {system, state};
+    size_t lens[2] = {system_len, state_len};
+    for (int i = 0; i < 2; i++) {
+        unsigned char *gz = gz_compress(data[i], lens[i], &gz_len);
+        char *b64 = base64_encode(gz, gz_len, &b64_len);
+        json_object_set_new(files, names[i], json_string(b64));
+        free(gz);
+        free(b64);
+        free(data[i]);
+    }
+    return files;
+}
+
+/* Runs `siegetank core ... --json` and returns its JSON summary. */
+static json_t *run_cores(const struct cluster *c, const char *key, int cores, int seconds)
+{
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof cmd,
+             "'%s' core --cc %s --key %s --cores %d --duration %d --frames-per-checkpoint 5 --json 2>>'%s/core.log'",
+             harness_bin(), c->cc.url, key, cores, seconds, c->root);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    json_t *summary = json_loads(out, 0, NULL);
+    assert_non_null(summary);
+    return summary;
+}
+
+/* Downloads and concatenates every partition's frames.xtc; checks the frame
+ * count against the stream's info and returns it. */
+static long check_stream(struct client *cc, const char *stream_id, const char *root)
+{
+    struct client_error err;
+    json_t *info = client_stream_info(cc, stream_id, &err);
+    assert_non_null(info);
+    long frames = (long)json_integer_value(json_object_get(info, "frames"));
+    json_t *sync = client_stream_sync(cc, stream_id, &err);
+    assert_non_null(sync);
+    json_t *parts = json_object_get(sync, "partitions");
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/trajectory.xtc", root);
+    FILE *out = fopen(path, "w+");
+    assert_non_null(out);
+    size_t i;
+    json_t *part;
+    long last = 0;
+    json_array_foreach(parts, i, part)
+    {
+        long n = (long)json_integer_value(part);
+        assert_true(n > last);
+        last = n;
+        char remote[64];
+        snprintf(remote, sizeof remote, "%ld/frames.xtc", n);
+        assert_int_equal(client_stream_download(cc, stream_id, remote, out, &err), 0);
+    }
+    assert_int_equal(last, frames);
+    long size = ftell(out);
+    char *data = malloc((size_t)size + 1);
+    rewind(out);
+    assert_int_equal(fread(data, 1, (size_t)size, out), (size_t)size);
+    fclose(out);
+    char why[256];
+    assert_int_equal(xtc_check_trajectory(data, (size_t)size, why, sizeof why), frames);
+    free(data);
+    json_decref(info);
+    json_decref(sync);
+    return frames;
+}
+
+static void test_cores_commit_real_trajectories(void **state)
+{
+    (void)state;
+    struct cluster c;
+    struct client_error err;
+    char key[128];
+    cluster_init(&c, 0);
+    assert_int_equal(cluster_start_cc(&c, NULL), 0);
+    assert_true(cluster_add_scv(&c, "s1", NULL) >= 0);
+    assert_int_equal(cluster_engine_key(&c, MD_ENGINE_NAME, key, sizeof key), 0);
+
+    struct client *cc = client_new(c.cc.url, NULL, &err);
+    assert_non_null(cc);
+    client_set_token(cc, c.admin_token);
+    json_t *spec = json_pack("{s:[s], s:s, s:{s:i}}", "engines", MD_ENGINE_NAME, "stage", "public", "options",
+                             "steps_per_frame", 20);
+    json_t *target = client_target_create(cc, spec, &err);
+    assert_non_null(target);
+    const char *target_id = json_string_value(json_object_get(target, "target_id"));
+    char ids[2][256];
+    for (int i = 0; i < 2; i++) {
+        json_t *files = seed_files(i + 1);
+        json_t *r = client_stream_add(cc, "s1", target_id, files, NULL, &err);
+        assert_non_null(r);
+        snprintf(ids[i], sizeof ids[i], "%s", json_string_value(json_object_get(r, "stream_id")));
+        json_decref(r);
+        json_decref(files);
+    }
+
+    json_t *summary = run_cores(&c, key, 2, 5);
+    long committed = (long)json_integer_value(json_object_get(summary, "frames_committed"));
+    assert_true(committed > 0);
+
+    long total = 0;
+    for (int i = 0; i < 2; i++)
+        total += check_stream(cc, ids[i], c.root);
+    assert_int_equal(total, committed);
+
+    json_decref(summary);
+    json_decref(spec);
+    json_decref(target);
+    client_free(cc);
+    cluster_stop_all(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cores_commit_real_trajectories),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

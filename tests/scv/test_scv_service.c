@@ -1,0 +1,634 @@
+/* The SCV daemon through the real `siegetank scv` and `siegetank cc`
+ * binaries on loopback (PROTOCOL.md, "SCV").
+ *
+ * For later tests (crash, stats): the SCV's secret is the single line of
+ * <data folder>/secret (scv_secret below); a stream's state is
+ * GET /streams/info/:id; streams can be made without a CC by creating them
+ * with stream_store before the SCV starts (seed_streams below). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "scv/stream_store.h"
+#include "util/base64.h"
+#include "util/crypto.h"
+#include "util/gz.h"
+
+#define TARGET "3f1b0d4e-8c1a-4c39-9a43-6f2c0c4f8a11"
+
+struct daemon {
+    char dir[PATH_MAX];
+    char data[PATH_MAX + 32];
+    char url[128];
+    int port;
+    pid_t pid;
+};
+
+static void start(struct daemon *d, const char *kind, const char *extra)
+{
+    char conf[PATH_MAX + 16], log[PATH_MAX + 16], text[4096];
+    snprintf(conf, sizeof conf, "%s/%s.conf", d->dir, kind);
+    snprintf(log, sizeof log, "%s/%s.log", d->dir, kind);
+    snprintf(text, sizeof text,
+             "name = 'firebat'\ninternal_http_port = %d\nthreads = 2\ncc_pass = 'ccpw'\n%s\n", d->port,
+             extra ? extra : "");
+    harness_write(conf, text);
+    snprintf(d->data, sizeof d->data, "%s/firebat_data", d->dir);
+    snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
+    const char *argv[] = {harness_bin(), kind, "-c", conf, NULL};
+    d->pid = harness_spawn(argv, log);
+    assert_int_equal(harness_wait_up(d->url, 15), 0);
+}
+
+static void prepare(struct daemon *d)
+{
+    harness_tmpdir(d->dir);
+    d->port = harness_free_port();
+}
+
+static void scv_secret(const struct daemon *scv, char *out, size_t n)
+{
+    char path[PATH_MAX + 48];
+    snprintf(path, sizeof path, "%s/secret", scv->data);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(out, (int)n, f));
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* One request; auth and md5 may be NULL; md5 "auto" = the body's. */
+static json_t *call(const char *base, const char *method, const char *path, const char *auth, const char *md5,
+                    const void *body, size_t len, long *status, struct harness_response *raw)
+{
+    char url[1024], auth_h[512], md5_h[128], digest[CRYPTO_MD5_HEX_LEN + 1];
+    const char *headers[3] = {NULL, NULL, NULL};
+    int h = 0;
+    struct harness_response r;
+    snprintf(url, sizeof url, "%s%s", base, path);
+    if (auth != NULL) {
+        snprintf(auth_h, sizeof auth_h, "Authorization: %s", auth);
+        headers[h++] = auth_h;
+    }
+    if (md5 != NULL) {
+        if (strcmp(md5, "auto") == 0) {
+            crypto_md5_hex(body, len, digest);
+            md5 = digest;
+        }
+        snprintf(md5_h, sizeof md5_h, "Content-MD5: %s", md5);
+        headers[h++] = md5_h;
+    }
+    harness_http(method, url, headers, body, len, NULL, &r);
+    *status = r.status;
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    if (raw != NULL)
+        *raw = r;
+    else
+        harness_response_free(&r);
+    return j;
+}
+
+static json_t *jcall(const char *base, const char *method, const char *path, const char *auth, json_t *body,
+                     long expect)
+{
+    long status;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_t *j =
+        call(base, method, path, auth, text ? "auto" : NULL, text, text ? strlen(text) : 0, &status, NULL);
+    free(text);
+    json_decref(body);
+    if (status != expect)
+        fprintf(stderr, "%s %s: expected %ld, got %ld: %s\n", method, path, expect, status,
+                j ? json_dumps(j, 0) : "(no JSON)");
+    assert_int_equal(status, expect);
+    if (expect != 200) {
+        assert_true(json_is_string(json_object_get(j, "error")));
+    }
+    return j;
+}
+
+static void jcall_expect(const char *base, const char *method, const char *path, const char *auth,
+                         json_t *body, long expect)
+{
+    json_decref(jcall(base, method, path, auth, body, expect));
+}
+
+static char *b64(const void *data, size_t len)
+{
+    size_t n;
+    return base64_encode(data, len, &n);
+}
+
+/* Sends a frame whose frames.xtc is bytes (base64, gzip too when gz). */
+static void send_frame(const char *scv, const char *token, const char *bytes, int gz, long expect)
+{
+    json_t *files = json_object();
+    char *enc;
+    if (gz) {
+        size_t zlen;
+        unsigned char *z = gz_compress(bytes, strlen(bytes), &zlen);
+        enc = b64(z, zlen);
+        free(z);
+        json_object_set_new(files, "frames.xtc.gz.b64", json_string(enc));
+    } else {
+        enc = b64(bytes, strlen(bytes));
+        json_object_set_new(files, "frames.xtc.b64", json_string(enc));
+    }
+    free(enc);
+    jcall_expect(scv, "PUT", "/core/frame", token, json_pack("{s:o}", "files", files), expect);
+}
+
+static void checkpoint(const char *scv, const char *token, const char *state)
+{
+    jcall_expect(scv, "PUT", "/core/checkpoint", token, json_pack("{s:{s:s}}", "files", "state.xml", state),
+                 200);
+}
+
+static json_t *info(const char *scv, const char *id)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/streams/info/%s", id);
+    return jcall(scv, "GET", path, NULL, NULL, 200);
+}
+
+static long info_frames(const char *scv, const char *id, int *active)
+{
+    json_t *j = info(scv, id);
+    long frames = (long)json_integer_value(json_object_get(j, "frames"));
+    *active = json_is_true(json_object_get(j, "active"));
+    json_decref(j);
+    return frames;
+}
+
+static char *download(const char *scv, const char *auth, const char *id, const char *file, long *status,
+                      size_t *len)
+{
+    char path[512];
+    struct harness_response r;
+    snprintf(path, sizeof path, "/streams/download/%s/%s", id, file);
+    json_decref(call(scv, "GET", path, auth, NULL, NULL, 0, status, &r));
+    char *body = r.body;
+    *len = r.len;
+    r.body = NULL;
+    harness_response_free(&r);
+    return body;
+}
+
+/* 1 once the SCV's stats outbox is empty (shipped and acknowledged). */
+static int outbox_drained(const char *data)
+{
+    char path[PATH_MAX + 48];
+    snprintf(path, sizeof path, "%s/scv.db", data);
+    scv_db *db = scv_db_open(path);
+    assert_non_null(db);
+    size_t left = 1;
+    for (int i = 0; i < 100 && left > 0; i++) {
+        json_t *list = NULL;
+        assert_int_equal(scv_db_outbox_list(db, 10, &list), 0);
+        left = json_array_size(list);
+        json_decref(list);
+        if (left > 0)
+            usleep(100 * 1000);
+    }
+    scv_db_close(db);
+    return left == 0;
+}
+
+/* ---- a deployment: CC + SCV --------------------------------------------- */
+
+struct deployment {
+    struct daemon cc, scv;
+    char admin[256];
+    char key[256];
+    char target[128];
+};
+
+static void deploy(struct deployment *dep, const char *scv_extra)
+{
+    char extra[1024];
+    prepare(&dep->cc);
+    start(&dep->cc, "cc", NULL);
+    json_t *j = jcall(
+        dep->cc.url, "POST", "/managers", NULL,
+        json_pack("{s:s,s:s,s:s}", "email", "admin@x.org", "password", "pw-admin-1", "role", "admin"), 200);
+    snprintf(dep->admin, sizeof dep->admin, "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    j = jcall(dep->cc.url, "POST", "/engines/keys", dep->admin,
+              json_pack("{s:s,s:s}", "engine", "openmm", "description", "test"), 200);
+    snprintf(dep->key, sizeof dep->key, "%s", json_string_value(json_object_get(j, "key")));
+    json_decref(j);
+    j = jcall(dep->cc.url, "POST", "/targets", dep->admin,
+              json_pack("{s:[s],s:{s:i}}", "engines", "openmm", "options", "steps_per_frame", 50), 200);
+    snprintf(dep->target, sizeof dep->target, "%s", json_string_value(json_object_get(j, "target_id")));
+    json_decref(j);
+
+    prepare(&dep->scv);
+    snprintf(extra, sizeof extra,
+             "command_center = 'http://127.0.0.1:%d'\nexternal_host = '127.0.0.1:%d'\n%s", dep->cc.port,
+             dep->scv.port, scv_extra ? scv_extra : "");
+    start(&dep->scv, "scv", extra);
+    /* registration runs on a one-second ticker */
+    for (int i = 0; i < 100; i++) {
+        json_t *s = jcall(dep->cc.url, "GET", "/scvs/status", NULL, NULL, 200);
+        int online = json_is_true(json_object_get(json_object_get(s, "firebat"), "online"));
+        json_decref(s);
+        if (online)
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("the SCV never registered with the CC");
+}
+
+static void undeploy(struct deployment *dep)
+{
+    assert_int_equal(harness_stop(dep->scv.pid, SIGTERM, 15), 0);
+    assert_int_equal(harness_stop(dep->cc.pid, SIGTERM, 15), 0);
+}
+
+static char *add_stream(const struct deployment *dep, const char *auth, long expect)
+{
+    json_t *j = jcall(dep->scv.url, "POST", "/streams", auth,
+                      json_pack("{s:s,s:{s:s,s:s},s:{s:s}}", "target_id", dep->target, "files",
+                                "system.xml.gz.b64", "c3lzdGVt", "state.xml", "S0", "tags", "note", "first"),
+                      expect);
+    char *id = expect == 200 ? strdup(json_string_value(json_object_get(j, "stream_id"))) : NULL;
+    json_decref(j);
+    return id;
+}
+
+/* POST /core/assign for the target; *token and the SCV origin out. */
+static void assign(const struct deployment *dep, char *token, size_t n)
+{
+    json_t *j = jcall(dep->cc.url, "POST", "/core/assign", dep->key,
+                      json_pack("{s:s}", "target_id", dep->target), 200);
+    snprintf(token, n, "%s", json_string_value(json_object_get(j, "token")));
+    char expect[256];
+    snprintf(expect, sizeof expect, "http://127.0.0.1:%d/core/start", dep->scv.port);
+    assert_string_equal(json_string_value(json_object_get(j, "url")), expect);
+    json_decref(j);
+}
+
+static int target_has_shard(const struct deployment *dep)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/targets/info/%s", dep->target);
+    json_t *j = jcall(dep->cc.url, "GET", path, NULL, NULL, 200);
+    json_t *shards = json_object_get(j, "shards");
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(shards); i++)
+        found |= strcmp(json_string_value(json_array_get(shards, i)), "firebat") == 0;
+    json_decref(j);
+    return found;
+}
+
+static void test_lifecycle(void **state)
+{
+    (void)state;
+    struct deployment dep;
+    char token[256], path[512];
+    long status;
+    deploy(&dep, NULL);
+    const char *scv = dep.scv.url;
+
+    assert_false(target_has_shard(&dep));
+    char *id = add_stream(&dep, dep.admin, 200);
+    assert_non_null(strstr(id, ":firebat"));
+    assert_true(target_has_shard(&dep));
+    int active;
+    assert_int_equal(info_frames(scv, id, &active), 0);
+    assert_false(active);
+
+    assign(&dep, token, sizeof token);
+    assert_int_equal(info_frames(scv, id, &active), 0);
+    assert_true(active);
+
+    /* core start: files and options, with a Content-MD5 of the body */
+    struct harness_response raw;
+    char md5[64], digest[CRYPTO_MD5_HEX_LEN + 1];
+    json_t *start_reply = call(scv, "GET", "/core/start", token, NULL, NULL, 0, &status, &raw);
+    assert_int_equal(status, 200);
+    assert_int_equal(harness_header(&raw, "content-md5", md5, sizeof md5), 0);
+    crypto_md5_hex(raw.body, raw.len, digest);
+    assert_string_equal(md5, digest);
+    harness_response_free(&raw);
+    assert_string_equal(json_string_value(json_object_get(start_reply, "stream_id")), id);
+    assert_string_equal(json_string_value(json_object_get(start_reply, "target_id")), dep.target);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(start_reply, "files"), "system.xml.gz.b64")),
+        "c3lzdGVt");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(start_reply, "options"), "steps_per_frame")), 50);
+    json_decref(start_reply);
+
+    /* frames, a retry, a checkpoint, more frames, heartbeat, checkpoint */
+    send_frame(scv, token, "AAAA", 0, 200);
+    send_frame(scv, token, "AAAA", 0, 200); /* same body again: a retry, not appended */
+    send_frame(scv, token, "BBBB", 1, 200);
+    checkpoint(scv, token, "S2");
+    assert_int_equal(info_frames(scv, id, &active), 2);
+    checkpoint(scv, token, "S2-again"); /* nothing buffered: no change */
+    send_frame(scv, token, "CCCC", 1, 200);
+    jcall_expect(scv, "POST", "/core/heartbeat", token, NULL, 200);
+    json_t *act = jcall(scv, "GET", "/active_streams", NULL, NULL, 200);
+    json_t *entry = json_object_get(json_object_get(act, dep.target), id);
+    assert_int_equal(json_integer_value(json_object_get(entry, "buffer_frames")), 1);
+    assert_int_equal(json_integer_value(json_object_get(entry, "active_frames")), 2);
+    assert_string_equal(json_string_value(json_object_get(entry, "engine")), "openmm");
+    json_decref(act);
+    act = jcall(scv, "GET", "/active_cores", NULL, NULL, 200);
+    assert_int_equal(json_integer_value(json_object_get(act, "openmm")), 1);
+    json_decref(act);
+    checkpoint(scv, token, "S3");
+    send_frame(scv, token, "DDDD", 0, 200); /* never committed */
+
+    /* upload is refused while a core holds the stream */
+    snprintf(path, sizeof path, "/streams/upload/%s/files/extra.txt", id);
+    json_decref(call(scv, "PUT", path, dep.admin, "auto", "x", 1, &status, NULL));
+    assert_int_equal(status, 400);
+
+    jcall_expect(scv, "PUT", "/core/stop", token, json_object(), 200);
+    assert_int_equal(info_frames(scv, id, &active), 3);
+    assert_false(active);
+    jcall_expect(scv, "POST", "/core/heartbeat", token, NULL, 400);
+    assert_int_equal(outbox_drained(dep.scv.data), 1); /* the CC acknowledged the stats fragment */
+
+    /* sync and download: the partitions concatenate to the committed bytes */
+    snprintf(path, sizeof path, "/streams/sync/%s", id);
+    json_t *sync = jcall(scv, "GET", path, dep.admin, NULL, 200);
+    json_t *parts = json_object_get(sync, "partitions");
+    assert_int_equal(json_array_size(parts), 2);
+    assert_int_equal(json_integer_value(json_array_get(parts, 0)), 2);
+    assert_int_equal(json_integer_value(json_array_get(parts, 1)), 3);
+    char all[64] = "";
+    for (size_t i = 0; i < json_array_size(parts); i++) {
+        char file[64];
+        size_t len;
+        snprintf(file, sizeof file, "%lld/frames.xtc",
+                 (long long)json_integer_value(json_array_get(parts, i)));
+        char *bytes = download(scv, dep.admin, id, file, &status, &len);
+        assert_int_equal(status, 200);
+        strncat(all, bytes, len);
+        free(bytes);
+    }
+    assert_string_equal(all, "AAAABBBBCCCC");
+    json_decref(sync);
+    size_t len;
+    char *cp = download(scv, dep.admin, id, "3/checkpoint_files/state.xml", &status, &len);
+    assert_int_equal(status, 200);
+    assert_string_equal(cp, "S3");
+    free(cp);
+
+    /* a second activation starts from the last checkpoint */
+    assign(&dep, token, sizeof token);
+    start_reply = call(scv, "GET", "/core/start", token, NULL, NULL, 0, &status, NULL);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(start_reply, "files"), "state.xml")), "S3");
+    json_decref(start_reply);
+    /* a manager stop deactivates it */
+    snprintf(path, sizeof path, "/streams/stop/%s", id);
+    jcall_expect(scv, "PUT", path, dep.admin, json_object(), 200);
+    json_t *j = info(scv, id);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "STOPPED");
+    assert_false(json_is_true(json_object_get(j, "active")));
+    json_decref(j);
+    jcall_expect(scv, "PUT", "/core/frame", token, json_pack("{s:{}}", "files"), 400);
+    jcall_expect(dep.cc.url, "POST", "/core/assign", dep.key, json_pack("{s:s}", "target_id", dep.target),
+                 400);
+    snprintf(path, sizeof path, "/streams/start/%s", id);
+    jcall_expect(scv, "PUT", path, dep.admin, json_object(), 200);
+
+    /* the target's listing, then delete: the SCV leaves the shards */
+    snprintf(path, sizeof path, "/targets/streams/%s", dep.target);
+    j = jcall(scv, "GET", path, NULL, NULL, 200);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "streams"), 0)), id);
+    json_decref(j);
+    snprintf(path, sizeof path, "/streams/delete/%s", id);
+    jcall_expect(scv, "PUT", path, dep.admin, json_object(), 200);
+    assert_false(target_has_shard(&dep));
+    snprintf(path, sizeof path, "/streams/info/%s", id);
+    jcall_expect(scv, "GET", path, NULL, NULL, 400);
+    snprintf(path, sizeof path, "/targets/streams/%s", dep.target);
+    jcall_expect(scv, "GET", path, NULL, NULL, 400);
+    free(id);
+    undeploy(&dep);
+}
+
+static void test_manager_refusals(void **state)
+{
+    (void)state;
+    struct deployment dep;
+    char path[512], token[256];
+    long status;
+    deploy(&dep, "max_stream_errors = 3");
+    const char *scv = dep.scv.url;
+    json_t *j = jcall(
+        dep.cc.url, "POST", "/managers", dep.admin,
+        json_pack("{s:s,s:s,s:s}", "email", "other@x.org", "password", "pw-other-1", "role", "manager"), 200);
+    char other[256];
+    snprintf(other, sizeof other, "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+
+    /* adding: no token, bad token, not the owner, unknown target, bad fields */
+    add_stream(&dep, NULL, 401);
+    add_stream(&dep, "not-a-token", 401);
+    add_stream(&dep, other, 401);
+    assert_false(target_has_shard(&dep));
+    jcall_expect(scv, "POST", "/streams", dep.admin,
+                 json_pack("{s:s,s:{}}", "target_id", "7d0c7c1e-0000-4000-8000-000000000000", "files"), 400);
+    jcall_expect(scv, "POST", "/streams", dep.admin,
+                 json_pack("{s:s,s:{s:i}}", "target_id", dep.target, "files", "a", 1), 400);
+    jcall_expect(scv, "POST", "/streams", dep.admin,
+                 json_pack("{s:s,s:{s:s}}", "target_id", dep.target, "files", "../evil", "x"), 400);
+    jcall_expect(scv, "POST", "/streams", dep.admin, json_pack("{s:s}", "target_id", dep.target), 400);
+    assert_false(target_has_shard(&dep));
+
+    char *id = add_stream(&dep, dep.admin, 200);
+    snprintf(path, sizeof path, "/streams/stop/%s", id);
+    jcall_expect(scv, "PUT", path, other, json_object(), 401);
+    snprintf(path, sizeof path, "/streams/delete/%s", id);
+    jcall_expect(scv, "PUT", path, other, json_object(), 401);
+    snprintf(path, sizeof path, "/streams/sync/%s", id);
+    jcall_expect(scv, "GET", path, other, NULL, 401);
+    jcall_expect(scv, "GET", "/streams/sync/nope:firebat", dep.admin, NULL, 400);
+
+    /* downloads and uploads are confined to the stream */
+    size_t len;
+    const char *bad[] = {"..%2Fsecret", "%2E%2E/%2E%2E/secret", "files/..%2F..%2Fscv.db", "files/missing"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        free(download(scv, dep.admin, id, bad[i], &status, &len));
+        assert_int_equal(status, 400);
+        snprintf(path, sizeof path, "/streams/upload/%s/%s", id, bad[i]);
+        json_decref(call(scv, "PUT", path, dep.admin, "auto", "x", 1, &status, NULL));
+        assert_int_equal(status, i == 3 ? 200 : 400);
+    }
+    free(download(scv, other, id, "files/state.xml", &status, &len));
+    assert_int_equal(status, 401);
+    char *bytes = download(scv, dep.admin, id, "files/state.xml", &status, &len);
+    assert_int_equal(status, 200);
+    assert_string_equal(bytes, "S0");
+    free(bytes);
+
+    /* upload: MD5 checked; the new bytes replace the file */
+    snprintf(path, sizeof path, "/streams/upload/%s/files/state.xml", id);
+    json_decref(
+        call(scv, "PUT", path, dep.admin, "0123456789abcdef0123456789abcdef", "S9", 2, &status, NULL));
+    assert_int_equal(status, 400);
+    json_decref(call(scv, "PUT", path, dep.admin, NULL, "S9", 2, &status, NULL));
+    assert_int_equal(status, 400);
+    json_decref(call(scv, "PUT", path, dep.admin, "auto", "S9", 2, &status, NULL));
+    assert_int_equal(status, 200);
+    bytes = download(scv, dep.admin, id, "files/state.xml", &status, &len);
+    assert_string_equal(bytes, "S9");
+    free(bytes);
+
+    /* core errors stop the stream at max_stream_errors (3 here) */
+    for (int i = 0; i < 3; i++) {
+        assign(&dep, token, sizeof token);
+        jcall_expect(scv, "PUT", "/core/stop", token, json_pack("{s:s}", "error", "Ym9vbQ=="), 200);
+    }
+    j = info(scv, id);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "STOPPED");
+    assert_int_equal(json_integer_value(json_object_get(j, "error_count")), 3);
+    json_decref(j);
+    bytes = download(scv, dep.admin, id, "error_log.txt", &status, &len);
+    assert_non_null(strstr(bytes, "boom"));
+    free(bytes);
+    free(id);
+    undeploy(&dep);
+}
+
+/* ---- SCV alone: streams seeded straight into the store ------------------ */
+
+static void seed_streams(const char *data, int n)
+{
+    char err[STREAM_STORE_ERR_LEN], id[128];
+    stream_store *s = stream_store_open(data, err);
+    assert_non_null(s);
+    json_t *files = json_pack("{s:s}", "state.xml", "S0");
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-00000000000%d:firebat", i);
+        assert_int_equal(stream_store_create(s, id, TARGET, files, NULL, 0, err), STREAM_STORE_OK);
+    }
+    json_decref(files);
+    stream_store_close(s);
+}
+
+static void activate(const struct daemon *scv, const char *secret, const char *target, char *token, size_t n,
+                     long expect)
+{
+    json_t *j =
+        jcall(scv->url, "POST", "/streams/activate", secret,
+              json_pack("{s:s,s:s,s:s}", "target_id", target, "engine", "openmm", "user", "donor"), expect);
+    if (expect == 200)
+        snprintf(token, n, "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+}
+
+static void test_core_refusals(void **state)
+{
+    (void)state;
+    struct daemon scv;
+    char secret[256], token[256], token2[256], extra[256];
+    long status;
+    prepare(&scv);
+    snprintf(scv.data, sizeof scv.data, "%s/firebat_data", scv.dir);
+    seed_streams(scv.data, 2);
+    snprintf(extra, sizeof extra,
+             "heartbeat_increment = 2\nmax_body_size = 4K\ncommand_center = 'http://127.0.0.1:%d'",
+             harness_free_port());
+    start(&scv, "scv", extra);
+    scv_secret(&scv, secret, sizeof secret);
+    assert_true(strlen(secret) >= 32);
+
+    /* the CC is down: manager requests get 503 and change nothing */
+    jcall_expect(scv.url, "POST", "/streams", "manager-token",
+                 json_pack("{s:s,s:{s:s}}", "target_id", TARGET, "files", "a", "b"), 503);
+    jcall_expect(scv.url, "GET", "/targets/streams/other-target", NULL, NULL, 400);
+
+    /* only the secret activates */
+    activate(&scv, NULL, TARGET, token, sizeof token, 401);
+    activate(&scv, "wrong", TARGET, token, sizeof token, 401);
+    activate(&scv, secret, "other-target", token, sizeof token, 400);
+    jcall_expect(scv.url, "POST", "/streams/activate", secret, json_pack("{s:s}", "target_id", TARGET), 400);
+    jcall_expect(scv.url, "POST", "/streams/activate", secret,
+                 json_pack("{s:s,s:i}", "target_id", TARGET, "engine", 3), 400);
+    activate(&scv, secret, TARGET, token, sizeof token, 200);
+    activate(&scv, secret, TARGET, token2, sizeof token2, 200);
+    activate(&scv, secret, TARGET, token2, sizeof token2, 400);    /* both streams are held */
+    jcall_expect(scv.url, "GET", "/core/start", token, NULL, 503); /* options come from the CC */
+    assert_string_not_equal(token, token2);
+
+    /* wrong MD5, unknown token, bad bodies */
+    const char *frame = "{\"files\":{\"frames.xtc\":\"abc\"}}";
+    json_decref(call(scv.url, "PUT", "/core/frame", token, "00000000000000000000000000000000", frame,
+                     strlen(frame), &status, NULL));
+    assert_int_equal(status, 400);
+    json_decref(call(scv.url, "PUT", "/core/frame", token, NULL, frame, strlen(frame), &status, NULL));
+    assert_int_equal(status, 400);
+    json_decref(call(scv.url, "PUT", "/core/frame", "nope", "auto", frame, strlen(frame), &status, NULL));
+    assert_int_equal(status, 400);
+    jcall_expect(scv.url, "POST", "/core/heartbeat", "nope", NULL, 400);
+    jcall_expect(scv.url, "POST", "/core/heartbeat", NULL, NULL, 400);
+    jcall_expect(scv.url, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "x.b64", "!!"), 400);
+    jcall_expect(scv.url, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "x.gz", "notgzip"),
+                 400);
+    jcall_expect(scv.url, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "..", "x"), 400);
+    jcall_expect(scv.url, "PUT", "/core/frame", token,
+                 json_pack("{s:{s:s},s:i}", "files", "a", "x", "frames", 0), 400);
+    jcall_expect(scv.url, "PUT", "/core/checkpoint", token, json_pack("{s:i}", "files", 1), 400);
+    jcall_expect(scv.url, "PUT", "/core/stop", token, json_pack("{s:i}", "error", 1), 400);
+
+    /* oversized body */
+    char *big = calloc(1, 5000);
+    memset(big, 'a', 4999);
+    json_decref(call(scv.url, "PUT", "/core/frame", token, "auto", big, 4999, &status, NULL));
+    assert_int_equal(status, 413);
+    free(big);
+
+    /* a good frame after all the refusals: nothing else was buffered */
+    jcall_expect(scv.url, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "frames.xtc", "ok"),
+                 200);
+    json_t *act = jcall(scv.url, "GET", "/active_streams", NULL, NULL, 200);
+    json_t *streams = json_object_get(act, TARGET);
+    assert_int_equal(json_object_size(streams), 2);
+    const char *sid;
+    json_t *e;
+    int64_t buffered = 0;
+    json_object_foreach(streams, sid, e) buffered += json_integer_value(json_object_get(e, "buffer_frames"));
+    assert_int_equal(buffered, 1);
+    json_decref(act);
+
+    /* expiry: token2 sends no heartbeat; token keeps beating */
+    for (int i = 0; i < 8; i++) {
+        jcall_expect(scv.url, "POST", "/core/heartbeat", token, NULL, 200);
+        usleep(500 * 1000);
+    }
+    jcall_expect(scv.url, "POST", "/core/heartbeat", token2, NULL, 400);
+    jcall_expect(scv.url, "PUT", "/core/frame", token2, json_pack("{s:{s:s}}", "files", "frames.xtc", "late"),
+                 400);
+    act = jcall(scv.url, "GET", "/active_cores", NULL, NULL, 200);
+    assert_int_equal(json_integer_value(json_object_get(act, "openmm")), 1);
+    json_decref(act);
+    activate(&scv, secret, TARGET, token2, sizeof token2, 200); /* the expired stream is assignable again */
+    assert_int_equal(harness_stop(scv.pid, SIGTERM, 15), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_core_refusals),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_manager_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,189 @@
+#include "cluster.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+void cluster_init(struct cluster *c, int tls)
+{
+    memset(c, 0, sizeof *c);
+    harness_tmpdir(c->root);
+    c->tls = tls;
+    snprintf(c->cc_pass, sizeof c->cc_pass, "pass-%d-%ld", (int)getpid(), (long)time(NULL));
+    if (tls) {
+        snprintf(c->pki, sizeof c->pki, "%s/pki", c->root);
+        char cmd[PATH_MAX + 32];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", c->pki);
+        if (system(cmd) != 0 || harness_make_pki(c->pki) != 0)
+            abort();
+    }
+}
+
+static void tls_lines(const struct cluster *c, char *out, size_t n)
+{
+    if (!c->tls) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, n, "ssl_certfile = %s/cert.pem\nssl_key = %s/key.pem\nssl_ca_certs = %s/chain.pem\n", c->pki,
+             c->pki, c->pki);
+}
+
+static void daemon_prepare(struct cluster *c, struct cluster_daemon *d, const char *kind, const char *name)
+{
+    snprintf(d->kind, sizeof d->kind, "%s", kind);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    snprintf(d->dir, sizeof d->dir, "%s/%s", c->root, name);
+    snprintf(d->conf, sizeof d->conf, "%s/%s.conf", d->dir, kind);
+    snprintf(d->log, sizeof d->log, "%s/daemon.log", d->dir);
+    d->port = harness_free_port();
+    snprintf(d->url, sizeof d->url, "%s://127.0.0.1:%d", c->tls ? "https" : "http", d->port);
+    char cmd[PATH_MAX + 128];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d->dir);
+    if (system(cmd) != 0)
+        abort();
+}
+
+static int bootstrap_admin(struct cluster *c)
+{
+    char cmd[4 * PATH_MAX];
+    snprintf(cmd, sizeof cmd,
+             "'%s' cc -c '%s' add-manager --email admin@test --password admin-password --role admin 2>>'%s'",
+             harness_bin(), c->cc.conf, c->cc.log);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return -1;
+    char line[256] = "";
+    if (fgets(line, sizeof line, p) == NULL)
+        line[0] = '\0';
+    int rc = pclose(p);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (rc != 0 || line[0] == '\0')
+        return -1;
+    snprintf(c->admin_token, sizeof c->admin_token, "%s", line);
+    return 0;
+}
+
+int cluster_start_cc(struct cluster *c, const char *extra_conf)
+{
+    char text[6 * PATH_MAX], tls[4 * PATH_MAX];
+    daemon_prepare(c, &c->cc, "cc", "cc");
+    tls_lines(c, tls, sizeof tls);
+    snprintf(text, sizeof text, "name = cc\ninternal_http_port = %d\ncc_pass = %s\nthreads = 2\n%s%s\n", c->cc.port,
+             c->cc_pass, tls, extra_conf ? extra_conf : "");
+    harness_write(c->cc.conf, text);
+    if (bootstrap_admin(c) != 0)
+        return -1;
+    return cluster_start(c, &c->cc);
+}
+
+int cluster_add_scv(struct cluster *c, const char *name, const char *extra_conf)
+{
+    if (c->nscv == CLUSTER_MAX_SCVS)
+        return -1;
+    struct cluster_daemon *d = &c->scv[c->nscv];
+    char text[6 * PATH_MAX], tls[4 * PATH_MAX];
+    daemon_prepare(c, d, "scv", name);
+    tls_lines(c, tls, sizeof tls);
+    snprintf(text, sizeof text,
+             "name = %s\ninternal_http_port = %d\nexternal_host = 127.0.0.1:%d\ncommand_center = %s\n"
+             "cc_pass = %s\nthreads = 2\n%s%s\n",
+             name, d->port, d->port, c->cc.url, c->cc_pass, tls, extra_conf ? extra_conf : "");
+    harness_write(d->conf, text);
+    if (cluster_start(c, d) != 0)
+        return -1;
+    return c->nscv++;
+}
+
+int cluster_start(struct cluster *c, struct cluster_daemon *d)
+{
+    const char *argv[] = {harness_bin(), d->kind, "-c", d->conf, NULL};
+    d->pid = harness_spawn(argv, d->log);
+    if (harness_wait_up(d->url, 20) != 0)
+        return -1;
+    if (strcmp(d->kind, "scv") == 0)
+        return cluster_wait_scv(c, d->name, 1, 30);
+    return 0;
+}
+
+int cluster_stop(struct cluster_daemon *d, int sig)
+{
+    if (d->pid <= 0)
+        return -1;
+    int rc = harness_stop(d->pid, sig, 30);
+    d->pid = 0;
+    return rc;
+}
+
+void cluster_stop_all(struct cluster *c)
+{
+    for (int i = 0; i < c->nscv; i++)
+        if (c->scv[i].pid > 0)
+            cluster_stop(&c->scv[i], SIGTERM);
+    if (c->cc.pid > 0)
+        cluster_stop(&c->cc, SIGTERM);
+}
+
+int cluster_wait_scv(struct cluster *c, const char *name, int want_online, int timeout_s)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/scvs/status", c->cc.url);
+    for (int i = 0; i < timeout_s * 10; i++) {
+        struct harness_response r;
+        harness_http("GET", url, NULL, NULL, 0, NULL, &r);
+        json_t *body = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+        json_t *scv = json_object_get(body, name);
+        int found = scv != NULL && json_is_true(json_object_get(scv, "online")) == (want_online != 0);
+        json_decref(body);
+        harness_response_free(&r);
+        if (found)
+            return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+int cluster_scv_secret(const struct cluster_daemon *d, char *out, size_t outlen)
+{
+    char path[PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/%s_data/secret", d->dir, d->name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    int ok = fgets(out, (int)outlen, f) != NULL;
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return ok && out[0] != '\0' ? 0 : -1;
+}
+
+int cluster_engine_key(struct cluster *c, const char *engine, char *key, size_t keylen)
+{
+    char url[256], auth[300], body[256];
+    snprintf(url, sizeof url, "%s/engines/keys", c->cc.url);
+    snprintf(auth, sizeof auth, "Authorization: %s", c->admin_token);
+    snprintf(body, sizeof body, "{\"engine\":\"%s\",\"description\":\"test\"}", engine);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    struct harness_response r;
+    harness_http("POST", url, headers, body, strlen(body), NULL, &r);
+    json_t *reply = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+    const char *k = json_string_value(json_object_get(reply, "key"));
+    int rc = k != NULL && strlen(k) < keylen ? 0 : -1;
+    if (rc == 0)
+        snprintf(key, keylen, "%s", k);
+    json_decref(reply);
+    harness_response_free(&r);
+    return rc;
+}
