@@ -24,8 +24,9 @@ static json_t *seed_files(int seed)
 {
     char *system, *state, err[256];
     size_t system_len, state_len, gz_len, b64_len;
-    assert_int_equal(
-        md_engine_make_seed_files((uint64_t)seed, 0, &system, &system_len, &state, &state_len, err, sizeof err), 0);
+    assert_int_equal(md_engine_make_seed_files((uint64_t)seed, 0, &system, &system_len, &state, &state_len,
+                                               err, sizeof err),
+                     0);
     json_t *files = json_object();
     const char *names[2] = {"system.json.gz.b64", "state.json.gz.b64"};
     char *data[2] = {system, state};
@@ -46,7 +47,8 @@ static json_t *run_cores(const struct cluster *c, const char *key, int cores, in
 {
     char cmd[3 * PATH_MAX];
     snprintf(cmd, sizeof cmd,
-             "'%s' core --cc %s --key %s --cores %d --duration %d --frames-per-checkpoint 5 --json 2>>'%s/core.log'",
+             "'%s' core --cc %s --key %s --cores %d --duration %d --frames-per-checkpoint 5 --json "
+             "2>>'%s/core.log'",
              harness_bin(), c->cc.url, key, cores, seconds, c->root);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);

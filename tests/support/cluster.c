@@ -38,8 +38,8 @@ static void tls_lines(const struct cluster *c, char *out, size_t n)
         out[0] = '\0';
         return;
     }
-    snprintf(out, n, "ssl_certfile = %s/cert.pem\nssl_key = %s/key.pem\nssl_ca_certs = %s/chain.pem\n", c->pki,
-             c->pki, c->pki);
+    snprintf(out, n, "ssl_certfile = %s/cert.pem\nssl_key = %s/key.pem\nssl_ca_certs = %s/chain.pem\n",
+             c->pki, c->pki, c->pki);
 }
 
 static void daemon_prepare(struct cluster *c, struct cluster_daemon *d, const char *kind, const char *name)
@@ -82,8 +82,8 @@ int cluster_start_cc(struct cluster *c, const char *extra_conf)
     char text[6 * PATH_MAX], tls[4 * PATH_MAX];
     daemon_prepare(c, &c->cc, "cc", "cc");
     tls_lines(c, tls, sizeof tls);
-    snprintf(text, sizeof text, "name = cc\ninternal_http_port = %d\ncc_pass = %s\nthreads = 2\n%s%s\n", c->cc.port,
-             c->cc_pass, tls, extra_conf ? extra_conf : "");
+    snprintf(text, sizeof text, "name = cc\ninternal_http_port = %d\ncc_pass = %s\nthreads = 2\n%s%s\n",
+             c->cc.port, c->cc_pass, tls, extra_conf ? extra_conf : "");
     harness_write(c->cc.conf, text);
     if (bootstrap_admin(c) != 0)
         return -1;
