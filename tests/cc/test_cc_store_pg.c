@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cc/cc_store_pg.h"
+#include "harness.h"
 #include "pg_harness.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -341,6 +342,7 @@ static void test_concurrent_create(void **state)
     char out[16] = "";
 
     assert_int_equal(fresh(&g), 0);
+    fs_rm_rf(g.dir);
     snprintf(g.dir, sizeof g.dir, "%s", f->dir); /* one secret.key */
     for (int i = 0; i < 4; i++) {
         o[i] = (opener){&g, NULL};
@@ -402,6 +404,70 @@ static void test_load_100k(void **state)
     cc_snapshot_free(&s);
 }
 
+/* Opens url with the log captured; 1 when the store opened and its log
+ * line says TLS, 0 when it opened without, -1 when it did not open (the
+ * reason in err). */
+static int open_tls(store_fixture *f, const char *url, char *err, size_t errlen)
+{
+    char logpath[128];
+    snprintf(logpath, sizeof logpath, "%s/tls.log", f->dir);
+    unlink(logpath);
+    log_set_quiet(1);
+    assert_int_equal(log_open(logpath), 0);
+    cc_store *st = cc_store_open(url, f->dir, err, errlen);
+    log_close();
+    log_set_quiet(0);
+    if (!st)
+        return -1;
+    cc_store_close(st);
+    return file_has(logpath, "(TLS)");
+}
+
+/* With TLS on the server: a domain name gets an encrypted connection even
+ * when the URL asks for less, IP literals may stay plain, and verify-full
+ * checks the certificate's name against the host. Runs last: it leaves
+ * TLS on. */
+static void test_tls(void **state)
+{
+    store_fixture *f = *state;
+    char pki[128], cert[160], chain[160], both[160], key[160], root[160], url[1024], err[512];
+    size_t n1 = 0, n2 = 0;
+    int port = pg_harness_port(server);
+
+    snprintf(pki, sizeof pki, "%s/pki", f->dir);
+    assert_int_equal(fs_mkdir_p(pki, 0700), 0);
+    assert_int_equal(harness_make_pki(pki), 0);
+    snprintf(cert, sizeof cert, "%s/cert.pem", pki);
+    snprintf(chain, sizeof chain, "%s/chain.pem", pki);
+    snprintf(both, sizeof both, "%s/server.pem", pki);
+    snprintf(key, sizeof key, "%s/key.pem", pki);
+    snprintf(root, sizeof root, "%s/root.pem", pki);
+    char *leaf = fs_read_file(cert, 1 << 20, &n1), *inter = fs_read_file(chain, 1 << 20, &n2);
+    assert_non_null(leaf);
+    assert_non_null(inter);
+    assert_int_equal(fs_write_file(both, leaf, n1, 0), 0);
+    assert_int_equal(fs_append_file(both, inter, n2, 0), 0);
+    free(leaf);
+    free(inter);
+    assert_int_equal(pg_harness_enable_tls(server, both, key), 0);
+
+    snprintf(url, sizeof url, "postgresql://postgres@db.example.org:%d/%s?hostaddr=127.0.0.1&sslmode=disable",
+             port, f->dbname);
+    assert_int_equal(open_tls(f, url, err, sizeof err), 1);
+    snprintf(url, sizeof url, "postgresql://postgres@127.0.0.1:%d/%s?sslmode=disable", port, f->dbname);
+    assert_int_equal(open_tls(f, url, err, sizeof err), 0);
+    /* verify-full is obeyed: the certificate names localhost, not db.example.org. */
+    snprintf(url, sizeof url, "postgresql://postgres@localhost:%d/%s?sslmode=verify-full&sslrootcert=%s",
+             port, f->dbname, root);
+    assert_int_equal(open_tls(f, url, err, sizeof err), 1);
+    snprintf(
+        url, sizeof url,
+        "postgresql://postgres@db.example.org:%d/%s?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert=%s",
+        port, f->dbname, root);
+    assert_int_equal(open_tls(f, url, err, sizeof err), -1);
+    assert_non_null(strstr(err, "db.example.org"));
+}
+
 int main(void)
 {
     server = pg_harness_start();
@@ -417,6 +483,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_100k, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
     };
     int rc = store_cases_run("cc_store (postgresql)", setup, teardown, extra, sizeof extra / sizeof extra[0]);
     pg_harness_free(server);

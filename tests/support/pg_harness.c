@@ -211,6 +211,43 @@ void pg_harness_free(pg_harness *h)
     free(h);
 }
 
+/* Copies src to dst (mode 0600), owned by the server's user; 0 or -1. */
+static int copy_private(const char *src, const char *dst)
+{
+    size_t len = 0;
+    char *data = fs_read_file(src, 1 << 20, &len);
+    int rc = -1;
+
+    if (!data || fs_write_file(dst, data, len, 0) != 0 || chmod(dst, 0600) != 0)
+        goto out;
+    if (geteuid() == 0) {
+        struct passwd *pw = getpwnam("postgres");
+        if (!pw || chown(dst, pw->pw_uid, pw->pw_gid) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(data);
+    return rc;
+}
+
+int pg_harness_enable_tls(pg_harness *h, const char *cert_file, const char *key_file)
+{
+    char cert[PATH_MAX + 32], key[PATH_MAX + 32], conf[PATH_MAX + 32], text[3 * PATH_MAX + 128];
+
+    snprintf(cert, sizeof cert, "%s/server.crt", h->data);
+    snprintf(key, sizeof key, "%s/server.key", h->data);
+    snprintf(conf, sizeof conf, "%s/postgresql.conf", h->data);
+    snprintf(text, sizeof text, "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n", cert, key);
+    if (copy_private(cert_file, cert) != 0 || copy_private(key_file, key) != 0 || append(conf, text) != 0) {
+        fprintf(stderr, "pg_harness: cannot install the TLS files in %s\n", h->data);
+        return -1;
+    }
+    if (pg_harness_stop(h) != 0)
+        return -1;
+    return pg_harness_resume(h);
+}
+
 int pg_harness_port(const pg_harness *h)
 {
     return h->port;

@@ -32,6 +32,11 @@ int pg_harness_drop_db(pg_harness *h, const char *name);
 int pg_harness_query(pg_harness *h, const char *name, const char *sql, const char *param, char *out,
                      size_t outlen);
 
+/* Turns TLS on with these PEM files (the certificate file may hold the
+ * chain after the leaf) and restarts the server; 0 or -1. The files are
+ * copied into the server's folder. */
+int pg_harness_enable_tls(pg_harness *h, const char *cert_file, const char *key_file);
+
 int pg_harness_port(const pg_harness *h);
 const char *pg_harness_dir(const pg_harness *h); /* the temp folder (socket lives here) */
 
