@@ -11,6 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "harness.h"
 
 struct daemon {
@@ -217,6 +222,52 @@ static void test_port_in_use(void **state)
     assert_int_equal(harness_stop(first.pid, SIGTERM, 15), 0);
 }
 
+static int connect_loopback(int port)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    return fd;
+}
+
+/* 1 when a GET / on fd gets an HTTP answer, 0 when the server closed it. */
+static int answers(int fd)
+{
+    const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    char buf[512];
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    return n > 0 && strncmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+static void test_connection_limit(void **state)
+{
+    (void)state;
+    struct daemon d;
+    daemon_start(&d, "max_connections = 2", 0, 0);
+    int a = connect_loopback(d.port), b = connect_loopback(d.port);
+    assert_true(answers(a));
+    assert_true(answers(b));
+    int c = connect_loopback(d.port); /* the kernel accepts it; the server closes it at once */
+    assert_false(answers(c));
+    close(c);
+    close(a); /* a slot frees up */
+    int ok = 0;
+    for (int i = 0; i < 50 && !ok; i++) {
+        int e = connect_loopback(d.port);
+        ok = answers(e);
+        close(e);
+        if (!ok)
+            usleep(20000);
+    }
+    assert_true(ok);
+    close(b);
+    assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
+}
+
 static void test_usage(void **state)
 {
     (void)state;
@@ -234,13 +285,10 @@ static void test_usage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_http_answers),
-        cmocka_unit_test(test_body_limit),
-        cmocka_unit_test(test_tls_with_chain),
-        cmocka_unit_test(test_refuses_bad_tls_config),
-        cmocka_unit_test(test_refuses_bad_config),
-        cmocka_unit_test(test_port_in_use),
-        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_plain_http_answers), cmocka_unit_test(test_body_limit),
+        cmocka_unit_test(test_tls_with_chain),     cmocka_unit_test(test_refuses_bad_tls_config),
+        cmocka_unit_test(test_refuses_bad_config), cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_connection_limit),   cmocka_unit_test(test_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
