@@ -24,7 +24,10 @@ static const char *const SCHEMA_SQL = "CREATE TABLE IF NOT EXISTS schema_version
                                       " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
                                       " id TEXT NOT NULL UNIQUE,"
                                       " body TEXT NOT NULL,"
-                                      " created REAL NOT NULL);";
+                                      " created REAL NOT NULL);"
+                                      "CREATE TABLE IF NOT EXISTS open_fragments ("
+                                      " id TEXT PRIMARY KEY,"
+                                      " body TEXT NOT NULL);";
 
 static void log_sqlite(scv_db *db, const char *what)
 {
@@ -304,15 +307,72 @@ out:
 int scv_db_outbox_add(scv_db *db, const char *id, const char *json_text, double created)
 {
     int rc = -1;
+    sqlite3_stmt *ins = NULL, *del = NULL;
     pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st =
-        prepare(db, "INSERT OR IGNORE INTO stats_outbox (id, body, created) VALUES (?1, ?2, ?3)");
+    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
+        goto out;
+    ins = prepare(db, "INSERT OR IGNORE INTO stats_outbox (id, body, created) VALUES (?1, ?2, ?3)");
+    del = prepare(db, "DELETE FROM open_fragments WHERE id = ?1");
+    if (!ins || !del)
+        goto rollback;
+    sqlite3_bind_text(ins, 2, json_text, -1, SQLITE_STATIC);
+    sqlite3_bind_double(ins, 3, created);
+    /* One transaction: the final fragment replaces its running copy. */
+    if (run_keyed(db, ins, id, "adding a stats fragment") != 0 ||
+        run_keyed(db, del, id, "closing an open stats fragment") != 0)
+        goto rollback;
+    rc = exec_locked(db, "COMMIT");
+    if (rc == 0)
+        goto out;
+rollback:
+    exec_locked(db, "ROLLBACK");
+    rc = -1;
+out:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(del);
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int scv_db_open_fragment_save(scv_db *db, const char *id, const char *json_text)
+{
+    int rc = -1;
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st = prepare(db, "INSERT OR REPLACE INTO open_fragments (id, body) VALUES (?1, ?2)");
     if (!st)
         goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, json_text, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 3, created);
-    rc = step_done(db, st, "adding a stats fragment");
+    rc = run_keyed(db, st, id, "saving an open stats fragment");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int scv_db_open_fragments_close(scv_db *db, double created, int64_t *moved)
+{
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    *moved = 0;
+    pthread_mutex_lock(&db->lock);
+    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
+        goto out;
+    st = prepare(db, "INSERT OR IGNORE INTO stats_outbox (id, body, created)"
+                     " SELECT id, body, ?1 FROM open_fragments");
+    if (!st)
+        goto rollback;
+    sqlite3_bind_double(st, 1, created);
+    if (step_done(db, st, "closing the open stats fragments") != 0)
+        goto rollback;
+    *moved = sqlite3_changes(db->conn);
+    if (exec_locked(db, "DELETE FROM open_fragments") != 0)
+        goto rollback;
+    rc = exec_locked(db, "COMMIT");
+    if (rc == 0)
+        goto out;
+rollback:
+    exec_locked(db, "ROLLBACK");
+    rc = -1;
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db->lock);

@@ -54,8 +54,16 @@ int scv_db_stream_foreach(scv_db *db, scv_stream_fn fn, void *ctx);
 int scv_db_reconcile(scv_db *db, const char *const *drop, size_t ndrop, const scv_db_frames_fix *fix,
                      size_t nfix);
 
-/* Adding an id already present is a no-op, so retries are safe. */
+/* Adding an id already present is a no-op, so retries are safe. The open
+ * fragment of the same id, if any, is removed in the same transaction. */
 int scv_db_outbox_add(scv_db *db, const char *id, const char *json_text, double created);
+/* Open fragments: the running credit of an activation that has committed
+ * frames, saved (replacing the previous copy) at each commit, so a crash or
+ * a stop that ends the activation without a fragment cannot lose it. */
+int scv_db_open_fragment_save(scv_db *db, const char *id, const char *json_text);
+/* Moves every open fragment into the outbox (at start-up, when no
+ * activation can be running); *moved = how many. */
+int scv_db_open_fragments_close(scv_db *db, double created, int64_t *moved);
 /* *out = new JSON array of up to max fragment objects, oldest first. */
 int scv_db_outbox_list(scv_db *db, size_t max, json_t **out);
 int scv_db_outbox_delete(scv_db *db, const char *const *ids, size_t n);

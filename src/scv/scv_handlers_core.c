@@ -307,6 +307,12 @@ static void work_checkpoint(struct scv_job *job)
         goto out;
     }
     scv_index_committed(job->svc->index, st, new_frames, k);
+    json_t *progress = scv_index_progress(job->svc->index, st, scv_now());
+    /* The frames are committed either way; only their credit is at risk. */
+    if (progress == NULL ||
+        stream_store_open_fragment_save(job->svc->store, progress, err) != STREAM_STORE_OK)
+        log_error("stream %s: the credit of this activation is not saved and a crash would lose it", info.id);
+    json_decref(progress);
     scv_job_ok(job, NULL);
 out:
     if (st != NULL)

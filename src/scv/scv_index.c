@@ -32,6 +32,7 @@ struct scv_stream {
     char engine[SCV_ENGINE_MAX + 1];
     int64_t buffer_frames, active_frames;
     char last_md5[CRYPTO_MD5_HEX_LEN + 1];
+    char fragment_id[33]; /* the activation's stats fragment, made at activation */
 };
 
 struct vec {
@@ -378,6 +379,11 @@ int scv_index_activate(scv_index *ix, const char *target_id, const char *engine,
     if (t == NULL || t->heap.n == 0)
         goto out;
     scv_stream *st = t->heap.items[0];
+    char fragment_id[sizeof st->fragment_id];
+    if (crypto_random_hex(fragment_id, 16) != 0) {
+        log_error("stats: no randomness for a fragment id; activation of target %s refused", target_id);
+        goto out;
+    }
     if (scv_map_put(ix->tokens, token_hash, st) != 0)
         goto out;
     if (vec_push(&ix->active, st, &st->active_pos) != 0) {
@@ -390,6 +396,7 @@ int scv_index_activate(scv_index *ix, const char *target_id, const char *engine,
     snprintf(st->token_hash, sizeof st->token_hash, "%s", token_hash);
     snprintf(st->engine, sizeof st->engine, "%s", engine);
     snprintf(st->user, sizeof st->user, "%s", user != NULL ? user : "");
+    memcpy(st->fragment_id, fragment_id, sizeof fragment_id);
     st->start_time = now;
     st->expiry = now + ttl;
     st->end_time = 0;
@@ -488,17 +495,20 @@ int scv_index_unbind(scv_index *ix, scv_stream *st, uint64_t activation, double 
     return done;
 }
 
-static json_t *fragment_locked(const scv_stream *st, const char *target_id)
+static json_t *fragment_locked(const scv_stream *st, double end_time)
 {
-    char id[33];
-    if (crypto_random_hex(id, 16) != 0) {
-        log_error("stats: no randomness for a fragment id; %lld frames of %s go uncredited",
-                  (long long)st->active_frames, st->id);
-        return NULL;
-    }
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:I}", "id", id, "target_id", target_id, "stream_id",
-                     st->id, "engine", st->engine, "user", st->user, "start_time", st->start_time, "end_time",
-                     st->end_time, "frames", (json_int_t)st->active_frames);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:I}", "id", st->fragment_id, "target_id",
+                     st->target != NULL ? st->target->id : "", "stream_id", st->id, "engine", st->engine,
+                     "user", st->user, "start_time", st->start_time, "end_time", end_time, "frames",
+                     (json_int_t)st->active_frames);
+}
+
+json_t *scv_index_progress(scv_index *ix, scv_stream *st, double now)
+{
+    pthread_mutex_lock(&ix->lock);
+    json_t *fragment = st->active_frames > 0 ? fragment_locked(st, now) : NULL;
+    pthread_mutex_unlock(&ix->lock);
+    return fragment;
 }
 
 json_t *scv_index_finish(scv_index *ix, scv_stream *st)
@@ -509,7 +519,7 @@ json_t *scv_index_finish(scv_index *ix, scv_stream *st)
         goto out;
     st->finishing = 0;
     if (st->active_frames > 0)
-        fragment = fragment_locked(st, st->target != NULL ? st->target->id : "");
+        fragment = fragment_locked(st, st->end_time);
     st->buffer_frames = st->active_frames = 0;
     st->last_md5[0] = '\0';
     if (!st->removed)

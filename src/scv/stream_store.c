@@ -301,6 +301,26 @@ out:
 
 /* ---- open / close ---- */
 
+static double wall_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + now.tv_nsec / 1e9;
+}
+
+/* Activations that were running when the server stopped end here: their
+ * credit up to the last commit goes to the outbox. */
+static int close_open_fragments(stream_store *s, char *err)
+{
+    int64_t moved = 0;
+    if (scv_db_open_fragments_close(s->db, wall_now(), &moved) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot move the open stats fragments of scv.db to the outbox");
+    if (moved > 0)
+        log_info("stream store: %lld activations ended by the restart; their stats wait in the outbox",
+                 (long long)moved);
+    return STREAM_STORE_OK;
+}
+
 stream_store *stream_store_open(const char *data_dir, char *err)
 {
     char db_path[PATH_MAX];
@@ -330,7 +350,7 @@ stream_store *stream_store_open(const char *data_dir, char *err)
         fail(err, STREAM_STORE_IO, "cannot open the database %s (see the log for why)", db_path);
         goto fail;
     }
-    if (reconcile(s, err) != STREAM_STORE_OK)
+    if (reconcile(s, err) != STREAM_STORE_OK || close_open_fragments(s, err) != STREAM_STORE_OK)
         goto fail;
     return s;
 fail:
@@ -913,20 +933,43 @@ out:
 
 /* ---- stats outbox ---- */
 
-int stream_store_outbox_add(stream_store *s, const json_t *fragment, char *err)
+/* The fragment's id, or NULL after failing with a reason in err. */
+static const char *fragment_id(const json_t *fragment, char *err)
 {
     const char *fid = json_string_value(json_object_get(fragment, "id"));
-    if (!json_is_object(fragment) || !fid || fid[0] == '\0')
-        return fail(err, STREAM_STORE_INVALID,
-                    "a stats fragment must be an object with a non-empty string id");
+    if (!json_is_object(fragment) || !fid || fid[0] == '\0') {
+        fail(err, STREAM_STORE_INVALID, "a stats fragment must be an object with a non-empty string id");
+        return NULL;
+    }
+    return fid;
+}
+
+int stream_store_outbox_add(stream_store *s, const json_t *fragment, char *err)
+{
+    const char *fid = fragment_id(fragment, err);
+    if (!fid)
+        return STREAM_STORE_INVALID;
     char *text = json_dumps(fragment, JSON_COMPACT);
     if (!text)
         return fail(err, STREAM_STORE_IO, "cannot encode stats fragment %s", fid);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     int rc = STREAM_STORE_OK;
-    if (scv_db_outbox_add(s->db, fid, text, (double)now.tv_sec + now.tv_nsec / 1e9) != 0)
+    if (scv_db_outbox_add(s->db, fid, text, wall_now()) != 0)
         rc = fail(err, STREAM_STORE_IO, "cannot save stats fragment %s in scv.db", fid);
+    free(text);
+    return rc;
+}
+
+int stream_store_open_fragment_save(stream_store *s, const json_t *fragment, char *err)
+{
+    const char *fid = fragment_id(fragment, err);
+    if (!fid)
+        return STREAM_STORE_INVALID;
+    char *text = json_dumps(fragment, JSON_COMPACT);
+    if (!text)
+        return fail(err, STREAM_STORE_IO, "cannot encode open stats fragment %s", fid);
+    int rc = STREAM_STORE_OK;
+    if (scv_db_open_fragment_save(s->db, fid, text) != 0)
+        rc = fail(err, STREAM_STORE_IO, "cannot save open stats fragment %s in scv.db", fid);
     free(text);
     return rc;
 }

@@ -38,7 +38,8 @@ typedef struct stream_store stream_store;
  * removed, a highest partition lacking checkpoint_files/ is removed as
  * incomplete, the highest remaining partition becomes the record's frame
  * count, and records whose folder is gone are dropped. Folders without a
- * record are kept and logged. NULL on failure. */
+ * record are kept and logged. Open stats fragments (activations the last
+ * run never finished) move to the outbox. NULL on failure. */
 stream_store *stream_store_open(const char *data_dir, char *err);
 void stream_store_close(stream_store *s);
 
@@ -95,8 +96,13 @@ int stream_store_upload(stream_store *s, const char *id, const char *path, size_
                         size_t len, char *err);
 
 /* Stats outbox. fragment must be an object with a string "id"; adding an
- * id already present is a no-op. list: a new array, oldest first. */
+ * id already present is a no-op, and it replaces the open fragment of that
+ * id. list: a new array, oldest first. */
 int stream_store_outbox_add(stream_store *s, const json_t *fragment, char *err);
+/* Saves the running fragment of an activation after a commit (same id as
+ * its final fragment). Open fragments left at the next open are moved to
+ * the outbox: a crash or stop during an activation keeps its credit. */
+int stream_store_open_fragment_save(stream_store *s, const json_t *fragment, char *err);
 int stream_store_outbox_list(stream_store *s, size_t max, json_t **out, char *err);
 int stream_store_outbox_delete(stream_store *s, const char *const *ids, size_t n, char *err);
 
