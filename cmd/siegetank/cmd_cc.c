@@ -11,6 +11,7 @@
 #include "cc/cc_service.h"
 #include "command.h"
 #include "daemon.h"
+#include "util/log.h"
 
 #define ADD_MANAGER_SYNOPSIS                                                                                 \
     "siegetank cc -c cc.conf add-manager --email E --password P --role admin|manager [--weight W]\n"
@@ -86,7 +87,12 @@ static int add_manager(const struct config *cfg, int argc, char **argv)
     int rc = parse_manager_args(argc, argv, &a);
     if (rc != 0)
         return rc;
+    /* The command prints the token and nothing else (scripts capture it);
+     * the store's informational line on open is for the daemon's log, and
+     * a failure comes back in err. */
+    log_set_quiet(1);
     cc_store *st = cc_store_open(cfg->database, cfg->data_folder, err, sizeof err);
+    log_set_quiet(0);
     if (st == NULL) {
         fprintf(stderr, "siegetank cc: %s\n", err);
         return 1;

@@ -21,6 +21,7 @@
 
 #include "client/client.h"
 #include "command.h"
+#include "config/config.h"
 #include "core/core_runner.h"
 #include "core/md_engine.h"
 #include "runtime/tls.h"
@@ -28,9 +29,13 @@
 #include "util/crypto.h"
 #include "util/fs.h"
 #include "util/gz.h"
+#include "util/log.h"
 
 #define UP_ADMIN_EMAIL "admin@localhost"
 #define UP_SCV_NAME "local"
+/* Seconds a core may stay silent before its stream goes back to the queue;
+ * short, so that a killed local core frees its stream quickly. */
+#define UP_HEARTBEAT_INCREMENT 60
 
 struct up_options {
     char dir[1024];
@@ -40,6 +45,7 @@ struct up_options {
     int demo_seconds;
     int cores;
     int streams;
+    int heartbeat_increment; /* 0: not given (UP_HEARTBEAT_INCREMENT) */
 };
 
 struct up_state {
@@ -62,11 +68,17 @@ static void on_signal(int sig)
 static int usage(int status)
 {
     FILE *out = status == 0 ? stdout : stderr;
-    fprintf(out, "usage: siegetank up [--dir DIR] [--cc-port N] [--scv-port N] [--no-demo]\n"
-                 "                    [--demo-seconds N] [--cores N] [--streams N]\n\n"
-                 "Runs a local Command Center and stream workserver with TLS, data in DIR\n"
-                 "(default ./siegetank_local, reused on the next run), and a short demo unless\n"
-                 "--no-demo. Ports default to 8980 (CC) and 8960 (SCV). Ctrl-C stops everything.\n");
+    fprintf(out,
+            "usage: siegetank up [--dir DIR] [--cc-port N] [--scv-port N] [--no-demo]\n"
+            "                    [--demo-seconds N] [--cores N] [--streams N]\n"
+            "                    [--heartbeat-increment SECONDS]\n\n"
+            "Runs a local Command Center and stream workserver with TLS, data in DIR\n"
+            "(default ./siegetank_local, reused on the next run), and a short demo unless\n"
+            "--no-demo. Ports default to 8980 (CC) and 8960 (SCV). Ctrl-C stops everything.\n"
+            "The ports and --heartbeat-increment (how long a silent core keeps its stream,\n"
+            "default %d s) are written into DIR/cc.conf and DIR/scv.conf on the first run;\n"
+            "later runs use those files (edit them to change the values).\n",
+            UP_HEARTBEAT_INCREMENT);
     return status;
 }
 
@@ -89,9 +101,10 @@ static int parse_options(int argc, char **argv, struct up_options *o)
                                          {"demo-seconds", required_argument, NULL, 'D'},
                                          {"cores", required_argument, NULL, 'k'},
                                          {"streams", required_argument, NULL, 'S'},
+                                         {"heartbeat-increment", required_argument, NULL, 'H'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    *o = (struct up_options){"siegetank_local", 8980, 8960, 1, 30, 3, 3};
+    *o = (struct up_options){"siegetank_local", 8980, 8960, 1, 30, 3, 3, 0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -118,6 +131,9 @@ static int parse_options(int argc, char **argv, struct up_options *o)
             break;
         case 'S':
             bad = parse_int(optarg, 1, 100, &o->streams);
+            break;
+        case 'H':
+            bad = parse_int(optarg, 1, 86400, &o->heartbeat_increment);
             break;
         case 'h':
             return usage(0) - 1; /* -1: print nothing more, exit 0 */
@@ -160,14 +176,46 @@ static int ensure_certificate(struct up_state *st)
     return 0;
 }
 
+/* The ports of existing configs win over the command line, since the
+ * daemons will listen where their files say. */
+static int adopt_port(const char *path, enum config_kind kind, int *port)
+{
+    struct config cfg;
+    char err[512];
+    size_t len;
+    /* Parsed, not loaded: loading checks the certificate paths, which are
+     * relative to DIR, where the daemons run. */
+    char *text = fs_read_file(path, 1 << 20, &len);
+    config_defaults(&cfg, kind);
+    int rc = text != NULL ? config_parse(&cfg, text, path, err, sizeof err) : -1;
+    if (text == NULL)
+        snprintf(err, sizeof err, "cannot read %s: %s", path, strerror(errno));
+    free(text);
+    if (rc != 0) {
+        fprintf(stderr, "siegetank up: %s\n", err);
+        return -1;
+    }
+    if (cfg.internal_http_port != *port)
+        printf("note: using port %d from %s\n", cfg.internal_http_port, path);
+    *port = cfg.internal_http_port;
+    return 0;
+}
+
 /* Writes DIR/<kind>.conf once; later runs keep the operator's edits. */
 static int ensure_configs(struct up_state *st)
 {
     char cc_conf[PATH_MAX], scv_conf[PATH_MAX], pass[65], text[2048];
     path_in(st, "cc.conf", cc_conf);
     path_in(st, "scv.conf", scv_conf);
-    if (fs_exists(cc_conf) && fs_exists(scv_conf))
+    if (fs_exists(cc_conf) && fs_exists(scv_conf)) {
+        if (st->opt.heartbeat_increment != 0)
+            printf("note: %s exists, so --heartbeat-increment is ignored; edit heartbeat_increment there\n",
+                   scv_conf);
+        if (adopt_port(cc_conf, CONFIG_CC, &st->opt.cc_port) != 0 ||
+            adopt_port(scv_conf, CONFIG_SCV, &st->opt.scv_port) != 0)
+            return -1;
         return 0;
+    }
     if (crypto_random_hex(pass, 32) != 0)
         return -1;
     const char *tls =
@@ -182,8 +230,9 @@ static int ensure_configs(struct up_state *st)
     snprintf(text, sizeof text,
              "# Written by `siegetank up`; every key is described in etc/scv.conf.\n"
              "name = %s\ninternal_http_port = %d\nexternal_host = 127.0.0.1:%d\n%s"
-             "command_center = https://127.0.0.1:%d\ncc_pass = %s\nheartbeat_increment = 60\n",
-             UP_SCV_NAME, st->opt.scv_port, st->opt.scv_port, tls, st->opt.cc_port, pass);
+             "command_center = https://127.0.0.1:%d\ncc_pass = %s\nheartbeat_increment = %d\n",
+             UP_SCV_NAME, st->opt.scv_port, st->opt.scv_port, tls, st->opt.cc_port, pass,
+             st->opt.heartbeat_increment != 0 ? st->opt.heartbeat_increment : UP_HEARTBEAT_INCREMENT);
     if (fs_write_atomic(scv_conf, text, strlen(text)) != 0)
         return -1;
     chmod(scv_conf, 0600);
@@ -248,10 +297,20 @@ static void stop_child(pid_t *pid, const char *what)
     *pid = 0;
 }
 
-static int child_alive(pid_t pid)
+/* 1 while the child runs. Once it has exited it is reaped here, so *pid
+ * becomes 0 (stop_child then has nothing left to stop) and the status is
+ * reported. */
+static int child_alive(pid_t *pid, const char *what)
 {
     int status;
-    return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
+    if (*pid <= 0)
+        return 0;
+    if (waitpid(*pid, &status, WNOHANG) == 0)
+        return 1;
+    fprintf(stderr, "siegetank up: the %s exited with status %d\n", what,
+            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    *pid = 0;
+    return 0;
 }
 
 /* The first admin is written straight into the CC's database before the CC
@@ -282,13 +341,13 @@ static int bootstrap_admin(struct up_state *st)
     return save_credentials(st);
 }
 
-static int wait_until_up(struct up_state *st, pid_t pid, const char *url, const char *what)
+static int wait_until_up(struct up_state *st, pid_t *pid, const char *url, const char *what)
 {
     struct client_error err;
     struct client_reply reply;
     for (int i = 0; i < 200 && !up_stop; i++) {
-        if (!child_alive(pid)) {
-            fprintf(stderr, "siegetank up: the %s exited; see its log in %s\n", what, st->opt.dir);
+        if (!child_alive(pid, what)) {
+            fprintf(stderr, "siegetank up: the %s did not start; see its log in %s\n", what, st->opt.dir);
             return -1;
         }
         if (client_request(st->cc, "GET", url, NULL, NULL, 0, NULL, &reply, &err) == 0 &&
@@ -343,12 +402,12 @@ static int start_daemons(struct up_state *st)
     const char *cc_args[] = {"cc", "-c", "cc.conf", NULL};
     const char *scv_args[] = {"scv", "-c", "scv.conf", NULL};
     st->cc_pid = spawn_self(st, cc_args, "cc.log", -1);
-    if (wait_until_up(st, st->cc_pid, st->cc_url, "CC") != 0)
+    if (wait_until_up(st, &st->cc_pid, st->cc_url, "CC") != 0)
         return -1;
     printf("CC  running at %s (log: %s/cc.log)\n", st->cc_url, st->opt.dir);
     st->scv_pid = spawn_self(st, scv_args, "scv.log", -1);
     snprintf(url, sizeof url, "https://127.0.0.1:%d/", st->opt.scv_port);
-    if (wait_until_up(st, st->scv_pid, url, "SCV") != 0)
+    if (wait_until_up(st, &st->scv_pid, url, "SCV") != 0)
         return -1;
     printf("SCV running at https://127.0.0.1:%d (log: %s/scv.log)\n", st->opt.scv_port, st->opt.dir);
     return 0;
@@ -447,6 +506,10 @@ static void print_progress(struct up_state *st)
     json_array_foreach(ids, i, id)
     {
         json_t *info = client_stream_info(st->cc, json_string_value(id), &err);
+        if (info == NULL) {
+            printf("  %.8s… ?", json_string_value(id)); /* SCV busy or gone: say so, not 0 */
+            continue;
+        }
         printf("  %.8s…%s %lld", json_string_value(id),
                json_is_true(json_object_get(info, "active")) ? "*" : "",
                (long long)json_integer_value(json_object_get(info, "frames")));
@@ -468,9 +531,18 @@ static void run_demo(struct up_state *st)
     d.cfg.frames_per_checkpoint = 5;
     d.cfg.frame_interval_s = 0.2;
     pthread_t tid;
-    printf("demo: %d reference cores for %d s\n", st->opt.cores, st->opt.demo_seconds);
-    if (pthread_create(&tid, NULL, demo_cores_main, &d) != 0)
+    char log_path[PATH_MAX];
+    path_in(st, "cores.log", log_path);
+    printf("demo: %d reference cores for %d s (their log: %s)\n", st->opt.cores, st->opt.demo_seconds,
+           log_path);
+    /* The cores' lines go to their log so the terminal shows the progress. */
+    if (log_open(log_path) == 0)
+        log_set_quiet(1);
+    if (pthread_create(&tid, NULL, demo_cores_main, &d) != 0) {
+        log_close();
+        log_set_quiet(0);
         return;
+    }
     time_t end = time(NULL) + st->opt.demo_seconds;
     while (!up_stop && time(NULL) < end) {
         sleep(3);
@@ -478,6 +550,8 @@ static void run_demo(struct up_state *st)
     }
     atomic_store(&d.stop, 1);
     pthread_join(tid, NULL);
+    log_close();
+    log_set_quiet(0);
     if (d.rc != 0)
         fprintf(stderr, "demo cores: %s\n", d.err);
     printf("demo: %ld frames sent, %ld committed in %ld checkpoints\n", d.stats.frames_sent,
@@ -516,12 +590,12 @@ static int prepare(struct up_state *st)
         fprintf(stderr, "siegetank up: %s is not valid JSON; move it away to start afresh\n", path);
         return -1;
     }
-    snprintf(st->cc_url, sizeof st->cc_url, "https://127.0.0.1:%d", st->opt.cc_port);
-    json_object_set_new(st->creds, "cc", json_string(st->cc_url));
     if (ensure_certificate(st) != 0 || ensure_configs(st) != 0) {
-        fprintf(stderr, "siegetank up: cannot write the configs in %s\n", st->opt.dir);
+        fprintf(stderr, "siegetank up: cannot set up the configs in %s\n", st->opt.dir);
         return -1;
     }
+    snprintf(st->cc_url, sizeof st->cc_url, "https://127.0.0.1:%d", st->opt.cc_port);
+    json_object_set_new(st->creds, "cc", json_string(st->cc_url));
     struct client_error err;
     st->cc = client_new(st->cc_url, NULL, &err);
     return st->cc != NULL ? 0 : -1;
@@ -540,6 +614,8 @@ int cmd_up(int argc, char **argv)
     st.self[n] = '\0';
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    /* Progress lines must show up as they happen, also in a pipe or a log. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     rc = 1;
     if (prepare(&st) != 0 || bootstrap_admin(&st) != 0 || start_daemons(&st) != 0)
         goto out;
@@ -551,7 +627,7 @@ int cmd_up(int argc, char **argv)
     if (st.opt.demo && ensure_demo_target(&st) == 0)
         run_demo(&st);
     print_next_steps(&st);
-    while (!up_stop && child_alive(st.cc_pid) && child_alive(st.scv_pid))
+    while (!up_stop && child_alive(&st.cc_pid, "CC") && child_alive(&st.scv_pid, "SCV"))
         sleep(1);
     rc = up_stop ? 0 : 1;
     if (!up_stop)

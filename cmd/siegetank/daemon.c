@@ -10,6 +10,7 @@ static int daemon_usage(const char *kind, const struct daemon_hooks *hooks, int 
 {
     FILE *out = status == 0 ? stdout : stderr;
     fprintf(out, "usage: siegetank %s -c %s.conf\n", kind, kind);
+    fprintf(out, "       siegetank %s -c %s.conf check   (validate the file and exit)\n", kind, kind);
     if (hooks->command_usage != NULL)
         fprintf(out, "%s", hooks->command_usage);
     fprintf(out, "\nRuns the %s daemon. Every key of the config file is described in etc/%s.conf.\n", kind,
@@ -76,6 +77,11 @@ int daemon_main(int argc, char **argv, enum config_kind kind, const char *kind_n
     if (config_load(&cfg, kind, path, err, sizeof err) != 0) {
         fprintf(stderr, "siegetank %s: %s\n", kind_name, err);
         return 1;
+    }
+    /* Lets operators and scripts validate a file without starting a server. */
+    if (optind < argc && strcmp(argv[optind], "check") == 0 && optind + 1 == argc) {
+        printf("%s: valid %s configuration\n", path, kind_name);
+        return 0;
     }
     if (optind < argc) {
         if (hooks->command == NULL) {

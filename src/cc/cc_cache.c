@@ -3,10 +3,16 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
+
+/* A reload slower than this is logged: it delays writes' replies. */
+#define SLOW_RELOAD_MS 1000
 
 struct engine_pool {
     const char *engine; /* points into a target of the view */
@@ -283,19 +289,39 @@ struct cc_cache {
     size_t n_retired;
     unsigned long requested, completed;
     int running, last_rc;
+    /* The change counter read just before the current view was loaded. */
+    uint64_t generation;
+    int generation_known;
 };
 
-static cc_view *load_view(cc_cache *c)
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The counter is read first: a write that lands during the load moves it
+ * past *generation, so the next poll reloads again rather than missing it. */
+static cc_view *load_view(cc_cache *c, uint64_t *generation, int *generation_known)
 {
     cc_snapshot snap;
+    double start = now_ms();
+    *generation_known = cc_store_change_counter(c->store, generation) == CC_STORE_OK;
     cc_store_status st = cc_store_load_all(c->store, &snap);
     if (st != CC_STORE_OK) {
         log_error("cache reload failed: %s", cc_store_status_str(st));
         return NULL;
     }
+    size_t n_targets = snap.n_targets;
     cc_view *v = cc_view_build(&snap, c->health);
-    if (v == NULL)
+    if (v == NULL) {
         log_error("cache reload failed: out of memory");
+        return NULL;
+    }
+    double took = now_ms() - start;
+    if (took > SLOW_RELOAD_MS)
+        log_warn("cache reload of %zu targets took %.0f ms", n_targets, took);
     return v;
 }
 
@@ -310,7 +336,7 @@ cc_cache *cc_cache_new(cc_store *store, cc_health *health, char *err, size_t err
     c->health = health;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
-    c->current = load_view(c);
+    c->current = load_view(c, &c->generation, &c->generation_known);
     if (c->current == NULL) {
         snprintf(err, errlen, "cannot load the cache from the database (see the error log)");
         cc_cache_free(c);
@@ -370,13 +396,19 @@ static int run_reload(cc_cache *c)
 {
     cc_view *unused[16];
     unsigned long target = c->requested;
+    uint64_t generation = 0;
+    int known = 0;
     c->running = 1;
     pthread_mutex_unlock(&c->lock);
-    cc_view *v = load_view(c);
+    cc_view *v = load_view(c, &generation, &known);
     pthread_mutex_lock(&c->lock);
     int rc = v != NULL && swap_in(c, v) == 0 ? 0 : -1;
-    if (rc != 0)
+    if (rc == 0) {
+        c->generation = generation;
+        c->generation_known = known;
+    } else {
         cc_view_unref(v);
+    }
     size_t n = take_unused(c, unused, sizeof unused / sizeof unused[0]);
     c->completed = target;
     c->last_rc = rc;
@@ -402,4 +434,17 @@ int cc_cache_refresh(cc_cache *c)
     int rc = c->last_rc;
     pthread_mutex_unlock(&c->lock);
     return rc;
+}
+
+int cc_cache_poll(cc_cache *c)
+{
+    uint64_t now;
+    /* A failure here is the store's to log (once per outage), not ours at
+     * every poll. */
+    if (cc_store_change_counter(c->store, &now) != CC_STORE_OK)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    int stale = !c->generation_known || c->generation != now;
+    pthread_mutex_unlock(&c->lock);
+    return stale ? cc_cache_refresh(c) : 0;
 }

@@ -12,7 +12,15 @@
  * off the event loops and swaps it in; concurrent callers coalesce, and a
  * caller returns only once a reload that started after its call has been
  * swapped in, so a write followed by a refresh is visible to the next
- * request. */
+ * request.
+ *
+ * Other processes (other CCs on one PostgreSQL database, the add-manager
+ * command) write behind the cache's back. cc_cache_poll reads the store's
+ * change counter (one small query) and reloads only when it moved since the
+ * value read just before the last load: polled every CC_CACHE_POLL_MS, a
+ * change anywhere reaches every CC's assignment path within about a second,
+ * with no query per assignment. A full reload every CC_CACHE_SAFETY_MS is a
+ * backstop for writes that bypass the counter (manual SQL). */
 #ifndef ST_CC_CACHE_H
 #define ST_CC_CACHE_H
 
@@ -40,6 +48,9 @@ const cc_scv *cc_view_scv(const cc_view *v, const char *name, cc_health_rec **he
 size_t cc_view_scv_count(const cc_view *v);
 const cc_scv *cc_view_scv_at(const cc_view *v, size_t i, cc_health_rec **health);
 
+#define CC_CACHE_POLL_MS 500
+#define CC_CACHE_SAFETY_MS 60000
+
 typedef struct cc_cache cc_cache;
 
 /* Loads the first view; NULL with a reason in err. */
@@ -48,5 +59,9 @@ void cc_cache_free(cc_cache *c);
 cc_view *cc_cache_get(cc_cache *c); /* a reference; never NULL */
 /* 0, or -1 (logged) when the store could not be read; the old view stays. */
 int cc_cache_refresh(cc_cache *c);
+/* Reloads when the change counter differs from the one read before the
+ * last load (or that one could not be read). 0 when the view is current, -1
+ * when the store could not be read (the old view stays). */
+int cc_cache_poll(cc_cache *c);
 
 #endif

@@ -87,7 +87,10 @@ void cc_job_start(struct server_request *r, cc_job_fn work, int flags)
     job->work = work;
     job->body = body;
     job->status = 200;
-    job->loopback = peer_is_loopback(r->req);
+    /* A proxy on the CC host connects from loopback for remote clients; a
+     * forwarding header marks such a request as not local. */
+    job->loopback = peer_is_loopback(r->req) && server_header(r->req, "x-forwarded-for") == NULL &&
+                    server_header(r->req, "forwarded") == NULL;
     if ((auth != NULL && (job->auth = strdup(auth)) == NULL) ||
         (r->params.count > 0 && (job->param = strdup(r->params.values[0])) == NULL))
         goto oom;

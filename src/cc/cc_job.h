@@ -22,7 +22,7 @@ struct cc_job {
     char *auth;   /* Authorization value or NULL */
     char *param;  /* first path parameter or NULL */
     json_t *body; /* the request object ({} when empty) */
-    int loopback; /* the peer is 127.0.0.0/8 or ::1 */
+    int loopback; /* the peer is 127.0.0.0/8 or ::1 and not a forwarding proxy */
     int login;    /* holds one of the CC_LOGINS_MAX slots */
     int refresh;
     int status; /* 200 unless cc_job_fail */

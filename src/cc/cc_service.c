@@ -6,7 +6,15 @@
 
 #include "util/fs.h"
 
-static void reload_tick(void *arg)
+/* Both run on ticker threads of their own, never on an event loop: a slow
+ * reload or a database that does not answer delays only the next tick. */
+static void poll_tick(void *arg)
+{
+    cc_service *svc = arg;
+    cc_cache_poll(svc->cache);
+}
+
+static void safety_tick(void *arg)
 {
     cc_service *svc = arg;
     cc_cache_refresh(svc->cache);
@@ -50,7 +58,8 @@ int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errle
         snprintf(err, errlen, "cannot register the CC routes (route table full)");
         return -1;
     }
-    if (server_add_ticker(s, CC_CACHE_RELOAD_MS, reload_tick, svc) != 0 ||
+    if (server_add_ticker(s, CC_CACHE_POLL_MS, poll_tick, svc) != 0 ||
+        server_add_ticker(s, CC_CACHE_SAFETY_MS, safety_tick, svc) != 0 ||
         server_add_ticker(s, svc->cfg.scv_check_interval * 1000, cc_scvs_check_all, svc) != 0) {
         snprintf(err, errlen, "cannot add the CC's periodic jobs");
         return -1;

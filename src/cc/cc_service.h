@@ -2,8 +2,9 @@
  * server runtime (PROTOCOL.md, "Command Center").
  *
  * create opens the store and loads the cache; attach registers every CC
- * route and two tickers (cache reload every CC_CACHE_RELOAD_MS, so CCs
- * sharing a database converge; SCV liveness every scv_check_interval s);
+ * route and three tickers (a change-counter poll every CC_CACHE_POLL_MS and
+ * a full reload every CC_CACHE_SAFETY_MS, so CCs sharing a database
+ * converge; SCV liveness every scv_check_interval s);
  * destroy releases everything after the server has stopped. The handlers
  * live in cc_users.c, cc_keys.c, cc_targets.c, cc_scvs.c and cc_assign.c. */
 #ifndef ST_CC_SERVICE_H
@@ -18,7 +19,6 @@
 #include "config/config.h"
 #include "runtime/server.h"
 
-#define CC_CACHE_RELOAD_MS 3000
 /* Concurrent Argon2 hashes (each ~64 MB); more logins get 503. */
 #define CC_LOGINS_MAX 8
 

@@ -15,12 +15,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
 #define SCHEMA_VERSION 1
 #define POOL_SIZE 4
 #define CONNECT_TIMEOUT_S "5"
+/* While the server is down, at most one connection attempt runs at a time
+ * and every other call fails at once; the next attempt waits as long as
+ * the last failed one took, capped at RETRY_MAX_MS. An unreachable host
+ * would otherwise hold each worker for CONNECT_TIMEOUT_S per call and tie
+ * up the whole pool, while a refused connection costs nothing and is
+ * retried at once, so the first call after a restart succeeds. */
+#define RETRY_MAX_MS 1000
 #define MAX_PARAMS 64
 /* pg_advisory_xact_lock key taken while the schema is checked or created:
  * "stnk" in ASCII. */
@@ -41,6 +49,8 @@ typedef struct pg {
     PQconninfoOption *parsed; /* owns most of the strings above */
     char display[512];        /* the URL without its password */
     int down;                 /* the last connection attempt failed */
+    int probing;              /* a connection attempt runs during an outage */
+    long long retry_at_ms;    /* no attempt before this (CLOCK_MONOTONIC) */
     pthread_mutex_t lock;
     pthread_cond_t freed;
     pg_conn pool[POOL_SIZE];
@@ -232,16 +242,45 @@ static PGconn *connect_db(pg *p, char *err, size_t errlen)
     return NULL;
 }
 
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Under the lock: 1 when this caller may try to connect now (it then owns
+ * the outage's single attempt). */
+static int may_connect(pg *p)
+{
+    if (!p->down)
+        return 1;
+    if (p->probing || monotonic_ms() < p->retry_at_ms)
+        return 0;
+    p->probing = 1;
+    return 1;
+}
+
 /* Logs an outage once, when it starts, and once when it ends, not at
  * every call in between. */
 static int reconnect(pg *p, pg_conn *c)
 {
     char err[768];
     PQfinish(c->conn);
+    c->conn = NULL;
+    pthread_mutex_lock(&p->lock);
+    int allowed = may_connect(p);
+    pthread_mutex_unlock(&p->lock);
+    if (!allowed)
+        return -1;
+    long long start = monotonic_ms();
     c->conn = connect_db(p, err, sizeof err);
+    long long end = monotonic_ms();
     pthread_mutex_lock(&p->lock);
     int was_down = p->down;
     p->down = c->conn == NULL;
+    p->probing = 0;
+    p->retry_at_ms = end + (end - start < RETRY_MAX_MS ? end - start : RETRY_MAX_MS);
     pthread_mutex_unlock(&p->lock);
     if (!c->conn && !was_down)
         log_error("cc database: %s; calls fail until it is back", err);

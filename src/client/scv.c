@@ -8,6 +8,22 @@
 #define ORIGIN_MAX 1024
 
 /* The URL of prefix + stream id [+ path] on the stream's SCV; NULL on error. */
+/* 1 when path names something inside a stream: relative, no empty, "." or
+ * ".." segment. URL libraries squash dot segments, so "../x" would silently
+ * ask for another resource; refuse it here with a reason instead. */
+static int path_inside_stream(const char *path)
+{
+    const char *seg = path;
+    for (;;) {
+        size_t len = strcspn(seg, "/");
+        if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        if (seg[len] == '\0')
+            return 1;
+        seg += len + 1;
+    }
+}
+
 static char *stream_url(struct client *c, const char *prefix, const char *stream_id, const char *path,
                         struct client_error *err)
 {
@@ -15,6 +31,10 @@ static char *stream_url(struct client *c, const char *prefix, const char *stream
     const char *scv = client_stream_scv(stream_id);
     if (!scv) {
         client_error_set(err, 0, "'%s' is not a stream id (expected <uuid>:<scv name>)", stream_id);
+        return NULL;
+    }
+    if (path && !path_inside_stream(path)) {
+        client_error_set(err, 0, "'%s' is not a path inside the stream (like 38/frames.xtc)", path);
         return NULL;
     }
     if (client_scv_url(c, scv, origin, sizeof origin, err) != 0)

@@ -211,14 +211,14 @@ int sync_stream(struct client *c, const char *stream_id, const char *dir, sync_p
     char msg[256];
     int rc = -1;
     size_t done = 0;
-    json_t *reply = NULL;
+    /* Ask first: a refused or unknown stream leaves no folder behind. */
+    json_t *reply = client_stream_sync(c, stream_id, err);
+    if (!reply)
+        goto out;
     if (fs_mkdir_p(dir, 0755) != 0) {
         client_error_set(err, 0, "cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
-    reply = client_stream_sync(c, stream_id, err);
-    if (!reply)
-        goto out;
     if (sync_plan_build(reply, dir, &plan, msg, sizeof msg) != 0) {
         client_error_set(err, 200, "%s: %s", stream_id, msg);
         goto out;

@@ -87,6 +87,7 @@ struct server {
     pthread_cond_t stop_cond;
     atomic_int stop_requested;
     int stopping;
+    int threads_ready; /* loop threads with their loop set up; under stop_lock */
     atomic_long connections;
     h2o_iovec_t root_body; /* GET / is the liveness probe: answered from a prebuilt body */
 };
@@ -169,6 +170,9 @@ void server_reply_ok(h2o_req_t *req)
     server_reply_json(req, 200, json_object());
 }
 
+/* buf comes from the request's pool: HTTP/2 copies a chunk out of it only
+ * when the stream is scheduled, which may be after the final h2o_send has
+ * returned, so it must live as long as the request. */
 struct file_generator {
     h2o_generator_t super;
     int fd;
@@ -181,8 +185,6 @@ static void file_generator_close(struct file_generator *g)
     if (g->fd >= 0)
         close(g->fd);
     g->fd = -1;
-    free(g->buf);
-    g->buf = NULL;
 }
 
 static void file_generator_proceed(h2o_generator_t *self, h2o_req_t *req)
@@ -199,7 +201,6 @@ static void file_generator_proceed(h2o_generator_t *self, h2o_req_t *req)
     g->left -= (size_t)n;
     h2o_iovec_t chunk = h2o_iovec_init(g->buf, (size_t)n);
     if (g->left == 0) {
-        /* h2o copies nothing: keep buf alive until the final send returns */
         h2o_send(req, &chunk, 1, H2O_SEND_STATE_FINAL);
         file_generator_close(g);
         return;
@@ -224,7 +225,7 @@ void server_reply_file(h2o_req_t *req, int fd, size_t size, const char *filename
     g->super = (h2o_generator_t){file_generator_proceed, file_generator_stop};
     g->fd = fd;
     g->left = size;
-    g->buf = malloc(FILE_CHUNK);
+    g->buf = h2o_mem_alloc_pool(&req->pool, FILE_CHUNK);
     char disposition[600];
     snprintf(disposition, sizeof disposition, "attachment; filename=%s", filename);
     req->res.status = 200;
@@ -539,13 +540,34 @@ static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t
     th->deadline_ms = now_ms() + (uint64_t)th->server->cfg.shutdown_timeout * 1000;
 }
 
-static void *loop_main(void *arg)
+/* Everything h2o-owned is made on the thread that will run it: h2o keeps
+ * per-thread buffer recyclers, and a socket created on one thread but read
+ * on another would share the creator's recycler without locks. */
+static void loop_init(struct loop_thread *th)
 {
-    struct loop_thread *th = arg;
-    current_thread = th;
+    struct server *s = th->server;
+    th->loop = h2o_evloop_create();
+    h2o_context_init(&th->ctx, th->loop, &s->globalconf);
+    th->accept_ctx.ctx = &th->ctx;
+    th->accept_ctx.hosts = s->globalconf.hosts;
+    th->accept_ctx.ssl_ctx = s->ssl_ctx;
+    h2o_multithread_register_receiver(th->ctx.queue, &th->done_receiver, on_tasks_done);
+    h2o_multithread_register_receiver(th->ctx.queue, &th->stop_receiver, on_stop_message);
     th->listener = h2o_evloop_socket_create(th->loop, th->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     th->listener->data = th;
     h2o_socket_read_start(th->listener, on_accept);
+}
+
+static void *loop_main(void *arg)
+{
+    struct loop_thread *th = arg;
+    struct server *s = th->server;
+    current_thread = th;
+    loop_init(th);
+    pthread_mutex_lock(&s->stop_lock);
+    s->threads_ready++;
+    pthread_cond_broadcast(&s->stop_cond);
+    pthread_mutex_unlock(&s->stop_lock);
     while (!th->stopping || ((th->inflight > 0 || th->pending > 0) && now_ms() < th->deadline_ms))
         h2o_evloop_run(th->loop, 100);
     if (th->inflight > 0 || th->pending > 0)
@@ -593,6 +615,9 @@ static int check_port_free(int port, char *err, size_t errlen)
     return rc;
 }
 
+/* Opens every listener, then starts the loop threads and waits until each
+ * has its loop and receivers (a stop message needs them). Returns the number
+ * of threads started, or -1 when a listener cannot be opened. */
 static int threads_start(struct server *s, char *err, size_t errlen)
 {
     if (check_port_free(s->cfg.internal_http_port, err, errlen) != 0)
@@ -604,20 +629,18 @@ static int threads_start(struct server *s, char *err, size_t errlen)
         th->listen_fd = open_listener(s->cfg.internal_http_port, err, errlen);
         if (th->listen_fd < 0)
             return -1;
-        th->loop = h2o_evloop_create();
-        h2o_context_init(&th->ctx, th->loop, &s->globalconf);
-        th->accept_ctx.ctx = &th->ctx;
-        th->accept_ctx.hosts = s->globalconf.hosts;
-        th->accept_ctx.ssl_ctx = s->ssl_ctx;
-        h2o_multithread_register_receiver(th->ctx.queue, &th->done_receiver, on_tasks_done);
-        h2o_multithread_register_receiver(th->ctx.queue, &th->stop_receiver, on_stop_message);
     }
-    for (int i = 0; i < s->nthreads; i++)
-        if (pthread_create(&s->threads[i].tid, NULL, loop_main, &s->threads[i]) != 0) {
-            snprintf(err, errlen, "cannot start event-loop thread %d", i);
-            return -1;
+    int started = 0;
+    for (; started < s->nthreads; started++)
+        if (pthread_create(&s->threads[started].tid, NULL, loop_main, &s->threads[started]) != 0) {
+            log_error("cannot start event-loop thread %d; serving with %d", started, started);
+            break;
         }
-    return 0;
+    pthread_mutex_lock(&s->stop_lock);
+    while (s->threads_ready < started)
+        pthread_cond_wait(&s->stop_cond, &s->stop_lock);
+    pthread_mutex_unlock(&s->stop_lock);
+    return started;
 }
 
 /* h2o 2.2 cannot dispose a context while keep-alive connections or its own
@@ -846,8 +869,9 @@ int server_run(struct server *s)
         stop_everything(s, 0, 0);
         return -1;
     }
-    if (threads_start(s, err, sizeof err) != 0) {
-        log_error("%s", err);
+    int started = threads_start(s, err, sizeof err);
+    if (started <= 0) {
+        log_error("%s", started < 0 ? err : "cannot start any event-loop thread");
         for (int i = 0; i < s->nthreads; i++)
             if (s->threads[i].listen_fd > 0)
                 close(s->threads[i].listen_fd);
@@ -858,10 +882,10 @@ int server_run(struct server *s)
     for (; tickers < s->nticker; tickers++)
         pthread_create(&s->tickers[tickers].tid, NULL, ticker_main, &s->tickers[tickers]);
     log_info("%s '%s' listening on port %d (%s, %d threads, %d workers), data in %s", s->kind_name,
-             s->cfg.name, s->cfg.internal_http_port, s->ssl_ctx ? "https" : "http", s->nthreads, workers,
+             s->cfg.name, s->cfg.internal_http_port, s->ssl_ctx ? "https" : "http", started, workers,
              s->cfg.data_folder);
     wait_for_stop_signal(s);
-    stop_everything(s, s->nthreads, tickers);
+    stop_everything(s, started, tickers);
     log_info("%s '%s' stopped", s->kind_name, s->cfg.name);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scv/json_slices.h"
 #include "scv/scv_job.h"
 #include "scv/scv_service.h"
 #include "scv/stream_path.h"
@@ -15,6 +16,8 @@
 #include "util/log.h"
 
 #define EXPIRED_MSG "unknown or expired core token"
+/* Frame file strings this long are read in place, not copied by jansson. */
+#define FRAME_SLICE_MIN 4096
 
 static int token_hash(const char *auth, char *hash)
 {
@@ -51,9 +54,9 @@ static void core_release(struct scv_job *job, scv_stream *st)
     scv_index_put(job->svc->index, st);
 }
 
-static int md5_ok(struct scv_job *job)
+/* md5 (CRYPTO_MD5_HEX_LEN + 1 bytes) receives the body's digest. */
+static int md5_ok(struct scv_job *job, char *md5)
 {
-    char md5[CRYPTO_MD5_HEX_LEN + 1];
     crypto_md5_hex(job->body, job->body_len, md5);
     if (job->content_md5 != NULL && strcasecmp(job->content_md5, md5) == 0)
         return 1;
@@ -63,13 +66,15 @@ static int md5_ok(struct scv_job *job)
 }
 
 /* The body's "files" object of strings, or NULL when the job has failed.
- * *body is the parsed body to decref. */
-static json_t *body_files(struct scv_job *job, json_t **body)
+ * *body is the parsed body to decref; strings of min_slice bytes or more
+ * may be left in job->body (see json_slices.h; 0: never), so free slices
+ * with json_slices_free after the last use of a file's bytes. */
+static json_t *body_files(struct scv_job *job, size_t min_slice, json_slices *slices, json_t **body)
 {
     json_error_t jerr;
     const char *name;
     json_t *v;
-    *body = json_loadb(job->body, job->body_len, 0, &jerr);
+    *body = json_slices_load(job->body, job->body_len, min_slice, slices, &jerr);
     if (!json_is_object(*body)) {
         scv_job_fail(job, 400, "the body must be a JSON object%s%s", *body ? "" : ": ",
                      *body ? "" : jerr.text);
@@ -159,7 +164,8 @@ static int has_suffix(char *name, size_t *len, const char *suffix)
 }
 
 /* Decodes one frame file: ".b64" then ".gz" suffixes are undone. */
-static int frame_decode(struct scv_job *job, const char *name, json_t *value, struct frame_file *f)
+static int frame_decode(struct scv_job *job, const json_slices *slices, const char *name, json_t *value,
+                        struct frame_file *f)
 {
     size_t len = strlen(name);
     if (len > STREAM_PATH_NAME_MAX) {
@@ -167,8 +173,7 @@ static int frame_decode(struct scv_job *job, const char *name, json_t *value, st
         return -1;
     }
     memcpy(f->name, name, len + 1);
-    f->bytes = json_string_value(value);
-    f->len = json_string_length(value);
+    f->bytes = json_slices_string(slices, value, &f->len);
     if (has_suffix(f->name, &len, ".b64")) {
         f->data = base64_decode(f->bytes, f->len, &f->len);
         if (f->data == NULL) {
@@ -209,16 +214,15 @@ static int64_t frames_field(struct scv_job *job, json_t *body)
     return json_integer_value(v);
 }
 
-static void frame_append(struct scv_job *job, struct frame_file *ff, size_t n, int64_t frames)
+static void frame_append(struct scv_job *job, const char *md5, struct frame_file *ff, size_t n, int64_t frames)
 {
-    char err[STREAM_STORE_ERR_LEN], md5[CRYPTO_MD5_HEX_LEN + 1];
+    char err[STREAM_STORE_ERR_LEN];
     uint64_t activation;
     int duplicate = 0;
     scv_index *ix = job->svc->index;
     scv_stream *st = core_acquire(job, &activation);
     if (st == NULL)
         return;
-    crypto_md5_hex(job->body, job->body_len, md5);
     if (scv_index_frame_check(ix, st, activation, md5, &duplicate) != 0) {
         scv_job_fail(job, 400, EXPIRED_MSG);
         goto out;
@@ -248,14 +252,16 @@ out:
 
 static void work_frame(struct scv_job *job)
 {
+    char md5[CRYPTO_MD5_HEX_LEN + 1];
+    json_slices slices = {0};
     json_t *body = NULL;
     const char *name;
     json_t *v;
     size_t n = 0;
     struct frame_file *ff = NULL;
-    if (!md5_ok(job))
+    if (!md5_ok(job, md5))
         return;
-    json_t *files = body_files(job, &body);
+    json_t *files = body_files(job, FRAME_SLICE_MIN, &slices, &body);
     if (files == NULL)
         goto out;
     int64_t frames = frames_field(job, body);
@@ -269,15 +275,16 @@ static void work_frame(struct scv_job *job)
     /* Decode everything first so a bad file leaves the buffer untouched. */
     json_object_foreach(files, name, v)
     {
-        if (frame_decode(job, name, v, &ff[n++]) != 0)
+        if (frame_decode(job, &slices, name, v, &ff[n++]) != 0)
             goto out;
     }
-    frame_append(job, ff, n, frames);
+    frame_append(job, md5, ff, n, frames);
 out:
     for (size_t i = 0; i < n; i++)
         free(ff[i].data);
     free(ff);
     json_decref(body);
+    json_slices_free(&slices);
 }
 
 /* ---- PUT /core/checkpoint --------------------------------------------- */
@@ -287,11 +294,14 @@ static void work_checkpoint(struct scv_job *job)
     char err[STREAM_STORE_ERR_LEN];
     uint64_t activation;
     int64_t new_frames = 0;
+    char md5[CRYPTO_MD5_HEX_LEN + 1];
+    json_slices slices = {0};
     json_t *body = NULL;
     scv_stream *st = NULL;
-    if (!md5_ok(job))
+    if (!md5_ok(job, md5))
         return;
-    json_t *files = body_files(job, &body);
+    /* Checkpoint files go to the store as JSON strings: never sliced. */
+    json_t *files = body_files(job, 0, &slices, &body);
     if (files == NULL || (st = core_acquire(job, &activation)) == NULL)
         goto out;
     int64_t k = scv_index_buffered(job->svc->index, st, activation);

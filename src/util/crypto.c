@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,31 @@ static void to_hex(const unsigned char *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* OpenSSL 3 looks EVP_sha256() and EVP_md5() up in its provider store on
+ * every use (locks and a property query, most of a short digest's cost:
+ * core tokens are hashed on every heartbeat), so the algorithms are fetched
+ * once. A failed fetch leaves NULL and the lookup-per-call objects are used. */
+static EVP_MD *fetched_sha256, *fetched_md5;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_digests(void)
+{
+    fetched_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    fetched_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
+static const EVP_MD *digest_sha256(void)
+{
+    pthread_once(&fetch_once, fetch_digests);
+    return fetched_sha256 != NULL ? fetched_sha256 : EVP_sha256();
+}
+
+static const EVP_MD *digest_md5(void)
+{
+    pthread_once(&fetch_once, fetch_digests);
+    return fetched_md5 != NULL ? fetched_md5 : EVP_md5();
+}
+
 static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out)
 {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -25,12 +51,12 @@ static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out
 
 void crypto_md5_hex(const void *data, size_t len, char *out)
 {
-    digest_hex(EVP_md5(), data, len, out);
+    digest_hex(digest_md5(), data, len, out);
 }
 
 void crypto_sha256_hex(const void *data, size_t len, char *out)
 {
-    digest_hex(EVP_sha256(), data, len, out);
+    digest_hex(digest_sha256(), data, len, out);
 }
 
 int crypto_random_hex(char *out, size_t nbytes)

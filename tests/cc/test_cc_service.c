@@ -1,6 +1,10 @@
 /* The Command Center, through the real `siegetank cc` binary on loopback:
  * every endpoint's happy and unhappy paths, the bootstrap, liveness,
- * stats idempotence and a restart. */
+ * stats idempotence and a restart.
+ *
+ * Built twice: test_cc_service runs each CC on its SQLite file, and
+ * test_cc_service_pg (CC_TEST_PG=1) gives each CC a fresh database on one
+ * private PostgreSQL server, with every assertion the same. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +19,29 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pg_harness.h"
 
 #define SECRET "scv-shared-secret"
+
+#ifndef CC_TEST_PG
+#define CC_TEST_PG 0
+#endif
+
+static pg_harness *pg;
+
+/* The database line of a new CC's config: empty (SQLite) or a fresh
+ * PostgreSQL database. */
+static void database_line(char *out, size_t n)
+{
+    static int made;
+    char name[32], url[256];
+    out[0] = '\0';
+    if (!CC_TEST_PG)
+        return;
+    snprintf(name, sizeof name, "cc_%d", ++made);
+    assert_int_equal(pg_harness_create_db(pg, name, url, sizeof url), 0);
+    snprintf(out, n, "database = '%s'\n", url);
+}
 
 struct cc {
     char dir[PATH_MAX];
@@ -29,15 +54,16 @@ struct cc {
 
 static void cc_write_conf(struct cc *d, const char *extra)
 {
-    char text[4096];
+    char text[4096], database[512];
+    database_line(database, sizeof database);
     harness_tmpdir(d->dir);
     d->port = harness_free_port();
     snprintf(d->conf, sizeof d->conf, "%s/cc.conf", d->dir);
     snprintf(d->log, sizeof d->log, "%s/out.log", d->dir);
     snprintf(text, sizeof text,
              "name = 'testcc'\ninternal_http_port = %d\nthreads = 2\ncc_pass = '" SECRET "'\n"
-             "scv_check_interval = 1\n%s\n",
-             d->port, extra ? extra : "");
+             "scv_check_interval = 1\n%s%s\n",
+             d->port, database, extra ? extra : "");
     harness_write(d->conf, text);
     snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
 }
@@ -725,6 +751,22 @@ static void test_assign_end_to_end(void **state)
     cc_stop(&d);
 }
 
+static int group_setup(void **state)
+{
+    (void)state;
+    if (!CC_TEST_PG)
+        return 0;
+    pg = pg_harness_start();
+    return pg ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    pg_harness_free(pg);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,5 +777,5 @@ int main(void)
         cmocka_unit_test(test_assign_refusals),   cmocka_unit_test(test_restart_persists),
         cmocka_unit_test(test_assign_end_to_end),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

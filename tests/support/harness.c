@@ -65,8 +65,14 @@ pid_t harness_spawn(const char *const argv[], const char *log_path)
         dup2(fd, 2);
         close(fd);
     }
-    const char *bin = argv[0] ? argv[0] : harness_bin();
-    execv(bin, (char *const *)argv);
+    /* A NULL argv[0] would end the list: put the binary in a copy. */
+    const char *args[64];
+    size_t n = 0;
+    args[n++] = argv[0] ? argv[0] : harness_bin();
+    for (; n < 63 && argv[n]; n++)
+        args[n] = argv[n];
+    args[n] = NULL;
+    execv(args[0], (char *const *)args);
     perror("execv");
     _exit(127);
 }

@@ -1,0 +1,581 @@
+/* End to end the way a new user meets the system: `siegetank up --no-demo`,
+ * then only the CLI and reference cores. A core is killed mid-stream, its
+ * stream must come back after the heartbeat expires and resume exactly at
+ * the last checkpoint; `sync --all` must bring back byte for byte what the
+ * SCV holds, as one valid XTC trajectory per stream; Ctrl-C must stop
+ * everything, and a second `up` must find the same data again. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_runner.h"
+#include "client/client.h"
+#include "core/xtc.h"
+#include "harness.h"
+#include "util/base64.h"
+#include "util/fs.h"
+#include "util/gz.h"
+
+#define NSTREAMS 5
+#define STEPS_PER_FRAME 10
+#define HEARTBEAT_INCREMENT "3"
+#define FILE_MAX (64u << 20)
+
+struct up_env {
+    char root[PATH_MAX];
+    char dir[PATH_MAX + 8]; /* up's data folder */
+    char cc_host[64];       /* 127.0.0.1:port, as a user types it */
+    char cc_port[8], scv_port[8];
+    char scv_url[64];
+    char admin_token[256];
+    char engine_key[256];
+    char target[64];
+    char streams[NSTREAMS][128];
+    pid_t up_pid;
+};
+
+static const struct cli_call as_user = {NULL, NULL, NULL}; /* saved login only */
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    char *data = fs_read_file(path, FILE_MAX, len);
+    if (!data)
+        fail_msg("cannot read %s", path);
+    return data;
+}
+
+/* ---- up --------------------------------------------------------------- */
+
+static pid_t start_up(struct up_env *e)
+{
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/up.log", e->root);
+    const char *argv[] = {NULL,
+                          "up",
+                          "--no-demo",
+                          "--dir",
+                          e->dir,
+                          "--cc-port",
+                          e->cc_port,
+                          "--scv-port",
+                          e->scv_port,
+                          "--heartbeat-increment",
+                          HEARTBEAT_INCREMENT,
+                          NULL};
+    return harness_spawn(argv, log);
+}
+
+static int scv_online(struct client *cc)
+{
+    struct client_error err;
+    json_t *status = client_scvs_status(cc, &err);
+    int online = json_is_true(json_object_get(json_object_get(status, "local"), "online"));
+    json_decref(status);
+    return online;
+}
+
+/* Waits until up has written the engine key and the CC lists the SCV online;
+ * then the deployment is what a user sees after up's "saved in" line. */
+static void wait_until_ready(struct up_env *e)
+{
+    char creds_path[PATH_MAX + 32], url[80];
+    struct client_error err;
+    snprintf(creds_path, sizeof creds_path, "%s/credentials.json", e->dir);
+    snprintf(url, sizeof url, "https://%s", e->cc_host);
+    for (int i = 0; i < 1200; i++) {
+        int status;
+        assert_int_equal(waitpid(e->up_pid, &status, WNOHANG), 0); /* up must still run */
+        json_t *creds = json_load_file(creds_path, 0, NULL);
+        const char *key = json_string_value(json_object_get(creds, "engine_key"));
+        const char *token = json_string_value(json_object_get(creds, "admin_token"));
+        if (key && token) {
+            snprintf(e->engine_key, sizeof e->engine_key, "%s", key);
+            snprintf(e->admin_token, sizeof e->admin_token, "%s", token);
+        }
+        json_decref(creds);
+        if (key && token) {
+            struct client *cc = client_new(url, NULL, &err);
+            assert_non_null(cc);
+            int online = scv_online(cc);
+            client_free(cc);
+            if (online)
+                return;
+        }
+        nap_ms(100);
+    }
+    fail_msg("siegetank up did not get ready; see %s/up.log", e->root);
+}
+
+/* No process may still run in up's folder (the daemons chdir there). */
+static void assert_no_process_in(const char *dir)
+{
+    char want[PATH_MAX], link[300], cwd[PATH_MAX];
+    assert_non_null(realpath(dir, want));
+    DIR *proc = opendir("/proc");
+    assert_non_null(proc);
+    struct dirent *d;
+    while ((d = readdir(proc)) != NULL) {
+        if (d->d_name[0] < '0' || d->d_name[0] > '9')
+            continue;
+        snprintf(link, sizeof link, "/proc/%s/cwd", d->d_name);
+        ssize_t n = readlink(link, cwd, sizeof cwd - 1);
+        if (n <= 0)
+            continue;
+        cwd[n] = '\0';
+        if (strcmp(cwd, want) == 0)
+            fail_msg("process %s still runs in %s after up stopped", d->d_name, dir);
+    }
+    closedir(proc);
+}
+
+static void stop_up(struct up_env *e)
+{
+    char url[80];
+    struct harness_response r;
+    assert_int_equal(harness_stop(e->up_pid, SIGINT, 60), 0);
+    e->up_pid = 0;
+    assert_no_process_in(e->dir);
+    snprintf(url, sizeof url, "https://%s/", e->cc_host);
+    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, NULL, &r), -1); /* nobody answers any more */
+    harness_response_free(&r);
+    assert_int_equal(harness_http("GET", e->scv_url, NULL, NULL, 0, NULL, &r), -1);
+    harness_response_free(&r);
+}
+
+/* ---- the manager's side, through the CLI ------------------------------- */
+
+/* Runs a command that must succeed; r is the caller's to free. */
+static void run_ok(const char *const argv[], struct cli_result *r)
+{
+    int status = cli_run(&as_user, argv, r);
+    if (status != 0)
+        fail_msg("siegetank %s %s exited %d: %s%s", argv[0], argv[1] ? argv[1] : "", status, r->out, r->err);
+}
+
+static void cli_ok(const char *const argv[], char *first_line, size_t n)
+{
+    struct cli_result r;
+    run_ok(argv, &r);
+    if (first_line)
+        assert_int_equal(cli_first_line(&r, first_line, n), 0);
+    cli_result_free(&r);
+}
+
+static void login_and_fill_target(struct up_env *e)
+{
+    char path[PATH_MAX + 64];
+    struct stat sb;
+    const char *login[] = {"login", "--cc", e->cc_host, "--token", e->admin_token, NULL};
+    cli_ok(login, NULL, 0);
+    snprintf(path, sizeof path, "%s/config/siegetank/credentials", e->root);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    const char *add[] = {"target",  "add",     "--engine", "toy", "--option", "steps_per_frame=10",
+                         "--stage", "private", NULL};
+    cli_ok(add, e->target, sizeof e->target);
+    for (int i = 0; i < NSTREAMS; i++) {
+        char seed[16], out[PATH_MAX + 16], system[PATH_MAX + 32], state[PATH_MAX + 32];
+        snprintf(seed, sizeof seed, "%d", i + 1);
+        snprintf(out, sizeof out, "%s/seed%d", e->root, i);
+        snprintf(system, sizeof system, "%s/system.json", out);
+        snprintf(state, sizeof state, "%s/state.json", out);
+        const char *make[] = {"core", "seed", "--seed", seed, "--out", out, NULL};
+        cli_ok(make, NULL, 0);
+        const char *stream[] = {"stream", "add",  "--target", e->target, "--scv",
+                                "local",  system, state,      NULL};
+        cli_ok(stream, e->streams[i], sizeof e->streams[i]);
+    }
+    struct cli_result r;
+    const char *list[] = {"stream", "list", e->target, NULL};
+    run_ok(list, &r);
+    for (int i = 0; i < NSTREAMS; i++)
+        assert_non_null(strstr(r.out, e->streams[i]));
+    cli_result_free(&r);
+}
+
+/* ---- stream state ------------------------------------------------------ */
+
+static json_t *stream_info(const struct up_env *e, int i)
+{
+    struct cli_result r;
+    const char *argv[] = {"stream", "info", e->streams[i], "--json", NULL};
+    run_ok(argv, &r);
+    json_t *info = json_loads(r.out, 0, NULL);
+    assert_non_null(info);
+    cli_result_free(&r);
+    return info;
+}
+
+static long stream_frames(const struct up_env *e, int i)
+{
+    json_t *info = stream_info(e, i);
+    long frames = (long)json_integer_value(json_object_get(info, "frames"));
+    json_decref(info);
+    return frames;
+}
+
+/* Index of the one active stream with at least min_frames committed, or -1. */
+static int find_busy_stream(const struct up_env *e, long min_frames)
+{
+    for (int i = 0; i < NSTREAMS; i++) {
+        json_t *info = stream_info(e, i);
+        int busy = json_is_true(json_object_get(info, "active")) &&
+                   json_integer_value(json_object_get(info, "frames")) >= min_frames;
+        json_decref(info);
+        if (busy)
+            return i;
+    }
+    return -1;
+}
+
+/* A core that is SIGKILLed after it has committed two checkpoints and sent
+ * some frames past them. Returns the stream it held. */
+static int kill_core_mid_stream(struct up_env *e)
+{
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/victim.log", e->root);
+    const char *argv[] = {NULL,
+                          "core",
+                          "--cc",
+                          e->cc_host,
+                          "--key",
+                          e->engine_key,
+                          "--target",
+                          e->target,
+                          "--cores",
+                          "1",
+                          "--frames-per-checkpoint",
+                          "5",
+                          "--frame-interval",
+                          "0.1",
+                          "--heartbeat",
+                          "1",
+                          NULL};
+    pid_t core = harness_spawn(argv, log);
+    assert_true(core > 0);
+    int victim = -1;
+    for (int i = 0; i < 600 && victim < 0; i++) {
+        nap_ms(100);
+        victim = find_busy_stream(e, 10);
+    }
+    assert_true(victim >= 0);
+    nap_ms(200); /* a frame or two into the next checkpoint interval */
+    assert_int_equal(harness_stop(core, SIGKILL, 10), 128 + SIGKILL);
+    return victim;
+}
+
+/* After heartbeat_increment the SCV must take the stream back: inactive,
+ * still OK, and the frames the dead core had not checkpointed discarded. */
+static void wait_until_released(const struct up_env *e, int victim, long committed)
+{
+    for (int i = 0; i < 600; i++) {
+        json_t *info = stream_info(e, victim);
+        int released = !json_is_true(json_object_get(info, "active"));
+        assert_string_equal(json_string_value(json_object_get(info, "status")), "OK");
+        assert_int_equal(json_integer_value(json_object_get(info, "frames")), committed);
+        json_decref(info);
+        if (released)
+            return;
+        nap_ms(100);
+    }
+    fail_msg("the killed core's stream was never released");
+}
+
+static json_t *run_cores(const struct up_env *e)
+{
+    struct cli_result r;
+    const char *argv[] = {"core",        "--cc",
+                          e->cc_host,    "--key",
+                          e->engine_key, "--target",
+                          e->target,     "--cores",
+                          "10",          "--duration",
+                          "12",          "--frames-per-checkpoint",
+                          "5",           "--frame-interval",
+                          "0.05",        "--heartbeat",
+                          "1",           "--quiet",
+                          "--json",      NULL};
+    int status = cli_run(&as_user, argv, &r);
+    if (status != 0)
+        fail_msg("siegetank core exited %d: %s", status, r.err);
+    json_t *summary = json_loads(r.out, 0, NULL);
+    assert_non_null(summary);
+    cli_result_free(&r);
+    return summary;
+}
+
+/* ---- what sync brought back -------------------------------------------- */
+
+static int is_partition(const char *name)
+{
+    return name[0] >= '1' && name[0] <= '9' && strspn(name, "0123456789") == strlen(name);
+}
+
+/* Every regular file under a (relative path rel) must equal the same file
+ * under b. Returns how many files were compared. */
+static int assert_tree_in(const char *a, const char *b, const char *rel)
+{
+    char pa[PATH_MAX * 2], pb[PATH_MAX * 2], sub[PATH_MAX];
+    snprintf(pa, sizeof pa, "%s/%s", a, rel);
+    DIR *dir = opendir(pa);
+    if (!dir)
+        fail_msg("cannot list %s", pa);
+    struct dirent *d;
+    int files = 0;
+    while ((d = readdir(dir)) != NULL) {
+        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+            continue;
+        snprintf(sub, sizeof sub, "%s/%s", rel, d->d_name);
+        snprintf(pa, sizeof pa, "%s/%s", a, sub);
+        snprintf(pb, sizeof pb, "%s/%s", b, sub);
+        if (fs_is_dir(pa)) {
+            files += assert_tree_in(a, b, sub);
+            continue;
+        }
+        size_t la, lb;
+        char *da = read_all(pa, &la), *db = read_all(pb, &lb);
+        if (la != lb || memcmp(da, db, la) != 0)
+            fail_msg("%s differs from %s", pa, pb);
+        free(da);
+        free(db);
+        files++;
+    }
+    closedir(dir);
+    return files;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The partition folders of a stream folder, ascending. */
+static size_t list_partitions(const char *dir, long *out, size_t max)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *ent;
+    size_t n = 0;
+    while ((ent = readdir(d)) != NULL)
+        if (is_partition(ent->d_name)) {
+            assert_true(n < max);
+            out[n++] = atol(ent->d_name);
+        }
+    closedir(d);
+    qsort(out, n, sizeof *out, cmp_long);
+    return n;
+}
+
+/* The toy engine's step in a checkpoint file (base64 of gzip of JSON). */
+static long checkpoint_step(const char *path)
+{
+    size_t len, gz_len, json_len;
+    char *text = read_all(path, &len);
+    unsigned char *gz = base64_decode(text, len, &gz_len);
+    assert_non_null(gz);
+    unsigned char *raw = gz_decompress(gz, gz_len, 1 << 20, &json_len);
+    assert_non_null(raw);
+    json_t *state = json_loadb((const char *)raw, json_len, 0, NULL);
+    assert_non_null(state);
+    long step = (long)json_integer_value(json_object_get(state, "step"));
+    json_decref(state);
+    free(raw);
+    free(gz);
+    free(text);
+    return step;
+}
+
+/* Checks one synced stream against the SCV's folder and the stream's info;
+ * returns its frame count. resume_at > 0: the partition a killed core left,
+ * which the next core must continue from. */
+static long check_synced_stream(const struct up_env *e, int i, const char *synced_root, long resume_at)
+{
+    char synced[PATH_MAX * 2], held[PATH_MAX * 2], path[PATH_MAX * 3], why[256];
+    long frames = stream_frames(e, i);
+    long parts[4096], held_parts[4096];
+    snprintf(synced, sizeof synced, "%s/%s", synced_root, e->streams[i]);
+    snprintf(held, sizeof held, "%s/local_data/streams/%s", e->dir, e->streams[i]);
+
+    size_t n = list_partitions(synced, parts, 4096);
+    assert_int_equal(list_partitions(held, held_parts, 4096), n);
+    assert_memory_equal(parts, held_parts, n * sizeof *parts);
+    assert_true(n > 0);
+    assert_int_equal(parts[n - 1], frames); /* partitions end at the committed count */
+
+    /* Byte for byte both ways: nothing missing, nothing extra, nothing changed. */
+    int seeds = assert_tree_in(synced, held, "files");
+    assert_int_equal(seeds, 2);
+    int synced_files = seeds, held_files = assert_tree_in(held, synced, "files");
+    for (size_t p = 0; p < n; p++) {
+        char rel[32];
+        snprintf(rel, sizeof rel, "%ld", parts[p]);
+        synced_files += assert_tree_in(synced, held, rel);
+        held_files += assert_tree_in(held, synced, rel);
+    }
+    assert_int_equal(synced_files, held_files);
+
+    /* The partitions concatenated: one trajectory, every step in order. */
+    size_t total = 0;
+    char *trajectory = NULL;
+    for (size_t p = 0; p < n; p++) {
+        size_t len;
+        snprintf(path, sizeof path, "%s/%ld/frames.xtc", synced, parts[p]);
+        char *data = read_all(path, &len);
+        long in_part = xtc_check_trajectory(data, len, why, sizeof why);
+        if (in_part != parts[p] - (p ? parts[p - 1] : 0))
+            fail_msg("%s: %ld frames for partition %ld (%s)", path, in_part, parts[p], why);
+        trajectory = realloc(trajectory, total + len);
+        memcpy(trajectory + total, data, len);
+        total += len;
+        free(data);
+    }
+    long count = xtc_check_trajectory(trajectory, total, why, sizeof why);
+    if (count != frames)
+        fail_msg("stream %s: trajectory check gave %ld of %ld frames: %s", e->streams[i], count, frames, why);
+    xtc_reader reader;
+    xtc_frame f;
+    xtc_reader_init(&reader, trajectory, total);
+    for (long k = 1; xtc_reader_next(&reader, &f, why, sizeof why) == 1; k++)
+        if (f.step != k * STEPS_PER_FRAME)
+            fail_msg("stream %s frame %ld has step %d, not %ld", e->streams[i], k, f.step,
+                     k * STEPS_PER_FRAME);
+    free(trajectory);
+
+    if (resume_at > 0) {
+        /* The killed core's last checkpoint is a partition, and another core
+         * committed past it starting from exactly that state. */
+        assert_non_null(bsearch(&resume_at, parts, n, sizeof *parts, cmp_long));
+        assert_true(frames > resume_at);
+        snprintf(path, sizeof path, "%s/%ld/checkpoint_files/state.json.gz.b64", synced, resume_at);
+        assert_int_equal(checkpoint_step(path), resume_at * STEPS_PER_FRAME);
+    }
+    return frames;
+}
+
+static void sync_and_check(const struct up_env *e, int victim, long victim_frames, long committed_later)
+{
+    char synced[PATH_MAX + 16];
+    snprintf(synced, sizeof synced, "%s/synced", e->root);
+    struct cli_result r;
+    const char *argv[] = {"sync", "--all", e->target, synced, NULL};
+    run_ok(argv, &r);
+    for (int i = 0; i < NSTREAMS; i++)
+        assert_non_null(strstr(r.out, e->streams[i]));
+    assert_null(strstr(r.out, "incomplete"));
+    cli_result_free(&r);
+
+    /* A second sync has nothing left to fetch. */
+    run_ok(argv, &r);
+    int unchanged = 0;
+    for (const char *p = r.out; (p = strstr(p, ": 0 file(s) fetched")) != NULL; p++)
+        unchanged++;
+    assert_int_equal(unchanged, NSTREAMS);
+    cli_result_free(&r);
+
+    long total = 0;
+    for (int i = 0; i < NSTREAMS; i++)
+        total += check_synced_stream(e, i, synced, i == victim ? victim_frames : 0);
+    assert_int_equal(total, victim_frames + committed_later);
+}
+
+/* ---- the second run ----------------------------------------------------- */
+
+static void check_data_reused(struct up_env *e, const long *frames)
+{
+    struct cli_result r;
+    const char *targets[] = {"target", "list", "--json", NULL};
+    run_ok(targets, &r); /* the saved admin token still works */
+    assert_non_null(strstr(r.out, e->target));
+    cli_result_free(&r);
+    const char *list[] = {"stream", "list", e->target, NULL};
+    run_ok(list, &r);
+    for (int i = 0; i < NSTREAMS; i++) {
+        assert_non_null(strstr(r.out, e->streams[i]));
+        assert_int_equal(stream_frames(e, i), frames[i]);
+    }
+    cli_result_free(&r);
+}
+
+static void test_up_cli_cores_sync_restart(void **state)
+{
+    (void)state;
+    struct up_env e;
+    char config[PATH_MAX + 16], conf[PATH_MAX + 32];
+    memset(&e, 0, sizeof e);
+    harness_tmpdir(e.root);
+    snprintf(e.dir, sizeof e.dir, "%s/up", e.root);
+    snprintf(config, sizeof config, "%s/config", e.root);
+    setenv("XDG_CONFIG_HOME", config, 1); /* the CLI's saved login lives here */
+    int p1 = harness_free_port(), p2 = harness_free_port();
+    while (p2 == p1)
+        p2 = harness_free_port();
+    snprintf(e.cc_port, sizeof e.cc_port, "%d", p1);
+    snprintf(e.scv_port, sizeof e.scv_port, "%d", p2);
+    snprintf(e.cc_host, sizeof e.cc_host, "127.0.0.1:%d", p1);
+    snprintf(e.scv_url, sizeof e.scv_url, "https://127.0.0.1:%d/", p2);
+
+    e.up_pid = start_up(&e);
+    assert_true(e.up_pid > 0);
+    wait_until_ready(&e);
+    snprintf(conf, sizeof conf, "%s/scv.conf", e.dir);
+    size_t len;
+    char *text = read_all(conf, &len);
+    assert_non_null(strstr(text, "heartbeat_increment = " HEARTBEAT_INCREMENT "\n"));
+    free(text);
+
+    login_and_fill_target(&e);
+    int victim = kill_core_mid_stream(&e);
+    long victim_frames = stream_frames(&e, victim);
+    assert_true(victim_frames >= 10);
+    assert_int_equal(victim_frames % 5, 0); /* only whole checkpoints count */
+    wait_until_released(&e, victim, victim_frames);
+
+    json_t *summary = run_cores(&e);
+    assert_true(json_integer_value(json_object_get(summary, "assignments")) >= NSTREAMS);
+    assert_int_equal(json_integer_value(json_object_get(summary, "errors")), 0);
+    long later = (long)json_integer_value(json_object_get(summary, "frames_committed"));
+    assert_true(later > 0);
+    json_decref(summary);
+    long frames[NSTREAMS];
+    for (int i = 0; i < NSTREAMS; i++) {
+        frames[i] = stream_frames(&e, i);
+        assert_true(frames[i] > (i == victim ? victim_frames : 0)); /* every stream was worked on */
+    }
+    sync_and_check(&e, victim, victim_frames, later);
+
+    stop_up(&e);
+    e.up_pid = start_up(&e);
+    assert_true(e.up_pid > 0);
+    wait_until_ready(&e);
+    check_data_reused(&e, frames);
+    stop_up(&e);
+    fs_rm_rf(e.root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_up_cli_cores_sync_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
