@@ -46,5 +46,8 @@ const char *cli_text(const json_t *value);
 /* {"streams":[ids]} of a target: the CC's gathered list, or (when the CC
  * lacks that route) each shard's list. NULL with err filled. */
 json_t *cli_target_streams(struct client *c, const char *target_id, struct client_error *err);
+/* Tells on stderr which SCVs (the CC's "unreachable" list) did not answer a
+ * target's stream listing; returns how many. A partial list is a failure. */
+int cli_warn_unreachable(const json_t *all);
 
 #endif

@@ -188,6 +188,19 @@ json_t *cli_target_streams(struct client *c, const char *target, struct client_e
     return all;
 }
 
+int cli_warn_unreachable(const json_t *all)
+{
+    const json_t *missing = json_object_get(all, "unreachable");
+    size_t i;
+    json_t *name;
+    json_array_foreach(missing, i, name)
+    {
+        fprintf(stderr, "siegetank: SCV '%s' did not answer; its streams are missing from this list\n",
+                cli_text(name));
+    }
+    return (int)json_array_size(missing);
+}
+
 static int stream_list(struct client *c, const char *target, int json)
 {
     struct client_error err;
@@ -199,8 +212,9 @@ static int stream_list(struct client *c, const char *target, int json)
         cli_print_json(all);
     else
         json_array_foreach(json_object_get(all, "streams"), i, id) printf("%s\n", cli_text(id));
+    int rc = cli_warn_unreachable(all) > 0 ? CLI_FAILED : CLI_OK;
     json_decref(all);
-    return CLI_OK;
+    return rc;
 }
 
 static int stream_download(struct client *c, const char *id, const char *path, const char *out)

@@ -69,6 +69,8 @@ static int sync_all(struct client *c, const char *target, const char *dir, json_
             rc = CLI_FAILED;
         free(sub);
     }
+    if (cli_warn_unreachable(all) > 0)
+        rc = CLI_FAILED;
     json_decref(all);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,24 @@ static void test_usage_errors(void **state)
     assert_untouched();
 }
 
+/* Runs last: it stops the SCV. A listing that misses a shard must say so
+ * and fail, never pass off a partial list as the whole. */
+static void test_scv_down_partial_list(void **state)
+{
+    (void)state;
+    struct cli_result r;
+    char dir[PATH_MAX + 16];
+    assert_int_equal(cluster_stop(&w.c.scv[0], SIGTERM), 0);
+    assert_int_equal(cli_run(&w.as_alice, ARGS("stream", "list", w.target), &r), 1);
+    assert_non_null(strstr(r.err, "SCV 's1' did not answer"));
+    assert_null(strstr(r.out, w.stream));
+    cli_result_free(&r);
+    snprintf(dir, sizeof dir, "%s/partial", w.c.root);
+    assert_int_equal(cli_run(&w.as_alice, ARGS("sync", "--all", w.target, dir), &r), 1);
+    assert_non_null(strstr(r.err, "did not answer"));
+    cli_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_unknown_ids),
         cmocka_unit_test(test_someone_elses_target),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_scv_down_partial_list),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

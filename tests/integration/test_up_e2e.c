@@ -45,6 +45,7 @@ struct up_env {
     char target[64];
     char streams[NSTREAMS][128];
     pid_t up_pid;
+    int starts; /* how many times up was started: each prints one ready line */
 };
 
 static const struct cli_call as_user = {NULL, NULL, NULL}; /* saved login only */
@@ -81,7 +82,23 @@ static pid_t start_up(struct up_env *e)
                           "--heartbeat-increment",
                           HEARTBEAT_INCREMENT,
                           NULL};
+    e->starts++;
     return harness_spawn(argv, log);
+}
+
+/* up prints this once everything is up: the CC may call a known SCV
+ * online before it has even started, so only this line is a ready signal. */
+static int ready_lines(const struct up_env *e)
+{
+    char log[PATH_MAX + 16];
+    size_t len;
+    int n = 0;
+    snprintf(log, sizeof log, "%s/up.log", e->root);
+    char *text = fs_read_file(log, 1 << 20, &len);
+    for (const char *p = text; p != NULL && (p = strstr(p, "press Ctrl-C to stop")) != NULL; p++)
+        n++;
+    free(text);
+    return n;
 }
 
 static int scv_online(struct client *cc)
@@ -112,7 +129,7 @@ static void wait_until_ready(struct up_env *e)
             snprintf(e->admin_token, sizeof e->admin_token, "%s", token);
         }
         json_decref(creds);
-        if (key && token) {
+        if (key && token && ready_lines(e) >= e->starts) {
             struct client *cc = client_new(url, NULL, &err);
             assert_non_null(cc);
             int online = scv_online(cc);
