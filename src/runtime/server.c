@@ -165,9 +165,20 @@ void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
     server_reply_json(req, status, json_pack("{s:s}", "error", msg));
 }
 
+/* 200 with a JSON body that outlives the request (no copy, no encoding). */
+static void reply_constant(h2o_req_t *req, const char *body, size_t len)
+{
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = len;
+    add_common_headers(req, "application/json");
+    h2o_send_inline(req, body, len);
+}
+
+/* The most frequent reply (every heartbeat), so a constant. */
 void server_reply_ok(h2o_req_t *req)
 {
-    server_reply_json(req, 200, json_object());
+    reply_constant(req, "{}", 2);
 }
 
 /* buf comes from the request's pool: HTTP/2 copies a chunk out of it only
@@ -266,9 +277,19 @@ json_t *server_body_object(h2o_req_t *req)
 
 /* ---- worker pool and deferred work ------------------------------------ */
 
+/* Niceness of worker threads: when CPU-heavy deferred work (frames to
+ * parse, digest and write) fills both cores, the event loops still get the
+ * CPU at once, so memory-only requests such as heartbeats keep their
+ * latency instead of queueing behind the workers' time slices. */
+#define WORKER_NICE 10
+
 static void *worker_main(void *arg)
 {
     struct worker_pool *pool = arg;
+    /* Linux applies a thread id's niceness to that thread alone; raising it
+     * needs no privilege, and failing to only costs latency. */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE) != 0)
+        log_warn("cannot lower the priority of a worker thread: %s", strerror(errno));
     for (;;) {
         pthread_mutex_lock(&pool->lock);
         while (pool->head == NULL && !pool->stopping)
@@ -437,12 +458,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 static void handle_root(struct server_request *r)
 {
-    h2o_req_t *req = r->req;
-    req->res.status = 200;
-    req->res.reason = "OK";
-    req->res.content_length = r->server->root_body.len;
-    add_common_headers(req, "application/json");
-    h2o_send_inline(req, r->server->root_body.base, r->server->root_body.len);
+    reply_constant(r->req, r->server->root_body.base, r->server->root_body.len);
 }
 
 /* ---- body-limit errors raised inside h2o ------------------------------ */
@@ -755,7 +771,8 @@ struct server *server_create(const struct config *cfg, const char *kind_name, vo
         s->nthreads = 1;
     pthread_mutex_init(&s->stop_lock, NULL);
     pthread_cond_init(&s->stop_cond, NULL);
-    json_t *root = json_pack("{s:s, s:s, s:s}", "service", kind_name, "name", cfg->name, "version", SERVER_VERSION);
+    json_t *root =
+        json_pack("{s:s, s:s, s:s}", "service", kind_name, "name", cfg->name, "version", SERVER_VERSION);
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     s->root_body = h2o_iovec_init(text, text ? strlen(text) : 0);

@@ -18,6 +18,8 @@ struct skeleton {
 
 static int put(struct skeleton *k, const char *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (k->len + n > k->cap) {
         size_t cap = k->cap ? k->cap : 256;
         while (cap < k->len + n)

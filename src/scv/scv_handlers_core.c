@@ -214,7 +214,8 @@ static int64_t frames_field(struct scv_job *job, json_t *body)
     return json_integer_value(v);
 }
 
-static void frame_append(struct scv_job *job, const char *md5, struct frame_file *ff, size_t n, int64_t frames)
+static void frame_append(struct scv_job *job, const char *md5, struct frame_file *ff, size_t n,
+                         int64_t frames)
 {
     char err[STREAM_STORE_ERR_LEN];
     uint64_t activation;

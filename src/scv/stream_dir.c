@@ -261,6 +261,76 @@ out:
     return rc;
 }
 
+static int scan_add_temp(struct stream_dir_scan *scan, size_t *cap, const char *name)
+{
+    if (scan->ntemps == *cap) {
+        *cap = *cap ? *cap * 2 : 4;
+        char **grown = realloc(scan->temps, *cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        scan->temps = grown;
+    }
+    if (!(scan->temps[scan->ntemps] = strdup(name)))
+        return -1;
+    scan->ntemps++;
+    return 0;
+}
+
+static int scan_add_part(struct stream_dir_scan *scan, size_t *cap, int64_t frames)
+{
+    if (scan->nparts == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        int64_t *grown = realloc(scan->parts, *cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        scan->parts = grown;
+    }
+    scan->parts[scan->nparts++] = frames;
+    return 0;
+}
+
+int stream_dir_scan(int dirfd, const char *name, struct stream_dir_scan *out)
+{
+    struct stream_dir_scan scan = {0};
+    size_t temps_cap = 0, parts_cap = 0;
+    int rc = -1;
+    DIR *d = open_listing(dirfd);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    /* errno is the only way readdir tells an error from the end. */
+    while ((errno = 0, e = readdir(d)) != NULL) {
+        int64_t frames;
+        if (wanted(dirfd, e, LIST_TEMPORARIES, NULL)) {
+            if (scan_add_temp(&scan, &temps_cap, e->d_name) != 0)
+                goto out;
+        } else if (strcmp(e->d_name, name) == 0) {
+            scan.has_name = 1;
+        } else if (stream_dir_parse_partition(e->d_name, &frames) && entry_type(dirfd, e) == DT_DIR) {
+            if (scan_add_part(&scan, &parts_cap, frames) != 0)
+                goto out;
+        }
+    }
+    if (errno != 0)
+        goto out;
+    if (scan.nparts > 1)
+        qsort(scan.parts, scan.nparts, sizeof *scan.parts, cmp_i64);
+    *out = scan;
+    memset(&scan, 0, sizeof scan);
+    rc = 0;
+out:
+    stream_dir_scan_free(&scan);
+    closedir(d);
+    return rc;
+}
+
+void stream_dir_scan_free(struct stream_dir_scan *scan)
+{
+    stream_dir_names_free(scan->temps, scan->ntemps);
+    free(scan->parts);
+    memset(scan, 0, sizeof *scan);
+}
+
 int stream_dir_fsync_all(int dirfd)
 {
     char **names = NULL;

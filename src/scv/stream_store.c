@@ -160,44 +160,30 @@ static int cmp_known(const void *a, const void *b)
     return strcmp(((const known_stream *)a)->id, ((const known_stream *)b)->id);
 }
 
-static int remove_temporaries(stream_store *s, int dirfd, const char *id)
-{
-    char **names = NULL;
-    size_t n = 0;
-    int rc = -1;
-    if (stream_dir_temporaries(dirfd, &names, &n) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (remove_tree(s, id, names[i]) != 0)
-            goto out;
-    }
-    rc = 0;
-out:
-    stream_dir_names_free(names, n);
-    return rc;
-}
-
 /* Removes a stream's leftovers and returns its true frame count in *frames:
  * the highest partition holding checkpoint_files/. A higher one without it
  * cannot come from a commit (the buffer gains checkpoint_files/ before its
  * rename), so it is removed as incomplete. */
 static int reconcile_stream(stream_store *s, const char *id, int64_t *frames)
 {
-    int64_t *parts = NULL;
-    size_t nparts = 0;
+    struct stream_dir_scan scan = {0};
     int rc = -1;
     int fd = stream_dir_open(s->streams_fd, id);
-    if (fd < 0 || remove_tree(s, id, BUFFER_DIR) != 0 || remove_temporaries(s, fd, id) != 0)
+    if (fd < 0 || stream_dir_scan(fd, BUFFER_DIR, &scan) != 0)
         goto out;
-    if (stream_dir_partitions(fd, &parts, &nparts) != 0)
+    if (scan.has_name && remove_tree(s, id, BUFFER_DIR) != 0)
         goto out;
+    for (size_t i = 0; i < scan.ntemps; i++) {
+        if (remove_tree(s, id, scan.temps[i]) != 0)
+            goto out;
+    }
     *frames = 0;
-    for (size_t i = nparts; i-- > 0;) {
+    for (size_t i = scan.nparts; i-- > 0;) {
         char name[32], sub[64];
-        snprintf(name, sizeof name, "%lld", (long long)parts[i]);
+        snprintf(name, sizeof name, "%lld", (long long)scan.parts[i]);
         snprintf(sub, sizeof sub, "%s/%s", name, CHECKPOINT_DIR);
         if (is_dir_at(fd, sub)) {
-            *frames = parts[i];
+            *frames = scan.parts[i];
             break;
         }
         log_warn("stream store: stream %s: partition %s has no %s; removing it as incomplete", id, name,
@@ -209,7 +195,7 @@ static int reconcile_stream(stream_store *s, const char *id, int64_t *frames)
 out:
     if (rc != 0)
         log_error("stream store: cannot reconcile stream %s: %s", id, strerror(errno));
-    free(parts);
+    stream_dir_scan_free(&scan);
     close_fd(fd);
     return rc;
 }

@@ -38,7 +38,8 @@ static void test_long_plain_value_is_a_slice(void **state)
 static void test_short_escaped_and_unicode_values_are_copied(void **state)
 {
     (void)state;
-    const char *text = "{\"short\": \"abc\", \"esc\": \"line\\none two three\", \"utf\": \"caf\xc3\xa9 au lait\"}";
+    const char *text =
+        "{\"short\": \"abc\", \"esc\": \"line\\none two three\", \"utf\": \"caf\xc3\xa9 au lait\"}";
     json_slices s;
     json_error_t err;
     json_t *root = json_slices_load(text, strlen(text), MIN, &s, &err);
@@ -75,12 +76,14 @@ static void test_same_verdict_as_jansson(void **state)
     (void)state;
     static const char *const texts[] = {
         "{\"f\": \"AAAAAAAAAAAA\"}",
-        "{\"f\": \"AAAAAAAAAAAA\"",             /* unterminated object */
-        "{\"f\": \"AAAAAAAAAAAA}",              /* unterminated string */
-        "{\"f\": \"AAAA\x01" "AAAAAAA\"}",      /* control character */
-        "{\"f\": \"AAAAAAAA\xff\xfe" "AAAA\"}", /* not UTF-8 */
-        "{\"f\": \"AAAAAAAAAAAA\" \"g\"}",      /* missing colon */
-        "{\"f\": \"\\u0000AAAAAAAAAAA\"}",      /* NUL: refused without JSON_ALLOW_NUL */
+        "{\"f\": \"AAAAAAAAAAAA\"", /* unterminated object */
+        "{\"f\": \"AAAAAAAAAAAA}",  /* unterminated string */
+        "{\"f\": \"AAAA\x01"
+        "AAAAAAA\"}", /* control character */
+        "{\"f\": \"AAAAAAAA\xff\xfe"
+        "AAAA\"}",                                        /* not UTF-8 */
+        "{\"f\": \"AAAAAAAAAAAA\" \"g\"}",                /* missing colon */
+        "{\"f\": \"\\u0000AAAAAAAAAAA\"}",                /* NUL: refused without JSON_ALLOW_NUL */
         "{\"f\": \"\\u00000\", \"g\": \"AAAAAAAAAAAA\"}", /* a would-be placeholder */
         "[\"AAAAAAAAAAAA\", \"AAAAAAAAAAAB\"]",
         "\"AAAAAAAAAAAA\"", /* not an object or array */
@@ -138,7 +141,8 @@ static void test_many_slices(void **state)
     size_t n = 0;
     n += (size_t)snprintf(text + n, sizeof text - n, "{");
     for (int i = 0; i < 100; i++)
-        n += (size_t)snprintf(text + n, sizeof text - n, "%s\"k%d\": \"value-number-%04d\"", i ? ", " : "", i, i);
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s\"k%d\": \"value-number-%04d\"", i ? ", " : "", i,
+                              i);
     snprintf(text + n, sizeof text - n, "}");
     json_slices s;
     json_error_t err;

@@ -1,0 +1,199 @@
+# Shared helpers for the bench/*.sh scripts (sourced, not run).
+# Every daemon and file lives under one temp folder, removed on exit; every
+# process started here is stopped by its pid on exit.
+set -euo pipefail
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${ST_BUILD:-$bench_root/build}
+bin=$build/siegetank
+fill=$build/bench/st-bench-fill
+hz=$(getconf CLK_TCK)
+ncpu=$(nproc)
+
+for tool in wrk curl python3; do
+  command -v $tool >/dev/null || { echo "missing $tool: run scripts/deps.sh --bench" >&2; exit 1; }
+done
+[ -x "$bin" ] && [ -x "$fill" ] || { echo "missing $bin or $fill: build first (or set ST_BUILD)" >&2; exit 1; }
+
+tmp=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/st-bench.XXXXXX")
+pids=()
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap bench_cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_up URL [SECONDS]: polls until any HTTP answer.
+wait_up() {
+  local n=$(( ${2:-20} * 20 ))
+  for _ in $(seq $n); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
+  echo "not up: $1" >&2; return 1
+}
+
+# cpu_ticks PID: user + system clock ticks used so far by PID and its
+# direct children (nginx's workers).
+cpu_ticks() {
+  local t=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $t
+}
+
+# json_field NAME: reads JSON on stdin, prints one top-level string field.
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# cc_setup [EXTRA_CONF]: a CC on a free port with admin@bench bootstrapped.
+# Sets cc_url, cc_dir, cc_pid, cc_pass, admin (token).
+cc_setup() {
+  cc_dir=$tmp/cc; mkdir -p "$cc_dir"
+  local port; port=$(free_port)
+  cc_url=http://127.0.0.1:$port
+  cc_pass=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  printf 'name = cc\ninternal_http_port = %s\ncc_pass = %s\naccess_log = off\nthreads = %s\n%s\n' \
+    "$port" "$cc_pass" "${CC_THREADS:-$ncpu}" "${1:-}" > "$cc_dir/cc.conf"
+  "$bin" cc -c "$cc_dir/cc.conf" add-manager --email admin@bench --password bench-password --role admin \
+    >/dev/null 2>>"$cc_dir/log"
+}
+
+# cc_start: starts the CC set up by cc_setup and logs in.
+cc_start() {
+  "$bin" cc -c "$cc_dir/cc.conf" 2>>"$cc_dir/log" &
+  cc_pid=$!; pids+=($cc_pid)
+  wait_up "$cc_url/" 30
+  admin=$(curl -sf -d '{"email":"admin@bench","password":"bench-password"}' "$cc_url/auth" | json_field token)
+}
+
+# scv_setup NAME [EXTRA_CONF]: config for an SCV pointed at the CC. Sets
+# scv_url, scv_dir, scv_data.
+scv_setup() {
+  scv_name=$1
+  scv_dir=$tmp/$1; mkdir -p "$scv_dir"
+  scv_data=$scv_dir/${1}_data
+  local port; port=$(free_port)
+  scv_url=http://127.0.0.1:$port
+  printf 'name = %s\ninternal_http_port = %s\nexternal_host = 127.0.0.1:%s\ncommand_center = %s\ncc_pass = %s\naccess_log = off\nthreads = %s\n%s\n' \
+    "$1" "$port" "$port" "$cc_url" "$cc_pass" "${SCV_THREADS:-$ncpu}" "${2:-}" > "$scv_dir/scv.conf"
+}
+
+# scv_start: starts the SCV and waits until the CC lists it online.
+scv_start() {
+  "$bin" scv -c "$scv_dir/scv.conf" 2>>"$scv_dir/log" &
+  scv_pid=$!; pids+=($scv_pid)
+  wait_up "$scv_url/" 60
+  for _ in $(seq 200); do
+    curl -s "$cc_url/scvs/status" | grep -q "\"$scv_name\": *{[^}]*\"online\": *true" && return 0
+    sleep 0.05
+  done
+  echo "SCV $scv_name never came online at the CC" >&2; return 1
+}
+
+# make_target ENGINE: a public target of admin@bench; prints its id.
+make_target() {
+  curl -sf -H "Authorization: $admin" -d "{\"engines\":[\"$1\"],\"stage\":\"public\"}" "$cc_url/targets" |
+    json_field target_id
+}
+
+# engine_key ENGINE: prints a new engine key.
+engine_key() {
+  curl -sf -H "Authorization: $admin" -d "{\"engine\":\"$1\",\"description\":\"bench\"}" "$cc_url/engines/keys" |
+    json_field key
+}
+
+# add_shard TARGET: tells the CC that the SCV holds streams of TARGET (what
+# the SCV does itself when a target's first stream is created over HTTP).
+add_shard() {
+  curl -sf -X PUT -H "Authorization: $cc_pass" -d "{\"scv\":\"$scv_name\",\"op\":\"add\"}" \
+    "$cc_url/targets/shards/$1" >/dev/null
+}
+
+# wrk_timed OUT ARGS...: runs wrk with ARGS, output in OUT; sets wrk_cpu to
+# its CPU seconds (user + system) and wrk_wall to its wall seconds.
+wrk_timed() {
+  local out=$1; shift
+  /usr/bin/time -f '%e %U %S' -o "$out.time" wrk "$@" > "$out"
+  read -r wrk_wall u s < "$out.time"
+  wrk_cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')
+}
+
+# wrk_ok_rate OUT: 2xx responses per second from wrk's report.
+wrk_ok_rate() {
+  awk '/requests in/ { n = $1; t = $4; sub(/s,?$/, "", t); if (t ~ /m$/) { sub(/m/, "", t); t *= 60 } }
+       /Non-2xx/ { bad = $NF }
+       END { printf "%.0f\n", (n - bad) / t }' "$1"
+}
+
+# With BENCH_PERF=DIR set, perf_start NAME PID records a call-graph profile
+# of PID into DIR/NAME.data until perf_stop (for docs/PERFORMANCE.md).
+perf_pids=()
+perf_start() {
+  [ -n "${BENCH_PERF:-}" ] || return 0
+  mkdir -p "$BENCH_PERF"
+  perf record -q ${BENCH_PERF_ARGS:--g} -p "$2" -o "$BENCH_PERF/$1.data" 2>/dev/null &
+  perf_pids+=($!); pids+=($!)
+}
+perf_stop() {
+  for p in "${perf_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  perf_pids=()
+}
+
+# activate_tokens TARGET ENGINE COUNT OUT: activates COUNT streams of TARGET
+# on the SCV (as the CC would) over one keep-alive connection; the core
+# tokens go to OUT, one a line.
+activate_tokens() {
+  python3 - "$scv_url" "$(cat "$scv_data/secret")" "$1" "$2" "$3" "$4" <<'PY'
+import http.client, json, sys, urllib.parse
+url, secret, target, engine, count, out = sys.argv[1:7]
+u = urllib.parse.urlparse(url)
+conn = http.client.HTTPConnection(u.hostname, u.port)
+body = json.dumps({"target_id": target, "engine": engine})
+with open(out, "w") as f:
+    for _ in range(int(count)):
+        conn.request("POST", "/streams/activate", body, {"Authorization": secret, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            sys.exit("activate: %d %s" % (r.status, data.decode()))
+        f.write(json.loads(data)["token"] + "\n")
+PY
+}
+
+# nginx_start WORKERS: nginx answering `return 200` on a free port; sets nginx_url.
+nginx_start() {
+  local port; port=$(free_port)
+  mkdir -p "$tmp/nginx"
+  cat > "$tmp/nginx.conf" <<CONF
+worker_processes $1;
+worker_rlimit_nofile 20000;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx; proxy_temp_path $tmp/nginx; fastcgi_temp_path $tmp/nginx;
+  uwsgi_temp_path $tmp/nginx; scgi_temp_path $tmp/nginx;
+  server { listen 127.0.0.1:$port; location / { return 200 '{}'; } }
+}
+CONF
+  /usr/sbin/nginx -c "$tmp/nginx.conf" -g 'daemon off;' &
+  nginx_pid=$!; pids+=($nginx_pid)
+  nginx_url=http://127.0.0.1:$port
+  wait_up "$nginx_url/"
+}
+
+now_s() { date +%s.%N; }
+
+# time_until_ok URL [SECONDS]: polls URL every 10 ms until it answers 200;
+# prints the seconds since $t0 (set by the caller just before the start).
+time_until_ok() {
+  local n=$(( ${2:-60} * 100 ))
+  for _ in $(seq $n); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ]; then
+      awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.2f\n", b - a }'; return 0
+    fi
+    sleep 0.01
+  done
+  echo "never answered 200: $1" >&2; return 1
+}
