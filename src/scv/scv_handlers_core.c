@@ -396,12 +396,12 @@ static void handle_start(struct server_request *r)
 
 static void handle_frame(struct server_request *r)
 {
-    scv_job_run(r, work_frame);
+    scv_job_run_bulk(r, work_frame);
 }
 
 static void handle_checkpoint(struct server_request *r)
 {
-    scv_job_run(r, work_checkpoint);
+    scv_job_run_bulk(r, work_checkpoint);
 }
 
 static void handle_stop(struct server_request *r)

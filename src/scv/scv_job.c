@@ -29,7 +29,12 @@ static void job_free(struct scv_job *job)
 static void job_work(void *arg)
 {
     struct scv_job *job = arg;
+    if (job->bulk)
+        while (sem_wait(&job->svc->bulk_slots) != 0)
+            ;
     job->work(job);
+    if (job->bulk)
+        sem_post(&job->svc->bulk_slots);
 }
 
 static void reply_json_with_md5(h2o_req_t *req, json_t *body)
@@ -66,7 +71,7 @@ out:
     job_free(job);
 }
 
-void scv_job_run(struct server_request *r, scv_job_fn work)
+static void job_start(struct server_request *r, scv_job_fn work, int bulk)
 {
     h2o_req_t *req = r->req;
     struct scv_job *job = calloc(1, sizeof *job);
@@ -74,6 +79,7 @@ void scv_job_run(struct server_request *r, scv_job_fn work)
         goto oom;
     job->svc = r->app;
     job->work = work;
+    job->bulk = bulk;
     job->fd = -1;
     job->status = 500;
     for (int i = 0; i < r->params.count && i < ROUTER_MAX_PARAMS; i++)
@@ -94,6 +100,16 @@ oom:
     if (job != NULL)
         job_free(job);
     server_reply_error(req, 503, "server is out of memory; try again later");
+}
+
+void scv_job_run(struct server_request *r, scv_job_fn work)
+{
+    job_start(r, work, 0);
+}
+
+void scv_job_run_bulk(struct server_request *r, scv_job_fn work)
+{
+    job_start(r, work, 1);
 }
 
 void scv_job_fail(struct scv_job *job, int status, const char *fmt, ...)

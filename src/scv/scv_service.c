@@ -103,6 +103,8 @@ scv_service *scv_service_create(const struct config *cfg, char *err, size_t errl
     }
     svc->cfg = *cfg;
     pthread_mutex_init(&svc->shard_lock, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    sem_init(&svc->bulk_slots, 0, cpus > 2 ? (unsigned)cpus - 1 : 1);
     if (fs_mkdir_p(cfg->data_folder, 0750) != 0) {
         snprintf(err, errlen, "cannot create data folder '%s': %s", cfg->data_folder, strerror(errno));
         goto fail;
@@ -142,6 +144,7 @@ void scv_service_destroy(scv_service *svc)
     scv_index_free(svc->index);
     stream_store_close(svc->store);
     pthread_mutex_destroy(&svc->shard_lock);
+    sem_destroy(&svc->bulk_slots);
     free(svc);
 }
 

@@ -14,6 +14,7 @@
 #define ST_SCV_SERVICE_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stddef.h>
 
 #include "config/config.h"
@@ -37,6 +38,9 @@ typedef struct scv_service {
     /* Held across "first stream of a target here" / "last one gone" and the
      * matching shard call, so the CC's shard list never disagrees for long. */
     pthread_mutex_t shard_lock;
+    /* Frames and checkpoints (decode, digest, write, fsync) may use all but
+     * one CPU, so the event loops always find one free for heartbeats. */
+    sem_t bulk_slots;
     /* ticker threads only */
     double next_register, next_ship;
     int registered; /* 1 after a success, -1 after a failure, 0 before any */
