@@ -133,6 +133,45 @@ void cc_scv_rows_free(cc_scv_row *v, size_t n)
     free(v);
 }
 
+char *cc_engines_json(const char *const *engines, size_t n)
+{
+    json_t *arr = json_array();
+    char *text = NULL;
+    for (size_t i = 0; arr && i < n; i++) {
+        if (json_array_append_new(arr, json_string(engines[i])) != 0)
+            goto out;
+    }
+    text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+out:
+    json_decref(arr);
+    return text;
+}
+
+int cc_engines_parse(const char *text, cc_target *t)
+{
+    json_t *arr = json_loads(text ? text : "", 0, NULL);
+    size_t i;
+    json_t *v;
+    int rc = -1;
+
+    if (!json_is_array(arr))
+        goto out;
+    t->engines = calloc(json_array_size(arr) + 1, sizeof *t->engines);
+    if (!t->engines)
+        goto out;
+    json_array_foreach(arr, i, v)
+    {
+        t->engines[i] = strdup(json_is_string(v) ? json_string_value(v) : "");
+        if (!t->engines[i])
+            goto out;
+        t->n_engines = i + 1;
+    }
+    rc = 0;
+out:
+    json_decref(arr);
+    return rc;
+}
+
 static double now(void)
 {
     struct timespec ts;

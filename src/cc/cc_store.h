@@ -222,6 +222,13 @@ extern const cc_store_ops cc_store_sqlite_ops;
 void cc_engine_key_rows_free(cc_engine_key_row *v, size_t n);
 void cc_scv_rows_free(cc_scv_row *v, size_t n);
 
+/* A target's engines as both backends store them: a JSON array of strings.
+ * cc_engines_json returns malloc'd compact text, NULL when out of memory;
+ * cc_engines_parse fills t->engines and t->n_engines from that text, 0 or
+ * -1 (t may then hold a partial list for cc_target_free). */
+char *cc_engines_json(const char *const *engines, size_t n);
+int cc_engines_parse(const char *text, cc_target *t);
+
 /* ---- Public API ----------------------------------------------------- */
 typedef struct cc_store cc_store;
 

@@ -705,21 +705,34 @@ static cc_store_status pg_key_insert(void *impl, const cc_engine_key_row *row)
                      5, params, 0);
 }
 
-typedef struct key_list {
-    cc_engine_key_row *v;
-    size_t n;
-} key_list;
+/* Fills one zeroed array element from row of r. 0 or -1. */
+typedef int (*row_fill)(const PGresult *r, int row, void *elem);
 
-static int key_row(const PGresult *r, int row, void *arg)
+/* Allocates *v with one zeroed element of elem bytes per row of res (and a
+ * spare, so an empty result is still an allocation) and fills each through
+ * fill, counting in *n. A row that fails to fill is still counted, so on
+ * IO the caller's free releases whatever *v holds. */
+static cc_store_status collect_rows(const PGresult *res, void **v, size_t *n, size_t elem, row_fill fill)
 {
-    key_list *l = arg;
-    cc_engine_key_row *k = &l->v[row];
+    *v = calloc((size_t)PQntuples(res) + 1, elem);
+    if (!*v)
+        return CC_STORE_IO;
+    for (int i = 0; i < PQntuples(res); i++) {
+        ++*n;
+        if (fill(res, i, (char *)*v + (size_t)i * elem) != 0)
+            return CC_STORE_IO;
+    }
+    return CC_STORE_OK;
+}
+
+static int fill_key(const PGresult *r, int row, void *elem)
+{
+    cc_engine_key_row *k = elem;
     val(r, row, 0, k->key_hash, sizeof k->key_hash);
     k->key_sealed = strdup(PQgetvalue(r, row, 1));
     val(r, row, 2, k->engine, sizeof k->engine);
     val(r, row, 3, k->description, sizeof k->description);
     k->creation_date = dval(r, row, 4);
-    l->n = (size_t)row + 1;
     return k->key_sealed ? 0 : -1;
 }
 
@@ -729,7 +742,6 @@ static cc_store_status pg_key_list(void *impl, cc_engine_key_row **out, size_t *
     pg *p = impl;
     pg_conn *c = acquire(p);
     PGresult *res = NULL;
-    key_list l = {0};
     cc_store_status rc;
 
     *out = NULL;
@@ -740,23 +752,16 @@ static cc_store_status pg_key_list(void *impl, cc_engine_key_row **out, size_t *
            "SELECT key_hash, key_sealed, engine, description, creation_date FROM engine_keys"
            " ORDER BY creation_date, key_hash",
            0, NULL);
-    if (rc == CC_STORE_OK) {
-        l.v = calloc((size_t)PQntuples(res) + 1, sizeof *l.v);
-        rc = l.v ? CC_STORE_OK : CC_STORE_IO;
-    }
-    for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
-        if (key_row(res, i, &l) != 0)
-            rc = CC_STORE_IO;
-    }
+    if (rc == CC_STORE_OK)
+        rc = collect_rows(res, (void **)out, n, sizeof **out, fill_key);
     PQclear(res);
     release(p, c);
     if (rc != CC_STORE_OK) {
-        cc_engine_key_rows_free(l.v, l.n);
-        return rc;
+        cc_engine_key_rows_free(*out, *n);
+        *out = NULL;
+        *n = 0;
     }
-    *out = l.v;
-    *n = l.n;
-    return CC_STORE_OK;
+    return rc;
 }
 
 static cc_store_status pg_key_delete(void *impl, const char *key_hash)
@@ -778,45 +783,6 @@ static cc_store_status pg_key_lookup(void *impl, const char *key_hash, char engi
 
 /* ---- targets ---- */
 
-static char *engines_json(const char *const *engines, size_t n)
-{
-    json_t *arr = json_array();
-    char *text = NULL;
-    for (size_t i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, json_string(engines[i])) != 0)
-            goto out;
-    }
-    text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
-out:
-    json_decref(arr);
-    return text;
-}
-
-static int parse_engines(const char *text, cc_target *t)
-{
-    json_t *arr = json_loads(text ? text : "", 0, NULL);
-    size_t i;
-    json_t *v;
-    int rc = -1;
-
-    if (!json_is_array(arr))
-        goto out;
-    t->engines = calloc(json_array_size(arr) + 1, sizeof *t->engines);
-    if (!t->engines)
-        goto out;
-    json_array_foreach(arr, i, v)
-    {
-        t->engines[i] = strdup(json_is_string(v) ? json_string_value(v) : "");
-        if (!t->engines[i])
-            goto out;
-        t->n_engines = i + 1;
-    }
-    rc = 0;
-out:
-    json_decref(arr);
-    return rc;
-}
-
 #define TARGET_COLS "id, owner, stage, engines, options, weight, creation_date"
 
 /* Fills t from a row whose first columns are TARGET_COLS. 0 or -1. */
@@ -833,7 +799,7 @@ static int read_target(const PGresult *r, int row, cc_target *t)
     t->stage = parsed;
     t->weight = dval(r, row, 5);
     t->creation_date = dval(r, row, 6);
-    if (parse_engines(PQgetvalue(r, row, 3), t) != 0)
+    if (cc_engines_parse(PQgetvalue(r, row, 3), t) != 0)
         return -1;
     t->options = json_loads(PQgetvalue(r, row, 4), 0, NULL);
     if (!json_is_object(t->options)) {
@@ -858,7 +824,7 @@ static int add_shard(cc_target *t, const char *scv)
 
 static cc_store_status pg_target_insert(void *impl, const cc_target *t)
 {
-    char *engines = engines_json((const char *const *)t->engines, t->n_engines);
+    char *engines = cc_engines_json((const char *const *)t->engines, t->n_engines);
     char *options = t->options ? json_dumps(t->options, JSON_COMPACT) : strdup("{}");
     char weight[32], created[32];
     cc_store_status rc = CC_STORE_IO;
@@ -929,8 +895,8 @@ static cc_store_status pg_target_update(void *impl, const char *id, const cc_tar
     if (u->options && json_object_update(t.options, (json_t *)u->options) != 0)
         goto out;
     options = json_dumps(t.options, JSON_COMPACT);
-    engines = u->set_engines ? engines_json(u->engines, u->n_engines)
-                             : engines_json((const char *const *)t.engines, t.n_engines);
+    engines = u->set_engines ? cc_engines_json(u->engines, u->n_engines)
+                             : cc_engines_json((const char *const *)t.engines, t.n_engines);
     if (!options || !engines)
         goto out;
     if (strlen(options) > CC_OPTIONS_MAX) {
@@ -979,14 +945,11 @@ out:
     return rc;
 }
 
-static int id_row(const PGresult *r, int row, void *arg)
+static int fill_id(const PGresult *r, int row, void *elem)
 {
-    cc_strlist *l = arg;
-    l->v[row] = strdup(PQgetvalue(r, row, 0));
-    if (!l->v[row])
-        return -1;
-    l->n = (size_t)row + 1;
-    return 0;
+    char **id = elem;
+    *id = strdup(PQgetvalue(r, row, 0));
+    return *id ? 0 : -1;
 }
 
 static cc_store_status pg_target_list(void *impl, const char *owner, cc_strlist *out)
@@ -1002,14 +965,8 @@ static cc_store_status pg_target_list(void *impl, const char *owner, cc_strlist 
            owner ? "SELECT id FROM targets WHERE owner = $1 ORDER BY creation_date, id"
                  : "SELECT id FROM targets WHERE stage = 'public' ORDER BY creation_date, id",
            owner ? 1 : 0, owner ? &owner : NULL);
-    if (rc == CC_STORE_OK) {
-        out->v = calloc((size_t)PQntuples(res) + 1, sizeof *out->v);
-        rc = out->v ? CC_STORE_OK : CC_STORE_IO;
-    }
-    for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
-        if (id_row(res, i, out) != 0)
-            rc = CC_STORE_IO;
-    }
+    if (rc == CC_STORE_OK)
+        rc = collect_rows(res, (void **)&out->v, &out->n, sizeof *out->v, fill_id);
     PQclear(res);
     release(p, c);
     if (rc != CC_STORE_OK)
@@ -1067,6 +1024,15 @@ static cc_store_status pg_scv_upsert(void *impl, const cc_scv_row *row)
                      3, params, 0);
 }
 
+static int fill_scv(const PGresult *r, int row, void *elem)
+{
+    cc_scv_row *s = elem;
+    val(r, row, 0, s->name, sizeof s->name);
+    val(r, row, 1, s->host, sizeof s->host);
+    s->password_sealed = strdup(PQgetvalue(r, row, 2));
+    return s->password_sealed ? 0 : -1;
+}
+
 static cc_store_status scv_rows(pg *p, pg_conn *c, cc_scv_row **out, size_t *n)
 {
     PGresult *res = NULL;
@@ -1076,18 +1042,7 @@ static cc_store_status scv_rows(pg *p, pg_conn *c, cc_scv_row **out, size_t *n)
     *n = 0;
     if (rc != CC_STORE_OK)
         return rc;
-    *out = calloc((size_t)PQntuples(res) + 1, sizeof **out);
-    for (int i = 0; *out && i < PQntuples(res); i++) {
-        cc_scv_row *row = &(*out)[i];
-        val(res, i, 0, row->name, sizeof row->name);
-        val(res, i, 1, row->host, sizeof row->host);
-        row->password_sealed = strdup(PQgetvalue(res, i, 2));
-        *n = (size_t)i + 1;
-        if (!row->password_sealed)
-            rc = CC_STORE_IO;
-    }
-    if (!*out)
-        rc = CC_STORE_IO;
+    rc = collect_rows(res, (void **)out, n, sizeof **out, fill_scv);
     PQclear(res);
     if (rc != CC_STORE_OK) {
         cc_scv_rows_free(*out, *n);
@@ -1172,6 +1127,11 @@ static cc_store_status pg_stats_insert(void *impl, const cc_stats_fragment *v, s
 
 /* ---- the whole cache ---- */
 
+static int fill_target(const PGresult *r, int row, void *elem)
+{
+    return read_target(r, row, elem);
+}
+
 static cc_store_status load_targets(pg *p, pg_conn *c, cc_snapshot *out)
 {
     PGresult *res = NULL;
@@ -1180,14 +1140,7 @@ static cc_store_status load_targets(pg *p, pg_conn *c, cc_snapshot *out)
 
     if (rc != CC_STORE_OK)
         return rc;
-    out->targets = calloc((size_t)PQntuples(res) + 1, sizeof *out->targets);
-    if (!out->targets)
-        rc = CC_STORE_IO;
-    for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
-        out->n_targets++;
-        if (read_target(res, i, &out->targets[i]) != 0)
-            rc = CC_STORE_IO;
-    }
+    rc = collect_rows(res, (void **)&out->targets, &out->n_targets, sizeof *out->targets, fill_target);
     PQclear(res);
     res = NULL;
     if (rc == CC_STORE_OK)
@@ -1206,6 +1159,20 @@ static cc_store_status load_targets(pg *p, pg_conn *c, cc_snapshot *out)
     return rc;
 }
 
+static int fill_manager(const PGresult *r, int row, void *elem)
+{
+    cc_manager_weight *m = elem;
+    char role[16];
+    cc_role parsed = CC_ROLE_MANAGER;
+
+    val(r, row, 0, m->name, sizeof m->name);
+    val(r, row, 1, role, sizeof role);
+    cc_role_parse(role, &parsed);
+    m->role = parsed;
+    m->weight = dval(r, row, 2);
+    return 0;
+}
+
 static cc_store_status load_managers(pg *p, pg_conn *c, cc_snapshot *out)
 {
     PGresult *res = NULL;
@@ -1214,21 +1181,17 @@ static cc_store_status load_managers(pg *p, pg_conn *c, cc_snapshot *out)
 
     if (rc != CC_STORE_OK)
         return rc;
-    out->managers = calloc((size_t)PQntuples(res) + 1, sizeof *out->managers);
-    if (!out->managers)
-        rc = CC_STORE_IO;
-    for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
-        cc_manager_weight *m = &out->managers[out->n_managers++];
-        char role[16];
-        cc_role parsed = CC_ROLE_MANAGER;
-        val(res, i, 0, m->name, sizeof m->name);
-        val(res, i, 1, role, sizeof role);
-        cc_role_parse(role, &parsed);
-        m->role = parsed;
-        m->weight = dval(res, i, 2);
-    }
+    rc = collect_rows(res, (void **)&out->managers, &out->n_managers, sizeof *out->managers, fill_manager);
     PQclear(res);
     return rc;
+}
+
+static int fill_key_ref(const PGresult *r, int row, void *elem)
+{
+    cc_engine_key_ref *k = elem;
+    val(r, row, 0, k->key_hash, sizeof k->key_hash);
+    val(r, row, 1, k->engine, sizeof k->engine);
+    return 0;
 }
 
 static cc_store_status load_keys(pg *p, pg_conn *c, cc_snapshot *out)
@@ -1238,14 +1201,7 @@ static cc_store_status load_keys(pg *p, pg_conn *c, cc_snapshot *out)
 
     if (rc != CC_STORE_OK)
         return rc;
-    out->keys = calloc((size_t)PQntuples(res) + 1, sizeof *out->keys);
-    if (!out->keys)
-        rc = CC_STORE_IO;
-    for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
-        cc_engine_key_ref *k = &out->keys[out->n_keys++];
-        val(res, i, 0, k->key_hash, sizeof k->key_hash);
-        val(res, i, 1, k->engine, sizeof k->engine);
-    }
+    rc = collect_rows(res, (void **)&out->keys, &out->n_keys, sizeof *out->keys, fill_key_ref);
     PQclear(res);
     return rc;
 }

@@ -442,35 +442,55 @@ static int grow(void **v, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
-static cc_store_status key_rows(sq *s, cc_engine_key_row **out, size_t *n)
+/* Fills one zeroed array element from the current result row. 0 or -1. */
+typedef int (*row_fill)(sqlite3_stmt *stmt, void *elem);
+
+/* Steps stmt to the end, appending one element of elem bytes to *v per
+ * row (counted in *n) through fill, then finalizes stmt. A row that fails
+ * to fill is still counted, so on error the caller's free releases
+ * whatever it holds. */
+static cc_store_status collect_rows(sq *s, sqlite3_stmt *stmt, void **v, size_t *n, size_t elem,
+                                    row_fill fill, const char *what)
 {
-    sqlite3_stmt *stmt = prep(s, "SELECT key_hash, key_sealed, engine, description, creation_date"
-                                 " FROM engine_keys ORDER BY creation_date, key_hash");
     size_t cap = 0;
     int r;
 
-    *out = NULL;
-    *n = 0;
     if (!stmt)
         return CC_STORE_IO;
     while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (grow((void **)out, &cap, *n, sizeof **out) != 0)
+        if (grow(v, &cap, *n, elem) != 0)
             break;
-        cc_engine_key_row *row = &(*out)[*n];
-        col_text(stmt, 0, row->key_hash, sizeof row->key_hash);
-        row->key_sealed = col_dup(stmt, 1);
-        col_text(stmt, 2, row->engine, sizeof row->engine);
-        col_text(stmt, 3, row->description, sizeof row->description);
-        row->creation_date = sqlite3_column_double(stmt, 4);
+        void *row = (char *)*v + *n * elem;
         ++*n;
-        if (!row->key_sealed)
+        if (fill(stmt, row) != 0)
             break;
     }
     sqlite3_finalize(stmt);
     if (r == SQLITE_DONE)
         return CC_STORE_OK;
-    if (r != SQLITE_ROW)
-        fail(s, "engine key list");
+    return r == SQLITE_ROW ? CC_STORE_IO : fail(s, what);
+}
+
+static int fill_key(sqlite3_stmt *stmt, void *elem)
+{
+    cc_engine_key_row *row = elem;
+    col_text(stmt, 0, row->key_hash, sizeof row->key_hash);
+    row->key_sealed = col_dup(stmt, 1);
+    col_text(stmt, 2, row->engine, sizeof row->engine);
+    col_text(stmt, 3, row->description, sizeof row->description);
+    row->creation_date = sqlite3_column_double(stmt, 4);
+    return row->key_sealed ? 0 : -1;
+}
+
+static cc_store_status key_rows(sq *s, cc_engine_key_row **out, size_t *n)
+{
+    sqlite3_stmt *stmt = prep(s, "SELECT key_hash, key_sealed, engine, description, creation_date"
+                                 " FROM engine_keys ORDER BY creation_date, key_hash");
+
+    *out = NULL;
+    *n = 0;
+    if (collect_rows(s, stmt, (void **)out, n, sizeof **out, fill_key, "engine key list") == CC_STORE_OK)
+        return CC_STORE_OK;
     cc_engine_key_rows_free(*out, *n);
     *out = NULL;
     *n = 0;
@@ -530,46 +550,6 @@ out:
 
 /* ---- targets ---- */
 
-static char *engines_json(const char *const *engines, size_t n)
-{
-    json_t *arr = json_array();
-    char *text = NULL;
-    for (size_t i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, json_string(engines[i])) != 0)
-            goto out;
-    }
-    text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
-out:
-    json_decref(arr);
-    return text;
-}
-
-/* Parses the stored engines array into t. 0 or -1. */
-static int parse_engines(const char *text, cc_target *t)
-{
-    json_t *arr = json_loads(text ? text : "", 0, NULL);
-    size_t i;
-    json_t *v;
-    int rc = -1;
-
-    if (!json_is_array(arr))
-        goto out;
-    t->engines = calloc(json_array_size(arr) + 1, sizeof *t->engines);
-    if (!t->engines)
-        goto out;
-    json_array_foreach(arr, i, v)
-    {
-        t->engines[i] = strdup(json_is_string(v) ? json_string_value(v) : "");
-        if (!t->engines[i])
-            goto out;
-        t->n_engines = i + 1;
-    }
-    rc = 0;
-out:
-    json_decref(arr);
-    return rc;
-}
-
 #define TARGET_COLS "id, owner, stage, engines, options, weight, creation_date"
 
 /* Fills t from a row of TARGET_COLS (shards are left empty). 0 or -1. */
@@ -586,7 +566,7 @@ static int read_target(sqlite3_stmt *stmt, cc_target *t)
     t->stage = parsed;
     t->weight = sqlite3_column_double(stmt, 5);
     t->creation_date = sqlite3_column_double(stmt, 6);
-    if (parse_engines((const char *)sqlite3_column_text(stmt, 3), t) != 0)
+    if (cc_engines_parse((const char *)sqlite3_column_text(stmt, 3), t) != 0)
         return -1;
     t->options = json_loads((const char *)sqlite3_column_text(stmt, 4), 0, NULL);
     if (!json_is_object(t->options)) {
@@ -614,7 +594,7 @@ static cc_store_status sq_target_insert(void *impl, const cc_target *t)
     sq *s = impl;
     sqlite3_stmt *stmt = NULL;
     cc_store_status rc = CC_STORE_IO;
-    char *engines = engines_json((const char *const *)t->engines, t->n_engines);
+    char *engines = cc_engines_json((const char *const *)t->engines, t->n_engines);
     char *options = t->options ? json_dumps(t->options, JSON_COMPACT) : strdup("{}");
 
     lock(s);
@@ -709,8 +689,8 @@ static cc_store_status sq_target_update(void *impl, const char *id, const cc_tar
     if (u->options && json_object_update(t.options, (json_t *)u->options) != 0)
         goto out;
     options = json_dumps(t.options, JSON_COMPACT);
-    engines = u->set_engines ? engines_json(u->engines, u->n_engines)
-                             : engines_json((const char *const *)t.engines, t.n_engines);
+    engines = u->set_engines ? cc_engines_json(u->engines, u->n_engines)
+                             : cc_engines_json((const char *const *)t.engines, t.n_engines);
     if (!options || !engines)
         goto out;
     if (strlen(options) > CC_OPTIONS_MAX) {
@@ -770,36 +750,25 @@ out:
     return rc;
 }
 
+static int fill_strdup(sqlite3_stmt *stmt, void *elem)
+{
+    char **v = elem;
+    *v = col_dup(stmt, 0);
+    return *v ? 0 : -1;
+}
+
 static cc_store_status sq_target_list(void *impl, const char *owner, cc_strlist *out)
 {
     sq *s = impl;
-    sqlite3_stmt *stmt = NULL;
-    cc_store_status rc = CC_STORE_IO;
-    size_t cap = 0;
-    int r;
+    sqlite3_stmt *stmt;
+    cc_store_status rc;
 
     lock(s);
     stmt = prep(s, owner ? "SELECT id FROM targets WHERE owner = ? ORDER BY creation_date, id"
                          : "SELECT id FROM targets WHERE stage = 'public' ORDER BY creation_date, id");
-    if (!stmt)
-        goto out;
-    if (owner)
+    if (stmt && owner)
         bind_text(stmt, 1, owner);
-    while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (grow((void **)&out->v, &cap, out->n, sizeof *out->v) != 0)
-            goto out;
-        out->v[out->n] = col_dup(stmt, 0);
-        if (!out->v[out->n])
-            goto out;
-        out->n++;
-    }
-    if (r != SQLITE_DONE) {
-        fail(s, "target list");
-        goto out;
-    }
-    rc = CC_STORE_OK;
-out:
-    sqlite3_finalize(stmt);
+    rc = collect_rows(s, stmt, (void **)&out->v, &out->n, sizeof *out->v, fill_strdup, "target list");
     unlock(s);
     if (rc != CC_STORE_OK)
         cc_strlist_free(out);
@@ -875,32 +844,23 @@ out:
     return rc;
 }
 
+static int fill_scv(sqlite3_stmt *stmt, void *elem)
+{
+    cc_scv_row *row = elem;
+    col_text(stmt, 0, row->name, sizeof row->name);
+    col_text(stmt, 1, row->host, sizeof row->host);
+    row->password_sealed = col_dup(stmt, 2);
+    return row->password_sealed ? 0 : -1;
+}
+
 static cc_store_status scv_rows(sq *s, cc_scv_row **out, size_t *n)
 {
     sqlite3_stmt *stmt = prep(s, "SELECT name, host, password_sealed FROM scvs ORDER BY name");
-    size_t cap = 0;
-    int r;
 
     *out = NULL;
     *n = 0;
-    if (!stmt)
-        return CC_STORE_IO;
-    while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (grow((void **)out, &cap, *n, sizeof **out) != 0)
-            break;
-        cc_scv_row *row = &(*out)[*n];
-        col_text(stmt, 0, row->name, sizeof row->name);
-        col_text(stmt, 1, row->host, sizeof row->host);
-        row->password_sealed = col_dup(stmt, 2);
-        ++*n;
-        if (!row->password_sealed)
-            break;
-    }
-    sqlite3_finalize(stmt);
-    if (r == SQLITE_DONE)
+    if (collect_rows(s, stmt, (void **)out, n, sizeof **out, fill_scv, "scv list") == CC_STORE_OK)
         return CC_STORE_OK;
-    if (r != SQLITE_ROW)
-        fail(s, "scv list");
     cc_scv_rows_free(*out, *n);
     *out = NULL;
     *n = 0;
@@ -958,24 +918,21 @@ out:
 
 /* ---- the whole cache ---- */
 
+static int fill_target(sqlite3_stmt *stmt, void *elem)
+{
+    return read_target(stmt, elem);
+}
+
 static cc_store_status load_targets(sq *s, cc_snapshot *out)
 {
     sqlite3_stmt *stmt = prep(s, "SELECT " TARGET_COLS " FROM targets ORDER BY id");
-    size_t cap = 0, t = 0;
+    size_t t = 0;
     int r;
+    cc_store_status rc = collect_rows(s, stmt, (void **)&out->targets, &out->n_targets, sizeof *out->targets,
+                                      fill_target, "target load");
 
-    if (!stmt)
-        return CC_STORE_IO;
-    while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (grow((void **)&out->targets, &cap, out->n_targets, sizeof *out->targets) != 0)
-            break;
-        out->n_targets++;
-        if (read_target(stmt, &out->targets[out->n_targets - 1]) != 0)
-            break;
-    }
-    sqlite3_finalize(stmt);
-    if (r != SQLITE_DONE)
-        return r == SQLITE_ROW ? CC_STORE_IO : fail(s, "target load");
+    if (rc != CC_STORE_OK)
+        return rc;
 
     /* Both lists are sorted by id (BINARY collation, the same order as
      * strcmp), so one merge pass attaches every shard. */
@@ -996,51 +953,40 @@ static cc_store_status load_targets(sq *s, cc_snapshot *out)
     return CC_STORE_OK;
 }
 
+static int fill_manager(sqlite3_stmt *stmt, void *elem)
+{
+    cc_manager_weight *m = elem;
+    char role[16];
+    cc_role parsed = CC_ROLE_MANAGER;
+
+    col_text(stmt, 0, m->name, sizeof m->name);
+    col_text(stmt, 1, role, sizeof role);
+    cc_role_parse(role, &parsed);
+    m->role = parsed;
+    m->weight = sqlite3_column_double(stmt, 2);
+    return 0;
+}
+
 static cc_store_status load_managers(sq *s, cc_snapshot *out)
 {
     sqlite3_stmt *stmt = prep(s, "SELECT name, role, weight FROM users WHERE role <> 'donor' ORDER BY name");
-    size_t cap = 0;
-    int r;
+    return collect_rows(s, stmt, (void **)&out->managers, &out->n_managers, sizeof *out->managers,
+                        fill_manager, "manager load");
+}
 
-    if (!stmt)
-        return CC_STORE_IO;
-    while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (grow((void **)&out->managers, &cap, out->n_managers, sizeof *out->managers) != 0)
-            break;
-        cc_manager_weight *m = &out->managers[out->n_managers++];
-        char role[16];
-        cc_role parsed = CC_ROLE_MANAGER;
-        col_text(stmt, 0, m->name, sizeof m->name);
-        col_text(stmt, 1, role, sizeof role);
-        cc_role_parse(role, &parsed);
-        m->role = parsed;
-        m->weight = sqlite3_column_double(stmt, 2);
-    }
-    sqlite3_finalize(stmt);
-    if (r != SQLITE_DONE)
-        return r == SQLITE_ROW ? CC_STORE_IO : fail(s, "manager load");
-    return CC_STORE_OK;
+static int fill_key_ref(sqlite3_stmt *stmt, void *elem)
+{
+    cc_engine_key_ref *k = elem;
+    col_text(stmt, 0, k->key_hash, sizeof k->key_hash);
+    col_text(stmt, 1, k->engine, sizeof k->engine);
+    return 0;
 }
 
 static cc_store_status load_keys(sq *s, cc_snapshot *out)
 {
     sqlite3_stmt *stmt = prep(s, "SELECT key_hash, engine FROM engine_keys ORDER BY key_hash");
-    size_t cap = 0;
-    int r;
-
-    if (!stmt)
-        return CC_STORE_IO;
-    while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (grow((void **)&out->keys, &cap, out->n_keys, sizeof *out->keys) != 0)
-            break;
-        cc_engine_key_ref *k = &out->keys[out->n_keys++];
-        col_text(stmt, 0, k->key_hash, sizeof k->key_hash);
-        col_text(stmt, 1, k->engine, sizeof k->engine);
-    }
-    sqlite3_finalize(stmt);
-    if (r != SQLITE_DONE)
-        return r == SQLITE_ROW ? CC_STORE_IO : fail(s, "engine key load");
-    return CC_STORE_OK;
+    return collect_rows(s, stmt, (void **)&out->keys, &out->n_keys, sizeof *out->keys, fill_key_ref,
+                        "engine key load");
 }
 
 static cc_store_status sq_load_all(void *impl, cc_snapshot *out, cc_scv_row **scvs, size_t *n_scvs)

@@ -61,6 +61,16 @@ out:
     return rc;
 }
 
+/* Ends the open transaction: commits when rc is 0, else (or when the
+ * commit fails) rolls back. 0 or -1. */
+static int tx_finish(scv_db *db, int rc)
+{
+    if (rc == 0 && exec_locked(db, "COMMIT") == 0)
+        return 0;
+    exec_locked(db, "ROLLBACK");
+    return -1;
+}
+
 static int create_schema(scv_db *db)
 {
     int version = 0;
@@ -281,22 +291,19 @@ int scv_db_reconcile(scv_db *db, const char *const *drop, size_t ndrop, const sc
     del = prepare(db, "DELETE FROM streams WHERE id = ?1");
     upd = prepare(db, "UPDATE streams SET frames = ?2 WHERE id = ?1");
     if (!del || !upd)
-        goto rollback;
+        goto finish;
     for (size_t i = 0; i < ndrop; i++) {
         if (run_keyed(db, del, drop[i], "dropping a stream record") != 0)
-            goto rollback;
+            goto finish;
     }
     for (size_t i = 0; i < nfix; i++) {
         sqlite3_bind_int64(upd, 2, fix[i].frames);
         if (run_keyed(db, upd, fix[i].id, "fixing a stream's frames") != 0)
-            goto rollback;
+            goto finish;
     }
-    rc = exec_locked(db, "COMMIT");
-    if (rc == 0)
-        goto out;
-rollback:
-    exec_locked(db, "ROLLBACK");
-    rc = -1;
+    rc = 0;
+finish:
+    rc = tx_finish(db, rc);
 out:
     sqlite3_finalize(del);
     sqlite3_finalize(upd);
@@ -314,19 +321,16 @@ int scv_db_outbox_add(scv_db *db, const char *id, const char *json_text, double 
     ins = prepare(db, "INSERT OR IGNORE INTO stats_outbox (id, body, created) VALUES (?1, ?2, ?3)");
     del = prepare(db, "DELETE FROM open_fragments WHERE id = ?1");
     if (!ins || !del)
-        goto rollback;
+        goto finish;
     sqlite3_bind_text(ins, 2, json_text, -1, SQLITE_STATIC);
     sqlite3_bind_double(ins, 3, created);
     /* One transaction: the final fragment replaces its running copy. */
     if (run_keyed(db, ins, id, "adding a stats fragment") != 0 ||
         run_keyed(db, del, id, "closing an open stats fragment") != 0)
-        goto rollback;
-    rc = exec_locked(db, "COMMIT");
-    if (rc == 0)
-        goto out;
-rollback:
-    exec_locked(db, "ROLLBACK");
-    rc = -1;
+        goto finish;
+    rc = 0;
+finish:
+    rc = tx_finish(db, rc);
 out:
     sqlite3_finalize(ins);
     sqlite3_finalize(del);
@@ -360,19 +364,16 @@ int scv_db_open_fragments_close(scv_db *db, double created, int64_t *moved)
     st = prepare(db, "INSERT OR IGNORE INTO stats_outbox (id, body, created)"
                      " SELECT id, body, ?1 FROM open_fragments");
     if (!st)
-        goto rollback;
+        goto finish;
     sqlite3_bind_double(st, 1, created);
     if (step_done(db, st, "closing the open stats fragments") != 0)
-        goto rollback;
+        goto finish;
     *moved = sqlite3_changes(db->conn);
     if (exec_locked(db, "DELETE FROM open_fragments") != 0)
-        goto rollback;
-    rc = exec_locked(db, "COMMIT");
-    if (rc == 0)
-        goto out;
-rollback:
-    exec_locked(db, "ROLLBACK");
-    rc = -1;
+        goto finish;
+    rc = 0;
+finish:
+    rc = tx_finish(db, rc);
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db->lock);
@@ -424,17 +425,14 @@ int scv_db_outbox_delete(scv_db *db, const char *const *ids, size_t n)
         goto out;
     st = prepare(db, "DELETE FROM stats_outbox WHERE id = ?1");
     if (!st)
-        goto rollback;
+        goto finish;
     for (size_t i = 0; i < n; i++) {
         if (run_keyed(db, st, ids[i], "deleting a stats fragment") != 0)
-            goto rollback;
+            goto finish;
     }
-    rc = exec_locked(db, "COMMIT");
-    if (rc == 0)
-        goto out;
-rollback:
-    exec_locked(db, "ROLLBACK");
-    rc = -1;
+    rc = 0;
+finish:
+    rc = tx_finish(db, rc);
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&db->lock);

@@ -143,6 +143,39 @@ static int wanted(int dirfd, const struct dirent *e, int what, const char *exclu
     return entry_type(dirfd, e) == (what == LIST_FOLDERS ? DT_DIR : DT_REG);
 }
 
+/* Makes room in *v (elem bytes each) for index count. 0 or -1. */
+static int grow(void **v, size_t *cap, size_t count, size_t elem)
+{
+    if (count < *cap)
+        return 0;
+    size_t cap2 = *cap ? *cap * 2 : 16;
+    void *grown = realloc(*v, cap2 * elem);
+    if (!grown)
+        return -1;
+    *v = grown;
+    *cap = cap2;
+    return 0;
+}
+
+/* Appends a copy of name to *list. 0 or -1. */
+static int push_name(char ***list, size_t *count, size_t *cap, const char *name)
+{
+    if (grow((void **)list, cap, *count, sizeof **list) != 0)
+        return -1;
+    if (!((*list)[*count] = strdup(name)))
+        return -1;
+    ++*count;
+    return 0;
+}
+
+static int push_part(int64_t **list, size_t *count, size_t *cap, int64_t frames)
+{
+    if (grow((void **)list, cap, *count, sizeof **list) != 0)
+        return -1;
+    (*list)[(*count)++] = frames;
+    return 0;
+}
+
 static int list_names(int dirfd, int what, const char *exclude, char ***names, size_t *n)
 {
     char **list = NULL;
@@ -154,18 +187,8 @@ static int list_names(int dirfd, int what, const char *exclude, char ***names, s
     struct dirent *e;
     /* errno is the only way readdir tells an error from the end. */
     while ((errno = 0, e = readdir(d)) != NULL) {
-        if (!wanted(dirfd, e, what, exclude))
-            continue;
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(list, cap * sizeof *list);
-            if (!grown)
-                goto out;
-            list = grown;
-        }
-        if (!(list[count] = strdup(e->d_name)))
+        if (wanted(dirfd, e, what, exclude) && push_name(&list, &count, &cap, e->d_name) != 0)
             goto out;
-        count++;
     }
     if (errno != 0)
         goto out;
@@ -238,14 +261,8 @@ int stream_dir_partitions(int dirfd, int64_t **parts, size_t *n)
         int64_t frames;
         if (!stream_dir_parse_partition(e->d_name, &frames) || entry_type(dirfd, e) != DT_DIR)
             continue;
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            int64_t *grown = realloc(list, cap * sizeof *list);
-            if (!grown)
-                goto out;
-            list = grown;
-        }
-        list[count++] = frames;
+        if (push_part(&list, &count, &cap, frames) != 0)
+            goto out;
     }
     if (errno != 0)
         goto out;
@@ -261,34 +278,6 @@ out:
     return rc;
 }
 
-static int scan_add_temp(struct stream_dir_scan *scan, size_t *cap, const char *name)
-{
-    if (scan->ntemps == *cap) {
-        *cap = *cap ? *cap * 2 : 4;
-        char **grown = realloc(scan->temps, *cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        scan->temps = grown;
-    }
-    if (!(scan->temps[scan->ntemps] = strdup(name)))
-        return -1;
-    scan->ntemps++;
-    return 0;
-}
-
-static int scan_add_part(struct stream_dir_scan *scan, size_t *cap, int64_t frames)
-{
-    if (scan->nparts == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        int64_t *grown = realloc(scan->parts, *cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        scan->parts = grown;
-    }
-    scan->parts[scan->nparts++] = frames;
-    return 0;
-}
-
 int stream_dir_scan(int dirfd, const char *name, struct stream_dir_scan *out)
 {
     struct stream_dir_scan scan = {0};
@@ -302,12 +291,12 @@ int stream_dir_scan(int dirfd, const char *name, struct stream_dir_scan *out)
     while ((errno = 0, e = readdir(d)) != NULL) {
         int64_t frames;
         if (wanted(dirfd, e, LIST_TEMPORARIES, NULL)) {
-            if (scan_add_temp(&scan, &temps_cap, e->d_name) != 0)
+            if (push_name(&scan.temps, &scan.ntemps, &temps_cap, e->d_name) != 0)
                 goto out;
         } else if (strcmp(e->d_name, name) == 0) {
             scan.has_name = 1;
         } else if (stream_dir_parse_partition(e->d_name, &frames) && entry_type(dirfd, e) == DT_DIR) {
-            if (scan_add_part(&scan, &parts_cap, frames) != 0)
+            if (push_part(&scan.parts, &scan.nparts, &parts_cap, frames) != 0)
                 goto out;
         }
     }

@@ -55,10 +55,8 @@ int cc_pair_wait(const struct pair_cc *d, long status, const char *error, int de
 /* GET /scvs/status: 1/0 for the SCV's online flag, -1 when not listed. */
 int cc_pair_scv_online(const struct pair_cc *d, const char *name);
 
-/* A real `siegetank scv` that registers through cc; its pid and port. */
+/* A real `siegetank scv` that registers through cc; its pid and port.
+ * Add streams to it with scv_proc_add_stream (scv_proc.h). */
 pid_t cc_pair_scv_start(const struct pair_cc *cc, const char *name, int *port);
-/* POST /streams on the SCV as token (which adds the target's shard through
- * the SCV's CC). */
-void cc_pair_scv_add_stream(int port, const char *token, const char *target);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "cc_pg_pair.h"
 #include "harness.h"
+#include "scv_proc.h"
 
 /* Issue 6: visible to every other CC within 2 seconds. */
 #define VISIBLE_MS 2000
@@ -60,8 +61,8 @@ static void test_changes_reach_the_other_cc(void **state)
     assert_int_equal(wait_listed(b, "s1", VISIBLE_MS), 0);
 
     /* Streams on the SCV add the shard through A: B assigns one by id. */
-    cc_pair_scv_add_stream(port, p.manager, target);
-    cc_pair_scv_add_stream(port, p.manager, target);
+    scv_proc_add_stream(port, p.manager, target);
+    scv_proc_add_stream(port, p.manager, target);
     assert_int_equal(cc_pair_wait(b, 200, NULL, VISIBLE_MS, "POST", ASSIGN, key, body), 0);
 
     /* Private targets are never drawn, until A makes it public. */

@@ -18,6 +18,7 @@
 
 #include "cc_pg_pair.h"
 #include "harness.h"
+#include "scv_proc.h"
 
 #define VISIBLE_MS 2000
 /* How long after the server is back a CC may take to reconnect. */
@@ -77,7 +78,7 @@ static void test_database_restart(void **state)
     pid_t scv = cc_pair_scv_start(a, "s1", &port);
     /* One stream per assignment below. */
     for (int i = 0; i < 8; i++)
-        cc_pair_scv_add_stream(port, p.manager, target);
+        scv_proc_add_stream(port, p.manager, target);
     /* Both CCs have the key, the target and its shard cached before the
      * database goes away. */
     snprintf(body, sizeof body, "{\"target_id\":\"%s\"}", target);

@@ -20,6 +20,7 @@
 
 #include "harness.h"
 #include "pg_harness.h"
+#include "scv_proc.h"
 
 #define SECRET "scv-shared-secret"
 
@@ -656,39 +657,11 @@ static void test_restart_persists(void **state)
 /* A real `siegetank scv` registered with this CC; returns its pid. */
 static pid_t scv_start(const struct cc *d, const char *name, int *port)
 {
-    char dir[PATH_MAX], conf[PATH_MAX + 16], log[PATH_MAX + 16], text[2048], url[128];
-    harness_tmpdir(dir);
-    *port = harness_free_port();
-    snprintf(conf, sizeof conf, "%s/scv.conf", dir);
-    snprintf(log, sizeof log, "%s/out.log", dir);
-    snprintf(text, sizeof text,
-             "name = '%s'\ninternal_http_port = %d\nexternal_host = '127.0.0.1:%d'\nthreads = 2\n"
-             "cc_pass = '" SECRET "'\ncommand_center = '%s'\n",
-             name, *port, *port, d->url);
-    harness_write(conf, text);
-    const char *argv[] = {harness_bin(), "scv", "-c", conf, NULL};
-    pid_t pid = harness_spawn(argv, log);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", *port);
-    assert_int_equal(harness_wait_up(url, 15), 0);
+    pid_t pid = scv_proc_start(d->url, SECRET, name, port);
     for (int i = 0; i < 60 && scv_online(d, name, NULL, 0) != 1; i++)
         usleep(250000);
     assert_int_equal(scv_online(d, name, NULL, 0), 1);
     return pid;
-}
-
-static void scv_add_stream(int port, const char *token, const char *target)
-{
-    char url[128], header[128], body[512];
-    struct harness_response r;
-    const char *headers[] = {header, NULL};
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/streams", port);
-    snprintf(header, sizeof header, "Authorization: %s", token);
-    snprintf(body, sizeof body, "{\"target_id\":\"%s\",\"files\":{\"state.xml.gz.b64\":\"AAAA\"}}", target);
-    harness_http("POST", url, headers, body, strlen(body), NULL, &r);
-    if (r.status != 200)
-        fprintf(stderr, "POST /streams on the SCV: %ld %s\n", r.status, r.body);
-    assert_int_equal(r.status, 200);
-    harness_response_free(&r);
 }
 
 static char *scv_get(int port, const char *path)
@@ -728,7 +701,7 @@ static void test_assign_end_to_end(void **state)
     assert_int_equal(wait_online(&d, "gone", 0, 60), 0);
 
     pid_t scv = scv_start(&d, "live", &port);
-    scv_add_stream(port, manager, target);
+    scv_proc_add_stream(port, manager, target);
 
     /* Private: never drawn, only reachable by target_id. */
     expect(&d, 400, "POST", "/core/assign", key, NULL);
