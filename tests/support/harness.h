@@ -22,7 +22,8 @@ void harness_write(const char *path, const char *text);
 const char *harness_bin(void);
 
 /* Starts argv (argv[0] is replaced by harness_bin() when NULL); stdout and
- * stderr go to log_path. */
+ * stderr go to log_path. The child is SIGKILLed when the test process ends,
+ * so a failed or crashed test leaves no daemon behind. */
 pid_t harness_spawn(const char *const argv[], const char *log_path);
 /* Sends sig and waits up to timeout_s; returns the exit status, 128+signal
  * when killed, or -1 when it did not exit (then it is SIGKILLed). */

@@ -25,7 +25,13 @@ struct pg_harness {
     char bindir[PATH_MAX];
     int port;
     int running;
+    pg_harness *next_live; /* the list of harnesses not yet freed */
 };
+
+/* Harnesses whose test ended without freeing them (a failed assertion skips
+ * the rest of a test) are stopped at exit, so a failure leaves no server
+ * behind. Tests start and free harnesses on one thread. */
+static pg_harness *live_list;
 
 static const char *bindir(void)
 {
@@ -145,6 +151,36 @@ static int configure(pg_harness *h)
     return append(path, "local all all trust\nhost all all 127.0.0.1/32 trust\n");
 }
 
+static void stop_forgotten_servers(void)
+{
+    const char *args[] = {"stop", "-w", "-t", "60", "-m", "immediate", "-D", NULL, NULL};
+    for (pg_harness *h = live_list; h; h = h->next_live) {
+        if (!h->running)
+            continue;
+        args[7] = h->data;
+        fprintf(stderr, "pg_harness: stopping the server the test left running in %s\n", h->dir);
+        run(h, "pg_ctl", args);
+    }
+}
+
+static void track(pg_harness *h)
+{
+    static int registered;
+    if (!registered && atexit(stop_forgotten_servers) == 0)
+        registered = 1;
+    h->next_live = live_list;
+    live_list = h;
+}
+
+static void untrack(pg_harness *h)
+{
+    for (pg_harness **p = &live_list; *p; p = &(*p)->next_live)
+        if (*p == h) {
+            *p = h->next_live;
+            return;
+        }
+}
+
 pg_harness *pg_harness_start(void)
 {
     pg_harness *h = calloc(1, sizeof *h);
@@ -169,6 +205,7 @@ pg_harness *pg_harness_start(void)
     }
     if (pg_harness_resume(h) != 0)
         goto fail;
+    track(h);
     return h;
 fail:
     dump_log(h);
@@ -205,6 +242,7 @@ void pg_harness_free(pg_harness *h)
 {
     if (!h)
         return;
+    untrack(h);
     pg_harness_stop(h);
     if (h->dir[0] && fs_rm_rf(h->dir) != 0)
         fprintf(stderr, "pg_harness: could not remove %s: %s\n", h->dir, strerror(errno));

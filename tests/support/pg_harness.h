@@ -5,7 +5,9 @@
  * loopback and the socket only, fsync off. When the test runs as root the
  * server runs as the `postgres` system user (initdb refuses root) and the
  * folder is handed to it. pg_harness_free() stops the server and removes
- * the folder. Failures print a reason (and the server log) on stderr. */
+ * the folder; a server the test did not free (a failed assertion) is
+ * stopped at exit and its folder kept for inspection. Failures print a
+ * reason (and the server log) on stderr. */
 #ifndef ST_PG_HARNESS_H
 #define ST_PG_HARNESS_H
 
