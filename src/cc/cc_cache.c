@@ -20,9 +20,19 @@ struct engine_pool {
     const cc_target **targets; /* candidate index -> target */
 };
 
+/* One target, shared by every view that holds it unchanged: a view patched
+ * from a delta takes a reference on each target it keeps. */
+struct target_rec {
+    atomic_long refs;
+    cc_target t;
+};
+
 struct cc_view {
     atomic_long refs;
-    cc_snapshot snap;
+    uint64_t generation;         /* the change counter this view reflects */
+    struct target_rec **targets; /* sorted by id */
+    size_t n_targets;
+    cc_snapshot snap;           /* managers, keys and SCVs; its targets are moved out */
     cc_health_rec **scv_health; /* parallel to snap.scvs (sorted by name) */
     struct engine_pool *pools;  /* sorted by engine */
     size_t n_pools;
@@ -43,9 +53,14 @@ static void *search(const void *key, const void *base, size_t n, size_t size,
     return n == 0 ? NULL : bsearch(key, base, n, size, cmp);
 }
 
-static int cmp_target(const void *a, const void *b)
+static int cmp_rec(const void *a, const void *b)
 {
-    return strcmp(((const cc_target *)a)->id, ((const cc_target *)b)->id);
+    return strcmp((*(struct target_rec *const *)a)->t.id, (*(struct target_rec *const *)b)->t.id);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -85,20 +100,25 @@ static double owner_weight(const cc_snapshot *s, const char *owner)
     return m ? m->weight : 0;
 }
 
+static int drawable(const cc_target *t)
+{
+    return t->stage == CC_STAGE_PUBLIC && t->n_shards > 0;
+}
+
 /* The drawable (engine, target) pairs: public targets with shards. */
-static struct pair *collect_pairs(const cc_snapshot *s, size_t *n_out)
+static struct pair *collect_pairs(const cc_view *v, size_t *n_out)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->n_targets; i++)
-        if (s->targets[i].stage == CC_STAGE_PUBLIC && s->targets[i].n_shards > 0)
-            n += s->targets[i].n_engines;
+    for (size_t i = 0; i < v->n_targets; i++)
+        if (drawable(&v->targets[i]->t))
+            n += v->targets[i]->t.n_engines;
     struct pair *pairs = calloc(n ? n : 1, sizeof *pairs);
     if (pairs == NULL)
         return NULL;
     n = 0;
-    for (size_t i = 0; i < s->n_targets; i++) {
-        const cc_target *t = &s->targets[i];
-        if (t->stage != CC_STAGE_PUBLIC || t->n_shards == 0)
+    for (size_t i = 0; i < v->n_targets; i++) {
+        const cc_target *t = &v->targets[i]->t;
+        if (!drawable(t))
             continue;
         for (size_t e = 0; e < t->n_engines; e++)
             pairs[n++] = (struct pair){t->engines[e], t};
@@ -132,7 +152,7 @@ static int build_pools(cc_view *v)
 {
     size_t n = 0;
     int rc = -1;
-    struct pair *pairs = collect_pairs(&v->snap, &n);
+    struct pair *pairs = collect_pairs(v, &n);
     if (pairs == NULL)
         return -1;
     v->pools = calloc(n ? n : 1, sizeof *v->pools);
@@ -152,6 +172,14 @@ out:
     return rc;
 }
 
+static void rec_unref(struct target_rec *r)
+{
+    if (r != NULL && atomic_fetch_sub(&r->refs, 1) == 1) {
+        cc_target_free(&r->t);
+        free(r);
+    }
+}
+
 static void view_free(cc_view *v)
 {
     for (size_t i = 0; i < v->n_pools; i++) {
@@ -160,11 +188,36 @@ static void view_free(cc_view *v)
     }
     free(v->pools);
     free(v->scv_health);
+    for (size_t i = 0; i < v->n_targets; i++)
+        rec_unref(v->targets[i]);
+    free(v->targets);
     cc_snapshot_free(&v->snap);
     free(v);
 }
 
-cc_view *cc_view_build(cc_snapshot *snap, cc_health *health)
+/* Moves snap's targets into records of their own (snap keeps none). The
+ * records go to out in snap's order; -1 when out of memory. */
+static int adopt_targets(cc_snapshot *snap, struct target_rec **out)
+{
+    int rc = 0;
+    for (size_t i = 0; i < snap->n_targets; i++) {
+        out[i] = rc == 0 ? malloc(sizeof *out[i]) : NULL;
+        if (out[i] == NULL) {
+            rc = -1;
+            cc_target_free(&snap->targets[i]);
+            continue;
+        }
+        atomic_init(&out[i]->refs, 1);
+        out[i]->t = snap->targets[i];
+    }
+    free(snap->targets);
+    snap->targets = NULL;
+    snap->n_targets = 0;
+    return rc;
+}
+
+/* A view holding snap's managers, keys and SCVs (sorted) and no targets. */
+static cc_view *view_new(cc_snapshot *snap)
 {
     cc_view *v = calloc(1, sizeof *v);
     if (v == NULL) {
@@ -175,10 +228,17 @@ cc_view *cc_view_build(cc_snapshot *snap, cc_health *health)
     v->snap = *snap;
     memset(snap, 0, sizeof *snap);
     cc_snapshot *s = &v->snap;
-    sort(s->targets, s->n_targets, sizeof *s->targets, cmp_target);
     sort(s->keys, s->n_keys, sizeof *s->keys, cmp_key);
     sort(s->scvs, s->n_scvs, sizeof *s->scvs, cmp_scv);
     sort(s->managers, s->n_managers, sizeof *s->managers, cmp_manager);
+    return v;
+}
+
+/* The indexes over v's targets and SCVs; frees v and returns NULL when out
+ * of memory. */
+static cc_view *view_index(cc_view *v, cc_health *health)
+{
+    cc_snapshot *s = &v->snap;
     v->scv_health = calloc(s->n_scvs ? s->n_scvs : 1, sizeof *v->scv_health);
     if (v->scv_health == NULL)
         goto fail;
@@ -191,6 +251,90 @@ cc_view *cc_view_build(cc_snapshot *snap, cc_health *health)
 fail:
     view_free(v);
     return NULL;
+}
+
+cc_view *cc_view_build(cc_snapshot *snap, cc_health *health)
+{
+    struct target_rec **recs = calloc(snap->n_targets ? snap->n_targets : 1, sizeof *recs);
+    size_t n = snap->n_targets;
+    if (recs == NULL || adopt_targets(snap, recs) != 0) {
+        for (size_t i = 0; recs != NULL && i < n; i++)
+            rec_unref(recs[i]);
+        free(recs);
+        cc_snapshot_free(snap);
+        return NULL;
+    }
+    cc_view *v = view_new(snap);
+    if (v == NULL) {
+        for (size_t i = 0; i < n; i++)
+            rec_unref(recs[i]);
+        free(recs);
+        return NULL;
+    }
+    v->targets = recs;
+    v->n_targets = n;
+    sort(v->targets, n, sizeof *v->targets, cmp_rec);
+    return view_index(v, health);
+}
+
+/* Merges base's targets with a delta (changed sorted by id, deleted ids
+ * sorted): a changed target replaces or joins base's, a deleted one is
+ * dropped, every other one is shared with base. -1 when out of memory, with
+ * nothing placed in v. */
+static int merge_targets(cc_view *v, const cc_view *base, struct target_rec **changed, size_t n_changed,
+                         const cc_strlist *deleted)
+{
+    size_t i = 0, j = 0, d = 0;
+    v->targets = calloc(base->n_targets + n_changed + 1, sizeof *v->targets);
+    if (v->targets == NULL)
+        return -1;
+    while (i < base->n_targets || j < n_changed) {
+        int c = i == base->n_targets ? 1 : j == n_changed ? -1 : cmp_rec(&base->targets[i], &changed[j]);
+        if (c >= 0) {
+            v->targets[v->n_targets++] = changed[j++];
+            i += c == 0;
+            continue;
+        }
+        struct target_rec *r = base->targets[i++];
+        while (d < deleted->n && strcmp(deleted->v[d], r->t.id) < 0)
+            d++;
+        if (d < deleted->n && strcmp(deleted->v[d], r->t.id) == 0)
+            continue;
+        atomic_fetch_add(&r->refs, 1);
+        v->targets[v->n_targets++] = r;
+    }
+    return 0;
+}
+
+/* A new view: base patched with a delta from cc_store_load_changes. Takes
+ * ownership of delta's contents and deleted (both emptied). NULL when out of
+ * memory. */
+static cc_view *view_patch(const cc_view *base, cc_snapshot *delta, cc_strlist *deleted, cc_health *health)
+{
+    size_t n = delta->n_targets;
+    struct target_rec **changed = calloc(n ? n : 1, sizeof *changed);
+    cc_view *v = NULL;
+    if (changed == NULL || adopt_targets(delta, changed) != 0)
+        goto out;
+    sort(changed, n, sizeof *changed, cmp_rec);
+    sort(deleted->v, deleted->n, sizeof *deleted->v, cmp_id);
+    v = view_new(delta);
+    if (v == NULL)
+        goto out;
+    if (merge_targets(v, base, changed, n, deleted) != 0) {
+        view_free(v);
+        v = NULL;
+        goto out;
+    }
+    n = 0; /* every changed record now belongs to v */
+    v = view_index(v, health);
+out:
+    for (size_t i = 0; changed != NULL && i < n; i++)
+        rec_unref(changed[i]);
+    free(changed);
+    cc_snapshot_free(delta);
+    cc_strlist_free(deleted);
+    return v;
 }
 
 cc_view *cc_view_ref(cc_view *v)
@@ -219,11 +363,12 @@ const char *cc_view_key_engine(const cc_view *v, const char *key)
 
 const cc_target *cc_view_target(const cc_view *v, const char *id)
 {
-    cc_target probe;
+    struct target_rec probe, *key = &probe;
     if (id == NULL || strlen(id) > CC_TARGET_ID_LEN)
         return NULL;
-    memcpy(probe.id, id, strlen(id) + 1);
-    return search(&probe, v->snap.targets, v->snap.n_targets, sizeof probe, cmp_target);
+    memcpy(probe.t.id, id, strlen(id) + 1);
+    struct target_rec **r = search(&key, v->targets, v->n_targets, sizeof key, cmp_rec);
+    return r ? &(*r)->t : NULL;
 }
 
 int cc_target_has_engine(const cc_target *t, const char *engine)
@@ -289,9 +434,6 @@ struct cc_cache {
     size_t n_retired;
     unsigned long requested, completed;
     int running, last_rc;
-    /* The change counter read just before the current view was loaded. */
-    uint64_t generation;
-    int generation_known;
 };
 
 static double now_ms(void)
@@ -301,27 +443,33 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* The counter is read first: a write that lands during the load moves it
- * past *generation, so the next poll reloads again rather than missing it. */
-static cc_view *load_view(cc_cache *c, uint64_t *generation, int *generation_known)
+/* A view of the store as of now: everything when base is NULL, else base
+ * patched with what changed since its generation. The generation comes from
+ * the same read as the rows, so a write that lands during the load is
+ * either in this view or in the next delta, never lost. */
+static cc_view *load_view(cc_cache *c, const cc_view *base)
 {
     cc_snapshot snap;
+    cc_strlist deleted;
+    uint64_t generation;
     double start = now_ms();
-    *generation_known = cc_store_change_counter(c->store, generation) == CC_STORE_OK;
-    cc_store_status st = cc_store_load_all(c->store, &snap);
+    cc_store_status st =
+        cc_store_load_changes(c->store, base ? &base->generation : NULL, &snap, &deleted, &generation);
     if (st != CC_STORE_OK) {
         log_error("cache reload failed: %s", cc_store_status_str(st));
         return NULL;
     }
-    size_t n_targets = snap.n_targets;
-    cc_view *v = cc_view_build(&snap, c->health);
+    size_t n_changed = snap.n_targets, n_deleted = deleted.n;
+    cc_view *v = base ? view_patch(base, &snap, &deleted, c->health) : cc_view_build(&snap, c->health);
     if (v == NULL) {
         log_error("cache reload failed: out of memory");
         return NULL;
     }
+    v->generation = generation;
     double took = now_ms() - start;
     if (took > SLOW_RELOAD_MS)
-        log_warn("cache reload of %zu targets took %.0f ms", n_targets, took);
+        log_warn("cache reload (%zu targets, %zu changed, %zu deleted) took %.0f ms", v->n_targets, n_changed,
+                 n_deleted, took);
     return v;
 }
 
@@ -336,7 +484,7 @@ cc_cache *cc_cache_new(cc_store *store, cc_health *health, char *err, size_t err
     c->health = health;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
-    c->current = load_view(c, &c->generation, &c->generation_known);
+    c->current = load_view(c, NULL);
     if (c->current == NULL) {
         snprintf(err, errlen, "cannot load the cache from the database (see the error log)");
         cc_cache_free(c);
@@ -392,23 +540,22 @@ static int swap_in(cc_cache *c, cc_view *v)
     return 0;
 }
 
-static int run_reload(cc_cache *c)
+/* Under the lock, with c->running clear: brings the view up to date from
+ * the store, patching base (the current view when NULL), and wakes the
+ * waiters whose request it covers. */
+static int run_reload(cc_cache *c, cc_view *base)
 {
     cc_view *unused[16];
     unsigned long target = c->requested;
-    uint64_t generation = 0;
-    int known = 0;
     c->running = 1;
+    base = cc_view_ref(base ? base : c->current);
     pthread_mutex_unlock(&c->lock);
-    cc_view *v = load_view(c, &generation, &known);
+    cc_view *v = load_view(c, base);
+    cc_view_unref(base); /* never the last reference: current or the caller's */
     pthread_mutex_lock(&c->lock);
     int rc = v != NULL && swap_in(c, v) == 0 ? 0 : -1;
-    if (rc == 0) {
-        c->generation = generation;
-        c->generation_known = known;
-    } else {
+    if (rc != 0)
         cc_view_unref(v);
-    }
     size_t n = take_unused(c, unused, sizeof unused / sizeof unused[0]);
     c->completed = target;
     c->last_rc = rc;
@@ -429,10 +576,27 @@ int cc_cache_refresh(cc_cache *c)
         if (c->running)
             pthread_cond_wait(&c->cond, &c->lock);
         else
-            run_reload(c);
+            run_reload(c, NULL);
     }
     int rc = c->last_rc;
     pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int cc_cache_rebuild(cc_cache *c)
+{
+    /* The full load runs beside the refreshes, which keep patching the
+     * current view meanwhile; it then catches up like any refresh. */
+    cc_view *full = load_view(c, NULL);
+    if (full == NULL)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    ++c->requested;
+    while (c->running)
+        pthread_cond_wait(&c->cond, &c->lock);
+    int rc = run_reload(c, full);
+    pthread_mutex_unlock(&c->lock);
+    cc_view_unref(full);
     return rc;
 }
 
@@ -444,7 +608,7 @@ int cc_cache_poll(cc_cache *c)
     if (cc_store_change_counter(c->store, &now) != CC_STORE_OK)
         return -1;
     pthread_mutex_lock(&c->lock);
-    int stale = !c->generation_known || c->generation != now;
+    int stale = c->current->generation != now;
     pthread_mutex_unlock(&c->lock);
     return stale ? cc_cache_refresh(c) : 0;
 }

@@ -7,20 +7,28 @@
  * targets that have shards. Readers take a reference (cc_cache_get), use it
  * without locks, and drop it (cc_view_unref).
  *
- * A cc_cache holds the current view. cc_cache_refresh reloads everything
- * from the store on the calling (worker or ticker) thread, builds a new view
- * off the event loops and swaps it in; concurrent callers coalesce, and a
- * caller returns only once a reload that started after its call has been
- * swapped in, so a write followed by a refresh is visible to the next
- * request.
+ * A cc_cache holds the current view, tagged with the store's change counter
+ * (generation) read in the same transaction as its rows. cc_cache_refresh
+ * brings it up to date on the calling (worker or ticker) thread: it reads
+ * only what changed since that generation (cc_store_load_changes: the
+ * targets written since, the ids of those deleted, and the small tables in
+ * full) and builds a new view that shares every unchanged target with the
+ * old one, off the event loops, then swaps it in. Concurrent callers
+ * coalesce, and a caller returns only once a reload that started after its
+ * call has been swapped in, so a write followed by a refresh is visible to
+ * the next request. The cost of a refresh grows with what changed, plus a
+ * rebuild of the draw pools (tens of ms at 100,000 targets), not with a
+ * reload of every target.
  *
  * Other processes (other CCs on one PostgreSQL database, the add-manager
  * command) write behind the cache's back. cc_cache_poll reads the store's
- * change counter (one small query) and reloads only when it moved since the
- * value read just before the last load: polled every CC_CACHE_POLL_MS, a
- * change anywhere reaches every CC's assignment path within about a second,
- * with no query per assignment. A full reload every CC_CACHE_SAFETY_MS is a
- * backstop for writes that bypass the counter (manual SQL). */
+ * change counter (one small query) and refreshes when it differs from the
+ * view's: polled every CC_CACHE_POLL_MS, a change anywhere reaches every
+ * CC's assignment path within about a second, with no query per
+ * assignment. The store's triggers track changes row by row, manual SQL
+ * included; cc_cache_rebuild, a full load every CC_CACHE_SAFETY_MS, is the
+ * backstop for writes that bypass triggers. It loads beside the refreshes
+ * (which go on patching the current view) and then catches up like one. */
 #ifndef ST_CC_CACHE_H
 #define ST_CC_CACHE_H
 
@@ -59,9 +67,12 @@ void cc_cache_free(cc_cache *c);
 cc_view *cc_cache_get(cc_cache *c); /* a reference; never NULL */
 /* 0, or -1 (logged) when the store could not be read; the old view stays. */
 int cc_cache_refresh(cc_cache *c);
-/* Reloads when the change counter differs from the one read before the
- * last load (or that one could not be read). 0 when the view is current, -1
- * when the store could not be read (the old view stays). */
+/* A full load, then a refresh on top of it; 0 or -1 (logged, the old view
+ * stays). */
+int cc_cache_rebuild(cc_cache *c);
+/* Refreshes when the change counter differs from the current view's. 0
+ * when the view is current, -1 when the store could not be read (the old
+ * view stays). */
 int cc_cache_poll(cc_cache *c);
 
 #endif

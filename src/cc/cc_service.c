@@ -14,10 +14,11 @@ static void poll_tick(void *arg)
     cc_cache_poll(svc->cache);
 }
 
+/* The backstop for writes that bypass the store's change triggers. */
 static void safety_tick(void *arg)
 {
     cc_service *svc = arg;
-    cc_cache_refresh(svc->cache);
+    cc_cache_rebuild(svc->cache);
 }
 
 cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen)

@@ -626,22 +626,34 @@ cc_store_status cc_store_stats_insert(cc_store *st, const cc_stats_fragment *v, 
     return st->ops->stats_insert(st->impl, v, n, inserted);
 }
 
-cc_store_status cc_store_load_all(cc_store *st, cc_snapshot *out)
+cc_store_status cc_store_load_changes(cc_store *st, const uint64_t *since, cc_snapshot *out,
+                                      cc_strlist *deleted, uint64_t *generation)
 {
     cc_scv_row *rows = NULL;
     size_t n_rows = 0;
     cc_store_status rc;
 
     memset(out, 0, sizeof *out);
-    rc = st->ops->load_all(st->impl, out, &rows, &n_rows);
+    memset(deleted, 0, sizeof *deleted);
+    *generation = 0;
+    rc = st->ops->load_since(st->impl, since, out, deleted, generation, &rows, &n_rows);
     if (rc == CC_STORE_OK)
         rc = unseal_scvs(st, rows, n_rows, &out->scvs);
-    if (rc == CC_STORE_OK)
+    if (rc == CC_STORE_OK) {
         out->n_scvs = n_rows;
-    else
+    } else {
         cc_snapshot_free(out);
+        cc_strlist_free(deleted);
+    }
     cc_scv_rows_free(rows, n_rows);
     return rc;
+}
+
+cc_store_status cc_store_load_all(cc_store *st, cc_snapshot *out)
+{
+    cc_strlist deleted;
+    uint64_t generation;
+    return cc_store_load_changes(st, NULL, out, &deleted, &generation);
 }
 
 cc_store_status cc_store_change_counter(cc_store *st, uint64_t *out)

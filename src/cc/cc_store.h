@@ -206,9 +206,13 @@ typedef struct cc_store_ops {
     cc_store_status (*scv_upsert)(void *impl, const cc_scv_row *row);
     cc_store_status (*scv_list)(void *impl, cc_scv_row **out, size_t *n);
     cc_store_status (*stats_insert)(void *impl, const cc_stats_fragment *v, size_t n, size_t *inserted);
-    /* Fills targets, managers and keys of out, and the SCVs still sealed,
-     * from one consistent read. */
-    cc_store_status (*load_all)(void *impl, cc_snapshot *out, cc_scv_row **scvs, size_t *n_scvs);
+    /* From one consistent read: the generation in *generation; the
+     * targets of out (all of them when since is NULL, else those written or
+     * whose shards changed after *since) with their shards, and in deleted
+     * the ids of the targets deleted after *since (nothing when since is
+     * NULL); managers and keys of out and the SCVs, still sealed, in full. */
+    cc_store_status (*load_since)(void *impl, const uint64_t *since, cc_snapshot *out, cc_strlist *deleted,
+                                  uint64_t *generation, cc_scv_row **scvs, size_t *n_scvs);
     /* The generation: bumped in the same transaction as every write to
      * cached state, by whichever process made it. */
     cc_store_status (*change_counter)(void *impl, uint64_t *out);
@@ -283,13 +287,28 @@ cc_store_status cc_store_stats_insert(cc_store *st, const cc_stats_fragment *v, 
 /* The whole cache in one go. Release with cc_snapshot_free. */
 cc_store_status cc_store_load_all(cc_store *st, cc_snapshot *out);
 
+/* What the cache needs to catch up from the generation *since (a value
+ * *generation returned earlier), read in one consistent transaction so the
+ * cache can patch its view instead of reloading 100,000 targets:
+ * out->targets holds the targets written after it (or whose shards changed),
+ * deleted the ids of the targets deleted after it, and managers, keys and
+ * SCVs come in full (small tables). since NULL loads everything (deleted is
+ * then empty). *generation receives the change counter as of the read.
+ * Release with cc_snapshot_free and cc_strlist_free; both are empty on
+ * error. */
+cc_store_status cc_store_load_changes(cc_store *st, const uint64_t *since, cc_snapshot *out,
+                                      cc_strlist *deleted, uint64_t *generation);
+
 /* Change notification for the cache, across every process and CC sharing
  * the database. *out receives a counter that increases in the same
  * transaction as any write to what cc_store_load_all returns: targets,
  * shards, admins and managers (creation, role, weight), engine keys, SCVs.
- * Stats, donors and token changes leave it alone. It is one small query:
- * poll it (every ~500 ms), and when it differs from the value read just
- * before the last load, read it again and reload. */
+ * Stats, donors and token changes leave it alone. Every target row carries
+ * the generation of its last change (its shards' included) and a deleted
+ * target leaves its id and generation behind, in the same transaction, so
+ * cc_store_load_changes can return only what moved. It is one small query:
+ * poll it (every ~500 ms), and when it differs from the generation of the
+ * last load, load the changes since that one. */
 cc_store_status cc_store_change_counter(cc_store *st, uint64_t *out);
 
 #endif

@@ -19,7 +19,7 @@
 
 #include "util/log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define POOL_SIZE 4
 #define CONNECT_TIMEOUT_S "5"
 /* While the server is down, at most one connection attempt runs at a time
@@ -96,6 +96,37 @@ static const char *const schema_sql =
     " EXECUTE FUNCTION siegetank_bump_generation();"
     "CREATE TRIGGER managers_changed AFTER UPDATE OF role, weight OR DELETE ON users"
     " FOR EACH STATEMENT EXECUTE FUNCTION siegetank_bump_generation();";
+
+/* Version 2: change tracking per target, so a cache catches up by reading
+ * only what moved (cc_store_load_changes). Every write to a target row, and
+ * every shard change (which touches its target row), stamps the row's
+ * `changed` with a fresh generation; a deleted target leaves its id in
+ * target_deletions. The meta row's lock, held to commit, orders the
+ * generations as the commits. */
+static const char *const schema_v2_sql =
+    "ALTER TABLE targets ADD COLUMN changed bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX targets_changed ON targets(changed);"
+    "CREATE TABLE target_deletions(id text COLLATE \"C\" PRIMARY KEY, changed bigint NOT NULL);"
+    "CREATE INDEX target_deletions_changed ON target_deletions(changed);"
+    "DROP TRIGGER targets_changed ON targets; DROP TRIGGER shards_changed ON shards;"
+    "CREATE FUNCTION siegetank_stamp_target() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN UPDATE meta SET generation = generation + 1 RETURNING generation INTO NEW.changed;"
+    " RETURN NEW; END$$;"
+    "CREATE TRIGGER targets_stamped BEFORE INSERT OR UPDATE ON targets"
+    " FOR EACH ROW EXECUTE FUNCTION siegetank_stamp_target();"
+    "CREATE FUNCTION siegetank_target_deleted() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN UPDATE meta SET generation = generation + 1;"
+    " INSERT INTO target_deletions(id, changed) SELECT OLD.id, generation FROM meta"
+    " ON CONFLICT (id) DO UPDATE SET changed = excluded.changed; RETURN NULL; END$$;"
+    "CREATE TRIGGER targets_deleted AFTER DELETE ON targets"
+    " FOR EACH ROW EXECUTE FUNCTION siegetank_target_deleted();"
+    "CREATE FUNCTION siegetank_shard_changed() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN UPDATE targets SET changed = 0"
+    " WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.target_id ELSE NEW.target_id END;"
+    " RETURN NULL; END$$;"
+    "CREATE TRIGGER shards_changed AFTER INSERT OR UPDATE OR DELETE ON shards"
+    " FOR EACH ROW EXECUTE FUNCTION siegetank_shard_changed();"
+    "UPDATE meta SET schema_version = 2;";
 
 /* ---- URL handling ---- */
 
@@ -430,10 +461,25 @@ static void fmt_double(char buf[32], double v)
 
 /* ---- schema ---- */
 
+/* Runs a script of several statements (only the simple query protocol
+ * takes them). 0, or -1 with a reason in err. */
+static int run_script(pg *p, pg_conn *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *made = PQexec(c->conn, sql);
+    int ok = PQresultStatus(made) == PGRES_COMMAND_OK;
+    if (!ok) {
+        char msg[512];
+        message(PQerrorMessage(c->conn), msg, sizeof msg);
+        snprintf(err, errlen, "cannot create or upgrade the schema in %s: %s", p->display, msg);
+    }
+    PQclear(made);
+    return ok ? 0 : -1;
+}
+
 static int create_schema(pg *p, pg_conn *c, char *err, size_t errlen)
 {
     PGresult *res = NULL;
-    int rc = -1;
+    int rc = -1, version = 0;
 
     if (q(p, c, NULL, "BEGIN", 0, NULL) != CC_STORE_OK ||
         q(p, c, NULL, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")", 0, NULL) != CC_STORE_OK ||
@@ -447,26 +493,17 @@ static int create_schema(pg *p, pg_conn *c, char *err, size_t errlen)
             snprintf(err, errlen, "cannot read the schema version of %s", p->display);
             goto out;
         }
-        int version = atoi(PQgetvalue(res, 0, 0));
+        version = atoi(PQgetvalue(res, 0, 0));
         if (version > SCHEMA_VERSION) {
             snprintf(err, errlen,
                      "database schema version %d is newer than this program's (%d); upgrade siegetank",
                      version, SCHEMA_VERSION);
             goto out;
         }
-    } else {
-        /* Several statements: only the simple query protocol takes them. */
-        PGresult *made = PQexec(c->conn, schema_sql);
-        int ok = PQresultStatus(made) == PGRES_COMMAND_OK;
-        if (!ok) {
-            char msg[512];
-            message(PQerrorMessage(c->conn), msg, sizeof msg);
-            snprintf(err, errlen, "cannot create the schema in %s: %s", p->display, msg);
-        }
-        PQclear(made);
-        if (!ok)
-            goto out;
     }
+    if ((version < 1 && run_script(p, c, schema_sql, err, errlen) != 0) ||
+        (version < 2 && run_script(p, c, schema_v2_sql, err, errlen) != 0))
+        goto out;
     if (finish(p, c, CC_STORE_OK) != CC_STORE_OK) {
         snprintf(err, errlen, "cannot commit the schema in %s", p->display);
         goto out;
@@ -1132,11 +1169,14 @@ static int fill_target(const PGresult *r, int row, void *elem)
     return read_target(r, row, elem);
 }
 
-static cc_store_status load_targets(pg *p, pg_conn *c, cc_snapshot *out)
+static cc_store_status load_targets(pg *p, pg_conn *c, const char *since, cc_snapshot *out)
 {
     PGresult *res = NULL;
     size_t t = 0;
-    cc_store_status rc = q(p, c, &res, "SELECT " TARGET_COLS " FROM targets ORDER BY id", 0, NULL);
+    cc_store_status rc = q(p, c, &res,
+                           since ? "SELECT " TARGET_COLS " FROM targets WHERE changed > $1 ORDER BY id"
+                                 : "SELECT " TARGET_COLS " FROM targets ORDER BY id",
+                           since ? 1 : 0, &since);
 
     if (rc != CC_STORE_OK)
         return rc;
@@ -1144,7 +1184,11 @@ static cc_store_status load_targets(pg *p, pg_conn *c, cc_snapshot *out)
     PQclear(res);
     res = NULL;
     if (rc == CC_STORE_OK)
-        rc = q(p, c, &res, "SELECT target_id, scv FROM shards ORDER BY target_id, scv", 0, NULL);
+        rc = q(p, c, &res,
+               since ? "SELECT target_id, scv FROM shards WHERE target_id IN"
+                       " (SELECT id FROM targets WHERE changed > $1) ORDER BY target_id, scv"
+                     : "SELECT target_id, scv FROM shards ORDER BY target_id, scv",
+               since ? 1 : 0, &since);
     /* Both lists are sorted by id in the "C" collation (strcmp order), so
      * one merge pass attaches every shard. */
     for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
@@ -1155,6 +1199,31 @@ static cc_store_status load_targets(pg *p, pg_conn *c, cc_snapshot *out)
             add_shard(&out->targets[t], PQgetvalue(res, i, 1)) != 0)
             rc = CC_STORE_IO;
     }
+    PQclear(res);
+    return rc;
+}
+
+static cc_store_status load_deleted(pg *p, pg_conn *c, const char *since, cc_strlist *deleted)
+{
+    PGresult *res = NULL;
+    if (!since)
+        return CC_STORE_OK;
+    cc_store_status rc =
+        q(p, c, &res, "SELECT id FROM target_deletions WHERE changed > $1 ORDER BY id", 1, &since);
+    if (rc == CC_STORE_OK)
+        rc = collect_rows(res, (void **)&deleted->v, &deleted->n, sizeof *deleted->v, fill_id);
+    PQclear(res);
+    return rc;
+}
+
+static cc_store_status load_generation(pg *p, pg_conn *c, uint64_t *out)
+{
+    PGresult *res = NULL;
+    cc_store_status rc = q(p, c, &res, "SELECT generation FROM meta", 0, NULL);
+    if (rc == CC_STORE_OK && PQntuples(res) != 1)
+        rc = CC_STORE_IO;
+    if (rc == CC_STORE_OK)
+        *out = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     return rc;
 }
@@ -1206,21 +1275,33 @@ static cc_store_status load_keys(pg *p, pg_conn *c, cc_snapshot *out)
     return rc;
 }
 
-static cc_store_status pg_load_all(void *impl, cc_snapshot *out, cc_scv_row **scvs, size_t *n_scvs)
+static cc_store_status pg_load_since(void *impl, const uint64_t *since, cc_snapshot *out, cc_strlist *deleted,
+                                     uint64_t *generation, cc_scv_row **scvs, size_t *n_scvs)
 {
     pg *p = impl;
     pg_conn *c = acquire(p);
+    char since_text[32];
+    const char *since_param = NULL;
     cc_store_status rc;
 
     *scvs = NULL;
     *n_scvs = 0;
     if (!c)
         return CC_STORE_IO;
-    /* One snapshot for every table: a shard never points at a target the
-     * same load missed. */
+    if (since) {
+        snprintf(since_text, sizeof since_text, "%llu", (unsigned long long)*since);
+        since_param = since_text;
+    }
+    /* One snapshot for every table and the generation: a shard never points
+     * at a target the same load missed, and no change is read twice or
+     * skipped by the next load. */
     rc = q(p, c, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
     if (rc == CC_STORE_OK)
-        rc = load_targets(p, c, out);
+        rc = load_generation(p, c, generation);
+    if (rc == CC_STORE_OK)
+        rc = load_targets(p, c, since_param, out);
+    if (rc == CC_STORE_OK)
+        rc = load_deleted(p, c, since_param, deleted);
     if (rc == CC_STORE_OK)
         rc = load_managers(p, c, out);
     if (rc == CC_STORE_OK)
@@ -1269,6 +1350,6 @@ const cc_store_ops cc_store_pg_ops = {
     .scv_upsert = pg_scv_upsert,
     .scv_list = pg_scv_list,
     .stats_insert = pg_stats_insert,
-    .load_all = pg_load_all,
+    .load_since = pg_load_since,
     .change_counter = pg_change_counter,
 };

@@ -11,7 +11,7 @@
 #include "cc/cc_store.h"
 #include "util/log.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 5000
 
 typedef struct sq {
@@ -68,6 +68,39 @@ static const char *const schema_v2_sql =
     " BEGIN UPDATE meta SET generation = generation + 1; END;"
     "CREATE TRIGGER managers_del AFTER DELETE ON users"
     " BEGIN UPDATE meta SET generation = generation + 1; END;";
+
+/* Version 3: change tracking per target, so a cache catches up by reading
+ * only what moved (cc_store_load_changes). A target row's `changed` (added
+ * by create_schema unless present) is the generation of its last write or
+ * shard change; a deleted target leaves its id in target_deletions. The
+ * inner UPDATE of `changed` does not fire targets_upd, which watches the
+ * other columns only. The script tolerates parts already present, so an
+ * upgrade interrupted by hand or a partly downgraded file still opens. */
+static const char *const schema_v3_sql =
+    "CREATE INDEX IF NOT EXISTS targets_changed ON targets(changed);"
+    "CREATE TABLE IF NOT EXISTS target_deletions(id TEXT PRIMARY KEY, changed INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS target_deletions_changed ON target_deletions(changed);"
+    "DROP TRIGGER IF EXISTS targets_ins; DROP TRIGGER IF EXISTS targets_upd;"
+    "DROP TRIGGER IF EXISTS targets_del; DROP TRIGGER IF EXISTS shards_ins;"
+    "DROP TRIGGER IF EXISTS shards_del;"
+    "CREATE TRIGGER targets_ins AFTER INSERT ON targets"
+    " BEGIN UPDATE meta SET generation = generation + 1;"
+    " UPDATE targets SET changed = (SELECT generation FROM meta) WHERE id = NEW.id; END;"
+    "CREATE TRIGGER targets_upd AFTER UPDATE OF id, owner, stage, engines, options, weight,"
+    " creation_date ON targets"
+    " BEGIN UPDATE meta SET generation = generation + 1;"
+    " UPDATE targets SET changed = (SELECT generation FROM meta) WHERE id = NEW.id; END;"
+    "CREATE TRIGGER shards_ins AFTER INSERT ON shards"
+    " BEGIN UPDATE meta SET generation = generation + 1;"
+    " UPDATE targets SET changed = (SELECT generation FROM meta) WHERE id = NEW.target_id; END;"
+    "CREATE TRIGGER shards_del AFTER DELETE ON shards"
+    " BEGIN UPDATE meta SET generation = generation + 1;"
+    " UPDATE targets SET changed = (SELECT generation FROM meta) WHERE id = OLD.target_id; END;"
+    "CREATE TRIGGER targets_del AFTER DELETE ON targets"
+    " BEGIN UPDATE meta SET generation = generation + 1;"
+    " INSERT OR REPLACE INTO target_deletions(id, changed) VALUES (OLD.id, (SELECT generation FROM meta));"
+    " END;";
 
 static cc_store_status fail(sq *s, const char *what)
 {
@@ -160,6 +193,24 @@ static int step_exists(sq *s, sqlite3_stmt *stmt, const char *what)
     return -1;
 }
 
+/* 1 when targets has the column `changed`, 0 when not, -1 on error. */
+static int has_changed_column(sq *s)
+{
+    sqlite3_stmt *stmt = prep(s, "SELECT 1 FROM pragma_table_info('targets') WHERE name = 'changed'");
+    int found = stmt ? step_exists(s, stmt, "schema lookup") : -1;
+    sqlite3_finalize(stmt);
+    return found;
+}
+
+static int upgrade_v3(sq *s)
+{
+    int found = has_changed_column(s);
+    if (found < 0 ||
+        (found == 0 && exec(s, "ALTER TABLE targets ADD COLUMN changed INTEGER NOT NULL DEFAULT 0")))
+        return -1;
+    return exec(s, schema_v3_sql);
+}
+
 static int create_schema(sq *s, char *err, size_t errlen)
 {
     sqlite3_stmt *stmt = NULL;
@@ -184,8 +235,8 @@ static int create_schema(sq *s, char *err, size_t errlen)
         goto out;
     }
     if (version < SCHEMA_VERSION &&
-        ((version < 1 && exec(s, schema_sql) != 0) || exec(s, schema_v2_sql) != 0 ||
-         exec(s, "PRAGMA user_version = 2") != 0)) {
+        ((version < 1 && exec(s, schema_sql) != 0) || (version < 2 && exec(s, schema_v2_sql) != 0) ||
+         upgrade_v3(s) != 0 || exec(s, "PRAGMA user_version = 3") != 0)) {
         snprintf(err, errlen, "cannot create the schema: %s", sqlite3_errmsg(s->db));
         goto out;
     }
@@ -923,9 +974,25 @@ static int fill_target(sqlite3_stmt *stmt, void *elem)
     return read_target(stmt, elem);
 }
 
-static cc_store_status load_targets(sq *s, cc_snapshot *out)
+/* Binds *since to the statement's first parameter, when there is one. */
+static sqlite3_stmt *prep_since(sq *s, const char *sql, const uint64_t *since)
 {
-    sqlite3_stmt *stmt = prep(s, "SELECT " TARGET_COLS " FROM targets ORDER BY id");
+    sqlite3_stmt *stmt = prep(s, sql);
+    if (stmt && since)
+        sqlite3_bind_int64(stmt, 1, (sqlite3_int64)*since);
+    return stmt;
+}
+
+/* The delta queries name their index: without statistics the planner would
+ * rather walk the primary key in id order than sort the few rows found
+ * through `changed`, which reads every target. */
+static cc_store_status load_targets(sq *s, const uint64_t *since, cc_snapshot *out)
+{
+    sqlite3_stmt *stmt = prep_since(
+        s,
+        since ? "SELECT " TARGET_COLS " FROM targets INDEXED BY targets_changed WHERE changed > ? ORDER BY id"
+              : "SELECT " TARGET_COLS " FROM targets ORDER BY id",
+        since);
     size_t t = 0;
     int r;
     cc_store_status rc = collect_rows(s, stmt, (void **)&out->targets, &out->n_targets, sizeof *out->targets,
@@ -936,7 +1003,11 @@ static cc_store_status load_targets(sq *s, cc_snapshot *out)
 
     /* Both lists are sorted by id (BINARY collation, the same order as
      * strcmp), so one merge pass attaches every shard. */
-    stmt = prep(s, "SELECT target_id, scv FROM shards ORDER BY target_id, scv");
+    stmt = prep_since(s,
+                      since ? "SELECT target_id, scv FROM shards WHERE target_id IN"
+                              " (SELECT id FROM targets WHERE changed > ?) ORDER BY target_id, scv"
+                            : "SELECT target_id, scv FROM shards ORDER BY target_id, scv",
+                      since);
     if (!stmt)
         return CC_STORE_IO;
     while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -951,6 +1022,30 @@ static cc_store_status load_targets(sq *s, cc_snapshot *out)
     if (r != SQLITE_DONE)
         return r == SQLITE_ROW ? CC_STORE_IO : fail(s, "shard load");
     return CC_STORE_OK;
+}
+
+static cc_store_status load_deleted(sq *s, const uint64_t *since, cc_strlist *deleted)
+{
+    if (!since)
+        return CC_STORE_OK;
+    sqlite3_stmt *stmt = prep_since(s,
+                                    "SELECT id FROM target_deletions INDEXED BY target_deletions_changed"
+                                    " WHERE changed > ? ORDER BY id",
+                                    since);
+    return collect_rows(s, stmt, (void **)&deleted->v, &deleted->n, sizeof *deleted->v, fill_strdup,
+                        "target deletion load");
+}
+
+static cc_store_status load_generation(sq *s, uint64_t *out)
+{
+    sqlite3_stmt *stmt = prep(s, "SELECT generation FROM meta");
+    cc_store_status rc = CC_STORE_IO;
+    if (stmt && step_exists(s, stmt, "change counter") > 0) {
+        *out = (uint64_t)sqlite3_column_int64(stmt, 0);
+        rc = CC_STORE_OK;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 static int fill_manager(sqlite3_stmt *stmt, void *elem)
@@ -989,7 +1084,8 @@ static cc_store_status load_keys(sq *s, cc_snapshot *out)
                         "engine key load");
 }
 
-static cc_store_status sq_load_all(void *impl, cc_snapshot *out, cc_scv_row **scvs, size_t *n_scvs)
+static cc_store_status sq_load_since(void *impl, const uint64_t *since, cc_snapshot *out, cc_strlist *deleted,
+                                     uint64_t *generation, cc_scv_row **scvs, size_t *n_scvs)
 {
     sq *s = impl;
     cc_store_status rc = CC_STORE_IO;
@@ -997,10 +1093,15 @@ static cc_store_status sq_load_all(void *impl, cc_snapshot *out, cc_scv_row **sc
     *scvs = NULL;
     *n_scvs = 0;
     lock(s);
-    /* One read transaction: every table is seen at the same instant. */
+    /* One read transaction: every table is seen at the same instant as the
+     * generation. */
     if (exec(s, "BEGIN") != 0)
         goto out;
-    rc = load_targets(s, out);
+    rc = load_generation(s, generation);
+    if (rc == CC_STORE_OK)
+        rc = load_targets(s, since, out);
+    if (rc == CC_STORE_OK)
+        rc = load_deleted(s, since, deleted);
     if (rc == CC_STORE_OK)
         rc = load_managers(s, out);
     if (rc == CC_STORE_OK)
@@ -1016,16 +1117,8 @@ out:
 static cc_store_status sq_change_counter(void *impl, uint64_t *out)
 {
     sq *s = impl;
-    sqlite3_stmt *stmt = NULL;
-    cc_store_status rc = CC_STORE_IO;
-
     lock(s);
-    stmt = prep(s, "SELECT generation FROM meta");
-    if (stmt && step_exists(s, stmt, "change counter") > 0) {
-        *out = (uint64_t)sqlite3_column_int64(stmt, 0);
-        rc = CC_STORE_OK;
-    }
-    sqlite3_finalize(stmt);
+    cc_store_status rc = load_generation(s, out);
     unlock(s);
     return rc;
 }
@@ -1051,6 +1144,6 @@ const cc_store_ops cc_store_sqlite_ops = {
     .scv_upsert = sq_scv_upsert,
     .scv_list = sq_scv_list,
     .stats_insert = sq_stats_insert,
-    .load_all = sq_load_all,
+    .load_since = sq_load_since,
     .change_counter = sq_change_counter,
 };

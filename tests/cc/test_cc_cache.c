@@ -1,5 +1,6 @@
 /* cc_cache views (built from hand-made snapshots), cc_health and cc_fields:
- * the pure parts of the CC service. */
+ * the pure parts of the CC service; and a cache kept current from a SQLite
+ * file that another store handle (another CC) writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,12 +8,14 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cc/cc_cache.h"
 #include "cc/cc_fields.h"
 #include "cc/cc_health.h"
+#include "util/fs.h"
 
 static char **strs(const char *a, const char *b)
 {
@@ -199,6 +202,198 @@ static void test_fields(void **state)
     json_decref(o);
 }
 
+/* Two store handles on one SQLite file: writes go through `other`, the
+ * cache reads through `mine`, as two CCs sharing a database. */
+struct shared_db {
+    char dir[64];
+    cc_store *mine, *other;
+    cc_health *health;
+    cc_cache *cache;
+    char token[AUTH_TOKEN_HEX_LEN + 1];
+};
+
+static void shared_open(struct shared_db *db)
+{
+    char err[256];
+    snprintf(db->dir, sizeof db->dir, "/tmp/st-cc-cache.XXXXXX");
+    assert_non_null(mkdtemp(db->dir));
+    db->mine = cc_store_open(NULL, db->dir, err, sizeof err);
+    assert_non_null(db->mine);
+    db->other = cc_store_open(NULL, db->dir, err, sizeof err);
+    assert_non_null(db->other);
+    db->health = cc_health_new();
+    db->cache = cc_cache_new(db->mine, db->health, err, sizeof err);
+    assert_non_null(db->cache);
+}
+
+static void shared_close(struct shared_db *db)
+{
+    cc_cache_free(db->cache);
+    cc_health_free(db->health);
+    cc_store_close(db->mine);
+    cc_store_close(db->other);
+    assert_int_equal(fs_rm_rf(db->dir), 0);
+}
+
+static const cc_target *drawn(const cc_view *v, const char *engine)
+{
+    draw_rng rng;
+    draw_rng_seed(&rng, 1);
+    return cc_view_draw(v, engine, &rng);
+}
+
+/* A target of m@x.org for openmm, public or private. */
+static void make_target(struct shared_db *db, cc_stage stage, char id[CC_TARGET_ID_LEN + 1])
+{
+    const char *engines[] = {"openmm"};
+    cc_target_new t = {.owner = "m@x.org", .stage = stage, .engines = engines, .n_engines = 1, .weight = 1};
+    assert_int_equal(cc_store_target_create(db->other, &t, id), CC_STORE_OK);
+}
+
+/* Polls the cache (as its ticker does) and returns the view it then holds. */
+static cc_view *polled(struct shared_db *db)
+{
+    assert_int_equal(cc_cache_poll(db->cache), 0);
+    return cc_cache_get(db->cache);
+}
+
+/* Every kind of change made through the other handle reaches the cache at
+ * the next poll, deletions included, while a view taken before a change
+ * keeps showing the state it was built from. */
+static void test_changes_reach_the_cache(void **state)
+{
+    (void)state;
+    struct shared_db db;
+    char key[AUTH_TOKEN_HEX_LEN + 1], id[CC_TARGET_ID_LEN + 1], other_id[CC_TARGET_ID_LEN + 1];
+    cc_target_update to_private = {.set_stage = 1, .stage = CC_STAGE_PRIVATE};
+    cc_target_update to_public = {.set_stage = 1, .stage = CC_STAGE_PUBLIC};
+    shared_open(&db);
+
+    cc_view *v = polled(&db);
+    assert_null(cc_view_key_engine(v, "no-such-key"));
+    cc_view_unref(v);
+    /* A new engine key, manager, target, SCV and shard. */
+    assert_int_equal(cc_store_key_create(db.other, "openmm", "k", key), CC_STORE_OK);
+    assert_int_equal(cc_store_create_manager(db.other, "m@x.org", "password-1", CC_ROLE_MANAGER, 2, db.token),
+                     CC_STORE_OK);
+    make_target(&db, CC_STAGE_PUBLIC, id);
+    make_target(&db, CC_STAGE_PUBLIC, other_id);
+    assert_int_equal(cc_store_scv_upsert(db.other, "s1", "127.0.0.1:1", "pw"), CC_STORE_OK);
+    v = polled(&db);
+    assert_string_equal(cc_view_key_engine(v, key), "openmm");
+    assert_non_null(cc_view_target(v, id));
+    assert_int_equal(cc_view_target(v, id)->n_shards, 0);
+    assert_non_null(cc_view_scv(v, "s1", NULL));
+    assert_null(drawn(v, "openmm")); /* no shards yet */
+    cc_view_unref(v);
+    assert_int_equal(cc_store_shard_add(db.other, id, "s1"), CC_STORE_OK);
+    v = polled(&db);
+    assert_int_equal(cc_view_target(v, id)->n_shards, 1);
+    assert_string_equal(cc_view_target(v, id)->shards[0], "s1");
+    assert_string_equal(drawn(v, "openmm")->id, id);
+    cc_view *before = v;
+
+    /* A stage change takes it off the draw; the earlier view still draws. */
+    assert_int_equal(cc_store_target_update(db.other, id, &to_private), CC_STORE_OK);
+    v = polled(&db);
+    assert_int_equal(cc_view_target(v, id)->stage, CC_STAGE_PRIVATE);
+    assert_null(drawn(v, "openmm"));
+    assert_string_equal(drawn(before, "openmm")->id, id);
+    cc_view_unref(before);
+    assert_int_equal(cc_store_target_update(db.other, id, &to_public), CC_STORE_OK);
+    cc_view_unref(v);
+
+    /* The shard removed, the target deleted, the key deleted. */
+    assert_int_equal(cc_store_shard_remove(db.other, id, "s1"), CC_STORE_OK);
+    v = polled(&db);
+    assert_int_equal(cc_view_target(v, id)->n_shards, 0);
+    assert_null(drawn(v, "openmm"));
+    before = v;
+    assert_int_equal(cc_store_target_delete(db.other, id), CC_STORE_OK);
+    assert_int_equal(cc_store_key_delete(db.other, key), CC_STORE_OK);
+    v = polled(&db);
+    assert_null(cc_view_target(v, id));
+    assert_non_null(cc_view_target(v, other_id)); /* unchanged, kept */
+    assert_null(cc_view_key_engine(v, key));
+    assert_non_null(cc_view_target(before, id));
+    assert_string_equal(cc_view_key_engine(before, key), "openmm");
+    cc_view_unref(before);
+    cc_view_unref(v);
+    shared_close(&db);
+}
+
+/* After many patches the view equals a full load: the same targets, each
+ * with the same stage and shards, and a rebuild leaves it as it was. */
+static void test_patched_view_matches_full_load(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    struct shared_db db;
+    char ids[N][CC_TARGET_ID_LEN + 1];
+    cc_target_update to_private = {.set_stage = 1, .stage = CC_STAGE_PRIVATE};
+    cc_snapshot full;
+    shared_open(&db);
+    for (int i = 0; i < N; i++) {
+        make_target(&db, CC_STAGE_PUBLIC, ids[i]);
+        if (i % 3 == 0)
+            assert_int_equal(cc_store_shard_add(db.other, ids[i], i % 2 ? "s1" : "s2"), CC_STORE_OK);
+        if (i % 4 == 1)
+            assert_int_equal(cc_store_target_update(db.other, ids[i], &to_private), CC_STORE_OK);
+        if (i % 5 == 2 && i % 3 == 0) /* a target with shards cannot go */
+            assert_int_equal(cc_store_shard_remove(db.other, ids[i], i % 2 ? "s1" : "s2"), CC_STORE_OK);
+        if (i % 5 == 2)
+            assert_int_equal(cc_store_target_delete(db.other, ids[i]), CC_STORE_OK);
+        if (i % 7 == 0) /* several changes per poll as well as one */
+            cc_view_unref(polled(&db));
+    }
+    cc_view *v = polled(&db);
+    assert_int_equal(cc_store_load_all(db.mine, &full), CC_STORE_OK);
+    assert_int_equal(full.n_targets, N - N / 5);
+    for (int i = 0; i < N; i++) {
+        const cc_target *t = cc_view_target(v, ids[i]);
+        assert_int_equal(t == NULL, i % 5 == 2);
+    }
+    for (size_t i = 0; i < full.n_targets; i++) {
+        const cc_target *t = cc_view_target(v, full.targets[i].id);
+        assert_non_null(t);
+        assert_int_equal(t->stage, full.targets[i].stage);
+        assert_int_equal(t->n_shards, full.targets[i].n_shards);
+        for (size_t s = 0; s < t->n_shards; s++)
+            assert_string_equal(t->shards[s], full.targets[i].shards[s]);
+    }
+    assert_int_equal(cc_cache_rebuild(db.cache), 0);
+    cc_view *rebuilt = cc_cache_get(db.cache);
+    for (size_t i = 0; i < full.n_targets; i++)
+        assert_int_equal(cc_view_target(rebuilt, full.targets[i].id)->n_shards, full.targets[i].n_shards);
+    cc_snapshot_free(&full);
+    cc_view_unref(rebuilt);
+    cc_view_unref(v);
+    shared_close(&db);
+}
+
+/* A write through the cache's own store followed by a refresh is visible
+ * to the next reader, with no poll. */
+static void test_refresh_after_own_write(void **state)
+{
+    (void)state;
+    struct shared_db db;
+    char id[CC_TARGET_ID_LEN + 1];
+    const char *engines[] = {"openmm"};
+    cc_target_new t = {.owner = "m@x.org", .stage = CC_STAGE_PUBLIC, .engines = engines, .n_engines = 1};
+    shared_open(&db);
+    assert_int_equal(cc_store_target_create(db.mine, &t, id), CC_STORE_OK);
+    assert_int_equal(cc_cache_refresh(db.cache), 0);
+    cc_view *v = cc_cache_get(db.cache);
+    assert_non_null(cc_view_target(v, id));
+    cc_view_unref(v);
+    assert_int_equal(cc_store_target_delete(db.mine, id), CC_STORE_OK);
+    assert_int_equal(cc_cache_refresh(db.cache), 0);
+    v = cc_cache_get(db.cache);
+    assert_null(cc_view_target(v, id));
+    cc_view_unref(v);
+    shared_close(&db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +401,9 @@ int main(void)
         cmocka_unit_test(test_draw_only_public_with_shards),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_changes_reach_the_cache),
+        cmocka_unit_test(test_patched_view_matches_full_load),
+        cmocka_unit_test(test_refresh_after_own_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* Two CC daemons on one PostgreSQL database: a change made through one
- * (engine key, target, SCV registration, shard, stage) reaches the other's
- * assignment path within VISIBLE_MS, through its change-counter poll, and a
- * change through the second reaches the first. */
+ * (engine key, target, SCV registration, shard, stage, engines; deletions of
+ * shards, targets and keys) reaches the other's assignment path within
+ * VISIBLE_MS, through its change-counter poll, and a change through the
+ * second reaches the first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,6 +76,16 @@ static void test_changes_reach_the_other_cc(void **state)
     snprintf(path, sizeof path, "/targets/shards/%s", target);
     cc_pair_expect(a, 200, "PUT", path, CC_PAIR_SECRET, "{\"scv\":\"s1\",\"op\":\"remove\"}");
     assert_int_equal(cc_pair_wait(b, 400, "has no shards", VISIBLE_MS, "POST", ASSIGN, key, body), 0);
+
+    /* An engine list changed through A refuses the key's engine on B. */
+    snprintf(path, sizeof path, "/targets/update/%s", target);
+    cc_pair_expect(a, 200, "PUT", path, p.manager, "{\"engines\":[\"gromacs\"]}");
+    assert_int_equal(cc_pair_wait(b, 400, "is not allowed", VISIBLE_MS, "POST", ASSIGN, key, body), 0);
+
+    /* A target deleted through A is unknown to B. */
+    snprintf(path, sizeof path, "/targets/delete/%s", target);
+    cc_pair_expect(a, 200, "PUT", path, p.manager, NULL);
+    assert_int_equal(cc_pair_wait(b, 400, "unknown target", VISIBLE_MS, "POST", ASSIGN, key, body), 0);
 
     /* The other way round: the key deleted through B stops working on A. */
     snprintf(path, sizeof path, "/engines/keys/delete/%s", key);
