@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,6 +82,7 @@ struct server {
     int nthreads;
     struct loop_thread *threads;
     struct worker_pool pool;
+    struct worker_pool bulk_pool;
     struct ticker tickers[SERVER_MAX_TICKERS];
     int nticker;
     pthread_mutex_t stop_lock;
@@ -277,10 +279,12 @@ json_t *server_body_object(h2o_req_t *req)
 
 /* ---- worker pool and deferred work ------------------------------------ */
 
-/* Niceness of worker threads: when CPU-heavy deferred work (frames to
- * parse, digest and write) fills both cores, the event loops still get the
- * CPU at once, so memory-only requests such as heartbeats keep their
- * latency instead of queueing behind the workers' time slices. */
+/* Niceness of worker threads: when deferred work fills the cores, the
+ * event loops still get the CPU first, so memory-only requests such as
+ * heartbeats keep their latency instead of queueing behind the workers.
+ * (SCHED_IDLE for the bulk pool was measured too: it cut frame ingest by a
+ * fifth whenever other processes shared the machine, for no p99 gain that
+ * stood out of the noise; see docs/PERFORMANCE.md.) */
 #define WORKER_NICE 10
 
 static void *worker_main(void *arg)
@@ -359,7 +363,8 @@ static void on_req_slot_dispose(void *p)
         (*slot)->req = NULL;
 }
 
-void server_defer(struct server_request *r, server_work_fn work, server_done_fn done, void *arg)
+static void defer_on(struct worker_pool *pool, struct server_request *r, server_work_fn work,
+                     server_done_fn done, void *arg)
 {
     struct task *t = calloc(1, sizeof *t);
     if (t == NULL) {
@@ -375,7 +380,17 @@ void server_defer(struct server_request *r, server_work_fn work, server_done_fn 
     t->req_slot = h2o_mem_alloc_shared(&r->req->pool, sizeof *t->req_slot, on_req_slot_dispose);
     *t->req_slot = t;
     current_thread->pending++;
-    pool_push(&r->server->pool, t);
+    pool_push(pool, t);
+}
+
+void server_defer(struct server_request *r, server_work_fn work, server_done_fn done, void *arg)
+{
+    defer_on(&r->server->pool, r, work, done, arg);
+}
+
+void server_defer_bulk(struct server_request *r, server_work_fn work, server_done_fn done, void *arg)
+{
+    defer_on(&r->server->bulk_pool, r, work, done, arg);
 }
 
 void server_run_background(struct server *s, server_work_fn work, void *arg)
@@ -574,11 +589,39 @@ static void loop_init(struct loop_thread *th)
     h2o_socket_read_start(th->listener, on_accept);
 }
 
+/* Scheduler slice of loop threads. A loop runs for microseconds per request
+ * and then sleeps; with the default slice (~3 ms) a woken loop may wait for
+ * the running thread's slice to end before it gets the CPU. Linux's EEVDF
+ * scheduler (6.6+) lets a normal thread ask for a shorter slice without
+ * privilege, which gives it an earlier deadline and so the CPU at once on
+ * wake-up; older kernels ignore the request for normal threads. */
+#define LOOP_SLICE_NS (100 * 1000)
+
+/* The kernel's struct sched_attr (its header clashes with <sched.h>). */
+struct loop_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+static void loop_prioritize(int index)
+{
+    struct loop_sched_attr attr = {.size = sizeof attr, .sched_policy = SCHED_OTHER};
+    errno = 0;
+    attr.sched_nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+    attr.sched_runtime = LOOP_SLICE_NS;
+    if (errno != 0 || syscall(SYS_sched_setattr, 0, &attr, 0) != 0)
+        log_warn("thread %d: cannot shorten the event loop's scheduler slice: %s", index, strerror(errno));
+}
+
 static void *loop_main(void *arg)
 {
     struct loop_thread *th = arg;
     struct server *s = th->server;
     current_thread = th;
+    loop_prioritize(th->index);
     loop_init(th);
     pthread_mutex_lock(&s->stop_lock);
     s->threads_ready++;
@@ -867,6 +910,7 @@ static void stop_everything(struct server *s, int threads_started, int tickers_s
     for (int i = 0; i < threads_started; i++)
         pthread_join(s->threads[i].tid, NULL);
     pool_stop(&s->pool);
+    pool_stop(&s->bulk_pool);
 }
 
 int server_run(struct server *s)
@@ -881,8 +925,10 @@ int server_run(struct server *s)
     raise_nofile_limit();
 
     int workers = s->nthreads * 16;
-    if (pool_start(&s->pool, workers) != 0) {
-        log_error("cannot start %d worker threads", workers);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int bulk = cpus > 2 ? (int)cpus - 1 : 1;
+    if (pool_start(&s->pool, workers) != 0 || pool_start(&s->bulk_pool, bulk) != 0) {
+        log_error("cannot start %d worker and %d bulk worker threads", workers, bulk);
         stop_everything(s, 0, 0);
         return -1;
     }
@@ -898,8 +944,8 @@ int server_run(struct server *s)
     int tickers = 0;
     for (; tickers < s->nticker; tickers++)
         pthread_create(&s->tickers[tickers].tid, NULL, ticker_main, &s->tickers[tickers]);
-    log_info("%s '%s' listening on port %d (%s, %d threads, %d workers), data in %s", s->kind_name,
-             s->cfg.name, s->cfg.internal_http_port, s->ssl_ctx ? "https" : "http", started, workers,
+    log_info("%s '%s' listening on port %d (%s, %d threads, %d + %d bulk workers), data in %s", s->kind_name,
+             s->cfg.name, s->cfg.internal_http_port, s->ssl_ctx ? "https" : "http", started, workers, bulk,
              s->cfg.data_folder);
     wait_for_stop_signal(s);
     stop_everything(s, started, tickers);

@@ -1,11 +1,11 @@
 /* server: the HTTP runtime shared by the CC and the SCV.
  *
  * N event-loop threads (h2o), each with its own SO_REUSEPORT listener; a
- * routing table; JSON reply helpers; a worker pool for blocking work whose
- * completion is delivered back on the request's own loop thread; tickers for
- * periodic background jobs. server_run() blocks until SIGTERM/SIGINT, then
- * stops accepting, lets in-flight requests finish (bounded by
- * shutdown_timeout) and returns 0.
+ * routing table; JSON reply helpers; two worker pools (general and bulk) for
+ * blocking work whose completion is delivered back on the request's own loop
+ * thread; tickers for periodic background jobs. server_run() blocks until
+ * SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish
+ * (bounded by shutdown_timeout) and returns 0.
  *
  * Threading rules for handlers: a handler runs on a loop thread and must not
  * block; anything slow goes through server_defer(). A done callback runs on
@@ -56,6 +56,10 @@ void server_stop(struct server *s); /* from any thread */
 /* Blocking work off the loop: work(arg) on a worker thread, then done(arg,
  * req) on r's loop thread. */
 void server_defer(struct server_request *r, server_work_fn work, server_done_fn done, void *arg);
+/* The same for CPU-heavy work (request bodies to decode, digest and write):
+ * it runs on a pool of its own with CPUs - 1 threads (at least 1), so at
+ * least one CPU stays free for the event loops and the other workers. */
+void server_defer_bulk(struct server_request *r, server_work_fn work, server_done_fn done, void *arg);
 /* Fire-and-forget work on a worker thread (no reply). */
 void server_run_background(struct server *s, server_work_fn work, void *arg);
 

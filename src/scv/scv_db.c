@@ -240,7 +240,7 @@ int scv_db_stream_foreach(scv_db *db, scv_stream_fn fn, void *ctx)
     int rc = -1;
     pthread_mutex_lock(&db->lock);
     sqlite3_stmt *st = prepare(db, "SELECT id, target_id, status, frames, error_count, creation_date "
-                                   "FROM streams ORDER BY id");
+                                   "FROM streams");
     if (!st)
         goto out;
     int step;

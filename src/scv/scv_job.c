@@ -29,12 +29,7 @@ static void job_free(struct scv_job *job)
 static void job_work(void *arg)
 {
     struct scv_job *job = arg;
-    if (job->bulk)
-        while (sem_wait(&job->svc->bulk_slots) != 0)
-            ;
     job->work(job);
-    if (job->bulk)
-        sem_post(&job->svc->bulk_slots);
 }
 
 static void reply_json_with_md5(h2o_req_t *req, json_t *body)
@@ -79,7 +74,6 @@ static void job_start(struct server_request *r, scv_job_fn work, int bulk)
         goto oom;
     job->svc = r->app;
     job->work = work;
-    job->bulk = bulk;
     job->fd = -1;
     job->status = 500;
     for (int i = 0; i < r->params.count && i < ROUTER_MAX_PARAMS; i++)
@@ -94,7 +88,10 @@ static void job_start(struct server_request *r, scv_job_fn work, int bulk)
     if (job->body_len > 0)
         memcpy(job->body, req->entity.base, job->body_len);
     job->body[job->body_len] = '\0';
-    server_defer(r, job_work, job_done, job);
+    if (bulk)
+        server_defer_bulk(r, job_work, job_done, job);
+    else
+        server_defer(r, job_work, job_done, job);
     return;
 oom:
     if (job != NULL)

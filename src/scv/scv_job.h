@@ -26,7 +26,6 @@ struct scv_job {
     char *auth;                     /* Authorization, or NULL */
     char *content_md5;              /* Content-MD5, or NULL */
     char *body;                     /* NUL-terminated copy */
-    int bulk;                       /* holds one of svc->bulk_slots while it works */
     size_t body_len;
     /* the reply */
     int status;
@@ -40,8 +39,8 @@ struct scv_job {
 /* Copies the request and runs work on a worker; the reply is sent when it
  * ends. On out of memory replies 503 itself. */
 void scv_job_run(struct server_request *r, scv_job_fn work);
-/* The same for work that moves a lot of bytes (frames, checkpoints): at most
- * svc->bulk_slots of these run at once. */
+/* The same for work that moves a lot of bytes (frames, checkpoints): it runs
+ * on the server's bulk workers (server_defer_bulk), below the event loops. */
 void scv_job_run_bulk(struct server_request *r, scv_job_fn work);
 void scv_job_fail(struct scv_job *job, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

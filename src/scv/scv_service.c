@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,21 @@ out:
 
 /* ---- create / destroy ------------------------------------------------- */
 
+/* Frame bodies (~700 KB) pass through several large buffers per request: the
+ * loop's input buffer (grown by doubling), the job's copy, the decoded file.
+ * With glibc's defaults each is a fresh mmap that is unmapped on free, so
+ * every frame pays page faults and zeroing for ~3 MB, on the event loop too;
+ * `perf` showed the loops spending most of their time there, and heartbeats
+ * queue behind the loop. Serving them from the heap and keeping freed memory
+ * for reuse makes those copies touch warm pages. The cost is that the
+ * process keeps its peak heap instead of returning it to the system. */
+static void tune_allocator(void)
+{
+    if (mallopt(M_MMAP_THRESHOLD, SCV_MMAP_THRESHOLD) != 1 ||
+        mallopt(M_TRIM_THRESHOLD, SCV_TRIM_THRESHOLD) != 1)
+        log_warn("cannot tune the allocator for large bodies; frames will cost more CPU");
+}
+
 static int load_stream(const scv_stream_record *rec, void *ctx)
 {
     scv_index *ix = ctx;
@@ -102,9 +118,8 @@ scv_service *scv_service_create(const struct config *cfg, char *err, size_t errl
         return NULL;
     }
     svc->cfg = *cfg;
+    tune_allocator();
     pthread_mutex_init(&svc->shard_lock, NULL);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    sem_init(&svc->bulk_slots, 0, cpus > 2 ? (unsigned)cpus - 1 : 1);
     if (fs_mkdir_p(cfg->data_folder, 0750) != 0) {
         snprintf(err, errlen, "cannot create data folder '%s': %s", cfg->data_folder, strerror(errno));
         goto fail;
@@ -140,11 +155,16 @@ void scv_service_destroy(scv_service *svc)
 {
     if (svc == NULL)
         return;
+    char err[STREAM_STORE_ERR_LEN];
     scv_cc_free(svc->cc);
     scv_index_free(svc->index);
-    stream_store_close(svc->store);
+    /* The server has stopped and every worker has finished, so nothing can
+     * touch the store any more: a clean stop spares the next start its walk. */
+    if (svc->store && stream_store_close_clean(svc->store, err) == STREAM_STORE_OK)
+        log_info("stream store closed cleanly; the next start skips checking every stream folder");
+    else if (svc->store)
+        log_warn("stream store closed without the clean-stop marker: %s", err);
     pthread_mutex_destroy(&svc->shard_lock);
-    sem_destroy(&svc->bulk_slots);
     free(svc);
 }
 

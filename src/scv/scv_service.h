@@ -2,7 +2,8 @@
  * server runtime (PROTOCOL.md, "SCV").
  *
  * create opens the store (which reconciles it with the folders), loads every
- * stream into the index as inactive and loads or makes the secret; attach
+ * stream into the index as inactive, loads or makes the secret and tunes the
+ * process's allocator for large bodies (SCV_MMAP_THRESHOLD); attach
  * registers the routes and three one-second tickers (core token expiry,
  * registration with the CC every SCV_REGISTER_SECONDS or SCV_RETRY_SECONDS
  * after a failure, stats outbox shipping); destroy releases everything after
@@ -14,7 +15,6 @@
 #define ST_SCV_SERVICE_H
 
 #include <pthread.h>
-#include <semaphore.h>
 #include <stddef.h>
 
 #include "config/config.h"
@@ -28,6 +28,10 @@
 #define SCV_STATS_BATCH 200
 #define SCV_SECRET_BYTES 32
 #define SCV_INFLATE_MAX (256u << 20) /* a gunzipped frame file may not exceed this */
+/* Allocations below this come from the heap, not from mmap (glibc's maximum). */
+#define SCV_MMAP_THRESHOLD (32 << 20)
+/* Free heap kept for reuse before it is returned to the system. */
+#define SCV_TRIM_THRESHOLD (256 << 20)
 
 typedef struct scv_service {
     struct config cfg;
@@ -38,9 +42,6 @@ typedef struct scv_service {
     /* Held across "first stream of a target here" / "last one gone" and the
      * matching shard call, so the CC's shard list never disagrees for long. */
     pthread_mutex_t shard_lock;
-    /* Frames and checkpoints (decode, digest, write, fsync) may use all but
-     * one CPU, so the event loops always find one free for heartbeats. */
-    sem_t bulk_slots;
     /* ticker threads only */
     double next_register, next_ship;
     int registered; /* 1 after a success, -1 after a failure, 0 before any */

@@ -3,10 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <search.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,10 +31,22 @@
 #define TRASH_PREFIX ".trash-"
 #define UPLOAD_PREFIX ".upload-"
 
+#define MARKER_TEXT_MAX 512
+
 struct stream_store {
+    char *data_dir;
     char *streams_dir;
     int streams_fd;
     scv_db *db;
+    /* Ids of streams that may have a buffer_files/ (a tsearch tree): noted
+     * before a buffer is made, forgotten once it is renamed or removed, so a
+     * clean stop removes what is left without visiting every stream. */
+    pthread_mutex_t buffers_lock;
+    void *buffers;
+    /* Set by any disk or database failure in a call that changes a stream:
+     * it may have left something only the reconcile walk repairs, so the
+     * clean-stop marker is not written. */
+    atomic_int needs_walk;
 };
 
 static int fail(char *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -122,6 +138,69 @@ static int is_dir_at(int dirfd, const char *name)
 {
     struct stat sb;
     return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Passes rc through, remembering a failure of the server's own. */
+static int note_failure(stream_store *s, int rc)
+{
+    if (rc == STREAM_STORE_IO)
+        atomic_store(&s->needs_walk, 1);
+    return rc;
+}
+
+/* ---- buffers a clean stop must remove ---- */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Called before a buffer may be made. -1 when out of memory. */
+static int buffer_note(stream_store *s, const char *id)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->buffers_lock);
+    if (!tfind(id, &s->buffers, cmp_id)) {
+        char *copy = strdup(id);
+        if (!copy || !tsearch(copy, &s->buffers, cmp_id)) {
+            free(copy);
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&s->buffers_lock);
+    return rc;
+}
+
+/* Called once the buffer is renamed into a partition or removed. */
+static void buffer_forget(stream_store *s, const char *id)
+{
+    pthread_mutex_lock(&s->buffers_lock);
+    void *node = tfind(id, &s->buffers, cmp_id);
+    if (node) {
+        char *copy = *(char **)node;
+        tdelete(id, &s->buffers, cmp_id);
+        free(copy);
+    }
+    pthread_mutex_unlock(&s->buffers_lock);
+}
+
+/* Removes every buffer still noted (their activations end with this run).
+ * -1 after logging the first that cannot be removed. */
+static int buffers_remove_all(stream_store *s)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->buffers_lock);
+    while (rc == 0 && s->buffers) {
+        char *id = *(char **)s->buffers;
+        tdelete(id, &s->buffers, cmp_id);
+        if (remove_tree(s, id, BUFFER_DIR) != 0) {
+            log_error("stream store: cannot remove the buffer of stream %s: %s", id, strerror(errno));
+            rc = -1;
+        }
+        free(id);
+    }
+    pthread_mutex_unlock(&s->buffers_lock);
+    return rc;
 }
 
 /* ---- reconcile ---- */
@@ -307,6 +386,99 @@ static int close_open_fragments(stream_store *s, char *err)
     return STREAM_STORE_OK;
 }
 
+/* ---- the clean-stop marker ---- */
+
+/* The marker's text: what it is, then the identity and last change of
+ * streams/ and scv.db, so adding or removing a stream folder or putting back
+ * another scv.db while stopped makes the next open walk. -1 with errno when
+ * either cannot be examined (no scv.db yet, say). */
+static int marker_text(stream_store *s, char *buf, size_t size)
+{
+    char db_path[PATH_MAX];
+    struct stat st, db;
+    if (fstat(s->streams_fd, &st) != 0 || join_path(db_path, s->data_dir, "scv.db", NULL) != 0 ||
+        stat(db_path, &db) != 0)
+        return -1;
+    int n = snprintf(buf, size,
+                     "siegetank SCV store: stopped cleanly, so the next start skips checking every stream.\n"
+                     "Delete this file to make it check them (after changing streams/ by hand, say).\n"
+                     "streams/ %ju %ju %lld.%09ld\n"
+                     "scv.db %ju %jd %lld.%09ld\n",
+                     (uintmax_t)st.st_ino, (uintmax_t)st.st_nlink, (long long)st.st_ctim.tv_sec,
+                     st.st_ctim.tv_nsec, (uintmax_t)db.st_ino, (intmax_t)db.st_size,
+                     (long long)db.st_ctim.tv_sec, db.st_ctim.tv_nsec);
+    if (n < 0 || (size_t)n >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads and removes the marker, durably, before the store changes anything:
+ * a crash from here on leaves no marker. 1 when it was present and matches
+ * (the walk may be skipped), 0 when the walk must run, or a negative
+ * stream_store_rc. */
+static int marker_take(stream_store *s, char *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX], want[MARKER_TEXT_MAX];
+    size_t len = 0;
+    if (join_path(path, s->data_dir, STREAM_STORE_CLEAN_MARKER, NULL) != 0 ||
+        join_path(tmp, s->data_dir, STREAM_STORE_CLEAN_MARKER ".tmp", NULL) != 0)
+        return fail(err, STREAM_STORE_IO, "data folder path too long: %s", s->data_dir);
+    char *text = fs_read_file(path, MARKER_TEXT_MAX, &len);
+    int present = text || fs_exists(path);
+    if (!present && !fs_exists(tmp))
+        return 0;
+    int clean =
+        text && marker_text(s, want, sizeof want) == 0 && len == strlen(want) && memcmp(text, want, len) == 0;
+    free(text);
+    if (fs_rm_rf(path) != 0 || fs_rm_rf(tmp) != 0 || fs_fsync_path(s->data_dir) != 0)
+        return fail(err, STREAM_STORE_IO,
+                    "cannot remove the clean-stop marker %s durably: %s; remove it by hand and start again",
+                    path, strerror(errno));
+    if (clean)
+        log_info("stream store: the last run stopped cleanly; not checking every stream folder");
+    else if (present)
+        log_warn("stream store: the clean-stop marker did not match streams/ and scv.db (changed while "
+                 "stopped?); checking every stream folder");
+    return clean;
+}
+
+/* Makes everything the store did durable: scv.db (closed by now, its WAL
+ * included), and every removal and rename below streams/, the ones that
+ * were not fsynced as they happened too. */
+static int store_sync(stream_store *s)
+{
+    int fd = open(s->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = syncfs(s->streams_fd) == 0 && syncfs(fd) == 0 ? 0 : -1;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/* ---- open / close ---- */
+
+/* Opens streams/ and takes the store's lock on it, so two servers (or a
+ * server and a tool) never reconcile or write one store at once. */
+static int open_streams_dir(stream_store *s, char *err)
+{
+    if (fs_mkdir_p(s->streams_dir, 0755) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot create %s: %s", s->streams_dir, strerror(errno));
+    s->streams_fd = open(s->streams_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->streams_fd < 0)
+        return fail(err, STREAM_STORE_IO, "cannot open %s: %s", s->streams_dir, strerror(errno));
+    if (flock(s->streams_fd, LOCK_EX | LOCK_NB) == 0)
+        return STREAM_STORE_OK;
+    if (errno == EWOULDBLOCK)
+        return fail(err, STREAM_STORE_IO,
+                    "the store in %s is in use (another SCV or tool has it open); stop that first",
+                    s->data_dir);
+    return fail(err, STREAM_STORE_IO, "cannot lock the store in %s: %s", s->data_dir, strerror(errno));
+}
+
 stream_store *stream_store_open(const char *data_dir, char *err)
 {
     char db_path[PATH_MAX];
@@ -316,27 +488,29 @@ stream_store *stream_store_open(const char *data_dir, char *err)
         return NULL;
     }
     s->streams_fd = -1;
+    pthread_mutex_init(&s->buffers_lock, NULL);
+    s->data_dir = strdup(data_dir);
     s->streams_dir = malloc(PATH_MAX);
-    if (!s->streams_dir || join_path(s->streams_dir, data_dir, "streams", NULL) != 0 ||
+    if (!s->data_dir || !s->streams_dir) {
+        fail(err, STREAM_STORE_IO, "out of memory");
+        goto fail;
+    }
+    if (join_path(s->streams_dir, data_dir, "streams", NULL) != 0 ||
         join_path(db_path, data_dir, "scv.db", NULL) != 0) {
         fail(err, STREAM_STORE_IO, "data folder path too long: %s", data_dir);
         goto fail;
     }
-    if (fs_mkdir_p(s->streams_dir, 0755) != 0) {
-        fail(err, STREAM_STORE_IO, "cannot create %s: %s", s->streams_dir, strerror(errno));
+    if (open_streams_dir(s, err) != STREAM_STORE_OK)
         goto fail;
-    }
-    s->streams_fd = open(s->streams_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (s->streams_fd < 0) {
-        fail(err, STREAM_STORE_IO, "cannot open %s: %s", s->streams_dir, strerror(errno));
+    int clean = marker_take(s, err);
+    if (clean < 0)
         goto fail;
-    }
     s->db = scv_db_open(db_path);
     if (!s->db) {
         fail(err, STREAM_STORE_IO, "cannot open the database %s (see the log for why)", db_path);
         goto fail;
     }
-    if (reconcile(s, err) != STREAM_STORE_OK || close_open_fragments(s, err) != STREAM_STORE_OK)
+    if ((!clean && reconcile(s, err) != STREAM_STORE_OK) || close_open_fragments(s, err) != STREAM_STORE_OK)
         goto fail;
     return s;
 fail:
@@ -350,8 +524,44 @@ void stream_store_close(stream_store *s)
         return;
     scv_db_close(s->db);
     close_fd(s->streams_fd);
+    tdestroy(s->buffers, free);
+    pthread_mutex_destroy(&s->buffers_lock);
     free(s->streams_dir);
+    free(s->data_dir);
     free(s);
+}
+
+int stream_store_close_clean(stream_store *s, char *err)
+{
+    char path[PATH_MAX], text[MARKER_TEXT_MAX];
+    int rc = STREAM_STORE_IO;
+    if (!s)
+        return fail(err, STREAM_STORE_INVALID, "no store to close");
+    if (atomic_load(&s->needs_walk)) {
+        rc = fail(err, STREAM_STORE_IO,
+                  "a disk or database failure during this run may have left something behind; the next "
+                  "start checks every stream");
+        goto out;
+    }
+    if (buffers_remove_all(s) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "a buffer could not be removed; the next start checks every stream");
+        goto out;
+    }
+    scv_db_close(s->db);
+    s->db = NULL;
+    if (store_sync(s) != 0 || marker_text(s, text, sizeof text) != 0 ||
+        join_path(path, s->data_dir, STREAM_STORE_CLEAN_MARKER, NULL) != 0 ||
+        fs_write_atomic(path, text, strlen(text)) != 0) {
+        rc = fail(err, STREAM_STORE_IO,
+                  "cannot write the clean-stop marker in %s: %s; the next start checks "
+                  "every stream",
+                  s->data_dir, strerror(errno));
+        goto out;
+    }
+    rc = STREAM_STORE_OK;
+out:
+    stream_store_close(s);
+    return rc;
 }
 
 int stream_store_foreach(stream_store *s, scv_stream_fn fn, void *ctx)
@@ -408,8 +618,8 @@ out:;
     return rc;
 }
 
-int stream_store_create(stream_store *s, const char *id, const char *target_id, const json_t *files,
-                        const json_t *tags, double now, char *err)
+static int stream_create(stream_store *s, const char *id, const char *target_id, const json_t *files,
+                         const json_t *tags, double now, char *err)
 {
     char tmp[NAME_MAX + 1];
     int rc = check_id(id, err);
@@ -460,7 +670,13 @@ cleanup:
     return rc;
 }
 
-int stream_store_delete(stream_store *s, const char *id, char *err)
+int stream_store_create(stream_store *s, const char *id, const char *target_id, const json_t *files,
+                        const json_t *tags, double now, char *err)
+{
+    return note_failure(s, stream_create(s, id, target_id, files, tags, now, err));
+}
+
+static int stream_delete(stream_store *s, const char *id, char *err)
 {
     char trash[NAME_MAX + 1];
     int rc = check_id(id, err);
@@ -482,10 +698,18 @@ int stream_store_delete(stream_store *s, const char *id, char *err)
         return fail(err, STREAM_STORE_IO, "cannot delete the record of stream %s from scv.db", id);
     if (!moved && db_rc == SCV_DB_NOT_FOUND)
         return fail(err, STREAM_STORE_NOT_FOUND, "unknown stream %s", id);
-    if (remove_tree(s, trash, NULL) != 0)
+    buffer_forget(s, id);
+    if (remove_tree(s, trash, NULL) != 0) {
         log_warn("stream store: cannot remove deleted stream %s yet (%s); the next start will", id,
                  strerror(errno));
+        atomic_store(&s->needs_walk, 1);
+    }
     return STREAM_STORE_OK;
+}
+
+int stream_store_delete(stream_store *s, const char *id, char *err)
+{
+    return note_failure(s, stream_delete(s, id, err));
 }
 
 /* ---- state and error log ---- */
@@ -546,8 +770,8 @@ out:
 
 /* ---- buffer ---- */
 
-int stream_store_append_frame(stream_store *s, const char *id, const char *name, const void *data, size_t len,
-                              char *err)
+static int frame_append(stream_store *s, const char *id, const char *name, const void *data, size_t len,
+                        char *err)
 {
     if (!name || !stream_path_name_ok(name, strlen(name)) || strcmp(name, CHECKPOINT_DIR) == 0)
         return fail(err, STREAM_STORE_INVALID,
@@ -558,16 +782,28 @@ int stream_store_append_frame(stream_store *s, const char *id, const char *name,
     if (fd < 0)
         return fd;
     int rc = STREAM_STORE_OK;
-    int buf = stream_dir_open_or_make(fd, BUFFER_DIR);
+    int buf = -1;
+    if (buffer_note(s, id) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "out of memory buffering a frame of stream %s", id);
+        goto out;
+    }
+    buf = stream_dir_open_or_make(fd, BUFFER_DIR);
     if (buf < 0 || stream_dir_write(buf, name, data, len, STREAM_DIR_APPEND) != 0)
         rc = fail(err, errno_rc(errno) == STREAM_STORE_INVALID ? STREAM_STORE_INVALID : STREAM_STORE_IO,
                   "cannot append to frame file %s of stream %s: %s", name, id, strerror(errno));
+out:
     close_fd(buf);
     close(fd);
     return rc;
 }
 
-int stream_store_discard_buffer(stream_store *s, const char *id, char *err)
+int stream_store_append_frame(stream_store *s, const char *id, const char *name, const void *data, size_t len,
+                              char *err)
+{
+    return note_failure(s, frame_append(s, id, name, data, len, err));
+}
+
+static int buffer_discard(stream_store *s, const char *id, char *err)
 {
     int fd = open_stream(s, id, err);
     if (fd < 0)
@@ -575,7 +811,13 @@ int stream_store_discard_buffer(stream_store *s, const char *id, char *err)
     close(fd);
     if (remove_tree(s, id, BUFFER_DIR) != 0)
         return fail(err, STREAM_STORE_IO, "cannot discard the buffer of stream %s: %s", id, strerror(errno));
+    buffer_forget(s, id);
     return STREAM_STORE_OK;
+}
+
+int stream_store_discard_buffer(stream_store *s, const char *id, char *err)
+{
+    return note_failure(s, buffer_discard(s, id, err));
 }
 
 /* Highest partition of an open stream folder (0 when none); -1 on failure. */
@@ -616,8 +858,8 @@ out:;
     return rc;
 }
 
-int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
-                        int64_t *new_frames, char *err)
+static int buffer_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
+                         int64_t *new_frames, char *err)
 {
     if (k < 1)
         return fail(err, STREAM_STORE_INVALID, "a commit needs at least one buffered frame, not %lld",
@@ -639,25 +881,40 @@ int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoin
                   (long long)k);
         goto out;
     }
-    if (prepare_buffer(s, id, fd, checkpoint_files) != 0) {
+    if (buffer_note(s, id) != 0 || prepare_buffer(s, id, fd, checkpoint_files) != 0) {
         rc = fail(err, STREAM_STORE_IO, "cannot write the checkpoint of stream %s: %s", id, strerror(errno));
         goto out;
     }
     char name[32];
     snprintf(name, sizeof name, "%lld", (long long)(old + k));
-    if (renameat(fd, BUFFER_DIR, fd, name) != 0 || fsync(fd) != 0) {
+    if (renameat(fd, BUFFER_DIR, fd, name) != 0) {
         rc = fail(err, STREAM_STORE_IO, "cannot commit partition %s of stream %s: %s", name, id,
                   strerror(errno));
         goto out;
     }
-    /* The partition is committed; a stale record is repaired by reconcile. */
-    if (scv_db_stream_set_frames(s->db, id, old + k) != 0)
+    buffer_forget(s, id);
+    if (fsync(fd) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot commit partition %s of stream %s durably: %s", name, id,
+                  strerror(errno));
+        goto out;
+    }
+    /* The partition is committed; a stale record is repaired by reconcile,
+     * which the next start must then run. */
+    if (scv_db_stream_set_frames(s->db, id, old + k) != 0) {
         log_error("stream store: stream %s committed %s frames but scv.db was not updated", id, name);
+        atomic_store(&s->needs_walk, 1);
+    }
     *new_frames = old + k;
     rc = STREAM_STORE_OK;
 out:
     close(fd);
     return rc;
+}
+
+int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
+                        int64_t *new_frames, char *err)
+{
+    return note_failure(s, buffer_commit(s, id, checkpoint_files, k, new_frames, err));
 }
 
 /* ---- reading ---- */
@@ -865,8 +1122,8 @@ static int upload_allowed(int sfd, const char *path, size_t len)
     return slash != NULL && is_dir_at(sfd, first);
 }
 
-int stream_store_upload(stream_store *s, const char *id, const char *path, size_t path_len, const void *data,
-                        size_t len, char *err)
+static int file_upload(stream_store *s, const char *id, const char *path, size_t path_len, const void *data,
+                       size_t len, char *err)
 {
     char tmp[NAME_MAX + 1], rnd[17], last[STREAM_PATH_NAME_MAX + 1];
     if (!stream_path_ok(path, path_len))
@@ -915,6 +1172,12 @@ out:
     close_fd(dir);
     close(sfd);
     return rc;
+}
+
+int stream_store_upload(stream_store *s, const char *id, const char *path, size_t path_len, const void *data,
+                        size_t len, char *err)
+{
+    return note_failure(s, file_upload(s, id, path, path_len, data, len, err));
 }
 
 /* ---- stats outbox ---- */

@@ -34,14 +34,36 @@ typedef enum {
 typedef struct stream_store stream_store;
 
 /* Opens the store (creating the folder, streams/ and scv.db as needed) and
- * reconciles: per stream, leftover buffer_files/ and temporary entries are
- * removed, a highest partition lacking checkpoint_files/ is removed as
- * incomplete, the highest remaining partition becomes the record's frame
- * count, and records whose folder is gone are dropped. Folders without a
- * record are kept and logged. Open stats fragments (activations the last
- * run never finished) move to the outbox. NULL on failure. */
+ * locks it: a second open of the same folder, by this or another process,
+ * fails until the first is closed. Then it reconciles: per stream, leftover
+ * buffer_files/ and temporary entries are removed, a highest partition
+ * lacking checkpoint_files/ is removed as incomplete, the highest remaining
+ * partition becomes the record's frame count, and records whose folder is
+ * gone are dropped. Folders without a record are kept and logged.
+ *
+ * The reconcile walk is skipped when the clean-stop marker
+ * (STREAM_STORE_CLEAN_MARKER in the data folder, written by
+ * stream_store_close_clean) is present and still matches streams/ and
+ * scv.db; the marker is removed durably before anything else, so a crash
+ * from then on makes the next open walk again. A missing, unreadable or
+ * stale marker means a walk.
+ *
+ * Open stats fragments (activations the last run never finished) move to
+ * the outbox either way. NULL on failure. */
 stream_store *stream_store_open(const char *data_dir, char *err);
+/* Closes without a marker: the next open walks every stream, as after a
+ * crash. For tools, and whenever a clean stop cannot be vouched for. */
 void stream_store_close(stream_store *s);
+/* Closes after a graceful stop, when no other call on s is running or can
+ * start: removes every buffer this run left, closes scv.db, makes the whole
+ * store durable (syncfs), then writes the clean-stop marker atomically
+ * (temporary, fsync, rename, fsync of the folder). No marker is written, and
+ * the reason is logged, when any of that fails or when a disk or database
+ * failure since open may have left something only the walk repairs. s is
+ * freed either way; returns STREAM_STORE_OK when the marker was written. */
+int stream_store_close_clean(stream_store *s, char *err);
+
+#define STREAM_STORE_CLEAN_MARKER "clean-stop"
 
 /* Every stream record (one SELECT), to build the server's indexes. */
 int stream_store_foreach(stream_store *s, scv_stream_fn fn, void *ctx);

@@ -559,6 +559,177 @@ static void test_state_error_log_and_reopen(void **state)
                 S("[1970-01-01T00:00:00Z] core crashed\n[1970-01-02T00:00:00Z] again\n"));
 }
 
+/* ---- clean-stop marker ---- */
+
+static const char *marker(fixture *f, const char *suffix)
+{
+    static char path[2][128];
+    static int next;
+    char *p = path[next++ % 2];
+    snprintf(p, 128, "%s/" STREAM_STORE_CLEAN_MARKER "%s", f->dir, suffix);
+    return p;
+}
+
+static void close_clean(fixture *f)
+{
+    assert_int_equal(stream_store_close_clean(f->s, f->err), STREAM_STORE_OK);
+    f->s = NULL;
+}
+
+/* Leftovers only the walk removes, planted inside a stream folder (so
+ * streams/ itself is unchanged): a partition without checkpoint_files and a
+ * temporary. */
+static void plant_leftovers(fixture *f)
+{
+    assert_int_equal(fs_mkdir_p(sp(f, ID, "9"), 0755), 0);
+    assert_int_equal(fs_write_file(sp(f, ID, ".upload-0123"), "T", 1, 0), 0);
+}
+
+static void assert_walked(fixture *f)
+{
+    assert_false(fs_exists(sp(f, ID, "9")));
+    assert_false(fs_exists(sp(f, ID, ".upload-0123")));
+    assert_false(fs_exists(marker(f, "")));
+    assert_false(fs_exists(marker(f, ".tmp")));
+}
+
+static void test_clean_stop_skips_walk(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    create_default(f, ID2);
+    append(f, ID, "frames.xtc", "AB");
+    assert_int_equal(commit(f, ID, "S1", 2), 2);
+    /* Buffers of activations still running at the stop, one of them
+     * discarded and started again. */
+    append(f, ID, "frames.xtc", "CD");
+    append(f, ID2, "frames.xtc", "EF");
+    assert_int_equal(stream_store_discard_buffer(f->s, ID2, f->err), STREAM_STORE_OK);
+    append(f, ID2, "frames.xtc", "GH");
+    close_clean(f);
+    assert_true(fs_exists(marker(f, "")));
+    assert_false(fs_exists(marker(f, ".tmp")));
+    assert_false(fs_exists(sp(f, ID, "buffer_files")));
+    assert_false(fs_exists(sp(f, ID2, "buffer_files")));
+
+    plant_leftovers(f);
+    reopen(f);
+    /* Removed before serving; the leftovers prove the walk was skipped. */
+    assert_false(fs_exists(marker(f, "")));
+    assert_true(fs_exists(sp(f, ID, "9")));
+    seen s = list_streams(f);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.recs[0].frames, 2);
+    assert_int_equal(s.recs[1].frames, 0);
+    append(f, ID2, "frames.xtc", "IJ");
+    assert_int_equal(commit(f, ID2, "S", 1), 1);
+    assert_file(sp(f, ID2, "1/frames.xtc"), S("IJ"));
+
+    /* A crash after the marker was taken: the next open walks. */
+    reopen(f);
+    assert_walked(f);
+    s = list_streams(f);
+    assert_int_equal(s.recs[0].frames, 2);
+    assert_int_equal(s.recs[1].frames, 1);
+}
+
+static void test_clean_marker_corrupt_or_stale(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    append(f, ID, "frames.xtc", "AB");
+    assert_int_equal(commit(f, ID, "S1", 2), 2);
+
+    /* Garbage of the right kind of size, an oversized file, and a folder. */
+    close_clean(f);
+    assert_int_equal(fs_write_file(marker(f, ""), "siegetank SCV store: stopped cleanly\n", 37, 0), 0);
+    plant_leftovers(f);
+    reopen(f);
+    assert_walked(f);
+
+    static char big[4096];
+    memset(big, 'x', sizeof big);
+    close_clean(f);
+    assert_int_equal(fs_write_file(marker(f, ""), big, sizeof big, 0), 0);
+    plant_leftovers(f);
+    reopen(f);
+    assert_walked(f);
+
+    close_clean(f);
+    assert_int_equal(fs_rm_rf(marker(f, "")), 0);
+    assert_int_equal(fs_mkdir_p(marker(f, ""), 0755), 0);
+    plant_leftovers(f);
+    reopen(f);
+    assert_walked(f);
+
+    /* A crash while the marker was being written leaves only its temporary. */
+    close_clean(f);
+    assert_int_equal(rename(marker(f, ""), marker(f, ".tmp")), 0);
+    plant_leftovers(f);
+    reopen(f);
+    assert_walked(f);
+
+    /* Stale: a stream folder copied in, or another scv.db put back, while
+     * stopped. */
+    close_clean(f);
+    assert_int_equal(fs_mkdir_p(sp(f, "copied:scv1", "files"), 0755), 0);
+    plant_leftovers(f);
+    reopen(f);
+    assert_walked(f);
+    close_clean(f);
+    set_record_frames(f, ID, 77);
+    plant_leftovers(f);
+    reopen(f);
+    assert_walked(f);
+    seen s = list_streams(f);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.recs[0].frames, 2);
+}
+
+static void test_no_marker_after_failure(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    append(f, ID, "frames.xtc", "AB");
+    /* A file where the commit's partition folder must go: the rename fails. */
+    assert_int_equal(fs_write_file(sp(f, ID, "1"), "x", 1, 0), 0);
+    json_t *ck = json_pack("{s:s}", "state.xml.gz.b64", "S1");
+    int64_t total = -1;
+    assert_int_equal(stream_store_commit(f->s, ID, ck, 1, &total, f->err), STREAM_STORE_IO);
+    json_decref(ck);
+    assert_int_equal(stream_store_close_clean(f->s, f->err), STREAM_STORE_IO);
+    f->s = NULL;
+    assert_non_null(strstr(f->err, "checks every stream"));
+    assert_false(fs_exists(marker(f, "")));
+    plant_leftovers(f);
+    reopen(f);
+    assert_walked(f);
+    assert_false(fs_exists(sp(f, ID, "buffer_files")));
+
+    /* Refusals of the caller's making do not cost the next start a walk. */
+    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, &total, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_delete(f->s, ID2, f->err), STREAM_STORE_NOT_FOUND);
+    close_clean(f);
+    assert_true(fs_exists(marker(f, "")));
+}
+
+static void test_second_open_refused(void **state)
+{
+    fixture *f = *state;
+    char err[STREAM_STORE_ERR_LEN] = "";
+    create_default(f, ID);
+    close_clean(f);
+    reopen(f);
+    assert_null(stream_store_open(f->dir, err));
+    assert_non_null(strstr(err, "in use"));
+    /* The refused open took nothing: the marker was the first open's, and
+     * that one removed it; the records are intact. */
+    assert_false(fs_exists(marker(f, "")));
+    seen s = list_streams(f);
+    assert_int_equal(s.n, 1);
+    reopen(f);
+}
+
 static void test_open_refuses_unusable_folder(void **state)
 {
     fixture *f = *state;
@@ -587,6 +758,10 @@ int main(void)
         T(test_outbox),
         T(test_state_error_log_and_reopen),
         T(test_open_refuses_unusable_folder),
+        T(test_clean_stop_skips_walk),
+        T(test_clean_marker_corrupt_or_stale),
+        T(test_no_marker_after_failure),
+        T(test_second_open_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
