@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config.h"
 #include "core/core_runner.h"
 #include "core/core_wire.h"
 #include "core/md_engine.h"
 #include "core/xtc.h"
 #include "harness.h"
+#include "inproc_server.h"
 #include "runtime/server.h"
 #include "util/base64.h"
 #include "util/crypto.h"
@@ -46,9 +46,7 @@ struct stream {
 
 struct fake {
     pthread_mutex_t lock;
-    struct server *server;
-    pthread_t thread;
-    char url[64];
+    struct inproc_server srv;
     atomic_int *stop;
     struct stream streams[MAX_STREAMS];
     int nstreams, serial;
@@ -142,7 +140,7 @@ static void on_assign(struct server_request *r)
     s->activation_frames = 0;
     F.assigns++;
     char start[128];
-    snprintf(start, sizeof start, "%s/core/start", F.url);
+    snprintf(start, sizeof start, "%s/core/start", F.srv.url);
     json_t *reply = json_pack("{s:s, s:s}", "token", s->token, "url", start);
     pthread_mutex_unlock(&F.lock);
     server_reply_json(r->req, 200, reply);
@@ -335,16 +333,9 @@ static void on_stop(struct server_request *r)
         server_reply_error(r->req, 400, "unknown core token");
 }
 
-static void *serve(void *arg)
-{
-    server_run(arg);
-    return NULL;
-}
-
 static void fake_start(int nstreams, atomic_int *stop)
 {
-    char dir[PATH_MAX], err[256];
-    struct config cfg;
+    char err[256];
     pthread_mutex_init(&F.lock, NULL);
     F.stop = stop;
     F.nstreams = nstreams;
@@ -360,30 +351,19 @@ static void fake_start(int nstreams, atomic_int *stop)
         free(system);
         free(state);
     }
-    harness_tmpdir(dir);
-    config_defaults(&cfg, CONFIG_SCV);
-    snprintf(cfg.name, sizeof cfg.name, "fake");
-    snprintf(cfg.data_folder, sizeof cfg.data_folder, "%s", dir);
-    cfg.internal_http_port = harness_free_port();
-    cfg.threads = 1;
-    snprintf(F.url, sizeof F.url, "http://127.0.0.1:%d", cfg.internal_http_port);
-    F.server = server_create(&cfg, "scv", NULL, err, sizeof err);
-    assert_non_null(F.server);
-    server_route(F.server, "POST", "/core/assign", on_assign);
-    server_route(F.server, "GET", "/core/start", on_start);
-    server_route(F.server, "PUT", "/core/frame", on_frame);
-    server_route(F.server, "PUT", "/core/checkpoint", on_checkpoint);
-    server_route(F.server, "POST", "/core/heartbeat", on_heartbeat);
-    server_route(F.server, "PUT", "/core/stop", on_stop);
-    assert_int_equal(pthread_create(&F.thread, NULL, serve, F.server), 0);
-    assert_int_equal(harness_wait_up(F.url, 10), 0);
+    inproc_server_create(&F.srv, "fake");
+    server_route(F.srv.server, "POST", "/core/assign", on_assign);
+    server_route(F.srv.server, "GET", "/core/start", on_start);
+    server_route(F.srv.server, "PUT", "/core/frame", on_frame);
+    server_route(F.srv.server, "PUT", "/core/checkpoint", on_checkpoint);
+    server_route(F.srv.server, "POST", "/core/heartbeat", on_heartbeat);
+    server_route(F.srv.server, "PUT", "/core/stop", on_stop);
+    inproc_server_start(&F.srv);
 }
 
 static void fake_stop(void)
 {
-    server_stop(F.server);
-    pthread_join(F.thread, NULL);
-    server_free(F.server);
+    inproc_server_stop(&F.srv);
     for (int i = 0; i < F.nstreams; i++) {
         struct stream *s = &F.streams[i];
         free(s->system_wire);
@@ -427,7 +407,7 @@ static void assert_trajectory_exact(const struct stream *s)
 static void run(struct core_runner_config *cfg, atomic_int *stop, struct core_runner_stats *st)
 {
     char err[256] = "";
-    cfg->cc = F.url;
+    cfg->cc = F.srv.url;
     if (!cfg->engine_key)
         cfg->engine_key = KEY;
     assert_int_equal(core_runner_run(cfg, stop, st, err, sizeof err), 0);

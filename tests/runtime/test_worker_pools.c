@@ -7,14 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
 #include "harness.h"
+#include "inproc_server.h"
 #include "runtime/server.h"
 
 #define BULK_REQUESTS 6
@@ -24,9 +23,7 @@ static struct {
     pthread_cond_t cond;
     int gate_open;
     int running, max_running, finished;
-    struct server *server;
-    pthread_t thread;
-    char url[128];
+    struct inproc_server srv;
 } F = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void bulk_work(void *arg)
@@ -65,17 +62,11 @@ static void on_plain(struct server_request *r)
     server_defer(r, plain_work, reply_done, NULL);
 }
 
-static void *serve(void *arg)
-{
-    server_run(arg);
-    return NULL;
-}
-
 static void *bulk_client(void *arg)
 {
     struct harness_response *r = arg;
     char url[160];
-    snprintf(url, sizeof url, "%s/bulk", F.url);
+    snprintf(url, sizeof url, "%s/bulk", F.srv.url);
     harness_http("POST", url, NULL, NULL, 0, NULL, r);
     return NULL;
 }
@@ -104,21 +95,10 @@ static int wait_running(int want)
 
 static void server_start(void)
 {
-    char dir[PATH_MAX], err[256];
-    struct config cfg;
-    harness_tmpdir(dir);
-    config_defaults(&cfg, CONFIG_SCV);
-    snprintf(cfg.name, sizeof cfg.name, "pools");
-    snprintf(cfg.data_folder, sizeof cfg.data_folder, "%s", dir);
-    cfg.internal_http_port = harness_free_port();
-    cfg.threads = 1;
-    snprintf(F.url, sizeof F.url, "http://127.0.0.1:%d", cfg.internal_http_port);
-    F.server = server_create(&cfg, "scv", NULL, err, sizeof err);
-    assert_non_null(F.server);
-    assert_int_equal(server_route(F.server, "POST", "/bulk", on_bulk), 0);
-    assert_int_equal(server_route(F.server, "GET", "/plain", on_plain), 0);
-    assert_int_equal(pthread_create(&F.thread, NULL, serve, F.server), 0);
-    assert_int_equal(harness_wait_up(F.url, 10), 0); /* also initialises curl before the threads */
+    inproc_server_create(&F.srv, "pools");
+    assert_int_equal(server_route(F.srv.server, "POST", "/bulk", on_bulk), 0);
+    assert_int_equal(server_route(F.srv.server, "GET", "/plain", on_plain), 0);
+    inproc_server_start(&F.srv);
 }
 
 static void test_bulk_limit_leaves_workers_free(void **state)
@@ -134,7 +114,7 @@ static void test_bulk_limit_leaves_workers_free(void **state)
     assert_int_equal(wait_running(bulk_limit()), 0);
 
     /* Every bulk thread is held at the gate: ordinary work still answers. */
-    snprintf(url, sizeof url, "%s/plain", F.url);
+    snprintf(url, sizeof url, "%s/plain", F.srv.url);
     harness_http("GET", url, NULL, NULL, 0, NULL, &plain);
     assert_int_equal(plain.status, 200);
     harness_response_free(&plain);
@@ -153,9 +133,7 @@ static void test_bulk_limit_leaves_workers_free(void **state)
     }
     assert_int_equal(F.finished, BULK_REQUESTS);
     assert_int_equal(F.max_running, bulk_limit());
-    server_stop(F.server);
-    pthread_join(F.thread, NULL);
-    server_free(F.server);
+    inproc_server_stop(&F.srv);
 }
 
 int main(void)
