@@ -197,3 +197,47 @@ time_until_ok() {
   done
   echo "never answered 200: $1" >&2; return 1
 }
+
+# pg_start: a private PostgreSQL 15 (PG_BINDIR, default
+# /usr/lib/postgresql/15/bin) in $tmp/pg on a free loopback port, trust
+# auth for the socket and 127.0.0.1 only, run as the postgres user when we
+# are root. fsync and full_page_writes are off: benchmark data needs no
+# crash safety, so figures measured on it leave out the WAL flush a real
+# server pays per commit. Sets pg_url; pg_stop (call it from the EXIT trap)
+# stops it.
+pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+pg_data=
+pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_start() {
+  [ -x "$pg_bindir/initdb" ] || { echo "missing $pg_bindir/initdb: install PostgreSQL 15 (or set PG_BINDIR)" >&2; return 1; }
+  local dir=$tmp/pg port; port=$(free_port)
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chmod 711 "$tmp"; chown postgres: "$dir"; fi
+  pg_as "$pg_bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale --no-sync \
+    >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
+  printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nmax_connections = 60\nfsync = off\nfull_page_writes = off\n" \
+    "$port" "$dir" >> "$dir/data/postgresql.conf"
+  printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' > "$dir/data/pg_hba.conf"
+  pg_data=$dir/data
+  pg_as "$pg_bindir/pg_ctl" start -w -t 60 -D "$pg_data" -l "$dir/server.log" >/dev/null ||
+    { cat "$dir/server.log" >&2; return 1; }
+  pg_url=postgresql://postgres@127.0.0.1:$port/postgres
+}
+pg_stop() {
+  [ -n "$pg_data" ] || return 0
+  pg_as "$pg_bindir/pg_ctl" stop -w -t 60 -m fast -D "$pg_data" >/dev/null 2>&1 || true
+  pg_data=
+}
+
+# pg_sql SQL: runs SQL on the pg_start server (stops at the first error).
+pg_sql() { "$pg_bindir/psql" -X -q -v ON_ERROR_STOP=1 -d "$pg_url" -c "$1"; }
+
+# pg_cleanup: the EXIT trap of a script that ran pg_start. Stops the
+# daemons first so they do not log the server's shutdown as an outage, then
+# the server, then removes everything (bench_cleanup).
+pg_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pg_stop
+  bench_cleanup
+}
