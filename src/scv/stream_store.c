@@ -284,14 +284,136 @@ typedef struct {
     size_t ndrop;
     scv_db_frames_fix *fix;
     size_t nfix;
+    size_t nfolders, nthreads; /* how the folders were walked, for the log */
 } reconcile_plan;
 
-/* Walks streams/ once against the records loaded in known (sorted by id). */
-static int reconcile_folders(stream_store *s, known_list *known, reconcile_plan *plan)
+/* Below this many stream folders the walk stays on the calling thread, so
+ * small stores (and most tests) keep one simple path. Above it the walk is
+ * bound by per-folder syscalls, which run in parallel across CPUs. */
+#define WALK_THREADED_MIN 2048
+#define WALK_THREADS_MAX 4
+
+/* One thread's share of the walk: the folders [begin, end) of the sorted
+ * listing, looked up in the records (read only). A thread writes only its
+ * own slice and its own slots of seen/fix (indexed from begin), so the
+ * threads share no mutable state; the slices are merged in folder order. */
+typedef struct {
+    stream_store *s;
+    char **dirs;
+    const known_list *known;
+    size_t begin, end;
+    size_t *seen; /* indexes into known->items of the folders repaired */
+    size_t nseen;
+    scv_db_frames_fix *fix;
+    size_t nfix;
+    const char *failed; /* the folder whose repair failed, or NULL */
+    int failed_errno;
+    pthread_t tid;
+    int threaded;
+} walk_slice;
+
+static void *walk_slice_run(void *arg)
 {
-    char **temps = NULL, **dirs = NULL;
-    size_t ntemps = 0, ndirs = 0;
+    walk_slice *w = arg;
+    const known_list *known = w->known;
+    for (size_t i = w->begin; i < w->end; i++) {
+        known_stream key = {.id = w->dirs[i]};
+        const known_stream *k =
+            known->n ? bsearch(&key, known->items, known->n, sizeof key, cmp_known) : NULL;
+        if (!k) {
+            log_warn("stream store: folder streams/%s has no record; left alone and not served", w->dirs[i]);
+            continue;
+        }
+        int64_t frames;
+        if (reconcile_stream(w->s, k->id, &frames) != 0) {
+            w->failed = w->dirs[i];
+            w->failed_errno = errno;
+            return NULL;
+        }
+        w->seen[w->nseen++] = (size_t)(k - known->items);
+        if (frames != k->frames)
+            w->fix[w->nfix++] = (scv_db_frames_fix){.id = k->id, .frames = frames};
+    }
+    return NULL;
+}
+
+static size_t walk_thread_count(size_t ndirs)
+{
+    if (ndirs < WALK_THREADED_MIN)
+        return 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 2)
+        return 1;
+    return cpus < WALK_THREADS_MAX ? (size_t)cpus : WALK_THREADS_MAX;
+}
+
+/* Repairs every folder in dirs on nthreads threads (the caller's being one)
+ * and merges the results into plan in folder order. A thread that cannot be
+ * started has its slice run on the calling thread instead. On failure
+ * *failed names the first folder (in folder order) that could not be
+ * repaired and errno says why. */
+static int walk_folders(stream_store *s, char **dirs, size_t ndirs, known_list *known, reconcile_plan *plan,
+                        const char **failed)
+{
+    walk_slice slices[WALK_THREADS_MAX] = {0};
+    size_t nthreads = walk_thread_count(ndirs);
+    plan->nfolders = ndirs;
+    plan->nthreads = nthreads;
+    size_t *seen = malloc((ndirs + 1) * sizeof *seen);
+    scv_db_frames_fix *fix = malloc((ndirs + 1) * sizeof *fix);
     int rc = -1;
+    if (!seen || !fix) {
+        errno = ENOMEM;
+        goto out;
+    }
+    for (size_t t = 0; t < nthreads; t++) {
+        walk_slice *w = &slices[t];
+        *w = (walk_slice){.s = s, .dirs = dirs, .known = known};
+        w->begin = ndirs * t / nthreads;
+        w->end = ndirs * (t + 1) / nthreads;
+        w->seen = seen + w->begin;
+        w->fix = fix + w->begin;
+        /* The caller's own thread takes slice 0, after the others start. */
+        if (t > 0)
+            w->threaded = pthread_create(&w->tid, NULL, walk_slice_run, w) == 0;
+    }
+    for (size_t t = 0; t < nthreads; t++) {
+        if (t == 0 || !slices[t].threaded)
+            walk_slice_run(&slices[t]);
+    }
+    for (size_t t = 1; t < nthreads; t++) {
+        if (slices[t].threaded)
+            pthread_join(slices[t].tid, NULL);
+    }
+    for (size_t t = 0; t < nthreads; t++) {
+        const walk_slice *w = &slices[t];
+        if (w->failed) {
+            *failed = w->failed;
+            errno = w->failed_errno;
+            goto out;
+        }
+        for (size_t i = 0; i < w->nseen; i++)
+            known->items[w->seen[i]].seen = 1;
+        memcpy(plan->fix + plan->nfix, w->fix, w->nfix * sizeof *w->fix);
+        plan->nfix += w->nfix;
+    }
+    rc = 0;
+out:
+    free(seen);
+    free(fix);
+    return rc;
+}
+
+/* Walks streams/ once against the records loaded in known (sorted by id).
+ * On failure *failed names the stream folder at fault (NULL: streams/
+ * itself) and errno says why; *failed lives until *dirs is freed. */
+static int reconcile_folders(stream_store *s, known_list *known, reconcile_plan *plan, char ***dirs,
+                             size_t *ndirs, const char **failed)
+{
+    char **temps = NULL;
+    size_t ntemps = 0;
+    int rc = -1;
+    *failed = NULL;
     if (stream_dir_temporaries(s->streams_fd, &temps, &ntemps) != 0)
         goto out;
     for (size_t i = 0; i < ntemps; i++) {
@@ -299,22 +421,9 @@ static int reconcile_folders(stream_store *s, known_list *known, reconcile_plan 
         if (join_path(path, s->streams_dir, temps[i], NULL) != 0 || fs_rm_rf(path) != 0)
             goto out;
     }
-    if (stream_dir_folders(s->streams_fd, &dirs, &ndirs) != 0)
+    if (stream_dir_folders(s->streams_fd, dirs, ndirs) != 0 ||
+        walk_folders(s, *dirs, *ndirs, known, plan, failed) != 0)
         goto out;
-    for (size_t i = 0; i < ndirs; i++) {
-        known_stream key = {.id = dirs[i]};
-        known_stream *k = known->n ? bsearch(&key, known->items, known->n, sizeof key, cmp_known) : NULL;
-        if (!k) {
-            log_warn("stream store: folder streams/%s has no record; left alone and not served", dirs[i]);
-            continue;
-        }
-        int64_t frames;
-        if (reconcile_stream(s, k->id, &frames) != 0)
-            goto out;
-        k->seen = 1;
-        if (frames != k->frames)
-            plan->fix[plan->nfix++] = (scv_db_frames_fix){.id = k->id, .frames = frames};
-    }
     for (size_t i = 0; i < known->n; i++) {
         if (!known->items[i].seen)
             plan->drop[plan->ndrop++] = known->items[i].id;
@@ -322,7 +431,6 @@ static int reconcile_folders(stream_store *s, known_list *known, reconcile_plan 
     rc = 0;
 out:
     stream_dir_names_free(temps, ntemps);
-    stream_dir_names_free(dirs, ndirs);
     return rc;
 }
 
@@ -330,6 +438,9 @@ static int reconcile(stream_store *s, char *err)
 {
     known_list known = {0};
     reconcile_plan plan = {0};
+    char **dirs = NULL;
+    size_t ndirs = 0;
+    const char *failed = NULL;
     int rc = STREAM_STORE_IO;
     if (scv_db_stream_foreach(s->db, collect_known, &known) != 0) {
         rc = fail(err, STREAM_STORE_IO, "cannot load the stream records from scv.db");
@@ -343,17 +454,22 @@ static int reconcile(stream_store *s, char *err)
         rc = fail(err, STREAM_STORE_IO, "out of memory reconciling %zu streams", known.n);
         goto out;
     }
-    if (reconcile_folders(s, &known, &plan) != 0) {
-        rc = fail(err, STREAM_STORE_IO, "cannot reconcile the folders in %s: %s", s->streams_dir,
-                  strerror(errno));
+    if (reconcile_folders(s, &known, &plan, &dirs, &ndirs, &failed) != 0) {
+        if (failed)
+            rc = fail(err, STREAM_STORE_IO, "cannot reconcile the stream folder %s/%s: %s", s->streams_dir,
+                      failed, strerror(errno));
+        else
+            rc = fail(err, STREAM_STORE_IO, "cannot reconcile the folders in %s: %s", s->streams_dir,
+                      strerror(errno));
         goto out;
     }
     if (scv_db_reconcile(s->db, plan.drop, plan.ndrop, plan.fix, plan.nfix) != 0) {
         rc = fail(err, STREAM_STORE_IO, "cannot save the reconciled stream records to scv.db");
         goto out;
     }
-    log_info("stream store: %zu streams; %zu frame counts fixed, %zu records of missing folders dropped",
-             known.n - plan.ndrop, plan.nfix, plan.ndrop);
+    log_info("stream store: %zu streams; %zu frame counts fixed, %zu records of missing folders dropped; "
+             "%zu folders checked on %zu threads",
+             known.n - plan.ndrop, plan.nfix, plan.ndrop, plan.nfolders, plan.nthreads);
     rc = STREAM_STORE_OK;
 out:
     for (size_t i = 0; i < known.n; i++)
@@ -361,6 +477,7 @@ out:
     free(known.items);
     free(plan.drop);
     free(plan.fix);
+    stream_dir_names_free(dirs, ndirs);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -740,6 +741,204 @@ static void test_open_refuses_unusable_folder(void **state)
     assert_true(strlen(err) > 0);
 }
 
+/* ---- the walk on several threads ---- */
+
+/* Enough stream folders for the walk to run on several threads (its
+ * threshold is 2048 folders). */
+#define MANY 2600
+#define DEEP_LEVELS 18
+
+static const char *many_id(int i)
+{
+    static char buf[4][32];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, 32, "many-%05d:scv1", i);
+    return p;
+}
+
+/* What the walk must make of stream i, by the leftover planted in it. */
+enum {
+    PLANT_NONE,
+    PLANT_BUFFER,
+    PLANT_TEMPS,
+    PLANT_INCOMPLETE_TOP,
+    PLANT_UNRECORDED_COMMIT,
+    PLANT_STALE_COUNT,
+    PLANT_NO_FOLDER,
+    PLANT_KINDS
+};
+
+static int64_t many_expected_frames(int i)
+{
+    switch (i % PLANT_KINDS) {
+    case PLANT_INCOMPLETE_TOP:
+        return 3;
+    case PLANT_UNRECORDED_COMMIT:
+        return 5;
+    default:
+        return 0;
+    }
+}
+
+/* Records and folders for MANY streams made through scv_db and the file
+ * system (as st-bench-fill does; the store's create would fsync each one),
+ * then every kind of crash leftover planted across them. */
+static void plant_many(fixture *f)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/scv.db", f->dir);
+    scv_db *db = scv_db_open(path);
+    assert_non_null(db);
+    for (int i = 0; i < MANY; i++) {
+        const char *id = many_id(i);
+        assert_int_equal(scv_db_stream_insert(db, id, "target-1", 1000.0), 0);
+        /* A plain file stands for the stream's own content (fewer folders
+         * keep the test quick). */
+        assert_int_equal(fs_mkdir_p(sp(f, id, NULL), 0755), 0);
+        assert_int_equal(fs_write_file(sp(f, id, "error_log.txt"), "E", 1, 0), 0);
+        switch (i % PLANT_KINDS) {
+        case PLANT_BUFFER:
+            assert_int_equal(fs_mkdir_p(sp(f, id, "buffer_files/checkpoint_files"), 0755), 0);
+            assert_int_equal(fs_write_file(sp(f, id, "buffer_files/frames.xtc"), "XX", 2, 0), 0);
+            break;
+        case PLANT_TEMPS:
+            assert_int_equal(fs_write_file(sp(f, id, ".upload-0123"), "T", 1, 0), 0);
+            assert_int_equal(fs_mkdir_p(sp(f, id, ".trash-old/files"), 0755), 0);
+            break;
+        case PLANT_INCOMPLETE_TOP:
+            assert_int_equal(fs_mkdir_p(sp(f, id, "3/checkpoint_files"), 0755), 0);
+            assert_int_equal(fs_mkdir_p(sp(f, id, "7"), 0755), 0);
+            assert_int_equal(scv_db_stream_set_frames(db, id, 7), 0);
+            break;
+        case PLANT_UNRECORDED_COMMIT:
+            assert_int_equal(fs_mkdir_p(sp(f, id, "5/checkpoint_files"), 0755), 0);
+            break;
+        case PLANT_STALE_COUNT:
+            assert_int_equal(scv_db_stream_set_frames(db, id, 9), 0);
+            break;
+        case PLANT_NO_FOLDER:
+            assert_int_equal(fs_rm_rf(sp(f, id, NULL)), 0);
+            break;
+        }
+    }
+    scv_db_close(db);
+    assert_int_equal(fs_mkdir_p(sp(f, "orphan:scv1", "files"), 0755), 0);
+    assert_int_equal(fs_mkdir_p(sp(f, ".new-someid", "files"), 0755), 0);
+}
+
+static int collect_many(const scv_stream_record *rec, void *ctx)
+{
+    int64_t *frames = ctx;
+    int i = -1;
+    if (sscanf(rec->id, "many-%05d:scv1", &i) != 1 || i < 0 || i >= MANY || frames[i] != -1)
+        return -1;
+    frames[i] = rec->frames;
+    return 0;
+}
+
+static void assert_many_repaired(fixture *f)
+{
+    int64_t *frames = malloc(MANY * sizeof *frames);
+    assert_non_null(frames);
+    for (int i = 0; i < MANY; i++)
+        frames[i] = -1;
+    assert_int_equal(stream_store_foreach(f->s, collect_many, frames), STREAM_STORE_OK);
+    for (int i = 0; i < MANY; i++) {
+        const char *id = many_id(i);
+        if (i % PLANT_KINDS == PLANT_NO_FOLDER) {
+            assert_int_equal(frames[i], -1);
+            continue;
+        }
+        assert_int_equal(frames[i], many_expected_frames(i));
+        assert_false(fs_exists(sp(f, id, "buffer_files")));
+        assert_false(fs_exists(sp(f, id, ".upload-0123")));
+        assert_false(fs_exists(sp(f, id, ".trash-old")));
+        assert_false(fs_exists(sp(f, id, "7")));
+        assert_file(sp(f, id, "error_log.txt"), S("E"));
+        /* Committed partitions stay. */
+        if (frames[i] > 0)
+            assert_true(fs_is_dir(sp(f, id, frames[i] == 3 ? "3/checkpoint_files" : "5/checkpoint_files")));
+    }
+    free(frames);
+    assert_true(fs_is_dir(sp(f, "orphan:scv1", "files")));
+    assert_false(fs_exists(sp(f, ".new-someid", NULL)));
+}
+
+/* The walk's log line says how many threads it ran on. */
+static void assert_walk_threads(const char *log_path)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long want = cpus < 2 ? 1 : cpus < 4 ? cpus : 4;
+    char line[64];
+    snprintf(line, sizeof line, "%d folders checked on %ld threads", MANY - MANY / PLANT_KINDS + 1, want);
+    char *log = fs_read_file(log_path, 1 << 20, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, line));
+    free(log);
+}
+
+static void test_reconcile_many_streams(void **state)
+{
+    fixture *f = *state;
+    char log_path[128];
+    stream_store_close(f->s);
+    f->s = NULL;
+    plant_many(f);
+    snprintf(log_path, sizeof log_path, "%s/log", f->dir);
+    assert_int_equal(log_open(log_path), 0);
+    reopen(f);
+    log_close();
+    assert_many_repaired(f);
+    assert_walk_threads(log_path);
+}
+
+/* A chain of DEEP_LEVELS folders with 250-byte names below streams/<id>/
+ * name: deeper than PATH_MAX, so the walk cannot remove it by path. */
+static void deep_tree(fixture *f, const char *id, const char *name, int make)
+{
+    char level[251];
+    int fds[DEEP_LEVELS + 1];
+    memset(level, 'd', 250);
+    level[250] = '\0';
+    fds[0] = open(sp(f, id, NULL), O_RDONLY | O_DIRECTORY);
+    assert_true(fds[0] >= 0);
+    for (int i = 0; i < DEEP_LEVELS; i++) {
+        const char *sub = i == 0 ? name : level;
+        if (make)
+            assert_int_equal(mkdirat(fds[i], sub, 0755), 0);
+        fds[i + 1] = openat(fds[i], sub, O_RDONLY | O_DIRECTORY);
+        assert_true(fds[i + 1] >= 0);
+    }
+    close(fds[DEEP_LEVELS]);
+    for (int i = DEEP_LEVELS - 1; i >= 0; i--) {
+        if (!make)
+            assert_int_equal(unlinkat(fds[i], i == 0 ? name : level, AT_REMOVEDIR), 0);
+        close(fds[i]);
+    }
+}
+
+static void test_reconcile_many_streams_failure(void **state)
+{
+    fixture *f = *state;
+    char err[STREAM_STORE_ERR_LEN] = "";
+    /* In the last slice of the walk, not the calling thread's. */
+    const char *bad = many_id(MANY - 10);
+    stream_store_close(f->s);
+    f->s = NULL;
+    plant_many(f);
+    deep_tree(f, bad, ".trash-deep", 1);
+    assert_null(stream_store_open(f->dir, err));
+    assert_non_null(strstr(err, bad));
+    assert_non_null(strstr(err, "too long"));
+
+    /* Every other folder's repair stands on its own; once the cause is gone
+     * the next open finishes the walk. */
+    deep_tree(f, bad, ".trash-deep", 0);
+    reopen(f);
+    assert_many_repaired(f);
+}
+
 int main(void)
 {
     log_set_quiet(1);
@@ -762,6 +961,8 @@ int main(void)
         T(test_clean_marker_corrupt_or_stale),
         T(test_no_marker_after_failure),
         T(test_second_open_refused),
+        T(test_reconcile_many_streams),
+        T(test_reconcile_many_streams_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
