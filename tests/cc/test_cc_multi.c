@@ -24,7 +24,7 @@
 #define ASSIGN "/core/assign"
 
 /* Polls GET /scvs/status until name is listed; 0 or -1 after deadline_ms. */
-static int wait_listed(const struct pair_cc *d, const char *name, int deadline_ms)
+static int wait_listed(const struct cc_daemon *d, const char *name, int deadline_ms)
 {
     for (int waited = 0;; waited += 50) {
         if (cc_pair_scv_online(d, name) != -1)
@@ -42,17 +42,17 @@ static void test_changes_reach_the_other_cc(void **state)
     char key[64], target[64], body[256], path[256];
     int port = 0;
     cc_pg_pair_start(&p);
-    const struct pair_cc *a = &p.cc[0], *b = &p.cc[1];
+    const struct cc_daemon *a = &p.cc[0], *b = &p.cc[1];
 
     /* An engine key made through A opens B's assign. */
-    cc_pair_get(a, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}", "key",
-                key, sizeof key);
+    cc_daemon_get(a, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}", "key",
+                  key, sizeof key);
     assert_int_equal(
         cc_pair_wait(b, 400, "no public target with shards", VISIBLE_MS, "POST", ASSIGN, key, NULL), 0);
 
     /* A new (private) target: B knows it, without shards yet. */
-    cc_pair_get(a, "POST", "/targets", p.manager, "{\"engines\":[\"openmm\"],\"stage\":\"private\"}",
-                "target_id", target, sizeof target);
+    cc_daemon_get(a, "POST", "/targets", p.manager, "{\"engines\":[\"openmm\"],\"stage\":\"private\"}",
+                  "target_id", target, sizeof target);
     snprintf(body, sizeof body, "{\"target_id\":\"%s\"}", target);
     assert_int_equal(cc_pair_wait(b, 400, "has no shards", VISIBLE_MS, "POST", ASSIGN, key, body), 0);
 
@@ -67,29 +67,29 @@ static void test_changes_reach_the_other_cc(void **state)
     assert_int_equal(cc_pair_wait(b, 200, NULL, VISIBLE_MS, "POST", ASSIGN, key, body), 0);
 
     /* Private targets are never drawn, until A makes it public. */
-    cc_pair_expect(b, 400, "POST", ASSIGN, key, NULL);
+    cc_daemon_expect(b, 400, "POST", ASSIGN, key, NULL);
     snprintf(path, sizeof path, "/targets/update/%s", target);
-    cc_pair_expect(a, 200, "PUT", path, p.manager, "{\"stage\":\"public\"}");
+    cc_daemon_expect(a, 200, "PUT", path, p.manager, "{\"stage\":\"public\"}");
     assert_int_equal(cc_pair_wait(b, 200, NULL, VISIBLE_MS, "POST", ASSIGN, key, NULL), 0);
 
     /* Removing the shard through A takes the target off B's draw. */
     snprintf(path, sizeof path, "/targets/shards/%s", target);
-    cc_pair_expect(a, 200, "PUT", path, CC_PAIR_SECRET, "{\"scv\":\"s1\",\"op\":\"remove\"}");
+    cc_daemon_expect(a, 200, "PUT", path, CC_DAEMON_SECRET, "{\"scv\":\"s1\",\"op\":\"remove\"}");
     assert_int_equal(cc_pair_wait(b, 400, "has no shards", VISIBLE_MS, "POST", ASSIGN, key, body), 0);
 
     /* An engine list changed through A refuses the key's engine on B. */
     snprintf(path, sizeof path, "/targets/update/%s", target);
-    cc_pair_expect(a, 200, "PUT", path, p.manager, "{\"engines\":[\"gromacs\"]}");
+    cc_daemon_expect(a, 200, "PUT", path, p.manager, "{\"engines\":[\"gromacs\"]}");
     assert_int_equal(cc_pair_wait(b, 400, "is not allowed", VISIBLE_MS, "POST", ASSIGN, key, body), 0);
 
     /* A target deleted through A is unknown to B. */
     snprintf(path, sizeof path, "/targets/delete/%s", target);
-    cc_pair_expect(a, 200, "PUT", path, p.manager, NULL);
+    cc_daemon_expect(a, 200, "PUT", path, p.manager, NULL);
     assert_int_equal(cc_pair_wait(b, 400, "unknown target", VISIBLE_MS, "POST", ASSIGN, key, body), 0);
 
     /* The other way round: the key deleted through B stops working on A. */
     snprintf(path, sizeof path, "/engines/keys/delete/%s", key);
-    cc_pair_expect(b, 200, "PUT", path, p.admin, NULL);
+    cc_daemon_expect(b, 200, "PUT", path, p.admin, NULL);
     assert_int_equal(cc_pair_wait(a, 401, NULL, VISIBLE_MS, "POST", ASSIGN, key, NULL), 0);
 
     assert_int_equal(harness_stop(scv, SIGTERM, 20), 0);
@@ -104,11 +104,11 @@ static void test_interleaved_writes(void **state)
     struct cc_pg_pair p;
     char key[64], ids[8][64], body[1024];
     cc_pg_pair_start(&p);
-    cc_pair_get(&p.cc[0], "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}",
-                "key", key, sizeof key);
+    cc_daemon_get(&p.cc[0], "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}",
+                  "key", key, sizeof key);
     for (int i = 0; i < 8; i++)
-        cc_pair_get(&p.cc[i % 2], "POST", "/targets", p.manager, "{\"engines\":[\"openmm\"]}", "target_id",
-                    ids[i], sizeof ids[i]);
+        cc_daemon_get(&p.cc[i % 2], "POST", "/targets", p.manager, "{\"engines\":[\"openmm\"]}", "target_id",
+                      ids[i], sizeof ids[i]);
     for (int i = 0; i < 8; i++) {
         snprintf(body, sizeof body, "{\"target_id\":\"%s\"}", ids[i]);
         for (int c = 0; c < 2; c++)
@@ -116,7 +116,7 @@ static void test_interleaved_writes(void **state)
                 cc_pair_wait(&p.cc[c], 400, "has no shards", VISIBLE_MS, "POST", ASSIGN, key, body), 0);
     }
     json_t *v = NULL;
-    assert_int_equal(cc_pair_call(&p.cc[1], "GET", "/targets", p.manager, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(&p.cc[1], "GET", "/targets", p.manager, NULL, &v), 200);
     assert_int_equal(json_array_size(json_object_get(v, "targets")), 8);
     json_decref(v);
     cc_pg_pair_stop(&p);

@@ -32,31 +32,31 @@ static int running(pid_t pid)
 }
 
 /* Every request below needs the database. */
-static void expect_outage(const struct cc_pg_pair *p, const struct pair_cc *d, const char *key,
+static void expect_outage(const struct cc_pg_pair *p, const struct cc_daemon *d, const char *key,
                           const char *donor_body, const char *target)
 {
     char path[256], stats[512];
-    cc_pair_expect(d, 503, "POST", "/targets", p->manager, "{\"engines\":[\"openmm\"]}");
-    cc_pair_expect(d, 503, "GET", "/targets", p->manager, NULL);
-    cc_pair_expect(d, 503, "GET", "/users/verify", p->manager, NULL);
-    cc_pair_expect(d, 503, "POST", "/engines/keys", p->admin, "{\"engine\":\"x\",\"description\":\"d\"}");
-    cc_pair_expect(d, 503, "GET", "/engines/keys", p->admin, NULL);
-    cc_pair_expect(d, 503, "POST", "/donors", NULL,
-                   "{\"username\":\"new\",\"password\":\"pw\",\"email\":\"n@x\"}");
-    cc_pair_expect(d, 503, "PUT", "/scvs/register", CC_PAIR_SECRET,
-                   "{\"name\":\"s9\",\"host\":\"127.0.0.1:1\",\"password\":\"pw\"}");
+    cc_daemon_expect(d, 503, "POST", "/targets", p->manager, "{\"engines\":[\"openmm\"]}");
+    cc_daemon_expect(d, 503, "GET", "/targets", p->manager, NULL);
+    cc_daemon_expect(d, 503, "GET", "/users/verify", p->manager, NULL);
+    cc_daemon_expect(d, 503, "POST", "/engines/keys", p->admin, "{\"engine\":\"x\",\"description\":\"d\"}");
+    cc_daemon_expect(d, 503, "GET", "/engines/keys", p->admin, NULL);
+    cc_daemon_expect(d, 503, "POST", "/donors", NULL,
+                     "{\"username\":\"new\",\"password\":\"pw\",\"email\":\"n@x\"}");
+    cc_daemon_expect(d, 503, "PUT", "/scvs/register", CC_DAEMON_SECRET,
+                     "{\"name\":\"s9\",\"host\":\"127.0.0.1:1\",\"password\":\"pw\"}");
     snprintf(path, sizeof path, "/targets/info/%s", target);
-    cc_pair_expect(d, 503, "GET", path, NULL, NULL);
+    cc_daemon_expect(d, 503, "GET", path, NULL, NULL);
     snprintf(
         stats, sizeof stats,
         "{\"fragments\":[{\"id\":\"f-out\",\"target_id\":\"%s\",\"stream_id\":\"u:s1\",\"engine\":\"openmm\","
         "\"user\":\"joe\",\"start_time\":1,\"end_time\":2,\"frames\":1}]}",
         target);
-    cc_pair_expect(d, 503, "POST", "/stats", CC_PAIR_SECRET, stats);
+    cc_daemon_expect(d, 503, "POST", "/stats", CC_DAEMON_SECRET, stats);
     /* A donor token is checked in the database; the core may retry. */
-    cc_pair_expect(d, 503, "POST", ASSIGN, key, donor_body);
+    cc_daemon_expect(d, 503, "POST", ASSIGN, key, donor_body);
     /* Memory only: the cached key, target and SCV, and the live SCV itself. */
-    cc_pair_expect(d, 200, "POST", ASSIGN, key, NULL);
+    cc_daemon_expect(d, 200, "POST", ASSIGN, key, NULL);
     assert_int_equal(cc_pair_scv_online(d, "s1"), 1);
 }
 
@@ -67,14 +67,15 @@ static void test_database_restart(void **state)
     char key[64], key2[64], donor[64], target[64], body[256];
     int port = 0;
     cc_pg_pair_start(&p);
-    struct pair_cc *a = &p.cc[0], *b = &p.cc[1];
+    struct cc_daemon *a = &p.cc[0], *b = &p.cc[1];
 
-    cc_pair_get(a, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}", "key",
-                key, sizeof key);
-    cc_pair_get(a, "POST", "/donors", NULL, "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}",
-                "token", donor, sizeof donor);
-    cc_pair_get(a, "POST", "/targets", p.manager, "{\"engines\":[\"openmm\"],\"stage\":\"public\"}",
-                "target_id", target, sizeof target);
+    cc_daemon_get(a, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}", "key",
+                  key, sizeof key);
+    cc_daemon_get(a, "POST", "/donors", NULL,
+                  "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}", "token", donor,
+                  sizeof donor);
+    cc_daemon_get(a, "POST", "/targets", p.manager, "{\"engines\":[\"openmm\"],\"stage\":\"public\"}",
+                  "target_id", target, sizeof target);
     pid_t scv = cc_pair_scv_start(a, "s1", &port);
     /* One stream per assignment below. */
     for (int i = 0; i < 8; i++)
@@ -99,8 +100,8 @@ static void test_database_restart(void **state)
     /* Writes work again on both, without a restart. */
     assert_int_equal(cc_pair_wait(a, 200, NULL, RECOVER_MS, "POST", ASSIGN, key, body), 0);
     assert_int_equal(cc_pair_wait(b, 200, NULL, RECOVER_MS, "GET", "/users/verify", p.manager, NULL), 0);
-    cc_pair_get(b, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"after\"}",
-                "key", key2, sizeof key2);
+    cc_daemon_get(b, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"after\"}",
+                  "key", key2, sizeof key2);
     /* And the change polls resumed: A sees B's new key. */
     assert_int_equal(cc_pair_wait(a, 200, NULL, VISIBLE_MS, "POST", ASSIGN, key2, NULL), 0);
     /* The stats refused during the outage were not half-stored. */
@@ -111,7 +112,7 @@ static void test_database_restart(void **state)
         "{\"fragments\":[{\"id\":\"f-out\",\"target_id\":\"%s\",\"stream_id\":\"u:s1\",\"engine\":\"openmm\","
         "\"user\":\"joe\",\"start_time\":1,\"end_time\":2,\"frames\":1}]}",
         target);
-    assert_int_equal(cc_pair_call(a, "POST", "/stats", CC_PAIR_SECRET, stats, &v), 200);
+    assert_int_equal(cc_daemon_call(a, "POST", "/stats", CC_DAEMON_SECRET, stats, &v), 200);
     assert_int_equal(json_integer_value(json_object_get(v, "inserted")), 1);
     json_decref(v);
 

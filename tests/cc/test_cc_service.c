@@ -18,11 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cc_daemon.h"
 #include "harness.h"
 #include "pg_harness.h"
 #include "scv_proc.h"
 
-#define SECRET "scv-shared-secret"
+#define SECRET CC_DAEMON_SECRET
 
 #ifndef CC_TEST_PG
 #define CC_TEST_PG 0
@@ -44,94 +45,23 @@ static void database_line(char *out, size_t n)
     snprintf(out, n, "database = '%s'\n", url);
 }
 
-struct cc {
-    char dir[PATH_MAX];
-    char conf[PATH_MAX + 16];
-    char log[PATH_MAX + 16];
-    char url[128];
-    int port;
-    pid_t pid;
-};
-
-static void cc_write_conf(struct cc *d, const char *extra)
+static void cc_write_conf(struct cc_daemon *d, const char *extra)
 {
-    char text[4096], database[512];
+    char conf[4096], database[512];
     database_line(database, sizeof database);
-    harness_tmpdir(d->dir);
-    d->port = harness_free_port();
-    snprintf(d->conf, sizeof d->conf, "%s/cc.conf", d->dir);
-    snprintf(d->log, sizeof d->log, "%s/out.log", d->dir);
-    snprintf(text, sizeof text,
-             "name = 'testcc'\ninternal_http_port = %d\nthreads = 2\ncc_pass = '" SECRET "'\n"
-             "scv_check_interval = 1\n%s%s\n",
-             d->port, database, extra ? extra : "");
-    harness_write(d->conf, text);
-    snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
+    snprintf(conf, sizeof conf, "%s%s", database, extra ? extra : "");
+    cc_daemon_prepare(d, conf);
 }
 
-static void cc_run(struct cc *d)
-{
-    const char *argv[] = {harness_bin(), "cc", "-c", d->conf, NULL};
-    d->pid = harness_spawn(argv, d->log);
-    assert_int_equal(harness_wait_up(d->url, 15), 0);
-}
-
-static void cc_start(struct cc *d, const char *extra)
+static void cc_start(struct cc_daemon *d, const char *extra)
 {
     cc_write_conf(d, extra);
-    cc_run(d);
+    cc_daemon_run(d);
 }
 
-static void cc_stop(struct cc *d)
+static void cc_stop(struct cc_daemon *d)
 {
     assert_int_equal(harness_stop(d->pid, SIGTERM, 20), 0);
-}
-
-/* One request; returns the status and the parsed body in *out (NULL when not
- * JSON). Every reply must carry the CORS header. */
-static long call(const struct cc *d, const char *method, const char *path, const char *auth, const char *body,
-                 json_t **out)
-{
-    char url[1024], header[2048], cors[8];
-    struct harness_response r;
-    const char *headers[] = {header, NULL};
-    snprintf(url, sizeof url, "%s%s", d->url, path);
-    snprintf(header, sizeof header, "Authorization: %s", auth ? auth : "");
-    harness_http(method, url, auth ? headers : NULL, body, body ? strlen(body) : 0, NULL, &r);
-    long status = r.status;
-    assert_int_equal(harness_header(&r, "access-control-allow-origin", cors, sizeof cors), 0);
-    json_t *v = json_loads(r.body, 0, NULL);
-    if (status != 200) {
-        assert_non_null(v);
-        assert_true(json_is_string(json_object_get(v, "error")));
-    }
-    harness_response_free(&r);
-    if (out != NULL)
-        *out = v;
-    else
-        json_decref(v);
-    return status;
-}
-
-static void expect(const struct cc *d, long status, const char *method, const char *path, const char *auth,
-                   const char *body)
-{
-    long got = call(d, method, path, auth, body, NULL);
-    if (got != status)
-        fprintf(stderr, "%s %s %s: expected %ld, got %ld\n", method, path, body ? body : "", status, got);
-    assert_int_equal(got, status);
-}
-
-/* The string field key of a 200 reply, copied into out. */
-static void call_get(const struct cc *d, const char *method, const char *path, const char *auth,
-                     const char *body, const char *key, char *out, size_t n)
-{
-    json_t *v = NULL;
-    assert_int_equal(call(d, method, path, auth, body, &v), 200);
-    const char *s = json_string_value(json_object_get(v, key));
-    assert_non_null(s);
-    snprintf(out, n, "%s", s);
-    json_decref(v);
 }
 
 static char *read_file(const char *path)
@@ -147,7 +77,7 @@ static char *read_file(const char *path)
 
 /* Runs `siegetank cc -c conf add-manager args...`; returns the exit status
  * and the output (stdout and stderr) in out. */
-static int add_manager_cli(const struct cc *d, const char *const *args, char *out, size_t n)
+static int add_manager_cli(const struct cc_daemon *d, const char *const *args, char *out, size_t n)
 {
     char log[PATH_MAX + 16];
     const char *argv[16] = {harness_bin(), "cc", "-c", d->conf, "add-manager"};
@@ -164,23 +94,23 @@ static int add_manager_cli(const struct cc *d, const char *const *args, char *ou
 }
 
 /* An admin via the loopback bootstrap, then a manager it creates. */
-static void make_users(const struct cc *d, char *admin, char *manager, size_t n)
+static void make_users(const struct cc_daemon *d, char *admin, char *manager, size_t n)
 {
-    call_get(d, "POST", "/managers", NULL, "{\"email\":\"root@x\",\"password\":\"pw\",\"role\":\"admin\"}",
-             "token", admin, n);
-    call_get(d, "POST", "/managers", admin, "{\"email\":\"m1@x\",\"password\":\"pw\",\"role\":\"manager\"}",
-             "token", manager, n);
+    cc_daemon_get(d, "POST", "/managers", NULL,
+                  "{\"email\":\"root@x\",\"password\":\"pw\",\"role\":\"admin\"}", "token", admin, n);
+    cc_daemon_get(d, "POST", "/managers", admin,
+                  "{\"email\":\"m1@x\",\"password\":\"pw\",\"role\":\"manager\"}", "token", manager, n);
 }
 
-static void make_target(const struct cc *d, const char *token, const char *spec, char *id, size_t n)
+static void make_target(const struct cc_daemon *d, const char *token, const char *spec, char *id, size_t n)
 {
-    call_get(d, "POST", "/targets", token, spec, "target_id", id, n);
+    cc_daemon_get(d, "POST", "/targets", token, spec, "target_id", id, n);
 }
 
 static void test_cli_bootstrap(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char out[4096], token[64];
     cc_write_conf(&d, NULL);
     const char *ok[] = {"--email", "a@x", "--password", "pw", "--role", "admin", NULL};
@@ -201,130 +131,138 @@ static void test_cli_bootstrap(void **state)
                              "manager", "--weight", "2",          NULL};
     assert_int_equal(add_manager_cli(&d, manager, out, sizeof out), 0);
 
-    cc_run(&d);
+    cc_daemon_run(&d);
     json_t *v = NULL;
-    assert_int_equal(call(&d, "GET", "/users/verify", token, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "GET", "/users/verify", token, NULL, &v), 200);
     assert_string_equal(json_string_value(json_object_get(v, "user")), "a@x");
     assert_string_equal(json_string_value(json_object_get(v, "role")), "admin");
     json_decref(v);
     /* An admin exists: a tokenless request cannot create managers, even from loopback. */
-    expect(&d, 401, "POST", "/managers", NULL, "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"admin\"}");
+    cc_daemon_expect(&d, 401, "POST", "/managers", NULL,
+                     "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"admin\"}");
     cc_stop(&d);
 }
 
 static void test_managers(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char admin[64], manager[64];
     cc_start(&d, NULL);
     /* Bootstrap from loopback while no admin exists. */
     make_users(&d, admin, manager, sizeof admin);
-    expect(&d, 401, "POST", "/managers", NULL, "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"admin\"}");
-    expect(&d, 401, "POST", "/managers", "not-a-token",
-           "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"admin\"}");
-    expect(&d, 401, "POST", "/managers", manager,
-           "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"manager\"}");
-    expect(&d, 400, "POST", "/managers", admin,
-           "{\"email\":\"m1@x\",\"password\":\"pw\",\"role\":\"manager\"}");
-    expect(&d, 400, "POST", "/managers", admin, "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"king\"}");
-    expect(&d, 400, "POST", "/managers", admin, "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"donor\"}");
-    expect(&d, 400, "POST", "/managers", admin, "{\"email\":\"c@x\",\"role\":\"manager\"}");
-    expect(&d, 400, "POST", "/managers", admin, "{\"email\":7,\"password\":\"pw\",\"role\":\"manager\"}");
-    expect(&d, 400, "POST", "/managers", admin,
-           "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"manager\","
-           "\"weight\":\"heavy\"}");
-    expect(&d, 400, "POST", "/managers", admin, "{\"email\":");
-    expect(&d, 400, "POST", "/managers", admin, "[1,2]");
+    cc_daemon_expect(&d, 401, "POST", "/managers", NULL,
+                     "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"admin\"}");
+    cc_daemon_expect(&d, 401, "POST", "/managers", "not-a-token",
+                     "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"admin\"}");
+    cc_daemon_expect(&d, 401, "POST", "/managers", manager,
+                     "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"manager\"}");
+    cc_daemon_expect(&d, 400, "POST", "/managers", admin,
+                     "{\"email\":\"m1@x\",\"password\":\"pw\",\"role\":\"manager\"}");
+    cc_daemon_expect(&d, 400, "POST", "/managers", admin,
+                     "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"king\"}");
+    cc_daemon_expect(&d, 400, "POST", "/managers", admin,
+                     "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"donor\"}");
+    cc_daemon_expect(&d, 400, "POST", "/managers", admin, "{\"email\":\"c@x\",\"role\":\"manager\"}");
+    cc_daemon_expect(&d, 400, "POST", "/managers", admin,
+                     "{\"email\":7,\"password\":\"pw\",\"role\":\"manager\"}");
+    cc_daemon_expect(&d, 400, "POST", "/managers", admin,
+                     "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"manager\","
+                     "\"weight\":\"heavy\"}");
+    cc_daemon_expect(&d, 400, "POST", "/managers", admin, "{\"email\":");
+    cc_daemon_expect(&d, 400, "POST", "/managers", admin, "[1,2]");
     /* None of the refusals created c@x. */
-    expect(&d, 401, "POST", "/auth", NULL, "{\"email\":\"c@x\",\"password\":\"pw\"}");
-    expect(&d, 200, "POST", "/managers", admin,
-           "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"manager\",\"weight\":3}");
+    cc_daemon_expect(&d, 401, "POST", "/auth", NULL, "{\"email\":\"c@x\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 200, "POST", "/managers", admin,
+                     "{\"email\":\"c@x\",\"password\":\"pw\",\"role\":\"manager\",\"weight\":3}");
     cc_stop(&d);
 }
 
 static void test_auth_and_donors(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char admin[64], manager[64], fresh[64], donor[64];
     json_t *v = NULL;
     cc_start(&d, NULL);
     make_users(&d, admin, manager, sizeof admin);
-    call_get(&d, "POST", "/auth", NULL, "{\"email\":\"m1@x\",\"password\":\"pw\"}", "token", fresh,
-             sizeof fresh);
+    cc_daemon_get(&d, "POST", "/auth", NULL, "{\"email\":\"m1@x\",\"password\":\"pw\"}", "token", fresh,
+                  sizeof fresh);
     assert_string_not_equal(fresh, manager);
-    expect(&d, 200, "GET", "/users/verify", fresh, NULL);
-    expect(&d, 401, "POST", "/auth", NULL, "{\"email\":\"m1@x\",\"password\":\"wrong\"}");
-    expect(&d, 401, "POST", "/auth", NULL, "{\"email\":\"nobody@x\",\"password\":\"pw\"}");
-    expect(&d, 400, "POST", "/auth", NULL, "{\"email\":\"m1@x\"}");
-    expect(&d, 400, "POST", "/auth", NULL, "{\"email\":\"m1@x\",\"password\":5}");
+    cc_daemon_expect(&d, 200, "GET", "/users/verify", fresh, NULL);
+    cc_daemon_expect(&d, 401, "POST", "/auth", NULL, "{\"email\":\"m1@x\",\"password\":\"wrong\"}");
+    cc_daemon_expect(&d, 401, "POST", "/auth", NULL, "{\"email\":\"nobody@x\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 400, "POST", "/auth", NULL, "{\"email\":\"m1@x\"}");
+    cc_daemon_expect(&d, 400, "POST", "/auth", NULL, "{\"email\":\"m1@x\",\"password\":5}");
 
-    call_get(&d, "POST", "/donors", NULL, "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}",
-             "token", donor, sizeof donor);
-    expect(&d, 400, "POST", "/donors", NULL,
-           "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"other@x\"}");
-    expect(&d, 400, "POST", "/donors", NULL,
-           "{\"username\":\"jim\",\"password\":\"pw\",\"email\":\"joe@x\"}");
-    expect(&d, 400, "POST", "/donors", NULL, "{\"username\":\"jim\",\"password\":\"pw\"}");
-    expect(&d, 400, "POST", "/donors", NULL, "{\"username\":\"\",\"password\":\"pw\",\"email\":\"e@x\"}");
+    cc_daemon_get(&d, "POST", "/donors", NULL,
+                  "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}", "token", donor,
+                  sizeof donor);
+    cc_daemon_expect(&d, 400, "POST", "/donors", NULL,
+                     "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"other@x\"}");
+    cc_daemon_expect(&d, 400, "POST", "/donors", NULL,
+                     "{\"username\":\"jim\",\"password\":\"pw\",\"email\":\"joe@x\"}");
+    cc_daemon_expect(&d, 400, "POST", "/donors", NULL, "{\"username\":\"jim\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 400, "POST", "/donors", NULL,
+                     "{\"username\":\"\",\"password\":\"pw\",\"email\":\"e@x\"}");
     /* A donor is not a manager: managers' login does not know joe. */
-    expect(&d, 401, "POST", "/auth", NULL, "{\"email\":\"joe\",\"password\":\"pw\"}");
-    expect(&d, 200, "POST", "/donors/auth", NULL, "{\"username\":\"joe\",\"password\":\"pw\"}");
-    expect(&d, 401, "POST", "/donors/auth", NULL, "{\"username\":\"joe\",\"password\":\"nope\"}");
-    expect(&d, 401, "POST", "/donors/auth", NULL, "{\"username\":\"m1@x\",\"password\":\"pw\"}");
-    expect(&d, 400, "POST", "/donors/auth", NULL, "{\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 401, "POST", "/auth", NULL, "{\"email\":\"joe\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 200, "POST", "/donors/auth", NULL, "{\"username\":\"joe\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 401, "POST", "/donors/auth", NULL, "{\"username\":\"joe\",\"password\":\"nope\"}");
+    cc_daemon_expect(&d, 401, "POST", "/donors/auth", NULL, "{\"username\":\"m1@x\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 400, "POST", "/donors/auth", NULL, "{\"password\":\"pw\"}");
 
     /* donors/auth replaced the token that POST /donors returned. */
-    expect(&d, 401, "GET", "/users/verify", donor, NULL);
-    call_get(&d, "POST", "/donors/auth", NULL, "{\"username\":\"joe\",\"password\":\"pw\"}", "token", donor,
-             sizeof donor);
-    assert_int_equal(call(&d, "GET", "/users/verify", donor, NULL, &v), 200);
+    cc_daemon_expect(&d, 401, "GET", "/users/verify", donor, NULL);
+    cc_daemon_get(&d, "POST", "/donors/auth", NULL, "{\"username\":\"joe\",\"password\":\"pw\"}", "token",
+                  donor, sizeof donor);
+    assert_int_equal(cc_daemon_call(&d, "GET", "/users/verify", donor, NULL, &v), 200);
     assert_string_equal(json_string_value(json_object_get(v, "user")), "joe");
     assert_string_equal(json_string_value(json_object_get(v, "role")), "donor");
     json_decref(v);
-    expect(&d, 401, "GET", "/users/verify", NULL, NULL);
-    expect(&d, 401, "GET", "/users/verify", "0123456789abcdef0123456789abcdef", NULL);
+    cc_daemon_expect(&d, 401, "GET", "/users/verify", NULL, NULL);
+    cc_daemon_expect(&d, 401, "GET", "/users/verify", "0123456789abcdef0123456789abcdef", NULL);
     /* Wrong method, unknown route. */
-    expect(&d, 405, "GET", "/auth", NULL, NULL);
-    expect(&d, 404, "GET", "/no/such/thing", NULL, NULL);
+    cc_daemon_expect(&d, 405, "GET", "/auth", NULL, NULL);
+    cc_daemon_expect(&d, 404, "GET", "/no/such/thing", NULL, NULL);
     cc_stop(&d);
 }
 
 static void test_body_limit(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char body[4096];
     cc_start(&d, "max_body_size = 1024");
     memset(body, ' ', sizeof body - 1);
     body[sizeof body - 1] = '\0';
     body[0] = '{';
     body[sizeof body - 2] = '}';
-    expect(&d, 413, "POST", "/donors", NULL, body);
-    expect(&d, 413, "POST", "/core/assign", "k", body);
+    cc_daemon_expect(&d, 413, "POST", "/donors", NULL, body);
+    cc_daemon_expect(&d, 413, "POST", "/core/assign", "k", body);
     cc_stop(&d);
 }
 
 static void test_engine_keys(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char admin[64], manager[64], key[64], path[256];
     json_t *v = NULL;
     cc_start(&d, NULL);
     make_users(&d, admin, manager, sizeof admin);
-    call_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"main\"}", "key",
-             key, sizeof key);
-    expect(&d, 401, "POST", "/engines/keys", manager, "{\"engine\":\"openmm\",\"description\":\"x\"}");
-    expect(&d, 401, "POST", "/engines/keys", NULL, "{\"engine\":\"openmm\",\"description\":\"x\"}");
-    expect(&d, 400, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\"}");
-    expect(&d, 400, "POST", "/engines/keys", admin, "{\"description\":\"x\"}");
-    expect(&d, 400, "POST", "/engines/keys", admin, "{\"engine\":[],\"description\":\"x\"}");
-    expect(&d, 400, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"\"}");
-    expect(&d, 401, "GET", "/engines/keys", manager, NULL);
+    cc_daemon_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"main\"}",
+                  "key", key, sizeof key);
+    cc_daemon_expect(&d, 401, "POST", "/engines/keys", manager,
+                     "{\"engine\":\"openmm\",\"description\":\"x\"}");
+    cc_daemon_expect(&d, 401, "POST", "/engines/keys", NULL, "{\"engine\":\"openmm\",\"description\":\"x\"}");
+    cc_daemon_expect(&d, 400, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\"}");
+    cc_daemon_expect(&d, 400, "POST", "/engines/keys", admin, "{\"description\":\"x\"}");
+    cc_daemon_expect(&d, 400, "POST", "/engines/keys", admin, "{\"engine\":[],\"description\":\"x\"}");
+    cc_daemon_expect(&d, 400, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"\"}");
+    cc_daemon_expect(&d, 401, "GET", "/engines/keys", manager, NULL);
 
-    assert_int_equal(call(&d, "GET", "/engines/keys", admin, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "GET", "/engines/keys", admin, NULL, &v), 200);
     assert_int_equal(json_object_size(v), 1);
     json_t *entry = json_object_get(v, key);
     assert_string_equal(json_string_value(json_object_get(entry, "engine")), "openmm");
@@ -333,23 +271,23 @@ static void test_engine_keys(void **state)
     json_decref(v);
 
     /* The key works for assign (refused for want of targets, but not 401). */
-    expect(&d, 400, "POST", "/core/assign", key, NULL);
-    expect(&d, 400, "PUT", "/engines/keys/delete/0123456789abcdef0123456789abcdef", admin, NULL);
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key, NULL);
+    cc_daemon_expect(&d, 400, "PUT", "/engines/keys/delete/0123456789abcdef0123456789abcdef", admin, NULL);
     snprintf(path, sizeof path, "/engines/keys/delete/%s", key);
-    expect(&d, 401, "PUT", path, manager, NULL);
-    expect(&d, 200, "PUT", path, admin, NULL);
-    expect(&d, 400, "PUT", path, admin, NULL);
-    expect(&d, 401, "POST", "/core/assign", key, NULL);
-    assert_int_equal(call(&d, "GET", "/engines/keys", admin, NULL, &v), 200);
+    cc_daemon_expect(&d, 401, "PUT", path, manager, NULL);
+    cc_daemon_expect(&d, 200, "PUT", path, admin, NULL);
+    cc_daemon_expect(&d, 400, "PUT", path, admin, NULL);
+    cc_daemon_expect(&d, 401, "POST", "/core/assign", key, NULL);
+    assert_int_equal(cc_daemon_call(&d, "GET", "/engines/keys", admin, NULL, &v), 200);
     assert_int_equal(json_object_size(v), 0);
     json_decref(v);
     cc_stop(&d);
 }
 
-static int list_has(const struct cc *d, const char *auth, const char *id)
+static int list_has(const struct cc_daemon *d, const char *auth, const char *id)
 {
     json_t *v = NULL;
-    assert_int_equal(call(d, "GET", "/targets", auth, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(d, "GET", "/targets", auth, NULL, &v), 200);
     int found = 0;
     size_t i;
     json_t *item;
@@ -362,15 +300,17 @@ static int list_has(const struct cc *d, const char *auth, const char *id)
 static void test_targets(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char admin[64], manager[64], other[64], donor[64], pub[64], priv[64], path[256];
     json_t *v = NULL;
     cc_start(&d, NULL);
     make_users(&d, admin, manager, sizeof admin);
-    call_get(&d, "POST", "/managers", admin, "{\"email\":\"m2@x\",\"password\":\"pw\",\"role\":\"manager\"}",
-             "token", other, sizeof other);
-    call_get(&d, "POST", "/donors", NULL, "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}",
-             "token", donor, sizeof donor);
+    cc_daemon_get(&d, "POST", "/managers", admin,
+                  "{\"email\":\"m2@x\",\"password\":\"pw\",\"role\":\"manager\"}", "token", other,
+                  sizeof other);
+    cc_daemon_get(&d, "POST", "/donors", NULL,
+                  "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}", "token", donor,
+                  sizeof donor);
 
     make_target(&d, manager,
                 "{\"engines\":[\"openmm\"],\"stage\":\"public\",\"options\":{\"steps\":50},"
@@ -379,24 +319,24 @@ static void test_targets(void **state)
     make_target(&d, manager, "{\"engines\":[\"openmm\",\"gromacs\"]}", priv, sizeof priv);
     assert_int_equal(strlen(pub), 36);
 
-    expect(&d, 401, "POST", "/targets", NULL, "{\"engines\":[\"openmm\"]}");
-    expect(&d, 401, "POST", "/targets", donor, "{\"engines\":[\"openmm\"]}");
-    expect(&d, 400, "POST", "/targets", manager, "{}");
-    expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[]}");
-    expect(&d, 400, "POST", "/targets", manager, "{\"engines\":\"openmm\"}");
-    expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[3]}");
-    expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[\"openmm\"],\"stage\":\"secret\"}");
-    expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[\"openmm\"],\"weight\":-1}");
-    expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[\"openmm\"],\"options\":[1]}");
+    cc_daemon_expect(&d, 401, "POST", "/targets", NULL, "{\"engines\":[\"openmm\"]}");
+    cc_daemon_expect(&d, 401, "POST", "/targets", donor, "{\"engines\":[\"openmm\"]}");
+    cc_daemon_expect(&d, 400, "POST", "/targets", manager, "{}");
+    cc_daemon_expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[]}");
+    cc_daemon_expect(&d, 400, "POST", "/targets", manager, "{\"engines\":\"openmm\"}");
+    cc_daemon_expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[3]}");
+    cc_daemon_expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[\"openmm\"],\"stage\":\"secret\"}");
+    cc_daemon_expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[\"openmm\"],\"weight\":-1}");
+    cc_daemon_expect(&d, 400, "POST", "/targets", manager, "{\"engines\":[\"openmm\"],\"options\":[1]}");
 
     /* Lists: own with a token, public without. */
     assert_true(list_has(&d, manager, pub) && list_has(&d, manager, priv));
     assert_true(list_has(&d, NULL, pub) && !list_has(&d, NULL, priv));
     assert_false(list_has(&d, other, pub));
-    expect(&d, 401, "GET", "/targets", "bogus", NULL);
+    cc_daemon_expect(&d, 401, "GET", "/targets", "bogus", NULL);
 
     snprintf(path, sizeof path, "/targets/info/%s", pub);
-    assert_int_equal(call(&d, "GET", path, NULL, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "GET", path, NULL, NULL, &v), 200);
     assert_string_equal(json_string_value(json_object_get(v, "owner")), "m1@x");
     assert_string_equal(json_string_value(json_object_get(v, "stage")), "public");
     assert_int_equal(json_array_size(json_object_get(v, "shards")), 0);
@@ -405,23 +345,25 @@ static void test_targets(void **state)
     assert_true(json_number_value(json_object_get(v, "weight")) == 2.0);
     assert_true(json_is_number(json_object_get(v, "creation_date")));
     json_decref(v);
-    expect(&d, 400, "GET", "/targets/info/00000000-0000-4000-8000-000000000000", NULL, NULL);
-    expect(&d, 400, "GET", "/targets/info/..%2F..%2Fetc", NULL, NULL);
+    cc_daemon_expect(&d, 400, "GET", "/targets/info/00000000-0000-4000-8000-000000000000", NULL, NULL);
+    cc_daemon_expect(&d, 400, "GET", "/targets/info/..%2F..%2Fetc", NULL, NULL);
 
     /* Updates: owner or admin only; options merge; weight clamps. */
     snprintf(path, sizeof path, "/targets/update/%s", priv);
-    expect(&d, 401, "PUT", path, other, "{\"stage\":\"public\"}");
-    expect(&d, 401, "PUT", path, NULL, "{\"stage\":\"public\"}");
-    expect(&d, 400, "PUT", path, manager, "{}");
-    expect(&d, 400, "PUT", path, manager, "{\"unknown\":1}");
-    expect(&d, 400, "PUT", path, manager, "{\"stage\":\"secret\"}");
-    expect(&d, 400, "PUT", path, manager, "{\"engines\":[]}");
-    expect(&d, 400, "PUT", path, manager, "{\"weight\":\"x\"}");
-    expect(&d, 400, "PUT", "/targets/update/00000000-0000-4000-8000-000000000000", manager, "{\"weight\":1}");
-    expect(&d, 200, "PUT", path, manager, "{\"stage\":\"beta\",\"options\":{\"a\":1},\"weight\":-5}");
-    expect(&d, 200, "PUT", path, admin, "{\"options\":{\"b\":2},\"engines\":[\"x\"]}");
+    cc_daemon_expect(&d, 401, "PUT", path, other, "{\"stage\":\"public\"}");
+    cc_daemon_expect(&d, 401, "PUT", path, NULL, "{\"stage\":\"public\"}");
+    cc_daemon_expect(&d, 400, "PUT", path, manager, "{}");
+    cc_daemon_expect(&d, 400, "PUT", path, manager, "{\"unknown\":1}");
+    cc_daemon_expect(&d, 400, "PUT", path, manager, "{\"stage\":\"secret\"}");
+    cc_daemon_expect(&d, 400, "PUT", path, manager, "{\"engines\":[]}");
+    cc_daemon_expect(&d, 400, "PUT", path, manager, "{\"weight\":\"x\"}");
+    cc_daemon_expect(&d, 400, "PUT", "/targets/update/00000000-0000-4000-8000-000000000000", manager,
+                     "{\"weight\":1}");
+    cc_daemon_expect(&d, 200, "PUT", path, manager,
+                     "{\"stage\":\"beta\",\"options\":{\"a\":1},\"weight\":-5}");
+    cc_daemon_expect(&d, 200, "PUT", path, admin, "{\"options\":{\"b\":2},\"engines\":[\"x\"]}");
     snprintf(path, sizeof path, "/targets/info/%s", priv);
-    assert_int_equal(call(&d, "GET", path, NULL, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "GET", path, NULL, NULL, &v), 200);
     assert_string_equal(json_string_value(json_object_get(v, "stage")), "beta");
     assert_true(json_number_value(json_object_get(v, "weight")) == 0.0);
     assert_int_equal(json_object_size(json_object_get(v, "options")), 2);
@@ -431,22 +373,22 @@ static void test_targets(void **state)
     /* Delete: owner or admin; shards block it. */
     char shard_path[256];
     snprintf(shard_path, sizeof shard_path, "/targets/shards/%s", pub);
-    expect(&d, 200, "PUT", shard_path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
+    cc_daemon_expect(&d, 200, "PUT", shard_path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
     snprintf(path, sizeof path, "/targets/delete/%s", pub);
-    expect(&d, 401, "PUT", path, other, NULL);
-    expect(&d, 400, "PUT", path, manager, NULL);
-    expect(&d, 200, "PUT", shard_path, SECRET, "{\"scv\":\"s1\",\"op\":\"remove\"}");
-    expect(&d, 200, "PUT", path, admin, NULL);
-    expect(&d, 400, "PUT", path, manager, NULL);
+    cc_daemon_expect(&d, 401, "PUT", path, other, NULL);
+    cc_daemon_expect(&d, 400, "PUT", path, manager, NULL);
+    cc_daemon_expect(&d, 200, "PUT", shard_path, SECRET, "{\"scv\":\"s1\",\"op\":\"remove\"}");
+    cc_daemon_expect(&d, 200, "PUT", path, admin, NULL);
+    cc_daemon_expect(&d, 400, "PUT", path, manager, NULL);
     snprintf(path, sizeof path, "/targets/info/%s", pub);
-    expect(&d, 400, "GET", path, NULL, NULL);
+    cc_daemon_expect(&d, 400, "GET", path, NULL, NULL);
     cc_stop(&d);
 }
 
-static int scv_online(const struct cc *d, const char *name, char *host, size_t n)
+static int scv_online(const struct cc_daemon *d, const char *name, char *host, size_t n)
 {
     json_t *v = NULL;
-    assert_int_equal(call(d, "GET", "/scvs/status", NULL, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(d, "GET", "/scvs/status", NULL, NULL, &v), 200);
     json_t *s = json_object_get(v, name);
     int online = s == NULL ? -1 : json_is_true(json_object_get(s, "online"));
     if (s != NULL && host != NULL)
@@ -458,7 +400,7 @@ static int scv_online(const struct cc *d, const char *name, char *host, size_t n
 static void test_scv_endpoints(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char admin[64], manager[64], target[64], path[256], host[256], body[1024];
     json_t *v = NULL;
     cc_start(&d, NULL);
@@ -466,41 +408,42 @@ static void test_scv_endpoints(void **state)
     make_target(&d, manager, "{\"engines\":[\"openmm\"]}", target, sizeof target);
 
     const char *reg = "{\"name\":\"s1\",\"host\":\"127.0.0.1:1\",\"password\":\"pw\"}";
-    expect(&d, 401, "PUT", "/scvs/register", NULL, reg);
-    expect(&d, 401, "PUT", "/scvs/register", "wrong", reg);
-    expect(&d, 401, "PUT", "/scvs/register", admin, reg);
-    expect(&d, 400, "PUT", "/scvs/register", SECRET, "{\"name\":\"s1\",\"host\":\"127.0.0.1:1\"}");
-    expect(&d, 400, "PUT", "/scvs/register", SECRET,
-           "{\"name\":\"a:b\",\"host\":\"h:1\",\"password\":\"pw\"}");
-    expect(&d, 400, "PUT", "/scvs/register", SECRET, "{\"name\":\"s1\",\"host\":1,\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 401, "PUT", "/scvs/register", NULL, reg);
+    cc_daemon_expect(&d, 401, "PUT", "/scvs/register", "wrong", reg);
+    cc_daemon_expect(&d, 401, "PUT", "/scvs/register", admin, reg);
+    cc_daemon_expect(&d, 400, "PUT", "/scvs/register", SECRET, "{\"name\":\"s1\",\"host\":\"127.0.0.1:1\"}");
+    cc_daemon_expect(&d, 400, "PUT", "/scvs/register", SECRET,
+                     "{\"name\":\"a:b\",\"host\":\"h:1\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 400, "PUT", "/scvs/register", SECRET,
+                     "{\"name\":\"s1\",\"host\":1,\"password\":\"pw\"}");
     assert_int_equal(scv_online(&d, "s1", NULL, 0), -1);
-    expect(&d, 200, "PUT", "/scvs/register", SECRET, reg);
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET, reg);
     /* Upsert: a second registration moves the SCV. */
-    expect(&d, 200, "PUT", "/scvs/register", SECRET,
-           "{\"name\":\"s1\",\"host\":\"127.0.0.1:2\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET,
+                     "{\"name\":\"s1\",\"host\":\"127.0.0.1:2\",\"password\":\"pw\"}");
     assert_int_not_equal(scv_online(&d, "s1", host, sizeof host), -1);
     assert_string_equal(host, "127.0.0.1:2");
 
     snprintf(path, sizeof path, "/targets/shards/%s", target);
-    expect(&d, 401, "PUT", path, NULL, "{\"scv\":\"s1\",\"op\":\"add\"}");
-    expect(&d, 400, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"grow\"}");
-    expect(&d, 400, "PUT", path, SECRET, "{\"op\":\"add\"}");
-    expect(&d, 400, "PUT", "/targets/shards/00000000-0000-4000-8000-000000000000", SECRET,
-           "{\"scv\":\"s1\",\"op\":\"add\"}");
-    expect(&d, 200, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
-    expect(&d, 200, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
+    cc_daemon_expect(&d, 401, "PUT", path, NULL, "{\"scv\":\"s1\",\"op\":\"add\"}");
+    cc_daemon_expect(&d, 400, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"grow\"}");
+    cc_daemon_expect(&d, 400, "PUT", path, SECRET, "{\"op\":\"add\"}");
+    cc_daemon_expect(&d, 400, "PUT", "/targets/shards/00000000-0000-4000-8000-000000000000", SECRET,
+                     "{\"scv\":\"s1\",\"op\":\"add\"}");
+    cc_daemon_expect(&d, 200, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
+    cc_daemon_expect(&d, 200, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
     snprintf(path, sizeof path, "/targets/info/%s", target);
-    assert_int_equal(call(&d, "GET", path, NULL, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "GET", path, NULL, NULL, &v), 200);
     assert_int_equal(json_array_size(json_object_get(v, "shards")), 1);
     json_decref(v);
 
     /* (ext) streams of a target: the shard cannot be reached, so it is named. */
     snprintf(path, sizeof path, "/targets/streams/%s", target);
-    assert_int_equal(call(&d, "GET", path, NULL, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "GET", path, NULL, NULL, &v), 200);
     assert_int_equal(json_array_size(json_object_get(v, "streams")), 0);
     assert_string_equal(json_string_value(json_array_get(json_object_get(v, "unreachable"), 0)), "s1");
     json_decref(v);
-    expect(&d, 400, "GET", "/targets/streams/00000000-0000-4000-8000-000000000000", NULL, NULL);
+    cc_daemon_expect(&d, 400, "GET", "/targets/streams/00000000-0000-4000-8000-000000000000", NULL, NULL);
 
     /* Stats: idempotent by fragment id; a bad batch changes nothing. */
     const char *frag = "{\"id\":\"f1\",\"target_id\":\"%s\",\"stream_id\":\"u:s1\",\"engine\":\"openmm\","
@@ -509,24 +452,24 @@ static void test_scv_endpoints(void **state)
     snprintf(good, sizeof good, frag, target, "3");
     snprintf(bad, sizeof bad, frag, target, "-1");
     snprintf(body, sizeof body, "{\"fragments\":[%s]}", good);
-    expect(&d, 401, "POST", "/stats", NULL, body);
+    cc_daemon_expect(&d, 401, "POST", "/stats", NULL, body);
     char mixed[2048];
     snprintf(mixed, sizeof mixed, "{\"fragments\":[%s,%s]}", good, bad);
-    expect(&d, 400, "POST", "/stats", SECRET, mixed);
-    expect(&d, 400, "POST", "/stats", SECRET, "{\"fragments\":{}}");
-    expect(&d, 400, "POST", "/stats", SECRET, "{\"fragments\":[{\"id\":\"f2\"}]}");
-    assert_int_equal(call(&d, "POST", "/stats", SECRET, body, &v), 200);
+    cc_daemon_expect(&d, 400, "POST", "/stats", SECRET, mixed);
+    cc_daemon_expect(&d, 400, "POST", "/stats", SECRET, "{\"fragments\":{}}");
+    cc_daemon_expect(&d, 400, "POST", "/stats", SECRET, "{\"fragments\":[{\"id\":\"f2\"}]}");
+    assert_int_equal(cc_daemon_call(&d, "POST", "/stats", SECRET, body, &v), 200);
     assert_int_equal(json_integer_value(json_object_get(v, "inserted")), 1);
     json_decref(v);
-    assert_int_equal(call(&d, "POST", "/stats", SECRET, body, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "POST", "/stats", SECRET, body, &v), 200);
     assert_int_equal(json_integer_value(json_object_get(v, "inserted")), 0);
     json_decref(v);
-    expect(&d, 200, "POST", "/stats", SECRET, "{\"fragments\":[]}");
+    cc_daemon_expect(&d, 200, "POST", "/stats", SECRET, "{\"fragments\":[]}");
     cc_stop(&d);
 }
 
 /* Polls the status until the SCV's online flag is want (bounded). */
-static int wait_online(const struct cc *d, const char *name, int want, int timeout_s)
+static int wait_online(const struct cc_daemon *d, const char *name, int want, int timeout_s)
 {
     for (int i = 0; i < timeout_s * 4; i++) {
         if (scv_online(d, name, NULL, 0) == want)
@@ -539,22 +482,22 @@ static int wait_online(const struct cc *d, const char *name, int want, int timeo
 static void test_liveness(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char body[512];
     cc_start(&d, NULL);
     int closed = harness_free_port();
     snprintf(body, sizeof body, "{\"name\":\"dead\",\"host\":\"127.0.0.1:%d\",\"password\":\"pw\"}", closed);
-    expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
     /* Any HTTP server answers GET /: the CC itself stands in for a live SCV. */
     snprintf(body, sizeof body, "{\"name\":\"alive\",\"host\":\"127.0.0.1:%d\",\"password\":\"pw\"}", d.port);
-    expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
     assert_int_equal(scv_online(&d, "dead", NULL, 0), 1);
     /* 10 failed checks at 1 s (scv_check_interval) make it offline. */
     assert_int_equal(wait_online(&d, "dead", 0, 60), 0);
     assert_int_equal(scv_online(&d, "alive", NULL, 0), 1);
     /* Re-registering starts a fresh count. */
     snprintf(body, sizeof body, "{\"name\":\"dead\",\"host\":\"127.0.0.1:%d\",\"password\":\"pw\"}", closed);
-    expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
     assert_int_equal(scv_online(&d, "dead", NULL, 0), 1);
     cc_stop(&d);
 }
@@ -562,100 +505,103 @@ static void test_liveness(void **state)
 static void test_assign_refusals(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char admin[64], manager[64], key[64], other_key[64], donor[64], target[64], bare[64], path[256];
     char body[512];
     json_t *v = NULL;
     cc_start(&d, NULL);
     make_users(&d, admin, manager, sizeof admin);
-    call_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"o\"}", "key", key,
-             sizeof key);
-    call_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"gromacs\",\"description\":\"g\"}", "key",
-             other_key, sizeof other_key);
-    call_get(&d, "POST", "/donors", NULL, "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}",
-             "token", donor, sizeof donor);
+    cc_daemon_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"o\"}", "key",
+                  key, sizeof key);
+    cc_daemon_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"gromacs\",\"description\":\"g\"}", "key",
+                  other_key, sizeof other_key);
+    cc_daemon_get(&d, "POST", "/donors", NULL,
+                  "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}", "token", donor,
+                  sizeof donor);
     make_target(&d, manager, "{\"engines\":[\"openmm\"],\"stage\":\"private\"}", target, sizeof target);
     make_target(&d, manager, "{\"engines\":[\"openmm\"],\"stage\":\"public\"}", bare, sizeof bare);
 
-    expect(&d, 401, "POST", "/core/assign", NULL, NULL);
-    expect(&d, 401, "POST", "/core/assign", "0123456789abcdef0123456789abcdef", NULL);
-    expect(&d, 401, "POST", "/core/assign", manager, NULL);
+    cc_daemon_expect(&d, 401, "POST", "/core/assign", NULL, NULL);
+    cc_daemon_expect(&d, 401, "POST", "/core/assign", "0123456789abcdef0123456789abcdef", NULL);
+    cc_daemon_expect(&d, 401, "POST", "/core/assign", manager, NULL);
     /* No public target has shards yet. */
-    expect(&d, 400, "POST", "/core/assign", key, NULL);
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key, NULL);
     snprintf(body, sizeof body, "{\"target_id\":\"%s\"}", bare);
-    expect(&d, 400, "POST", "/core/assign", key, body);
-    expect(&d, 400, "POST", "/core/assign", key, "{\"target_id\":\"00000000-0000-4000-8000-000000000000\"}");
-    expect(&d, 400, "POST", "/core/assign", key, "{\"target_id\":7}");
-    expect(&d, 400, "POST", "/core/assign", key, "{\"donor_token\":[]}");
-    expect(&d, 400, "POST", "/core/assign", key, "not json");
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key, body);
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key,
+                     "{\"target_id\":\"00000000-0000-4000-8000-000000000000\"}");
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key, "{\"target_id\":7}");
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key, "{\"donor_token\":[]}");
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key, "not json");
 
     /* A shard on an SCV nobody listens on. */
     int closed = harness_free_port();
     snprintf(body, sizeof body, "{\"name\":\"s1\",\"host\":\"127.0.0.1:%d\",\"password\":\"pw\"}", closed);
-    expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
     snprintf(path, sizeof path, "/targets/shards/%s", target);
-    expect(&d, 200, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
+    cc_daemon_expect(&d, 200, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
     snprintf(body, sizeof body, "{\"target_id\":\"%s\"}", target);
-    expect(&d, 400, "POST", "/core/assign", other_key, body); /* engine not allowed */
-    assert_int_equal(call(&d, "POST", "/core/assign", key, body, &v), 400);
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", other_key, body); /* engine not allowed */
+    assert_int_equal(cc_daemon_call(&d, "POST", "/core/assign", key, body, &v), 400);
     assert_string_equal(json_string_value(json_object_get(v, "error")), "no streams available");
     json_decref(v);
     snprintf(body, sizeof body, "{\"target_id\":\"%s\",\"donor_token\":\"bad\"}", target);
-    assert_int_equal(call(&d, "POST", "/core/assign", key, body, &v), 400);
+    assert_int_equal(cc_daemon_call(&d, "POST", "/core/assign", key, body, &v), 400);
     assert_string_equal(json_string_value(json_object_get(v, "error")), "invalid donor token");
     json_decref(v);
     snprintf(body, sizeof body, "{\"target_id\":\"%s\",\"donor_token\":\"%s\"}", target, donor);
-    assert_int_equal(call(&d, "POST", "/core/assign", key, body, &v), 400);
+    assert_int_equal(cc_daemon_call(&d, "POST", "/core/assign", key, body, &v), 400);
     assert_string_equal(json_string_value(json_object_get(v, "error")), "no streams available");
     json_decref(v);
     /* A private target is never drawn: without target_id nothing is public with shards. */
-    expect(&d, 400, "POST", "/core/assign", key, NULL);
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key, NULL);
     cc_stop(&d);
 }
 
 static void test_restart_persists(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char admin[64], manager[64], key[64], target[64], path[256];
     json_t *v = NULL;
     cc_start(&d, NULL);
     make_users(&d, admin, manager, sizeof admin);
-    call_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"d\"}", "key", key,
-             sizeof key);
+    cc_daemon_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"d\"}", "key",
+                  key, sizeof key);
     make_target(&d, manager, "{\"engines\":[\"openmm\"],\"stage\":\"public\",\"options\":{\"k\":\"v\"}}",
                 target, sizeof target);
-    expect(&d, 200, "PUT", "/scvs/register", SECRET,
-           "{\"name\":\"s1\",\"host\":\"127.0.0.1:1\",\"password\":\"pw\"}");
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET,
+                     "{\"name\":\"s1\",\"host\":\"127.0.0.1:1\",\"password\":\"pw\"}");
     snprintf(path, sizeof path, "/targets/shards/%s", target);
-    expect(&d, 200, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
+    cc_daemon_expect(&d, 200, "PUT", path, SECRET, "{\"scv\":\"s1\",\"op\":\"add\"}");
     cc_stop(&d);
 
-    cc_run(&d);
-    expect(&d, 200, "GET", "/users/verify", admin, NULL);
-    expect(&d, 200, "GET", "/users/verify", manager, NULL);
-    expect(&d, 200, "POST", "/auth", NULL, "{\"email\":\"m1@x\",\"password\":\"pw\"}");
-    assert_int_equal(call(&d, "GET", "/engines/keys", admin, NULL, &v), 200);
+    cc_daemon_run(&d);
+    cc_daemon_expect(&d, 200, "GET", "/users/verify", admin, NULL);
+    cc_daemon_expect(&d, 200, "GET", "/users/verify", manager, NULL);
+    cc_daemon_expect(&d, 200, "POST", "/auth", NULL, "{\"email\":\"m1@x\",\"password\":\"pw\"}");
+    assert_int_equal(cc_daemon_call(&d, "GET", "/engines/keys", admin, NULL, &v), 200);
     assert_non_null(json_object_get(v, key));
     json_decref(v);
     snprintf(path, sizeof path, "/targets/info/%s", target);
-    assert_int_equal(call(&d, "GET", path, NULL, NULL, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "GET", path, NULL, NULL, &v), 200);
     assert_string_equal(json_string_value(json_object_get(json_object_get(v, "options"), "k")), "v");
     assert_string_equal(json_string_value(json_array_get(json_object_get(v, "shards"), 0)), "s1");
     json_decref(v);
     assert_int_not_equal(scv_online(&d, "s1", NULL, 0), -1);
     /* The cache was loaded at start: the key and the public target with a
      * shard reach the SCV stage of assign. */
-    assert_int_equal(call(&d, "POST", "/core/assign", key, NULL, &v), 400);
+    assert_int_equal(cc_daemon_call(&d, "POST", "/core/assign", key, NULL, &v), 400);
     assert_string_equal(json_string_value(json_object_get(v, "error")), "no streams available");
     json_decref(v);
     /* The bootstrap is closed for good once an admin exists. */
-    expect(&d, 401, "POST", "/managers", NULL, "{\"email\":\"z@x\",\"password\":\"pw\",\"role\":\"admin\"}");
+    cc_daemon_expect(&d, 401, "POST", "/managers", NULL,
+                     "{\"email\":\"z@x\",\"password\":\"pw\",\"role\":\"admin\"}");
     cc_stop(&d);
 }
 
 /* A real `siegetank scv` registered with this CC; returns its pid. */
-static pid_t scv_start(const struct cc *d, const char *name, int *port)
+static pid_t scv_start(const struct cc_daemon *d, const char *name, int *port)
 {
     pid_t pid = scv_proc_start(d->url, SECRET, name, port);
     for (int i = 0; i < 60 && scv_online(d, name, NULL, 0) != 1; i++)
@@ -680,33 +626,34 @@ static char *scv_get(int port, const char *path)
 static void test_assign_end_to_end(void **state)
 {
     (void)state;
-    struct cc d;
+    struct cc_daemon d;
     char admin[64], manager[64], key[64], donor[64], target[64], body[512], expect_url[128];
     json_t *v = NULL;
     int port = 0;
     cc_start(&d, NULL);
     make_users(&d, admin, manager, sizeof admin);
-    call_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"o\"}", "key", key,
-             sizeof key);
-    call_get(&d, "POST", "/donors", NULL, "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}",
-             "token", donor, sizeof donor);
+    cc_daemon_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"o\"}", "key",
+                  key, sizeof key);
+    cc_daemon_get(&d, "POST", "/donors", NULL,
+                  "{\"username\":\"joe\",\"password\":\"pw\",\"email\":\"joe@x\"}", "token", donor,
+                  sizeof donor);
     make_target(&d, manager, "{\"engines\":[\"openmm\"],\"stage\":\"private\"}", target, sizeof target);
     /* An offline SCV also holds a shard of the target: it must be skipped. */
     snprintf(body, sizeof body, "{\"name\":\"gone\",\"host\":\"127.0.0.1:%d\",\"password\":\"pw\"}",
              harness_free_port());
-    expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET, body);
     char shard_path[256];
     snprintf(shard_path, sizeof shard_path, "/targets/shards/%s", target);
-    expect(&d, 200, "PUT", shard_path, SECRET, "{\"scv\":\"gone\",\"op\":\"add\"}");
+    cc_daemon_expect(&d, 200, "PUT", shard_path, SECRET, "{\"scv\":\"gone\",\"op\":\"add\"}");
     assert_int_equal(wait_online(&d, "gone", 0, 60), 0);
 
     pid_t scv = scv_start(&d, "live", &port);
     scv_proc_add_stream(port, manager, target);
 
     /* Private: never drawn, only reachable by target_id. */
-    expect(&d, 400, "POST", "/core/assign", key, NULL);
+    cc_daemon_expect(&d, 400, "POST", "/core/assign", key, NULL);
     snprintf(body, sizeof body, "{\"target_id\":\"%s\",\"donor_token\":\"%s\"}", target, donor);
-    assert_int_equal(call(&d, "POST", "/core/assign", key, body, &v), 200);
+    assert_int_equal(cc_daemon_call(&d, "POST", "/core/assign", key, body, &v), 200);
     assert_true(json_is_string(json_object_get(v, "token")));
     snprintf(expect_url, sizeof expect_url, "http://127.0.0.1:%d/core/start", port);
     assert_string_equal(json_string_value(json_object_get(v, "url")), expect_url);
@@ -716,7 +663,7 @@ static void test_assign_end_to_end(void **state)
     assert_non_null(strstr(active, "\"joe\""));
     assert_non_null(strstr(active, target));
     /* Its only stream is taken now. */
-    assert_int_equal(call(&d, "POST", "/core/assign", key, body, &v), 400);
+    assert_int_equal(cc_daemon_call(&d, "POST", "/core/assign", key, body, &v), 400);
     assert_string_equal(json_string_value(json_object_get(v, "error")), "no streams available");
     json_decref(v);
 

@@ -1,0 +1,82 @@
+/* cc_daemon: see cc_daemon.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cc_daemon.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+void cc_daemon_prepare(struct cc_daemon *d, const char *extra_conf)
+{
+    char text[4096];
+    memset(d, 0, sizeof *d);
+    harness_tmpdir(d->dir);
+    d->port = harness_free_port();
+    snprintf(d->conf, sizeof d->conf, "%s/cc.conf", d->dir);
+    snprintf(d->log, sizeof d->log, "%s/out.log", d->dir);
+    snprintf(text, sizeof text,
+             "name = 'testcc'\ninternal_http_port = %d\nthreads = 2\ncc_pass = '" CC_DAEMON_SECRET "'\n"
+             "scv_check_interval = 1\n%s\n",
+             d->port, extra_conf ? extra_conf : "");
+    harness_write(d->conf, text);
+    snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
+}
+
+void cc_daemon_run(struct cc_daemon *d)
+{
+    const char *argv[] = {harness_bin(), "cc", "-c", d->conf, NULL};
+    d->pid = harness_spawn(argv, d->log);
+    assert_int_equal(harness_wait_up(d->url, 15), 0);
+}
+
+long cc_daemon_call(const struct cc_daemon *d, const char *method, const char *path, const char *auth,
+                    const char *body, json_t **out)
+{
+    char url[1024], header[2048], cors[8];
+    struct harness_response r;
+    const char *headers[] = {header, NULL};
+    snprintf(url, sizeof url, "%s%s", d->url, path);
+    snprintf(header, sizeof header, "Authorization: %s", auth ? auth : "");
+    harness_http(method, url, auth ? headers : NULL, body, body ? strlen(body) : 0, NULL, &r);
+    long status = r.status;
+    json_t *v = json_loads(r.body ? r.body : "", 0, NULL);
+    if (status != 0)
+        assert_int_equal(harness_header(&r, "access-control-allow-origin", cors, sizeof cors), 0);
+    if (status != 0 && status != 200) {
+        assert_non_null(v);
+        assert_true(json_is_string(json_object_get(v, "error")));
+    }
+    harness_response_free(&r);
+    if (out != NULL)
+        *out = v;
+    else
+        json_decref(v);
+    return status;
+}
+
+void cc_daemon_expect(const struct cc_daemon *d, long status, const char *method, const char *path,
+                      const char *auth, const char *body)
+{
+    long got = cc_daemon_call(d, method, path, auth, body, NULL);
+    if (got != status)
+        fprintf(stderr, "%s %s%s %s: expected %ld, got %ld\n", method, d->url, path, body ? body : "", status,
+                got);
+    assert_int_equal(got, status);
+}
+
+void cc_daemon_get(const struct cc_daemon *d, const char *method, const char *path, const char *auth,
+                   const char *body, const char *key, char *out, size_t n)
+{
+    json_t *v = NULL;
+    assert_int_equal(cc_daemon_call(d, method, path, auth, body, &v), 200);
+    const char *s = json_string_value(json_object_get(v, key));
+    assert_non_null(s);
+    snprintf(out, n, "%s", s);
+    json_decref(v);
+}
