@@ -247,38 +247,9 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int stream_dir_partitions(int dirfd, int64_t **parts, size_t *n)
-{
-    int64_t *list = NULL;
-    size_t count = 0, cap = 0;
-    int rc = -1;
-    DIR *d = open_listing(dirfd);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    /* errno is the only way readdir tells an error from the end. */
-    while ((errno = 0, e = readdir(d)) != NULL) {
-        int64_t frames;
-        if (!stream_dir_parse_partition(e->d_name, &frames) || entry_type(dirfd, e) != DT_DIR)
-            continue;
-        if (push_part(&list, &count, &cap, frames) != 0)
-            goto out;
-    }
-    if (errno != 0)
-        goto out;
-    if (count > 1)
-        qsort(list, count, sizeof *list, cmp_i64);
-    *parts = list;
-    *n = count;
-    list = NULL;
-    rc = 0;
-out:
-    free(list);
-    closedir(d);
-    return rc;
-}
-
-int stream_dir_scan(int dirfd, const char *name, struct stream_dir_scan *out)
+/* One listing of dirfd: the partitions, plus the temporaries when
+ * with_temps, plus whether `name` (may be NULL) exists. */
+static int scan_listing(int dirfd, const char *name, int with_temps, struct stream_dir_scan *out)
 {
     struct stream_dir_scan scan = {0};
     size_t temps_cap = 0, parts_cap = 0;
@@ -290,10 +261,10 @@ int stream_dir_scan(int dirfd, const char *name, struct stream_dir_scan *out)
     /* errno is the only way readdir tells an error from the end. */
     while ((errno = 0, e = readdir(d)) != NULL) {
         int64_t frames;
-        if (wanted(dirfd, e, LIST_TEMPORARIES, NULL)) {
+        if (with_temps && wanted(dirfd, e, LIST_TEMPORARIES, NULL)) {
             if (push_name(&scan.temps, &scan.ntemps, &temps_cap, e->d_name) != 0)
                 goto out;
-        } else if (strcmp(e->d_name, name) == 0) {
+        } else if (name && strcmp(e->d_name, name) == 0) {
             scan.has_name = 1;
         } else if (stream_dir_parse_partition(e->d_name, &frames) && entry_type(dirfd, e) == DT_DIR) {
             if (push_part(&scan.parts, &scan.nparts, &parts_cap, frames) != 0)
@@ -311,6 +282,21 @@ out:
     stream_dir_scan_free(&scan);
     closedir(d);
     return rc;
+}
+
+int stream_dir_scan(int dirfd, const char *name, struct stream_dir_scan *out)
+{
+    return scan_listing(dirfd, name, 1, out);
+}
+
+int stream_dir_partitions(int dirfd, int64_t **parts, size_t *n)
+{
+    struct stream_dir_scan scan;
+    if (scan_listing(dirfd, NULL, 0, &scan) != 0)
+        return -1;
+    *parts = scan.parts;
+    *n = scan.nparts;
+    return 0;
 }
 
 void stream_dir_scan_free(struct stream_dir_scan *scan)
