@@ -160,9 +160,10 @@ with open(out, "w") as f:
 PY
 }
 
-# nginx_start WORKERS: nginx answering `return 200` on a free port; sets nginx_url.
+# nginx_start WORKERS [BODY]: nginx answering `return 200 BODY` (default
+# `{}`) on a free port; sets nginx_url.
 nginx_start() {
-  local port; port=$(free_port)
+  local port body=${2:-'{}'}; port=$(free_port)
   mkdir -p "$tmp/nginx"
   cat > "$tmp/nginx.conf" <<CONF
 worker_processes $1;
@@ -174,7 +175,7 @@ http {
   access_log off;
   client_body_temp_path $tmp/nginx; proxy_temp_path $tmp/nginx; fastcgi_temp_path $tmp/nginx;
   uwsgi_temp_path $tmp/nginx; scgi_temp_path $tmp/nginx;
-  server { listen 127.0.0.1:$port; location / { return 200 '{}'; } }
+  server { listen 127.0.0.1:$port; location / { return 200 '$body'; } }
 }
 CONF
   /usr/sbin/nginx -c "$tmp/nginx.conf" -g 'daemon off;' &
