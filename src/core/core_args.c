@@ -128,6 +128,43 @@ static int flag(struct scan *s, int *out, char *err, size_t errlen)
     return 0;
 }
 
+static int scan_choice(struct scan *s, const char *const *choices, size_t n, const char **out, char *err,
+                       size_t errlen)
+{
+    const char *v = scan_value(s, err, errlen);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v, choices[i]) == 0) {
+            *out = choices[i];
+            return 0;
+        }
+    }
+    int used = snprintf(err, errlen, "option %s must be one of", s->name);
+    for (size_t i = 0; i < n && used >= 0 && (size_t)used < errlen; i++)
+        used += snprintf(err + used, errlen - (size_t)used, "%s%s", i ? "|" : " ", choices[i]);
+    if (used >= 0 && (size_t)used < errlen)
+        snprintf(err + used, errlen - (size_t)used, ", not '%s'", v);
+    return -1;
+}
+
+/* The engine's name, checked against the registry. */
+static int scan_engine(struct scan *s, const char **out, char *err, size_t errlen)
+{
+    const char *v = scan_value(s, err, errlen);
+    if (!v)
+        return -1;
+    const struct core_engine_ops *ops = core_engine_find(v);
+    if (!ops) {
+        snprintf(err, errlen, "option %s must be one of %s, not '%s'", s->name, core_engine_names(), v);
+        return -1;
+    }
+    *out = ops->name;
+    return 0;
+}
+
+static const char *const platforms[] = {"CPU", "Reference", "OpenCL"};
+
 /* One option of `siegetank core`; 1 for --help. */
 static int parse_run_option(struct scan *s, struct core_args *a, char *err, size_t errlen)
 {
@@ -164,6 +201,16 @@ static int parse_run_option(struct scan *s, struct core_args *a, char *err, size
     if (is(s, "--frames-per-checkpoint")) {
         rc = scan_int(s, 1, 1000000, &n, err, errlen);
         r->frames_per_checkpoint = (int)n;
+        return rc;
+    }
+    if (is(s, "--engine"))
+        return scan_engine(s, &r->engine, err, errlen);
+    if (is(s, "--platform"))
+        return scan_choice(s, platforms, sizeof platforms / sizeof platforms[0], &r->engine_settings.platform,
+                           err, errlen);
+    if (is(s, "--threads")) {
+        rc = scan_int(s, 0, CORE_ENGINE_MAX_THREADS, &n, err, errlen);
+        r->engine_settings.threads = (int)n;
         return rc;
     }
     if (is(s, "--retries")) {

@@ -3,7 +3,6 @@
 #include "client/client.h"
 #include "core/core_backoff.h"
 #include "core/core_wire.h"
-#include "core/md_engine.h"
 #include "util/log.h"
 
 #include <pthread.h>
@@ -16,7 +15,6 @@
 #define SLEEP_SLICE_S 0.1
 #define CLIENT_TIMEOUT_S 60
 #define START_REPLY_MAX (64u * 1024 * 1024)
-#define DEFAULT_STATE_WIRE_NAME MD_ENGINE_STATE_FILE ".gz.b64"
 
 enum call_result { CALL_OK, CALL_DEAD, CALL_STOPPED };
 enum call_kind { CALL_START, CALL_FRAME, CALL_CHECKPOINT, CALL_HEARTBEAT };
@@ -25,6 +23,7 @@ enum session_end { SESSION_NO_WORK, SESSION_DONE, SESSION_FATAL };
 struct core {
     int id;
     const struct core_runner_config *cfg;
+    const struct core_engine_ops *engine;
     atomic_int *stop;
     double deadline; /* monotonic seconds; 0: none */
     struct client *client;
@@ -37,6 +36,7 @@ struct core {
     json_t *start_reply;
     long pending; /* frames sent since the last checkpoint */
     long session_checkpoints;
+    int released; /* PUT /core/stop was sent for this assignment */
 };
 
 static double now_s(void)
@@ -135,6 +135,7 @@ static enum call_result call_with_retry(struct core *k, enum call_kind kind, con
 static void send_stop(struct core *k, const char *error_text)
 {
     struct client_error err;
+    k->released = 1;
     if (client_core_stop(k->client, k->origin, k->token, error_text, &err) != 0)
         log_warn("core %d: stream %s: stop failed (%s); the SCV will expire the token", k->id, k->stream_id,
                  err.message);
@@ -148,15 +149,17 @@ static void report_error(struct core *k, const char *message)
     send_stop(k, message);
 }
 
-static enum call_result checkpoint(struct core *k, md_engine *e, const char *state_wire, int retry)
+/* Sends the engine's checkpoint. An engine that refuses to write one (its
+ * state is broken) is an error of the stream: nothing is committed. */
+static enum call_result checkpoint(struct core *k, core_engine *e, const char *state_wire, int retry)
 {
     char msg[CORE_RUNNER_ERROR_MAX];
     size_t len = 0;
     enum call_result r = CALL_DEAD;
     json_t *files = NULL;
-    char *state = md_engine_checkpoint(e, &len);
+    char *state = core_engine_checkpoint(e, &len, msg, sizeof msg);
     if (!state) {
-        log_error("core %d: out of memory writing a checkpoint", k->id);
+        report_error(k, msg);
         goto out;
     }
     files = core_wire_encode_file(state_wire, state, len, msg, sizeof msg);
@@ -186,9 +189,8 @@ out:
 
 /* Advances and sends frames until stopped or the stream is lost. Returns
  * CALL_STOPPED when the token is still ours (the caller then stops it). */
-static enum call_result run_frames(struct core *k, md_engine *e, const char *state_wire)
+static enum call_result run_frames(struct core *k, core_engine *e, const char *state_wire)
 {
-    unsigned char frame[MD_ENGINE_FRAME_MAX_BYTES];
     char msg[CORE_RUNNER_ERROR_MAX];
     double next_heartbeat = now_s() + k->cfg->heartbeat_s;
     while (!stopping(k)) {
@@ -198,8 +200,9 @@ static enum call_result run_frames(struct core *k, md_engine *e, const char *sta
                 return r;
             next_heartbeat = now_s() + k->cfg->heartbeat_s;
         }
-        size_t n = md_engine_advance(e, frame, sizeof frame, msg, sizeof msg);
-        if (n == 0) {
+        size_t n = 0;
+        const unsigned char *frame = core_engine_advance(e, &n, msg, sizeof msg);
+        if (!frame) {
             report_error(k, msg);
             return CALL_DEAD;
         }
@@ -230,23 +233,29 @@ static void work(struct core *k)
 {
     char msg[CORE_RUNNER_ERROR_MAX];
     struct core_wire_files files;
-    md_engine *e = NULL;
+    char default_wire[CORE_WIRE_NAME_MAX];
+    core_engine *e = NULL;
     json_t *jfiles = json_object_get(k->start_reply, "files");
     json_t *options = json_object_get(k->start_reply, "options");
-    if (core_wire_decode_files(jfiles, MD_ENGINE_MAX_FILE_BYTES, &files, msg, sizeof msg) != 0) {
+    if (core_wire_decode_files(jfiles, k->engine->max_file_bytes, &files, msg, sizeof msg) != 0) {
         report_error(k, msg);
         return;
     }
-    e = md_engine_create(files.files, files.n, json_is_object(options) ? options : NULL, msg, sizeof msg);
+    e = core_engine_create(k->engine, files.files, files.n, json_is_object(options) ? options : NULL,
+                           &k->cfg->engine_settings, msg, sizeof msg);
     if (!e) {
         report_error(k, msg);
         goto out;
     }
-    const char *state_wire = core_wire_files_wire_name(&files, MD_ENGINE_STATE_FILE);
-    if (!state_wire)
-        state_wire = DEFAULT_STATE_WIRE_NAME;
-    log_info("core %d: stream %s at step %lld, %d atoms, %d steps per frame", k->id, k->stream_id,
-             (long long)md_engine_step(e), md_engine_natoms(e), md_engine_steps_per_frame(e));
+    /* The checkpoint goes under the seed state's wire name, so it replaces
+     * that seed file in the SCV's GET /core/start reply. */
+    const char *state_wire = core_wire_files_wire_name(&files, k->engine->state_file);
+    if (!state_wire) {
+        snprintf(default_wire, sizeof default_wire, "%s.gz.b64", k->engine->state_file);
+        state_wire = default_wire;
+    }
+    log_info("core %d: stream %s at step %lld, %d atoms", k->id, k->stream_id, (long long)core_engine_step(e),
+             core_engine_natoms(e));
     if (run_frames(k, e, state_wire) != CALL_STOPPED) {
         k->stats.lost++;
         goto out;
@@ -254,9 +263,10 @@ static void work(struct core *k)
     /* A clean stop: commit what was sent so no donor time is lost. */
     if (k->pending > 0)
         checkpoint(k, e, state_wire, 0);
-    send_stop(k, NULL);
+    if (!k->released)
+        send_stop(k, NULL);
 out:
-    md_engine_free(e);
+    core_engine_free(e);
     core_wire_files_free(&files);
 }
 
@@ -277,6 +287,7 @@ static enum session_end session(struct core *k)
     k->stream_id = NULL;
     k->pending = 0;
     k->session_checkpoints = 0;
+    k->released = 0;
     assigned = client_core_assign(k->client, k->cfg->donor_token, k->cfg->target_id, &err);
     if (!assigned) {
         if (err.status == 401) {
@@ -344,6 +355,8 @@ void core_runner_config_init(struct core_runner_config *cfg)
     cfg->frames_per_checkpoint = CORE_RUNNER_DEFAULT_FRAMES_PER_CHECKPOINT;
     cfg->heartbeat_s = CORE_RUNNER_DEFAULT_HEARTBEAT_S;
     cfg->max_retries = CORE_RUNNER_DEFAULT_MAX_RETRIES;
+    cfg->engine = CORE_ENGINE_DEFAULT;
+    cfg->engine_settings.platform = CORE_ENGINE_DEFAULT_PLATFORM;
 }
 
 static int check_config(const struct core_runner_config *cfg, char *err, size_t errlen)
@@ -359,6 +372,14 @@ static int check_config(const struct core_runner_config *cfg, char *err, size_t 
     if (cfg->frames_per_checkpoint < 1 || cfg->heartbeat_s <= 0 || cfg->duration_s < 0 ||
         cfg->frame_interval_s < 0 || cfg->max_retries < 0) {
         snprintf(err, errlen, "frames per checkpoint and heartbeat must be positive, durations not negative");
+        return -1;
+    }
+    if (!core_engine_find(cfg->engine ? cfg->engine : CORE_ENGINE_DEFAULT)) {
+        snprintf(err, errlen, "unknown engine '%s'; the engines are %s", cfg->engine, core_engine_names());
+        return -1;
+    }
+    if (cfg->engine_settings.threads < 0 || cfg->engine_settings.threads > CORE_ENGINE_MAX_THREADS) {
+        snprintf(err, errlen, "threads must be from 0 to %d", CORE_ENGINE_MAX_THREADS);
         return -1;
     }
     return 0;
@@ -401,6 +422,7 @@ int core_runner_run(const struct core_runner_config *cfg, atomic_int *stop, stru
         struct core *k = &cores[i];
         k->id = i + 1;
         k->cfg = cfg;
+        k->engine = core_engine_find(cfg->engine ? cfg->engine : CORE_ENGINE_DEFAULT);
         k->stop = stop;
         k->deadline = deadline;
         k->client = client_new(cfg->cc, &opts, &cerr);

@@ -1,6 +1,7 @@
 /* core_runner: the reference core's protocol loop (PROTOCOL.md, core side).
  *
- * Each core is a thread with its own client handle and toy engine. It asks
+ * Each core is a thread with its own client handle and engine (core_engine:
+ * "toy" or "openmm", one engine per process). It asks
  * the CC for work (engine key, optional donor token and target), fetches the
  * stream with GET /core/start, then loops: advance one frame, send it
  * (PUT /core/frame), checkpoint every frames_per_checkpoint frames
@@ -22,6 +23,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "core/core_engine.h"
+
 #define CORE_RUNNER_MAX_CORES 1024
 #define CORE_RUNNER_DEFAULT_FRAMES_PER_CHECKPOINT 10
 #define CORE_RUNNER_DEFAULT_HEARTBEAT_S 60.0
@@ -40,6 +43,8 @@ struct core_runner_config {
     double heartbeat_s;
     double frame_interval_s; /* pause between frames; 0: as fast as possible */
     int max_retries;         /* retries of one request before the stream is dropped */
+    const char *engine;      /* core_engine name; NULL: CORE_ENGINE_DEFAULT */
+    struct core_engine_settings engine_settings;
 };
 
 struct core_runner_stats {
@@ -53,7 +58,8 @@ struct core_runner_stats {
     char fatal_message[CORE_RUNNER_ERROR_MAX];
 };
 
-/* Fills the defaults above (1 core, no duration, ...); cc and key NULL. */
+/* Fills the defaults above (1 core, no duration, the toy engine on
+ * platform CPU, ...); cc and key NULL. */
 void core_runner_config_init(struct core_runner_config *cfg);
 
 /* Runs the cores until *stop or the duration; fills stats (summed over the

@@ -107,7 +107,7 @@ int core_wire_decode_files(const json_t *files, size_t max_bytes, struct core_wi
         unsigned char *data = decode_value(wire, value, b64, gz, max_bytes, &len, err, errlen);
         if (!data)
             goto fail;
-        md_file *f = &out->files[out->n];
+        core_file *f = &out->files[out->n];
         f->data = data;
         f->len = len;
         f->name = strdup(base);

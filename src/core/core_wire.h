@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#include "core/md_engine.h"
+#include "core/core_engine.h"
 
 #define CORE_WIRE_FRAME_NAME "frames.xtc.b64"
 #define CORE_WIRE_NAME_MAX 256
@@ -25,7 +25,7 @@ int core_wire_base_name(const char *wire, char *base, size_t n, int *b64, int *g
 
 /* Decoded start files: names are base names, data is owned. */
 struct core_wire_files {
-    md_file *files;
+    core_file *files;
     char **wire_names; /* the name each file came under, same order */
     size_t n;
 };

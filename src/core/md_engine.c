@@ -157,55 +157,13 @@ static int state_is_sane(const md_engine *e)
 
 int md_engine_parse_options(const json_t *options, int *steps_per_frame, char *err, size_t errlen)
 {
-    *steps_per_frame = MD_ENGINE_DEFAULT_STEPS_PER_FRAME;
-    if (!options)
-        return 0;
-    if (!json_is_object(options)) {
-        set_err(err, errlen, "target options must be a JSON object");
-        return -1;
-    }
-    const json_t *spf = json_object_get(options, "steps_per_frame");
-    if (!spf)
-        return 0;
-    json_int_t n = json_is_integer(spf) ? json_integer_value(spf) : 0;
-    if (n < 1 || n > MD_ENGINE_MAX_STEPS_PER_FRAME) {
-        set_err(err, errlen, "option steps_per_frame must be an integer from 1 to %d",
-                MD_ENGINE_MAX_STEPS_PER_FRAME);
-        return -1;
-    }
-    *steps_per_frame = (int)n;
-    return 0;
+    return core_engine_steps_per_frame(options, MD_ENGINE_DEFAULT_STEPS_PER_FRAME, steps_per_frame, err,
+                                       errlen);
 }
 
 /* ---- reading the stream files ---- */
 
-static const md_file *find_file(const md_file *files, size_t nfiles, const char *name, char *err,
-                                size_t errlen)
-{
-    const md_file *found = NULL;
-    for (size_t i = 0; i < nfiles; i++) {
-        if (strcmp(files[i].name, name) != 0)
-            continue;
-        if (found) {
-            set_err(err, errlen, "stream file %s is given twice", name);
-            return NULL;
-        }
-        found = &files[i];
-    }
-    if (!found) {
-        set_err(err, errlen, "stream file %s is missing; the %s engine needs %s and %s", name, MD_ENGINE_NAME,
-                MD_ENGINE_SYSTEM_FILE, MD_ENGINE_STATE_FILE);
-        return NULL;
-    }
-    if (found->len > MD_ENGINE_MAX_FILE_BYTES) {
-        set_err(err, errlen, "stream file %s is %zu bytes; the limit is %d", name, found->len,
-                MD_ENGINE_MAX_FILE_BYTES);
-        return NULL;
-    }
-    return found;
-}
-
-static json_t *load_json(const md_file *file, char *err, size_t errlen)
+static json_t *load_json(const core_file *file, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb(file->data, file->len, JSON_REJECT_DUPLICATES, &jerr);
@@ -400,10 +358,10 @@ static int parse_state(md_engine *e, const json_t *root, char *err, size_t errle
     return check_overlaps(e, err, errlen);
 }
 
-static int load_file(md_engine *e, const md_file *files, size_t nfiles, const char *name,
+static int load_file(md_engine *e, const core_file *files, size_t nfiles, const char *name,
                      int (*parse)(md_engine *, const json_t *, char *, size_t), char *err, size_t errlen)
 {
-    const md_file *file = find_file(files, nfiles, name, err, errlen);
+    const core_file *file = core_engine_find_file(files, nfiles, name, MD_ENGINE_MAX_FILE_BYTES, err, errlen);
     if (!file)
         return -1;
     json_t *root = load_json(file, err, errlen);
@@ -414,7 +372,7 @@ static int load_file(md_engine *e, const md_file *files, size_t nfiles, const ch
     return rc;
 }
 
-md_engine *md_engine_create(const md_file *files, size_t nfiles, const json_t *options, char *err,
+md_engine *md_engine_create(const core_file *files, size_t nfiles, const json_t *options, char *err,
                             size_t errlen)
 {
     md_engine *e = calloc(1, sizeof *e);
@@ -649,3 +607,59 @@ double md_engine_potential_energy(const md_engine *e)
 {
     return e->potential;
 }
+
+/* ---- the core_engine backend ---- */
+
+static void *toy_create(const core_file *files, size_t nfiles, const json_t *options,
+                        const struct core_engine_settings *settings, char *err, size_t errlen)
+{
+    (void)settings;
+    return md_engine_create(files, nfiles, options, err, errlen);
+}
+
+static void toy_destroy(void *impl)
+{
+    md_engine_free(impl);
+}
+
+static size_t toy_frame_bytes_max(const void *impl)
+{
+    (void)impl;
+    return MD_ENGINE_FRAME_MAX_BYTES;
+}
+
+static size_t toy_advance(void *impl, unsigned char *buf, size_t cap, char *err, size_t errlen)
+{
+    return md_engine_advance(impl, buf, cap, err, errlen);
+}
+
+static char *toy_checkpoint(void *impl, size_t *len, char *err, size_t errlen)
+{
+    char *state = md_engine_checkpoint(impl, len);
+    if (!state)
+        set_err(err, errlen, "out of memory writing a checkpoint");
+    return state;
+}
+
+static int toy_natoms(const void *impl)
+{
+    return md_engine_natoms(impl);
+}
+
+static int64_t toy_step(const void *impl)
+{
+    return md_engine_step(impl);
+}
+
+const struct core_engine_ops md_engine_ops = {
+    .name = MD_ENGINE_NAME,
+    .state_file = MD_ENGINE_STATE_FILE,
+    .max_file_bytes = MD_ENGINE_MAX_FILE_BYTES,
+    .create = toy_create,
+    .destroy = toy_destroy,
+    .frame_bytes_max = toy_frame_bytes_max,
+    .advance = toy_advance,
+    .checkpoint = toy_checkpoint,
+    .natoms = toy_natoms,
+    .step = toy_step,
+};

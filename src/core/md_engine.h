@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/core_engine.h"
 #include "core/xtc.h"
 
 #define MD_ENGINE_NAME "toy"
@@ -24,18 +25,16 @@
 #define MD_ENGINE_STATE_FILE "state.json"
 #define MD_ENGINE_MAX_FILE_BYTES (64 * 1024)
 #define MD_ENGINE_DEFAULT_STEPS_PER_FRAME 100
-#define MD_ENGINE_MAX_STEPS_PER_FRAME 1000000
+#define MD_ENGINE_MAX_STEPS_PER_FRAME CORE_ENGINE_MAX_STEPS_PER_FRAME
 #define MD_ENGINE_DEFAULT_ATOMS 8
 /* Every frame md_engine_advance writes fits in this many bytes. */
 #define MD_ENGINE_FRAME_MAX_BYTES XTC_FRAME_BYTES(XTC_MAX_ATOMS)
 
-typedef struct md_file {
-    const char *name; /* base name, e.g. "system.json" */
-    const void *data;
-    size_t len;
-} md_file;
-
 typedef struct md_engine md_engine;
+
+/* The engine behind core_engine (name MD_ENGINE_NAME, checkpoint
+ * MD_ENGINE_STATE_FILE). */
+extern const struct core_engine_ops md_engine_ops;
 
 /* Reads the target's options (a JSON object or NULL). Only steps_per_frame
  * is used: an integer from 1 to MD_ENGINE_MAX_STEPS_PER_FRAME, default
@@ -45,7 +44,7 @@ int md_engine_parse_options(const json_t *options, int *steps_per_frame, char *e
 /* Builds an engine from the stream's files (other names are ignored) and the
  * target's options. NULL with the reason in err when a file is missing,
  * too big, not valid JSON or out of range. */
-md_engine *md_engine_create(const md_file *files, size_t nfiles, const json_t *options, char *err,
+md_engine *md_engine_create(const core_file *files, size_t nfiles, const json_t *options, char *err,
                             size_t errlen);
 void md_engine_free(md_engine *e);
 

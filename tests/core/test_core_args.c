@@ -27,6 +27,9 @@ static void test_defaults_and_all_options(void **state)
     assert_float_equal(a.run.heartbeat_s, CORE_RUNNER_DEFAULT_HEARTBEAT_S, 0);
     assert_int_equal(a.run.max_retries, CORE_RUNNER_DEFAULT_MAX_RETRIES);
     assert_false(a.json);
+    assert_string_equal(a.run.engine, "toy");
+    assert_string_equal(a.run.engine_settings.platform, "CPU");
+    assert_int_equal(a.run.engine_settings.threads, 0);
 
     char *all[] = {"core",
                    "--cc=http://h:1",
@@ -49,6 +52,11 @@ static void test_defaults_and_all_options(void **state)
                    "0",
                    "--ca-bundle",
                    "/ca.pem",
+                   "--engine=toy",
+                   "--platform",
+                   "Reference",
+                   "--threads",
+                   "3",
                    "--json",
                    "-q"};
     assert_int_equal(core_args_parse(ARGC(all), all, &a, err, sizeof err), 0);
@@ -64,6 +72,9 @@ static void test_defaults_and_all_options(void **state)
     assert_int_equal(a.run.max_retries, 0);
     assert_true(a.json);
     assert_true(a.quiet);
+    assert_string_equal(a.run.engine, "toy");
+    assert_string_equal(a.run.engine_settings.platform, "Reference");
+    assert_int_equal(a.run.engine_settings.threads, 3);
 }
 
 static void expect_usage_error(int argc, char **argv, const char *needle)
@@ -106,6 +117,12 @@ static void test_refusals(void **state)
     expect_usage_error(ARGC(inf), inf, "--frame-interval must be");
     char *hb[] = {"core", "--cc", "h:1", "--key", "K", "--heartbeat", "0"};
     expect_usage_error(ARGC(hb), hb, "--heartbeat must be");
+    char *engine[] = {"core", "--cc", "h:1", "--key", "K", "--engine", "gromacs"};
+    expect_usage_error(ARGC(engine), engine, "--engine must be one of toy");
+    char *platform[] = {"core", "--cc", "h:1", "--key", "K", "--platform", "cpu"};
+    expect_usage_error(ARGC(platform), platform, "--platform must be one of CPU|Reference|OpenCL, not 'cpu'");
+    char *threads[] = {"core", "--cc", "h:1", "--key", "K", "--threads", "-1"};
+    expect_usage_error(ARGC(threads), threads, "--threads must be an integer from 0 to 1024");
     char *flagval[] = {"core", "--cc", "h:1", "--key", "K", "--json=yes"};
     expect_usage_error(ARGC(flagval), flagval, "--json takes no value");
 }

@@ -59,7 +59,7 @@ static char *wrap(const char *text)
     return b;
 }
 
-static const md_file *find(const struct core_wire_files *f, const char *name)
+static const core_file *find(const struct core_wire_files *f, const char *name)
 {
     for (size_t i = 0; i < f->n; i++)
         if (strcmp(f->files[i].name, name) == 0)
@@ -78,7 +78,7 @@ static void test_decode_files(void **state)
                               "plain text");
     assert_int_equal(core_wire_decode_files(files, 1024, &f, err, sizeof err), 0);
     assert_int_equal(f.n, 3);
-    const md_file *m = find(&f, "system.json");
+    const core_file *m = find(&f, "system.json");
     assert_non_null(m);
     assert_int_equal(m->len, strlen("{\"engine\":\"toy\"}"));
     assert_memory_equal(m->data, "{\"engine\":\"toy\"}", m->len);

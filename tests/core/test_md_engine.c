@@ -37,7 +37,7 @@ static void free_seeds(seeds *s)
 static md_engine *create(const char *system, const char *state, const json_t *options, char *err,
                          size_t errlen)
 {
-    md_file files[3] = {{"system.json", system, system ? strlen(system) : 0},
+    core_file files[3] = {{"system.json", system, system ? strlen(system) : 0},
                         {"state.json", state, state ? strlen(state) : 0},
                         {"notes.txt", "ignored", 7}};
     return md_engine_create(files, 3, options, err, errlen);
@@ -242,13 +242,13 @@ static void test_bad_seed_files(void **state)
     (void)state;
     seeds s = make_seeds(1, 4);
     char err[256] = "";
-    md_file only_system[1] = {{"system.json", s.system, s.system_len}};
+    core_file only_system[1] = {{"system.json", s.system, s.system_len}};
     assert_null(md_engine_create(only_system, 1, NULL, err, sizeof err));
     assert_non_null(strstr(err, "state.json is missing"));
-    md_file only_state[1] = {{"state.json", s.state, s.state_len}};
+    core_file only_state[1] = {{"state.json", s.state, s.state_len}};
     assert_null(md_engine_create(only_state, 1, NULL, err, sizeof err));
     assert_non_null(strstr(err, "system.json is missing"));
-    md_file twice[3] = {{"system.json", s.system, s.system_len},
+    core_file twice[3] = {{"system.json", s.system, s.system_len},
                         {"state.json", s.state, s.state_len},
                         {"state.json", s.state, s.state_len}};
     assert_null(md_engine_create(twice, 3, NULL, err, sizeof err));
