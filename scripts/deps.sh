@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git openssl ca-certificates
   libh2o-evloop-dev libjansson-dev libsodium-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev zlib1g-dev libssl-dev libcmocka-dev
-  postgresql haproxy
+  postgresql haproxy clang libclang-rt-14-dev
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(nginx-light wrk)

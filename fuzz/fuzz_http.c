@@ -1,0 +1,222 @@
+/* Fuzz target: HTTP request handling through the runtime (server.c, h2o,
+ * the router). One in-process server with a loop thread listens on
+ * loopback; each input is sent as raw bytes on a fresh connection, the
+ * write side is closed, and the whole answer is read. Routes exercise path
+ * parameters, headers, JSON bodies, deferred work and file replies. The
+ * server must answer or close within a few seconds, and every answer must
+ * start with an HTTP/1.x status line whose header lines are all
+ * "name: value" (no header injected through a parameter). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "fuzz_support.h"
+#include "harness.h"
+#include "runtime/server.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#define ANSWER_MAX (1 << 20)
+#define WAIT_MS 5000
+
+static struct server *srv;
+static int port;
+static char file_path[4096];
+
+static void h_params(struct server_request *r)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < r->params.count; i++)
+        json_array_append_new(list, json_string(r->params.values[i]));
+    const char *h = server_header(r->req, "x-fuzz");
+    server_reply_json(r->req, 200, json_pack("{s:o, s:s?}", "params", list, "header", h));
+}
+
+static void h_body(struct server_request *r)
+{
+    json_t *body = server_body_object(r->req);
+    if (body != NULL)
+        server_reply_json(r->req, 200, body);
+}
+
+static void work(void *arg)
+{
+    json_t *body = arg;
+    json_object_set_new(body, "worked", json_true());
+}
+
+static void done(void *arg, h2o_req_t *req)
+{
+    json_t *body = arg;
+    if (req != NULL)
+        server_reply_json(req, 200, json_incref(body));
+    json_decref(body);
+}
+
+static void h_defer(struct server_request *r)
+{
+    json_t *body = server_body_object(r->req);
+    if (body != NULL)
+        server_defer(r, work, done, body);
+}
+
+static void h_file(struct server_request *r)
+{
+    int fd = open(file_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        server_reply_error(r->req, 500, "cannot open the file");
+        return;
+    }
+    server_reply_file(r->req, fd, 5, r->params.values[0]);
+}
+
+static void *run(void *arg)
+{
+    server_run(arg);
+    return NULL;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    struct config cfg;
+    char err[256];
+    pthread_t thread;
+    log_set_quiet(1);
+    config_defaults(&cfg, CONFIG_SCV);
+    snprintf(cfg.name, sizeof cfg.name, "fuzz");
+    snprintf(cfg.data_folder, sizeof cfg.data_folder, "%s/data", fuzz_tmpdir());
+    snprintf(file_path, sizeof file_path, "%s/file", fuzz_tmpdir());
+    if (fs_write_file(file_path, "hello", 5, 0) != 0)
+        abort();
+    port = harness_free_port();
+    cfg.internal_http_port = port;
+    cfg.threads = 1;
+    cfg.max_body_size = 64 * 1024;
+    srv = server_create(&cfg, "scv", NULL, err, sizeof err);
+    if (srv == NULL || server_route(srv, "GET", "/p/:id", h_params) != 0 ||
+        server_route(srv, "PUT", "/p/:id/:path...", h_params) != 0 ||
+        server_route(srv, "POST", "/body", h_body) != 0 || server_route(srv, "PUT", "/defer", h_defer) != 0 ||
+        server_route(srv, "GET", "/file/:name", h_file) != 0) {
+        fprintf(stderr, "fuzz_http: cannot set up the server: %s\n", err);
+        abort();
+    }
+    if (pthread_create(&thread, NULL, run, srv) != 0)
+        abort();
+    pthread_detach(thread);
+    return 0;
+}
+
+static int connect_server(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int tries = 0; tries < 500; tries++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            abort();
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+            return fd;
+        close(fd);
+        usleep(10 * 1000); /* the server is still starting */
+    }
+    fprintf(stderr, "fuzz_http: cannot connect to port %d\n", port);
+    abort();
+}
+
+/* Waits for fd to be ready for events; a stuck server is a failure. */
+static void wait_ready(int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int n;
+    while ((n = poll(&p, 1, WAIT_MS)) < 0 && errno == EINTR)
+        ;
+    FUZZ_CHECK(n == 1);
+}
+
+static void send_all(int fd, const uint8_t *data, size_t size)
+{
+    while (size > 0) {
+        wait_ready(fd, POLLOUT);
+        ssize_t n = send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n < 0)
+            return; /* the server closed first: it may, on garbage */
+        data += n;
+        size -= (size_t)n;
+    }
+}
+
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (;;) {
+        wait_ready(fd, POLLIN);
+        ssize_t n = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n <= 0)
+            return len;
+        len += (size_t)n;
+        FUZZ_CHECK(len < cap);
+    }
+}
+
+/* A header line is a token, ':', and a value without control bytes. */
+static int header_line_ok(const char *line, size_t len)
+{
+    size_t i = 0;
+    while (i < len && line[i] != ':' && line[i] > ' ' && line[i] < 0x7f)
+        i++;
+    if (i == 0 || i == len || line[i] != ':')
+        return 0;
+    for (i++; i < len; i++)
+        if ((unsigned char)line[i] < ' ' && line[i] != '\t')
+            return 0;
+    return 1;
+}
+
+/* The first answer's head: status line, then header lines up to a blank. */
+static void check_answer(const char *buf, size_t len)
+{
+    if (len == 0)
+        return;
+    FUZZ_CHECK(len >= 12 && memcmp(buf, "HTTP/1.", 7) == 0);
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    FUZZ_CHECK(end != NULL);
+    const char *line = memmem(buf, (size_t)(end - buf), "\r\n", 2);
+    while (line != NULL && line < end) {
+        line += 2;
+        const char *next = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+        FUZZ_CHECK(next != NULL);
+        FUZZ_CHECK(header_line_ok(line, (size_t)(next - line)));
+        line = next == end ? NULL : next;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static char answer[ANSWER_MAX];
+    int fd = connect_server();
+    send_all(fd, data, size);
+    shutdown(fd, SHUT_WR);
+    size_t len = read_all(fd, answer, sizeof answer);
+    close(fd);
+    /* HTTP/2 with prior knowledge answers in frames, not text. */
+    if (size < 3 || memcmp(data, "PRI", 3) != 0)
+        check_answer(answer, len);
+    return 0;
+}
