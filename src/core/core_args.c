@@ -1,6 +1,6 @@
 /* core_args: a small option scanner and the two commands' option tables. */
 #include "core/core_args.h"
-#include "core/xtc.h"
+#include "core/md_engine.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -252,7 +252,7 @@ static int parse_seed_option(struct scan *s, struct core_seed_args *a, int *have
     if (is(s, "--out"))
         return scan_string(s, &a->out, err, errlen);
     if (is(s, "--atoms")) {
-        int rc = scan_int(s, 1, XTC_MAX_ATOMS, &n, err, errlen);
+        int rc = scan_int(s, 1, MD_ENGINE_MAX_ATOMS, &n, err, errlen);
         a->atoms = (int)n;
         return rc;
     }

@@ -22,7 +22,7 @@ struct core_args {
 
 struct core_seed_args {
     uint64_t seed;   /* --seed N (required) */
-    int atoms;       /* --atoms K, 1..XTC_MAX_ATOMS; 0 = the engine's default */
+    int atoms;       /* --atoms K, 1..MD_ENGINE_MAX_ATOMS; 0 = the engine's default */
     const char *out; /* --out DIR (required) */
 };
 

@@ -17,16 +17,16 @@ struct md_engine {
     int natoms;
     int steps_per_frame;
     double box[3];
-    double mass[XTC_MAX_ATOMS];
+    double mass[MD_ENGINE_MAX_ATOMS];
     double epsilon, sigma, cutoff;
     double dt, temperature, friction;
     /* State: all of it is in the checkpoint except the forces, which are a
      * pure function of the positions. */
     int64_t step;
     uint64_t rng;
-    double x[XTC_MAX_ATOMS][3];
-    double v[XTC_MAX_ATOMS][3];
-    double f[XTC_MAX_ATOMS][3];
+    double x[MD_ENGINE_MAX_ATOMS][3];
+    double v[MD_ENGINE_MAX_ATOMS][3];
+    double f[MD_ENGINE_MAX_ATOMS][3];
     double potential;
 };
 
@@ -244,9 +244,9 @@ static int parse_system(md_engine *e, const json_t *root, char *err, size_t errl
     const char *file = MD_ENGINE_SYSTEM_FILE;
     const json_t *masses = json_object_get(root, "masses");
     size_t n = json_array_size(masses);
-    if (!json_is_array(masses) || n < 1 || n > XTC_MAX_ATOMS) {
+    if (!json_is_array(masses) || n < 1 || n > MD_ENGINE_MAX_ATOMS) {
         set_err(err, errlen, "%s: \"masses\" must be an array of 1 to %d particle masses", file,
-                XTC_MAX_ATOMS);
+                MD_ENGINE_MAX_ATOMS);
         return -1;
     }
     e->natoms = (int)n;
@@ -402,9 +402,10 @@ void md_engine_free(md_engine *e)
 
 /* ---- running ---- */
 
-static void fill_frame(const md_engine *e, xtc_frame *fr)
+static void fill_frame(const md_engine *e, xtc_frame *fr, float (*coords)[3])
 {
     memset(fr, 0, sizeof *fr);
+    fr->coords = coords;
     fr->natoms = e->natoms;
     fr->step = (int32_t)e->step;
     fr->time = (float)md_engine_time(e);
@@ -435,7 +436,8 @@ size_t md_engine_advance(md_engine *e, unsigned char *buf, size_t cap, char *err
         return 0;
     }
     xtc_frame fr;
-    fill_frame(&next, &fr);
+    float coords[MD_ENGINE_MAX_ATOMS][3];
+    fill_frame(&next, &fr, coords);
     if (!(fr.time > before)) {
         set_err(err, errlen, "time %g ps no longer increases in XTC's float precision; start a new stream",
                 (double)fr.time);
@@ -444,7 +446,7 @@ size_t md_engine_advance(md_engine *e, unsigned char *buf, size_t cap, char *err
     size_t n = xtc_encode(&fr, buf, cap);
     if (n == 0) {
         set_err(err, errlen, "frame buffer of %zu bytes is too small; %zu needed", cap,
-                XTC_FRAME_BYTES(e->natoms));
+                xtc_frame_bytes_max(e->natoms));
         return 0;
     }
     *e = next;
@@ -542,9 +544,9 @@ int md_engine_make_seed_files(uint64_t seed, int natoms, char **system_out, size
 {
     if (natoms == 0)
         natoms = MD_ENGINE_DEFAULT_ATOMS;
-    if (natoms < 1 || natoms > XTC_MAX_ATOMS) {
-        set_err(err, errlen, "a %s stream holds 1 to %d particles, not %d", MD_ENGINE_NAME, XTC_MAX_ATOMS,
-                natoms);
+    if (natoms < 1 || natoms > MD_ENGINE_MAX_ATOMS) {
+        set_err(err, errlen, "a %s stream holds 1 to %d particles, not %d", MD_ENGINE_NAME,
+                MD_ENGINE_MAX_ATOMS, natoms);
         return -1;
     }
     /* Argon-like particles as a dense gas (they meet often enough for the

@@ -1,5 +1,5 @@
 /* md_engine: the reference core's toy molecular dynamics engine ("toy").
- * Up to XTC_MAX_ATOMS Lennard-Jones particles in a periodic orthorhombic box,
+ * Up to MD_ENGINE_MAX_ATOMS Lennard-Jones particles in a periodic orthorhombic box,
  * integrated with Langevin BAOAB (plain velocity Verlet when friction is 0)
  * and a seeded splitmix64 PRNG. Units: nm, ps, amu, kJ/mol, K.
  *
@@ -27,8 +27,10 @@
 #define MD_ENGINE_DEFAULT_STEPS_PER_FRAME 100
 #define MD_ENGINE_MAX_STEPS_PER_FRAME CORE_ENGINE_MAX_STEPS_PER_FRAME
 #define MD_ENGINE_DEFAULT_ATOMS 8
+/* Few enough for XTC's uncompressed form and an O(N^2) force loop. */
+#define MD_ENGINE_MAX_ATOMS XTC_RAW_MAX_ATOMS
 /* Every frame md_engine_advance writes fits in this many bytes. */
-#define MD_ENGINE_FRAME_MAX_BYTES XTC_FRAME_BYTES(XTC_MAX_ATOMS)
+#define MD_ENGINE_FRAME_MAX_BYTES XTC_RAW_FRAME_BYTES(MD_ENGINE_MAX_ATOMS)
 
 typedef struct md_engine md_engine;
 

@@ -162,6 +162,7 @@ static void test_trajectory_is_consistent(void **state)
             for (int k = 0; k < 3; k++)
                 assert_true(f.coords[a][k] >= 0 && f.coords[a][k] <= f.box[k][k]);
     }
+    xtc_reader_free(&r);
     assert_int_equal(md_engine_step(e), 2000);
     assert_float_equal(md_engine_time(e), 4.0, 1e-9);
     free(traj);
@@ -370,7 +371,7 @@ static void test_advance_failures_keep_state(void **state)
     (void)state;
     seeds s = make_seeds(9, 6);
     md_engine *e = create_ok(s.system, s.state, 10);
-    unsigned char small[XTC_FRAME_BYTES(6) - 1];
+    unsigned char small[XTC_RAW_FRAME_BYTES(6) - 1];
     char err[256] = "";
     size_t before_len, after_len;
     char *before = md_engine_checkpoint(e, &before_len);
@@ -386,7 +387,7 @@ static void test_advance_failures_keep_state(void **state)
     char *late = edit(s.state, NULL, "step", json_integer(INT32_MAX - 1500));
     e = create_ok(s.system, late, 1000);
     unsigned char buf[MD_ENGINE_FRAME_MAX_BYTES];
-    assert_int_equal(md_engine_advance(e, buf, sizeof buf, err, sizeof err), XTC_FRAME_BYTES(6));
+    assert_int_equal(md_engine_advance(e, buf, sizeof buf, err, sizeof err), XTC_RAW_FRAME_BYTES(6));
     assert_int_equal(md_engine_advance(e, buf, sizeof buf, err, sizeof err), 0);
     assert_non_null(strstr(err, "XTC step limit"));
     assert_int_equal(md_engine_step(e), INT32_MAX - 500);
@@ -430,7 +431,8 @@ static void test_seed_file_arguments(void **state)
     char *sys = NULL, *st = NULL;
     size_t a, b;
     char err[256] = "";
-    assert_int_equal(md_engine_make_seed_files(1, XTC_MAX_ATOMS + 1, &sys, &a, &st, &b, err, sizeof err), -1);
+    assert_int_equal(
+        md_engine_make_seed_files(1, MD_ENGINE_MAX_ATOMS + 1, &sys, &a, &st, &b, err, sizeof err), -1);
     assert_non_null(strstr(err, "1 to 9 particles"));
     assert_int_equal(md_engine_make_seed_files(1, -1, &sys, &a, &st, &b, err, sizeof err), -1);
     assert_null(sys);

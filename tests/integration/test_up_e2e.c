@@ -476,6 +476,7 @@ static long check_synced_stream(const struct up_env *e, int i, const char *synce
         if (f.step != k * STEPS_PER_FRAME)
             fail_msg("stream %s frame %ld has step %d, not %ld", e->streams[i], k, f.step,
                      k * STEPS_PER_FRAME);
+    xtc_reader_free(&reader);
     free(trajectory);
 
     if (resume_at > 0) {
