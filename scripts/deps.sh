@@ -8,6 +8,7 @@ packages=(
   libh2o-evloop-dev libjansson-dev libsodium-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev zlib1g-dev libssl-dev libcmocka-dev
   postgresql haproxy clang libclang-rt-14-dev
+  python3-numpy python3-mdtraj
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(nginx-light wrk)
