@@ -12,22 +12,12 @@
 # Prints one line per check; exits 1 if any failed.
 set -uo pipefail
 
-if [ $# -lt 1 ] || [ ! -x "$1" ]; then
-    echo "usage: $0 SIEGETANK_BINARY [REPO]" >&2
-    exit 2
-fi
-bin=$(realpath "$1")
-repo=$(realpath "${2:-$(dirname "$0")/..}")
+# shellcheck source=doc-blocks.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/doc-blocks.sh"
+doc_check_args "$@"
 doc="$repo/docs/deployment.md"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/st-docs.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-pass() { echo "ok   $*"; }
-fail() {
-    echo "FAIL $*"
-    failures=$((failures + 1))
-}
 
 # A scratch folder like an operator's: the repo's etc/ and scripts/, the
 # binary on PATH as `siegetank`, and a throw-away root, intermediate (the
@@ -58,19 +48,9 @@ setup_scratch() {
     }
 }
 
-# Splits the page's fenced blocks into $tmp/blocks/NNN; each line of
-# $tmp/blocks/index is "NNN LINE INFO...".
+# Splits the page's fenced blocks into $tmp/blocks/NNN (see doc-blocks.sh).
 split_blocks() {
-    mkdir -p "$tmp/blocks"
-    awk -v dir="$tmp/blocks" '
-        /^```/ {
-            if (!open) { open = 1; n++; file = sprintf("%s/%03d", dir, n); info = substr($0, 4)
-                         printf "%03d %d %s\n", n, NR, info > (dir "/index"); printf "" > file; next }
-            open = 0; close(file); next
-        }
-        open { print >> file }
-        END { if (open) { print "unclosed fence" > "/dev/stderr"; exit 1 } }
-    ' "$doc" || fail "docs/deployment.md: a fenced block is not closed"
+    doc_split_blocks "$doc" "$tmp/blocks" || fail "docs/deployment.md: a fenced block is not closed"
 }
 
 haproxy_check() { # ENV_FILE_OR_EMPTY
@@ -86,7 +66,7 @@ haproxy_check() { # ENV_FILE_OR_EMPTY
 
 check_block() { # NNN LINE INFO
     local id=$1 line=$2 info=$3 file="$tmp/blocks/$1" kind
-    kind=$(sed -n 's/.*check=\([a-z-]*\).*/\1/p' <<<"$info")
+    kind=$(doc_block_kind "$info")
     local what="docs/deployment.md:$line ($info)"
     case "$kind" in
     run)
@@ -149,7 +129,7 @@ check_scripts() {
     for s in "$repo"/scripts/*.sh; do
         if bash -n "$s" 2>"$tmp/out"; then pass "scripts/$(basename "$s") (syntax)"; else fail "$s: $(cat "$tmp/out")"; fi
         if command -v shellcheck >/dev/null 2>&1; then
-            if shellcheck "$s" >"$tmp/out" 2>&1; then
+            if shellcheck -x "$s" >"$tmp/out" 2>&1; then
                 pass "scripts/$(basename "$s") (shellcheck)"
             else
                 fail "scripts/$(basename "$s"): $(cat "$tmp/out")"
@@ -170,14 +150,6 @@ check_scripts() {
     if "$r" --dry-run >/dev/null 2>&1; then fail "scripts/redirect-443.sh ran without a port"; fi
 }
 
-# Every etc/, scripts/, tests/ or docs/ path the page names must exist.
-check_paths() {
-    local p
-    while read -r p; do
-        [ -e "$repo/$p" ] || fail "docs/deployment.md names $p, which does not exist"
-    done < <(grep -oP '(?<![/\w.])(etc|scripts|tests|docs)/[\w./-]*\w' "$doc" | sort -u)
-}
-
 [ -f "$doc" ] || { echo "no $doc" >&2; exit 1; }
 command -v haproxy >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin"
 if ! command -v haproxy >/dev/null 2>&1; then
@@ -192,10 +164,6 @@ done <"$tmp/blocks/index"
 if haproxy_check ""; then pass "etc/haproxy.cfg (haproxy -c)"; else fail "etc/haproxy.cfg: $(cat "$tmp/out")"; fi
 check_units
 check_scripts
-check_paths
+doc_names_exist "$doc" "$repo"
 
-if [ "$failures" -gt 0 ]; then
-    echo "$failures check(s) failed"
-    exit 1
-fi
-echo "all deployment checks passed"
+doc_summary deployment

@@ -8,7 +8,8 @@ packages=(
   libh2o-evloop-dev libjansson-dev libsodium-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev zlib1g-dev libssl-dev libcmocka-dev
   postgresql haproxy clang libclang-rt-14-dev
-  python3-numpy python3-mdtraj
+  python3-numpy python3-mdtraj # the XTC interop test
+  python3-simtk python3-matplotlib jq # tools/*.py and docs/tutorial.md
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(nginx-light wrk)
