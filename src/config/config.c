@@ -51,6 +51,7 @@ static const struct key_spec config_keys[] = {
     INT(max_stream_errors, FOR_SCV, 1, 1000000),
     INT(threads, FOR_BOTH, 0, 256),
     {"max_body_size", FOR_BOTH, KEY_SIZE, offsetof(struct config, max_body_size), 0, 1024, 1L << 32},
+    {"max_inflate_size", FOR_SCV, KEY_SIZE, offsetof(struct config, max_inflate_size), 0, 1024, 1L << 40},
     INT(max_connections, FOR_BOTH, 1, 10000000),
     INT(header_timeout, FOR_BOTH, 1, 3600),
     INT(idle_timeout, FOR_BOTH, 1, 86400),
@@ -69,6 +70,7 @@ void config_defaults(struct config *c, enum config_kind kind)
     c->max_stream_errors = 10;
     c->threads = 0;
     c->max_body_size = 64u << 20;
+    c->max_inflate_size = 256u << 20;
     c->max_connections = 500000;
     c->header_timeout = 10;
     c->idle_timeout = 300;

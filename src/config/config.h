@@ -28,13 +28,14 @@ struct config {
     int heartbeat_increment;    /* seconds */
     int max_stream_errors;
     int threads;
-    size_t max_body_size;   /* bytes */
-    int max_connections;    /* per daemon */
-    int header_timeout;     /* seconds to receive request headers */
-    int idle_timeout;       /* seconds a keep-alive connection may sit idle */
-    int shutdown_timeout;   /* seconds in-flight requests get after SIGTERM */
-    int access_log;         /* 1: write <data>/access.log */
-    int scv_check_interval; /* cc: seconds between SCV liveness checks */
+    size_t max_body_size;    /* bytes */
+    size_t max_inflate_size; /* scv: bytes the .gz files of one frame may inflate to, together */
+    int max_connections;     /* per daemon */
+    int header_timeout;      /* seconds to receive request headers */
+    int idle_timeout;        /* seconds a keep-alive connection may sit idle */
+    int shutdown_timeout;    /* seconds in-flight requests get after SIGTERM */
+    int access_log;          /* 1: write <data>/access.log */
+    int scv_check_interval;  /* cc: seconds between SCV liveness checks */
 };
 
 /* Fill c with defaults for kind. */

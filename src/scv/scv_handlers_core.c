@@ -146,13 +146,6 @@ out:
 
 /* ---- PUT /core/frame -------------------------------------------------- */
 
-struct frame_file {
-    char name[STREAM_PATH_NAME_MAX + 1];
-    unsigned char *data; /* malloc'd, or NULL when borrowed */
-    const void *bytes;
-    size_t len;
-};
-
 static int has_suffix(char *name, size_t *len, const char *suffix)
 {
     size_t n = strlen(suffix);
@@ -163,43 +156,89 @@ static int has_suffix(char *name, size_t *len, const char *suffix)
     return 1;
 }
 
-/* Decodes one frame file: ".b64" then ".gz" suffixes are undone. */
-static int frame_decode(struct scv_job *job, const json_slices *slices, const char *name, json_t *value,
-                        struct frame_file *f)
+static int frame_sink(void *ctx, const void *chunk, size_t len)
 {
-    size_t len = strlen(name);
+    return stream_store_frame_write(ctx, chunk, len, NULL);
+}
+
+/* Appends one frame file: ".b64" then ".gz" suffixes are undone, the gzip
+ * streamed straight into the buffer within *budget inflated bytes. 0, or a
+ * stream_store_rc (INVALID: the core's mistake) with the job failed. */
+static int frame_file(struct scv_job *job, stream_store_frame *fr, const json_slices *slices,
+                      const char *name, json_t *value, size_t *budget)
+{
+    char err[STREAM_STORE_ERR_LEN], plain[STREAM_PATH_NAME_MAX + 1];
+    size_t len = strlen(name), bytes_len;
+    unsigned char *decoded = NULL;
     if (len > STREAM_PATH_NAME_MAX) {
         scv_job_fail(job, 400, "frame file name '%.40s...' is too long", name);
-        return -1;
+        return STREAM_STORE_INVALID;
     }
-    memcpy(f->name, name, len + 1);
-    f->bytes = json_slices_string(slices, value, &f->len);
-    if (has_suffix(f->name, &len, ".b64")) {
-        f->data = base64_decode(f->bytes, f->len, &f->len);
-        if (f->data == NULL) {
-            scv_job_fail(job, 400, "frame file '%s' is not valid base64", name);
-            return -1;
-        }
-        f->bytes = f->data;
-    }
-    if (has_suffix(f->name, &len, ".gz")) {
-        size_t out_len;
-        unsigned char *plain = gz_decompress(f->bytes, f->len, SCV_INFLATE_MAX, &out_len);
-        if (plain == NULL) {
-            scv_job_fail(job, 400, "frame file '%s' is not valid gzip or inflates past %u bytes", name,
-                         SCV_INFLATE_MAX);
-            return -1;
-        }
-        free(f->data);
-        f->data = plain;
-        f->bytes = plain;
-        f->len = out_len;
-    }
-    if (!stream_path_name_ok(f->name, len) || strcmp(f->name, "checkpoint_files") == 0) {
+    memcpy(plain, name, len + 1);
+    int b64 = has_suffix(plain, &len, ".b64");
+    int gz = has_suffix(plain, &len, ".gz");
+    if (strcmp(plain, "checkpoint_files") == 0 || !stream_path_name_ok(plain, len)) {
         scv_job_fail(job, 400, "'%s' is not an acceptable frame file name", name);
+        return STREAM_STORE_INVALID;
+    }
+    const void *bytes = json_slices_string(slices, value, &bytes_len);
+    if (b64 && (bytes = decoded = base64_decode(bytes, bytes_len, &bytes_len)) == NULL) {
+        scv_job_fail(job, 400, "frame file '%s' is not valid base64", name);
+        return STREAM_STORE_INVALID;
+    }
+    int rc = stream_store_frame_file(fr, plain, err);
+    if (rc != STREAM_STORE_OK) {
+        scv_job_fail(job, rc == STREAM_STORE_INVALID ? 400 : 500, "cannot buffer the frame: %s", err);
+    } else if (!gz) {
+        rc = stream_store_frame_write(fr, bytes, bytes_len, err);
+        if (rc != STREAM_STORE_OK)
+            scv_job_fail(job, 500, "cannot buffer the frame: %s", err);
+    } else {
+        size_t inflated;
+        int zrc = gz_inflate(bytes, bytes_len, *budget, frame_sink, fr, &inflated);
+        *budget -= inflated;
+        rc = zrc == GZ_SINK ? STREAM_STORE_IO : zrc == GZ_OK ? STREAM_STORE_OK : STREAM_STORE_INVALID;
+        if (zrc == GZ_BAD)
+            scv_job_fail(job, 400, "frame file '%s' is not valid gzip", name);
+        else if (zrc == GZ_TOO_BIG)
+            scv_job_fail(job, 413, "the frame's .gz files inflate past %zu bytes in all",
+                         job->svc->cfg.max_inflate_size);
+        else if (zrc == GZ_SINK)
+            scv_job_fail(job, 500, "cannot buffer the frame: a disk write failed");
+    }
+    free(decoded);
+    return rc;
+}
+
+/* Appends every file of the frame, or none. 0, or -1 with the job failed. */
+static int frame_store(struct scv_job *job, scv_stream *st, uint64_t activation, json_t *files,
+                       const json_slices *slices)
+{
+    char err[STREAM_STORE_ERR_LEN];
+    struct scv_stream_info info;
+    stream_store_frame *fr;
+    const char *name;
+    json_t *v;
+    scv_index_info(job->svc->index, st, &info);
+    if (stream_store_frame_begin(job->svc->store, info.id, &fr, err) != STREAM_STORE_OK) {
+        scv_job_fail(job, 500, "cannot buffer the frame: %s", err);
         return -1;
     }
-    return 0;
+    size_t budget = job->svc->cfg.max_inflate_size;
+    int rc = STREAM_STORE_OK;
+    json_object_foreach(files, name, v)
+    {
+        if ((rc = frame_file(job, fr, slices, name, v, &budget)) != STREAM_STORE_OK)
+            break;
+    }
+    if (stream_store_frame_end(fr, rc == STREAM_STORE_OK, err) == STREAM_STORE_OK)
+        return rc == STREAM_STORE_OK ? 0 : -1;
+    /* A partly appended frame that cannot be taken back: end the activation
+     * so the buffer is discarded and the core starts over. */
+    scv_job_fail(job, 500, "cannot buffer the frame: %s; the stream was released", err);
+    if (scv_index_unbind(job->svc->index, st, activation, scv_now()))
+        scv_service_finish(job->svc, st);
+    return -1;
 }
 
 static int64_t frames_field(struct scv_job *job, json_t *body)
@@ -214,16 +253,20 @@ static int64_t frames_field(struct scv_job *job, json_t *body)
     return json_integer_value(v);
 }
 
-static void frame_append(struct scv_job *job, const char *md5, struct frame_file *ff, size_t n,
-                         int64_t frames)
+static void work_frame(struct scv_job *job)
 {
-    char err[STREAM_STORE_ERR_LEN];
+    char md5[CRYPTO_MD5_HEX_LEN + 1];
     uint64_t activation;
     int duplicate = 0;
+    json_slices slices = {0};
+    json_t *body = NULL;
     scv_index *ix = job->svc->index;
+    /* The token first: nothing of a stranger's body is parsed or inflated. */
     scv_stream *st = core_acquire(job, &activation);
     if (st == NULL)
         return;
+    if (!md5_ok(job, md5))
+        goto out;
     if (scv_index_frame_check(ix, st, activation, md5, &duplicate) != 0) {
         scv_job_fail(job, 400, EXPIRED_MSG);
         goto out;
@@ -232,58 +275,16 @@ static void frame_append(struct scv_job *job, const char *md5, struct frame_file
         scv_job_ok(job, NULL);
         goto out;
     }
-    struct scv_stream_info info;
-    scv_index_info(ix, st, &info);
-    for (size_t i = 0; i < n; i++) {
-        if (stream_store_append_frame(job->svc->store, info.id, ff[i].name, ff[i].bytes, ff[i].len, err) ==
-            STREAM_STORE_OK)
-            continue;
-        /* A partly appended frame cannot be taken back: end the activation so
-         * the buffer is discarded and the core starts over. */
-        scv_job_fail(job, 500, "cannot buffer the frame: %s; the stream was released", err);
-        if (scv_index_unbind(ix, st, activation, scv_now()))
-            scv_service_finish(job->svc, st);
-        goto out;
-    }
-    scv_index_frame_accepted(ix, st, activation, md5, frames);
-    scv_job_ok(job, NULL);
-out:
-    core_release(job, st);
-}
-
-static void work_frame(struct scv_job *job)
-{
-    char md5[CRYPTO_MD5_HEX_LEN + 1];
-    json_slices slices = {0};
-    json_t *body = NULL;
-    const char *name;
-    json_t *v;
-    size_t n = 0;
-    struct frame_file *ff = NULL;
-    if (!md5_ok(job, md5))
-        return;
     json_t *files = body_files(job, FRAME_SLICE_MIN, &slices, &body);
     if (files == NULL)
         goto out;
     int64_t frames = frames_field(job, body);
-    if (frames < 0)
+    if (frames < 0 || frame_store(job, st, activation, files, &slices) != 0)
         goto out;
-    ff = calloc(json_object_size(files) + 1, sizeof *ff);
-    if (ff == NULL) {
-        scv_job_fail(job, 503, "server is out of memory; try again later");
-        goto out;
-    }
-    /* Decode everything first so a bad file leaves the buffer untouched. */
-    json_object_foreach(files, name, v)
-    {
-        if (frame_decode(job, &slices, name, v, &ff[n++]) != 0)
-            goto out;
-    }
-    frame_append(job, md5, ff, n, frames);
+    scv_index_frame_accepted(ix, st, activation, md5, frames);
+    scv_job_ok(job, NULL);
 out:
-    for (size_t i = 0; i < n; i++)
-        free(ff[i].data);
-    free(ff);
+    core_release(job, st);
     json_decref(body);
     json_slices_free(&slices);
 }

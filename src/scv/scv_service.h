@@ -27,7 +27,6 @@
 #define SCV_RETRY_SECONDS 2
 #define SCV_STATS_BATCH 200
 #define SCV_SECRET_BYTES 32
-#define SCV_INFLATE_MAX (256u << 20) /* a gunzipped frame file may not exceed this */
 /* Allocations below this come from the heap, not from mmap (glibc's maximum). */
 #define SCV_MMAP_THRESHOLD (32 << 20)
 /* Free heap kept for reuse before it is returned to the system. */

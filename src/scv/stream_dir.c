@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fs.h"
+
 static void close_keep_errno(int fd)
 {
     int saved = errno;
@@ -28,21 +30,6 @@ int stream_dir_open_or_make(int dirfd, const char *name)
     return stream_dir_open(dirfd, name);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int stream_dir_write(int dirfd, const char *name, const void *data, size_t len, int flags)
 {
     int oflags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
@@ -51,7 +38,7 @@ int stream_dir_write(int dirfd, const char *name, const void *data, size_t len, 
     if (fd < 0)
         return -1;
     int rc = -1;
-    if (write_all(fd, data, len) != 0)
+    if (fs_write_all(fd, data, len) != 0)
         goto out;
     if ((flags & STREAM_DIR_FSYNC) && fsync(fd) != 0)
         goto out;

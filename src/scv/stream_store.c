@@ -887,37 +887,134 @@ out:
 
 /* ---- buffer ---- */
 
-static int frame_append(stream_store *s, const char *id, const char *name, const void *data, size_t len,
-                        char *err)
+/* A file a frame touched: its length before (or -1 when it was made). */
+struct frame_touch {
+    char name[STREAM_PATH_NAME_MAX + 1];
+    off_t before;
+};
+
+struct stream_store_frame {
+    stream_store *s;
+    char id[STREAM_STORE_ID_MAX + 1];
+    int stream_fd, buf_fd, fd; /* -1 until opened */
+    struct frame_touch *touched;
+    size_t ntouched, cap;
+};
+
+int stream_store_frame_begin(stream_store *s, const char *id, stream_store_frame **out, char *err)
+{
+    *out = NULL;
+    int fd = open_stream(s, id, err);
+    if (fd < 0)
+        return fd;
+    stream_store_frame *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        close(fd);
+        return fail(err, STREAM_STORE_IO, "out of memory buffering a frame of stream %s", id);
+    }
+    f->s = s;
+    snprintf(f->id, sizeof f->id, "%s", id);
+    f->stream_fd = fd;
+    f->buf_fd = -1;
+    f->fd = -1;
+    *out = f;
+    return STREAM_STORE_OK;
+}
+
+/* Opens name in buffer_files/ for appending and records its length. */
+static int frame_open(stream_store_frame *f, const char *name)
+{
+    if (f->ntouched == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 4;
+        struct frame_touch *t = realloc(f->touched, cap * sizeof *t);
+        if (t == NULL)
+            return -1;
+        f->touched = t;
+        f->cap = cap;
+    }
+    struct frame_touch *t = &f->touched[f->ntouched];
+    const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+    struct stat sb;
+    f->fd = openat(f->buf_fd, name, flags);
+    if (f->fd >= 0 && fstat(f->fd, &sb) == 0)
+        t->before = sb.st_size;
+    else if (f->fd < 0 && errno == ENOENT &&
+             (f->fd = openat(f->buf_fd, name, flags | O_CREAT | O_EXCL, 0644)) >= 0)
+        t->before = -1;
+    else
+        return -1;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    f->ntouched++;
+    return 0;
+}
+
+static int frame_file(stream_store_frame *f, const char *name, char *err)
 {
     if (!name || !stream_path_name_ok(name, strlen(name)) || strcmp(name, CHECKPOINT_DIR) == 0)
         return fail(err, STREAM_STORE_INVALID,
                     "bad frame file name '%.64s': must be 1..255 bytes, without '/', not starting with '.' "
                     "and not " CHECKPOINT_DIR,
                     name ? name : "");
-    int fd = open_stream(s, id, err);
-    if (fd < 0)
-        return fd;
-    int rc = STREAM_STORE_OK;
-    int buf = -1;
-    if (buffer_note(s, id) != 0) {
-        rc = fail(err, STREAM_STORE_IO, "out of memory buffering a frame of stream %s", id);
-        goto out;
-    }
-    buf = stream_dir_open_or_make(fd, BUFFER_DIR);
-    if (buf < 0 || stream_dir_write(buf, name, data, len, STREAM_DIR_APPEND) != 0)
-        rc = fail(err, errno_rc(errno) == STREAM_STORE_INVALID ? STREAM_STORE_INVALID : STREAM_STORE_IO,
-                  "cannot append to frame file %s of stream %s: %s", name, id, strerror(errno));
-out:
-    close_fd(buf);
-    close(fd);
-    return rc;
+    close_fd(f->fd);
+    f->fd = -1;
+    if (f->buf_fd < 0 && buffer_note(f->s, f->id) != 0)
+        return fail(err, STREAM_STORE_IO, "out of memory buffering a frame of stream %s", f->id);
+    if (f->buf_fd < 0)
+        f->buf_fd = stream_dir_open_or_make(f->stream_fd, BUFFER_DIR);
+    if (f->buf_fd < 0 || frame_open(f, name) != 0)
+        return fail(err, errno_rc(errno) == STREAM_STORE_INVALID ? STREAM_STORE_INVALID : STREAM_STORE_IO,
+                    "cannot append to frame file %s of stream %s: %s", name, f->id, strerror(errno));
+    return STREAM_STORE_OK;
 }
 
-int stream_store_append_frame(stream_store *s, const char *id, const char *name, const void *data, size_t len,
-                              char *err)
+int stream_store_frame_file(stream_store_frame *f, const char *name, char *err)
 {
-    return note_failure(s, frame_append(s, id, name, data, len, err));
+    return note_failure(f->s, frame_file(f, name, err));
+}
+
+int stream_store_frame_write(stream_store_frame *f, const void *data, size_t len, char *err)
+{
+    if (f->fd < 0)
+        return fail(err, STREAM_STORE_INVALID, "no frame file is open");
+    if (fs_write_all(f->fd, data, len) != 0)
+        return note_failure(f->s,
+                            fail(err, STREAM_STORE_IO, "cannot append to frame file %s of stream %s: %s",
+                                 f->touched[f->ntouched - 1].name, f->id, strerror(errno)));
+    return STREAM_STORE_OK;
+}
+
+/* Undoes the touches, newest first (a name may be touched twice). */
+static int frame_rollback(stream_store_frame *f)
+{
+    for (size_t i = f->ntouched; i-- > 0;) {
+        const struct frame_touch *t = &f->touched[i];
+        if (t->before < 0) {
+            if (unlinkat(f->buf_fd, t->name, 0) != 0)
+                return -1;
+            continue;
+        }
+        int fd = openat(f->buf_fd, t->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        int rc = fd >= 0 ? ftruncate(fd, t->before) : -1;
+        close_fd(fd);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int stream_store_frame_end(stream_store_frame *f, int keep, char *err)
+{
+    int rc = STREAM_STORE_OK;
+    close_fd(f->fd);
+    if (!keep && frame_rollback(f) != 0)
+        rc = note_failure(f->s, fail(err, STREAM_STORE_IO,
+                                     "cannot take a refused frame out of the buffer of stream %s: %s", f->id,
+                                     strerror(errno)));
+    close_fd(f->buf_fd);
+    close(f->stream_fd);
+    free(f->touched);
+    free(f);
+    return rc;
 }
 
 static int buffer_discard(stream_store *s, const char *id, char *err)

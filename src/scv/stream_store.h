@@ -82,10 +82,19 @@ int stream_store_set_state(stream_store *s, const char *id, scv_stream_status st
 int stream_store_log_error(stream_store *s, const char *id, const char *text, size_t len, double now,
                            char *err);
 
-/* Appends bytes to buffer_files/<name> (no fsync; commit makes it durable).
- * "checkpoint_files" is refused as a frame file name. */
-int stream_store_append_frame(stream_store *s, const char *id, const char *name, const void *data, size_t len,
-                              char *err);
+/* One PUT /core/frame's files, appended to buffer_files/ as a unit (no
+ * fsync; commit makes them durable). begin, then per file
+ * stream_store_frame_file (NOT_FOUND for an unknown stream; INVALID for a
+ * refused name or "checkpoint_files") and stream_store_frame_write any
+ * number of times, then stream_store_frame_end, which frees f. end with
+ * keep = 0 cuts every file back to its length before begin (removing the
+ * ones begin did not find), so a refused frame leaves the buffer as it was;
+ * it returns IO when that fails, and the buffer must then be discarded. */
+typedef struct stream_store_frame stream_store_frame;
+int stream_store_frame_begin(stream_store *s, const char *id, stream_store_frame **f, char *err);
+int stream_store_frame_file(stream_store_frame *f, const char *name, char *err);
+int stream_store_frame_write(stream_store_frame *f, const void *data, size_t len, char *err);
+int stream_store_frame_end(stream_store_frame *f, int keep, char *err);
 int stream_store_discard_buffer(stream_store *s, const char *id, char *err);
 
 /* Commits the buffer holding k >= 1 frames with the given checkpoint files:

@@ -31,7 +31,7 @@ int fs_mkdir_p(const char *path, mode_t mode)
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -51,7 +51,7 @@ static int write_with_flags(const char *path, int flags, const void *data, size_
     int fd = open(path, flags | O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    int rc = write_all(fd, data, len);
+    int rc = fs_write_all(fd, data, len);
     if (rc == 0 && do_fsync)
         rc = fsync(fd);
     int saved = errno;

@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 int fs_mkdir_p(const char *path, mode_t mode);
+/* write(2) until all of data is written (retrying EINTR and short writes). */
+int fs_write_all(int fd, const void *data, size_t len);
 /* Write (truncate) path with data; fsync the file when do_fsync. */
 int fs_write_file(const char *path, const void *data, size_t len, int do_fsync);
 /* Append data to path (created if missing); fsync when do_fsync. */

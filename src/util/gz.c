@@ -1,5 +1,6 @@
 #include "util/gz.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -32,61 +33,101 @@ fail:
     return NULL;
 }
 
-static int gz_grow(unsigned char **out, size_t *cap, size_t max_out)
+/* Inflated bytes handed to the sink per call. */
+#define GZ_CHUNK (64u << 10)
+
+/* Points the next input piece (at most UINT_MAX bytes) into zs. */
+static void gz_refill(z_stream *zs, const unsigned char **in, size_t *in_left)
 {
-    if (*cap >= max_out)
-        return -1;
-    size_t next = *cap * 2 > max_out ? max_out : *cap * 2;
-    unsigned char *p = realloc(*out, next + 1);
-    if (p == NULL)
-        return -1;
-    *out = p;
-    *cap = next;
+    size_t n = *in_left > UINT_MAX ? UINT_MAX : *in_left;
+    zs->next_in = (Bytef *)*in;
+    zs->avail_in = (uInt)n;
+    *in += n;
+    *in_left -= n;
+}
+
+/* One inflate step into chunk; a GZ_ code, or 1 when the input is done. */
+static int gz_step(z_stream *zs, unsigned char *chunk, size_t *total, size_t max_out, gz_sink sink, void *ctx,
+                   size_t in_left)
+{
+    zs->next_out = chunk;
+    zs->avail_out = GZ_CHUNK;
+    int zrc = inflate(zs, Z_NO_FLUSH);
+    if (zrc != Z_OK && zrc != Z_STREAM_END)
+        return GZ_BAD; /* corrupt, or Z_BUF_ERROR: the input ended inside a member */
+    size_t got = GZ_CHUNK - zs->avail_out;
+    if (got > max_out - *total)
+        return GZ_TOO_BIG;
+    if (got > 0 && sink(ctx, chunk, got) != 0)
+        return GZ_SINK;
+    *total += got;
+    if (zrc != Z_STREAM_END)
+        return GZ_OK;
+    if (zs->avail_in == 0 && in_left == 0)
+        return 1;
+    /* another gzip member follows */
+    return inflateReset(zs) == Z_OK ? GZ_OK : GZ_BAD;
+}
+
+int gz_inflate(const void *data, size_t len, size_t max_out, gz_sink sink, void *ctx, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    size_t total = 0;
+    if (out_len != NULL)
+        *out_len = 0;
+    if (len == 0 || inflateInit2(&zs, GZ_WINDOW) != Z_OK)
+        return GZ_BAD;
+    unsigned char *chunk = malloc(GZ_CHUNK);
+    const unsigned char *in = data;
+    size_t in_left = len;
+    int rc = chunk != NULL ? GZ_OK : GZ_BAD;
+    while (rc == GZ_OK) {
+        if (zs.avail_in == 0 && in_left > 0)
+            gz_refill(&zs, &in, &in_left);
+        rc = gz_step(&zs, chunk, &total, max_out, sink, ctx, in_left);
+    }
+    free(chunk);
+    inflateEnd(&zs);
+    if (out_len != NULL)
+        *out_len = total;
+    return rc == 1 ? GZ_OK : rc;
+}
+
+struct gz_buffer {
+    unsigned char *out;
+    size_t used, cap, max_out;
+};
+
+/* A gz_sink that grows a buffer (doubling, up to max_out, one byte spare
+ * for the NUL). */
+static int gz_collect(void *ctx, const void *chunk, size_t len)
+{
+    struct gz_buffer *b = ctx;
+    if (len > b->cap - b->used) {
+        size_t next = b->cap;
+        while (len > next - b->used)
+            next = next > b->max_out / 2 ? b->max_out : next * 2;
+        unsigned char *p = realloc(b->out, next + 1);
+        if (p == NULL)
+            return -1;
+        b->out = p;
+        b->cap = next;
+    }
+    memcpy(b->out + b->used, chunk, len);
+    b->used += len;
     return 0;
 }
 
 unsigned char *gz_decompress(const void *data, size_t len, size_t max_out, size_t *out_len)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, GZ_WINDOW) != Z_OK)
+    struct gz_buffer b = {NULL, 0, len * 4 + 64 < max_out ? len * 4 + 64 : max_out, max_out};
+    b.out = malloc(b.cap + 1);
+    if (b.out == NULL || gz_inflate(data, len, max_out, gz_collect, &b, NULL) != GZ_OK) {
+        free(b.out);
         return NULL;
-    size_t cap = len * 4 + 64 < max_out ? len * 4 + 64 : max_out;
-    size_t used = 0;
-    unsigned char *out = malloc(cap + 1);
-    const unsigned char *in = data;
-    size_t in_left = len;
-    if (out == NULL)
-        goto fail;
-    while (in_left > 0) {
-        zs.next_in = (Bytef *)in;
-        zs.avail_in = (uInt)in_left;
-        int rc;
-        do {
-            if (used == cap && gz_grow(&out, &cap, max_out) != 0)
-                goto fail;
-            zs.next_out = out + used;
-            zs.avail_out = (uInt)(cap - used);
-            rc = inflate(&zs, Z_NO_FLUSH);
-            used = cap - zs.avail_out;
-            if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-                goto fail;
-            if (rc == Z_BUF_ERROR && zs.avail_in == 0)
-                goto fail; /* input ended inside a member */
-        } while (rc != Z_STREAM_END);
-        in_left = zs.avail_in;
-        in = zs.next_in;
-        if (in_left > 0 && inflateReset(&zs) != Z_OK) /* another gzip member follows */
-            goto fail;
     }
-    if (used == 0 && len == 0)
-        goto fail;
-    out[used] = '\0';
-    *out_len = used;
-    inflateEnd(&zs);
-    return out;
-fail:
-    free(out);
-    inflateEnd(&zs);
-    return NULL;
+    b.out[b.used] = '\0';
+    *out_len = b.used;
+    return b.out;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -623,12 +624,113 @@ static void test_core_refusals(void **state)
     assert_int_equal(harness_stop(scv.pid, SIGTERM, 15), 0);
 }
 
+/* ---- hostile frames ------------------------------------------------------ */
+
+#define STREAM0 "00000000-0000-4000-8000-000000000000:firebat"
+
+/* n zero bytes gzipped, then base64 (a gzip bomb when n is large). */
+static char *zeros_gz_b64(size_t n)
+{
+    char *zeros = calloc(1, n);
+    size_t zlen;
+    unsigned char *z = gz_compress(zeros, n, &zlen);
+    char *enc = b64(z, zlen);
+    free(z);
+    free(zeros);
+    return enc;
+}
+
+static long frame_put(const char *scv, const char *token, json_t *files, char *error, size_t n)
+{
+    long status;
+    json_t *body = json_pack("{s:o}", "files", files);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_t *j = call(scv, "PUT", "/core/frame", token, "auto", text, strlen(text), &status, NULL);
+    snprintf(error, n, "%s", j ? json_string_value(json_object_get(j, "error")) : "");
+    json_decref(j);
+    free(text);
+    json_decref(body);
+    return status;
+}
+
+static void assert_buffer(const struct daemon *scv, const char *name, const char *expect)
+{
+    char path[PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/streams/%s/buffer_files/%s", scv->data, STREAM0, name);
+    FILE *f = fopen(path, "rb");
+    if (expect == NULL) {
+        assert_null(f);
+        return;
+    }
+    assert_non_null(f);
+    char got[64] = "";
+    size_t len = fread(got, 1, sizeof got - 1, f);
+    fclose(f);
+    got[len] = '\0';
+    assert_string_equal(got, expect);
+}
+
+/* Gzip bombs: a stranger's are refused before anything is inflated; a
+ * core's frame may inflate to max_inflate_size in all, or is refused whole. */
+static void test_frame_bombs(void **state)
+{
+    (void)state;
+    struct daemon scv;
+    char secret[256], token[256], extra[256], error[256];
+    prepare(&scv);
+    snprintf(scv.data, sizeof scv.data, "%s/firebat_data", scv.dir);
+    seed_streams(scv.data, 1);
+    snprintf(extra, sizeof extra, "max_inflate_size = 1M\ncommand_center = 'http://127.0.0.1:%d'",
+             harness_free_port());
+    start(&scv, "scv", extra);
+    scv_secret(&scv, secret, sizeof secret);
+    activate(&scv, secret, TARGET, token, sizeof token, 200);
+
+    /* four 64 MiB bombs and a file that is not gzip, under a garbage token:
+     * the token is refused first (a decoding error would name the file) */
+    char *bomb = zeros_gz_b64(64u << 20);
+    json_t *files = json_pack("{s:s,s:s,s:s,s:s,s:s}", "a.gz.b64", bomb, "b.gz.b64", bomb, "c.gz.b64", bomb,
+                              "d.gz.b64", bomb, "e.gz", "not gzip");
+    long hwm = harness_proc_status_kb(scv.pid, "VmHWM");
+    assert_int_equal(frame_put(scv.url, "garbage", json_incref(files), error, sizeof error), 400);
+    assert_string_equal(error, "unknown or expired core token");
+    assert_true(harness_proc_status_kb(scv.pid, "VmHWM") - hwm < 32 << 10); /* kB */
+    /* under the real token they are refused past 1M inflated */
+    assert_int_equal(frame_put(scv.url, token, files, error, sizeof error), 413);
+    free(bomb);
+
+    /* three files each under the cap, over it together: nothing appended */
+    assert_int_equal(frame_put(scv.url, token, json_pack("{s:s}", "frames.xtc", "ok"), error, sizeof error),
+                     200);
+    char *part = zeros_gz_b64(400u << 10);
+    files = json_pack("{s:s,s:s,s:s}", "frames.xtc.gz.b64", part, "x.gz.b64", part, "y.gz.b64", part);
+    assert_int_equal(frame_put(scv.url, token, files, error, sizeof error), 413);
+    assert_buffer(&scv, "frames.xtc", "ok");
+    assert_buffer(&scv, "x", NULL);
+    assert_buffer(&scv, "y", NULL);
+    /* two of them fit, streamed to the buffer */
+    files = json_pack("{s:s,s:s}", "x.gz.b64", part, "y.gz.b64", part);
+    assert_int_equal(frame_put(scv.url, token, files, error, sizeof error), 200);
+    free(part);
+    char path[PATH_MAX + 256];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/streams/%s/buffer_files/y", scv.data, STREAM0);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 400 << 10);
+    json_t *act = jcall(scv.url, "GET", "/active_streams", NULL, NULL, 200);
+    json_t *entry = json_object_get(json_object_get(act, TARGET), STREAM0);
+    assert_int_equal(json_integer_value(json_object_get(entry, "buffer_frames")), 2);
+    json_decref(act);
+    assert_int_equal(harness_stop(scv.pid, SIGTERM, 15), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_core_refusals),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_manager_refusals),
+        cmocka_unit_test(test_frame_bombs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,9 +124,23 @@ static void create_default(fixture *f, const char *id)
     json_decref(tags);
 }
 
+/* One frame of one file through the frame API; its stream_store_rc. */
+static int append_one(fixture *f, const char *id, const char *name, const char *data)
+{
+    stream_store_frame *fr;
+    int rc = stream_store_frame_begin(f->s, id, &fr, f->err);
+    if (rc != STREAM_STORE_OK)
+        return rc;
+    rc = stream_store_frame_file(fr, name, f->err);
+    if (rc == STREAM_STORE_OK)
+        rc = stream_store_frame_write(fr, data, strlen(data), f->err);
+    int end = stream_store_frame_end(fr, rc == STREAM_STORE_OK, f->err);
+    return rc != STREAM_STORE_OK ? rc : end;
+}
+
 static void append(fixture *f, const char *id, const char *name, const char *data)
 {
-    assert_int_equal(stream_store_append_frame(f->s, id, name, data, strlen(data), f->err), STREAM_STORE_OK);
+    assert_int_equal(append_one(f, id, name, data), STREAM_STORE_OK);
 }
 
 static int64_t commit(fixture *f, const char *id, const char *state, int64_t k)
@@ -282,16 +296,36 @@ static void test_start_files_without_partition_and_refusals(void **state)
     assert_null(sync);
 }
 
+/* A refused frame leaves the buffer as it was, whatever it touched. */
+static void test_frame_rollback(void **state)
+{
+    fixture *f = *state;
+    create_default(f, ID);
+    append(f, ID, "frames.xtc", "AB");
+    stream_store_frame *fr;
+    assert_int_equal(stream_store_frame_begin(f->s, ID, &fr, f->err), STREAM_STORE_OK);
+    const char *names[] = {"frames.xtc", "new.log", "frames.xtc"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(stream_store_frame_file(fr, names[i], f->err), STREAM_STORE_OK);
+        assert_int_equal(stream_store_frame_write(fr, "xyz", 3, f->err), STREAM_STORE_OK);
+    }
+    assert_int_equal(stream_store_frame_file(fr, ".hidden", f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_frame_end(fr, 0, f->err), STREAM_STORE_OK);
+    assert_file(sp(f, ID, "buffer_files/frames.xtc"), S("AB"));
+    assert_false(fs_exists(sp(f, ID, "buffer_files/new.log")));
+    append(f, ID, "frames.xtc", "CD");
+    assert_file(sp(f, ID, "buffer_files/frames.xtc"), S("ABCD"));
+}
+
 static void test_frame_and_commit_refusals(void **state)
 {
     fixture *f = *state;
     create_default(f, ID);
     const char *bad[] = {"", "../x", "a/b", ".x", "checkpoint_files"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(stream_store_append_frame(f->s, ID, bad[i], "x", 1, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_append_frame(f->s, ID, NULL, "x", 1, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_append_frame(f->s, ID2, "frames.xtc", "x", 1, f->err),
-                     STREAM_STORE_NOT_FOUND);
+        assert_int_equal(append_one(f, ID, bad[i], "x"), STREAM_STORE_INVALID);
+    assert_int_equal(append_one(f, ID, NULL, "x"), STREAM_STORE_INVALID);
+    assert_int_equal(append_one(f, ID2, "frames.xtc", "x"), STREAM_STORE_NOT_FOUND);
     assert_false(fs_exists(sp(f, ID, "buffer_files")));
 
     append(f, ID, "frames.xtc", "AB");
@@ -948,6 +982,7 @@ int main(void)
         T(test_create_refuses_bad_input),
         T(test_frames_commit_sync_start),
         T(test_start_files_without_partition_and_refusals),
+        T(test_frame_rollback),
         T(test_frame_and_commit_refusals),
         T(test_discard),
         T(test_reconcile_after_crashes),

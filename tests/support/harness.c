@@ -132,6 +132,39 @@ struct growbuf {
     size_t len;
 };
 
+long harness_proc_status_kb(pid_t pid, const char *name)
+{
+    char path[64], line[256];
+    long kb = -1;
+    size_t n = strlen(name);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f != NULL && kb < 0 && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, name, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return kb;
+}
+
+double harness_proc_cpu_seconds(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t len = f != NULL ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    text[len] = '\0';
+    /* The command name may hold spaces: the fields count from its ')'. */
+    char *p = strrchr(text, ')');
+    unsigned long utime, stime;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 {
     struct growbuf *b = userdata;

@@ -33,6 +33,13 @@ int harness_wait_exit(pid_t pid, int timeout_s);
 /* Polls GET url until any HTTP answer; 0 when up, -1 after timeout_s. */
 int harness_wait_up(const char *url, int timeout_s);
 
+/* Resource figures of a running process, for tests that assert a daemon
+ * did not spend memory or CPU on hostile input: a "Name:" line of
+ * /proc/<pid>/status in kB (e.g. "VmHWM", the peak resident set), and the
+ * user + system CPU seconds from /proc/<pid>/stat. -1 when unreadable. */
+long harness_proc_status_kb(pid_t pid, const char *name);
+double harness_proc_cpu_seconds(pid_t pid);
+
 /* One request. headers: NULL-terminated "Name: value" strings or NULL.
  * cafile: verify the peer against it (NULL: no verification). */
 int harness_http(const char *method, const char *url, const char *const headers[], const void *body,
