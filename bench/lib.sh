@@ -160,8 +160,9 @@ with open(out, "w") as f:
 PY
 }
 
-# nginx_start WORKERS [BODY]: nginx answering `return 200 BODY` (default
-# `{}`) on a free port; sets nginx_url.
+# nginx_start WORKERS [BODY] [EXTRA_SERVERS]: nginx answering `return 200
+# BODY` (default `{}`) on a free port; sets nginx_url. EXTRA_SERVERS (nginx
+# config text) goes inside its http block.
 nginx_start() {
   local port body=${2:-'{}'}; port=$(free_port)
   mkdir -p "$tmp/nginx"
@@ -176,6 +177,7 @@ http {
   client_body_temp_path $tmp/nginx; proxy_temp_path $tmp/nginx; fastcgi_temp_path $tmp/nginx;
   uwsgi_temp_path $tmp/nginx; scgi_temp_path $tmp/nginx;
   server { listen 127.0.0.1:$port; location / { return 200 '$body'; } }
+${3:-}
 }
 CONF
   /usr/sbin/nginx -c "$tmp/nginx.conf" -g 'daemon off;' &

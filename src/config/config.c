@@ -11,7 +11,7 @@
 
 #include "util/fs.h"
 
-enum key_type { KEY_STRING, KEY_INT, KEY_SIZE, KEY_BOOL };
+enum key_type { KEY_STRING, KEY_INT, KEY_SIZE, KEY_BOOL, KEY_TLS_VERSIONS };
 
 #define FOR_CC 1
 #define FOR_SCV 2
@@ -42,6 +42,7 @@ static const struct key_spec config_keys[] = {
     STR(ssl_certfile, FOR_BOTH),
     STR(ssl_key, FOR_BOTH),
     STR(ssl_ca_certs, FOR_BOTH),
+    {"ssl_protocols", FOR_BOTH, KEY_TLS_VERSIONS, offsetof(struct config, ssl_min_version), 0, 2, 3},
     STR(ca_bundle, FOR_BOTH),
     STR(cc_pass, FOR_BOTH),
     STR(command_center, FOR_SCV),
@@ -77,6 +78,8 @@ void config_defaults(struct config *c, enum config_kind kind)
     c->shutdown_timeout = 10;
     c->access_log = 1;
     c->scv_check_interval = 5;
+    c->ssl_min_version = 2;
+    c->ssl_max_version = 3;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -156,6 +159,31 @@ static int parse_size(const char *v, long long *out)
     return 0;
 }
 
+/* "TLSv1.2 TLSv1.3" (spaces or commas between) -> the lowest and highest
+ * minor version listed; -1 on any other word or an empty list. */
+static int parse_tls_versions(const char *v, int *min, int *max)
+{
+    char copy[128];
+    char *save = NULL;
+    *min = 99;
+    *max = 0;
+    if (strlen(v) >= sizeof copy)
+        return -1;
+    memcpy(copy, v, strlen(v) + 1);
+    for (char *w = strtok_r(copy, " ,", &save); w != NULL; w = strtok_r(NULL, " ,", &save)) {
+        int minor;
+        if (strcmp(w, "TLSv1.2") == 0)
+            minor = 2;
+        else if (strcmp(w, "TLSv1.3") == 0)
+            minor = 3;
+        else
+            return -1;
+        *min = minor < *min ? minor : *min;
+        *max = minor > *max ? minor : *max;
+    }
+    return *max == 0 ? -1 : 0;
+}
+
 static int set_value(struct config *c, const struct key_spec *k, const char *v, char *err, size_t errlen,
                      const char *path, int line)
 {
@@ -185,6 +213,11 @@ static int set_value(struct config *c, const struct key_spec *k, const char *v, 
                         "%s:%d: '%s' must be a size between %ld and %ld bytes (suffix K, M or G), not '%s'",
                         path, line, k->name, k->min, k->max, v);
         *(size_t *)field = (size_t)n;
+        return 0;
+    case KEY_TLS_VERSIONS:
+        if (parse_tls_versions(v, &c->ssl_min_version, &c->ssl_max_version) != 0)
+            return fail(err, errlen, "%s:%d: '%s' lists TLSv1.2 and/or TLSv1.3, not '%s'", path, line,
+                        k->name, v);
         return 0;
     case KEY_INT:
         errno = 0;

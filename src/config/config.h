@@ -20,6 +20,8 @@ struct config {
     char ssl_certfile[PATH_MAX];
     char ssl_key[PATH_MAX];
     char ssl_ca_certs[PATH_MAX];
+    int ssl_min_version;      /* ssl_protocols: lowest and highest TLS 1.x minor */
+    int ssl_max_version;      /* version offered (2 = TLS 1.2, 3 = TLS 1.3) */
     char ca_bundle[PATH_MAX]; /* CAs trusted when calling peers by domain name; empty = system */
     char cc_pass[256];
     char command_center[512];

@@ -822,7 +822,12 @@ struct server *server_create(const struct config *cfg, const char *kind_name, vo
     router_init(&s->router);
     router_add(&s->router, "GET", "/", (void *)handle_root);
     if (config_tls_enabled(cfg)) {
-        s->ssl_ctx = tls_server_context(cfg->ssl_certfile, cfg->ssl_key, cfg->ssl_ca_certs, err, errlen);
+        struct tls_server_options tls = {.certfile = cfg->ssl_certfile,
+                                         .keyfile = cfg->ssl_key,
+                                         .ca_certs = cfg->ssl_ca_certs,
+                                         .min_version = cfg->ssl_min_version,
+                                         .max_version = cfg->ssl_max_version};
+        s->ssl_ctx = tls_server_context(&tls, err, errlen);
         if (s->ssl_ctx == NULL)
             goto fail;
     }

@@ -1,13 +1,18 @@
 #include "runtime/tls.h"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/rand.h>
 #include <fcntl.h>
-#include <unistd.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <h2o.h>
 
@@ -49,17 +54,163 @@ static int add_chain(SSL_CTX *ctx, const char *ca_certs, char *err, size_t errle
     return 0;
 }
 
-SSL_CTX *tls_server_context(const char *certfile, const char *keyfile, const char *ca_certs, char *err,
-                            size_t errlen)
+/* ---- session ticket keys ------------------------------------------------ */
+
+struct ticket_key {
+    unsigned char name[16];
+    unsigned char aes[32];  /* AES-256-CBC */
+    unsigned char hmac[32]; /* HMAC-SHA256 */
+};
+
+struct ticket_ring {
+    pthread_mutex_t lock;
+    struct ticket_key keys[TLS_TICKET_KEYS]; /* keys[current] encrypts */
+    int count, current;
+    time_t next_rotation; /* CLOCK_MONOTONIC seconds */
+};
+
+static int ring_index = -1;
+static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
+
+static time_t monotonic_s(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static void ring_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    struct ticket_ring *ring = ptr;
+    if (ring == NULL)
+        return;
+    pthread_mutex_destroy(&ring->lock);
+    OPENSSL_cleanse(ring, sizeof *ring);
+    free(ring);
+}
+
+static void ring_index_init(void)
+{
+    ring_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, ring_free);
+}
+
+/* With ring->lock held. */
+static int ring_rotate_locked(struct ticket_ring *ring)
+{
+    int next = ring->count == 0 ? 0 : (ring->current + 1) % TLS_TICKET_KEYS;
+    struct ticket_key *k = &ring->keys[next];
+    if (RAND_bytes(k->name, sizeof k->name) != 1 || RAND_priv_bytes(k->aes, sizeof k->aes) != 1 ||
+        RAND_priv_bytes(k->hmac, sizeof k->hmac) != 1)
+        return -1;
+    ring->current = next;
+    if (ring->count < TLS_TICKET_KEYS)
+        ring->count++;
+    ring->next_rotation = monotonic_s() + TLS_TICKET_ROTATE_S;
+    return 0;
+}
+
+static int key_init(const struct ticket_key *k, unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
+                    int enc)
+{
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof k->hmac),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_CTX_set_params(hctx, params) != 1)
+        return -1;
+    return EVP_CipherInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv, enc) == 1 ? 0 : -1;
+}
+
+/* OpenSSL's ticket callback: enc 1 issues a ticket under the current key
+ * (1, or -1 on error); enc 0 finds the key a ticket names (0: unknown, so a
+ * full handshake; 1: resume; 2: resume and send a renewed ticket). */
+static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
+                     EVP_MAC_CTX *hctx, int enc)
+{
+    struct ticket_ring *ring = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ring_index);
+    int rc = enc ? -1 : 0;
+    struct ticket_key key;
+    pthread_mutex_lock(&ring->lock);
+    if (enc) {
+        if (monotonic_s() >= ring->next_rotation && ring_rotate_locked(ring) != 0)
+            goto out;
+        key = ring->keys[ring->current];
+        rc = 1;
+    } else {
+        for (int i = 0; i < ring->count; i++) {
+            if (CRYPTO_memcmp(ring->keys[i].name, name, sizeof key.name) == 0) {
+                key = ring->keys[i];
+                /* A TLS 1.3 client uses a ticket once (RFC 8446, C.4), so it
+                 * resumes again only with the fresh ticket a renewal sends. */
+                rc = i == ring->current && SSL_version(ssl) < TLS1_3_VERSION ? 1 : 2;
+                break;
+            }
+        }
+    }
+out:
+    pthread_mutex_unlock(&ring->lock);
+    if (rc <= 0)
+        return rc;
+    if (enc) {
+        memcpy(name, key.name, sizeof key.name);
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+            rc = -1;
+    }
+    if (rc > 0 && key_init(&key, iv, cctx, hctx, enc) != 0)
+        rc = -1;
+    OPENSSL_cleanse(&key, sizeof key);
+    return rc;
+}
+
+static int ring_attach(SSL_CTX *ctx)
+{
+    pthread_once(&ring_once, ring_index_init);
+    struct ticket_ring *ring = calloc(1, sizeof *ring);
+    if (ring_index < 0 || ring == NULL) {
+        free(ring);
+        return -1;
+    }
+    pthread_mutex_init(&ring->lock, NULL);
+    if (ring_rotate_locked(ring) != 0 || SSL_CTX_set_ex_data(ctx, ring_index, ring) != 1) {
+        ring_free(NULL, ring, NULL, 0, 0, NULL);
+        return -1;
+    }
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+    return 0;
+}
+
+int tls_rotate_ticket_keys(SSL_CTX *ctx)
+{
+    struct ticket_ring *ring = SSL_CTX_get_ex_data(ctx, ring_index);
+    if (ring == NULL)
+        return -1;
+    pthread_mutex_lock(&ring->lock);
+    int rc = ring_rotate_locked(ring);
+    pthread_mutex_unlock(&ring->lock);
+    return rc;
+}
+
+SSL_CTX *tls_server_context(const struct tls_server_options *o, char *err, size_t errlen)
+{
+    const char *certfile = o->certfile, *keyfile = o->keyfile;
     char why[256];
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
         snprintf(err, errlen, "cannot create a TLS context");
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx, o->min_version == 3 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, o->max_version == 2 ? TLS1_2_VERSION : TLS1_3_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    /* Tickets carry the sessions; a server-side cache would only add a
+     * shared lock and memory per client. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (ring_attach(ctx) != 0) {
+        snprintf(err, errlen, "cannot set up TLS session ticket keys");
+        goto fail;
+    }
     if (SSL_CTX_use_certificate_file(ctx, certfile, SSL_FILETYPE_PEM) != 1) {
         ssl_reason(why, sizeof why);
         snprintf(err, errlen, "ssl_certfile: cannot load certificate '%s': %s", certfile, why);
@@ -83,7 +234,7 @@ SSL_CTX *tls_server_context(const char *certfile, const char *keyfile, const cha
                  keyfile, certfile);
         goto fail;
     }
-    if (add_chain(ctx, ca_certs, err, errlen) != 0)
+    if (add_chain(ctx, o->ca_certs, err, errlen) != 0)
         goto fail;
     h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
     return ctx;

@@ -108,12 +108,36 @@ static void test_tls_all_or_nothing(void **state)
     unlink(path);
 }
 
+static void test_ssl_protocols(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(parse(&c, CONFIG_CC, "name = a\n", err), 0);
+    assert_int_equal(c.ssl_min_version, 2);
+    assert_int_equal(c.ssl_max_version, 3);
+    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = TLSv1.3\n", err), 0);
+    assert_int_equal(c.ssl_min_version, 3);
+    assert_int_equal(c.ssl_max_version, 3);
+    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = 'TLSv1.3, TLSv1.2'\n", err), 0);
+    assert_int_equal(c.ssl_min_version, 2);
+    assert_int_equal(c.ssl_max_version, 3);
+    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = TLSv1.2\n", err), 0);
+    assert_int_equal(c.ssl_max_version, 2);
+    const char *bad[] = {"ssl_protocols = TLSv1.1\n", "ssl_protocols = ''\n", "ssl_protocols = ' , '\n",
+                         "ssl_protocols = TLSv1.2 SSLv3\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(&c, CONFIG_SCV, bad[i], err), -1);
+        assert_non_null(strstr(err, "test.conf:1: 'ssl_protocols'"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_format),        cmocka_unit_test(test_errors_name_key_and_line),
         cmocka_unit_test(test_keys_per_kind),      cmocka_unit_test(test_hash_inside_value),
-        cmocka_unit_test(test_tls_all_or_nothing),
+        cmocka_unit_test(test_tls_all_or_nothing), cmocka_unit_test(test_ssl_protocols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
