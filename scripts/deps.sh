@@ -10,6 +10,7 @@ packages=(
   postgresql haproxy clang libclang-rt-14-dev
   python3-numpy python3-mdtraj # the XTC interop test
   python3-simtk python3-matplotlib jq # tools/*.py and docs/tutorial.md
+  libopenmm-dev libopenmm-plugins libexpat1-dev # the OpenMM engine of siegetank core
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(nginx-light wrk)

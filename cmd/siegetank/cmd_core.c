@@ -29,7 +29,7 @@ static const char core_usage[] =
     "options:\n"
     "  --cc HOST:PORT              command center (https; or http://HOST:PORT for plain HTTP)\n"
     "  --key ENGINE_KEY            engine key for the engine\n"
-    "  --engine NAME               the engine: toy (default)\n"
+    "  --engine NAME               the engine: toy (default) or openmm\n"
     "  --platform NAME             OpenMM platform: CPU (default), Reference or OpenCL\n"
     "  --threads N                 CPU platform threads, 0 to 1024 (default 0: all CPUs)\n"
     "  --donor TOKEN               credit the work to this donor\n"

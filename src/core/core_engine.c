@@ -1,6 +1,7 @@
 /* core_engine: the registry and what every backend shares. */
 #include "core/core_engine.h"
 #include "core/md_engine.h"
+#include "core/openmm_engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@ struct core_engine {
     size_t frame_cap;
 };
 
-static const struct core_engine_ops *const engines[] = {&md_engine_ops};
+static const struct core_engine_ops *const engines[] = {&md_engine_ops, &openmm_engine_ops};
 
 const struct core_engine_ops *core_engine_find(const char *name)
 {
@@ -25,7 +26,7 @@ const struct core_engine_ops *core_engine_find(const char *name)
 
 const char *core_engine_names(void)
 {
-    return "toy";
+    return "toy|openmm";
 }
 
 const core_file *core_engine_find_file(const core_file *files, size_t nfiles, const char *name,

@@ -18,22 +18,15 @@
 #include "core/xtc.h"
 #include "harness.h"
 #include "seed_files.h"
+#include "stream_fetch.h"
 
 /* Runs `siegetank core ... --json` and returns its JSON summary. */
 static json_t *run_cores(const struct cluster *c, const char *key, int cores, int seconds)
 {
-    char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof cmd,
-             "'%s' core --cc %s --key %s --cores %d --duration %d --frames-per-checkpoint 5 --json "
-             "2>>'%s/core.log'",
-             harness_bin(), c->cc.url, key, cores, seconds, c->root);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char out[4096] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    assert_int_equal(pclose(p), 0);
-    json_t *summary = json_loads(out, 0, NULL);
+    char args[512];
+    snprintf(args, sizeof args, "--key %s --cores %d --duration %d --frames-per-checkpoint 5", key, cores,
+             seconds);
+    json_t *summary = cluster_run_core(c, args);
     assert_non_null(summary);
     return summary;
 }
@@ -46,13 +39,12 @@ static long check_stream(struct client *cc, const char *stream_id, const char *r
     json_t *info = client_stream_info(cc, stream_id, &err);
     assert_non_null(info);
     long frames = (long)json_integer_value(json_object_get(info, "frames"));
-    json_t *sync = client_stream_sync(cc, stream_id, &err);
-    assert_non_null(sync);
-    json_t *parts = json_object_get(sync, "partitions");
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/trajectory.xtc", root);
-    FILE *out = fopen(path, "w+");
-    assert_non_null(out);
+    json_t *parts = NULL;
+    size_t size = 0;
+    unsigned char *data = stream_fetch_frames(cc, stream_id, path, &size, &parts);
+    assert_non_null(data);
     size_t i;
     json_t *part;
     long last = 0;
@@ -61,21 +53,13 @@ static long check_stream(struct client *cc, const char *stream_id, const char *r
         long n = (long)json_integer_value(part);
         assert_true(n > last);
         last = n;
-        char remote[64];
-        snprintf(remote, sizeof remote, "%ld/frames.xtc", n);
-        assert_int_equal(client_stream_download(cc, stream_id, remote, out, &err), 0);
     }
     assert_int_equal(last, frames);
-    long size = ftell(out);
-    char *data = malloc((size_t)size + 1);
-    rewind(out);
-    assert_int_equal(fread(data, 1, (size_t)size, out), (size_t)size);
-    fclose(out);
     char why[256];
-    assert_int_equal(xtc_check_trajectory(data, (size_t)size, why, sizeof why), frames);
+    assert_int_equal(xtc_check_trajectory(data, size, why, sizeof why), frames);
     free(data);
     json_decref(info);
-    json_decref(sync);
+    json_decref(parts);
     return frames;
 }
 

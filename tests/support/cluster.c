@@ -187,3 +187,19 @@ int cluster_engine_key(struct cluster *c, const char *engine, char *key, size_t 
     harness_response_free(&r);
     return rc;
 }
+
+json_t *cluster_run_core(const struct cluster *c, const char *args)
+{
+    char cmd[4 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "'%s' core --cc %s %s --json 2>>'%s/core.log'", harness_bin(), c->cc.url, args,
+             c->root);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    if (pclose(p) != 0)
+        return NULL;
+    return json_loads(out, 0, NULL);
+}

@@ -8,6 +8,7 @@
 #ifndef ST_CLUSTER_H
 #define ST_CLUSTER_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <sys/types.h>
 
@@ -55,6 +56,10 @@ int cluster_wait_scv(struct cluster *c, const char *name, int want_online, int t
 /* An SCV's activation secret as the CC presents it (read from its data
  * folder: <dir>/<name>_data/secret). 0 or -1. */
 int cluster_scv_secret(const struct cluster_daemon *d, char *out, size_t outlen);
+/* Runs `siegetank core --cc <cc> ARGS --json` (stderr appended to
+ * <root>/core.log) and returns its JSON summary, or NULL when it exited
+ * nonzero or printed no JSON. */
+json_t *cluster_run_core(const struct cluster *c, const char *args);
 /* Creates an engine key for engine with the admin token; 0 or -1. */
 int cluster_engine_key(struct cluster *c, const char *engine, char *key, size_t keylen);
 

@@ -5,30 +5,87 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/md_engine.h"
 #include "util/base64.h"
 #include "util/gz.h"
 
+/* files[name] = base64(gzip(data)). */
+static void add_file(json_t *files, const char *name, const void *data, size_t len)
+{
+    size_t gz_len, b64_len;
+    unsigned char *gz = gz_compress(data, len, &gz_len);
+    assert_non_null(gz);
+    char *b64 = base64_encode(gz, gz_len, &b64_len);
+    assert_non_null(b64);
+    json_object_set_new(files, name, json_string(b64));
+    free(gz);
+    free(b64);
+}
+
 json_t *seed_files(int seed)
 {
     char *system, *state, err[256];
-    size_t system_len, state_len, gz_len, b64_len;
+    size_t system_len, state_len;
     assert_int_equal(md_engine_make_seed_files((uint64_t)seed, 0, &system, &system_len, &state, &state_len,
                                                err, sizeof err),
                      0);
     json_t *files = json_object();
-    const char *names[2] = {"system.json.gz.b64", "state.json.gz.b64"};
-    char *data[2] = {system, state};
-    size_t lens[2] = {system_len, state_len};
-    for (int i = 0; i < 2; i++) {
-        unsigned char *gz = gz_compress(data[i], lens[i], &gz_len);
-        char *b64 = base64_encode(gz, gz_len, &b64_len);
-        json_object_set_new(files, names[i], json_string(b64));
-        free(gz);
-        free(b64);
-        free(data[i]);
-    }
+    add_file(files, "system.json.gz.b64", system, system_len);
+    add_file(files, "state.json.gz.b64", state, state_len);
+    free(system);
+    free(state);
+    return files;
+}
+
+char *seed_files_openmm_data(const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", OPENMM_TEST_DATA, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    /* gz_decompress NUL-terminates nothing: copy into a terminated buffer. */
+    size_t out_len = 0;
+    unsigned char *raw = gz_decompress(buf, n, 16u << 20, &out_len);
+    assert_non_null(raw);
+    char *text = malloc(out_len + 1);
+    assert_non_null(text);
+    memcpy(text, raw, out_len);
+    text[out_len] = '\0';
+    free(raw);
+    *len = out_len;
+    return text;
+}
+
+char *seed_files_drop_first(const char *xml, const char *open, size_t *len)
+{
+    const char *at = strstr(xml, open);
+    assert_non_null(at);
+    const char *end = strstr(at, "/>");
+    assert_non_null(end);
+    end += 2;
+    size_t n = strlen(xml), head = (size_t)(at - xml);
+    char *out = malloc(n + 1);
+    assert_non_null(out);
+    memcpy(out, xml, head);
+    memcpy(out + head, end, n - (size_t)(end - xml) + 1);
+    *len = strlen(out);
+    return out;
+}
+
+json_t *seed_files_openmm(const char *system, size_t system_len, const char *state, size_t state_len,
+                          const char *integrator, size_t integrator_len)
+{
+    json_t *files = json_object();
+    add_file(files, "system.xml.gz.b64", system, system_len);
+    add_file(files, "state.xml.gz.b64", state, state_len);
+    add_file(files, "integrator.xml.gz.b64", integrator, integrator_len);
     return files;
 }
