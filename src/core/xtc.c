@@ -18,6 +18,7 @@
  * The byte count covers the bit stream rounded up to whole bytes. */
 #include "core/xtc.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,13 @@ static unsigned u96_byte(const u96 *v, int k)
     return (v->w[k / 4] >> (8 * (k % 4))) & 0xffu;
 }
 
+/* A limb's bytes in the order the stream sends them, least significant
+ * first, as one 32-bit field. */
+static uint32_t swap_bytes(uint32_t v)
+{
+    return v >> 24 | (v >> 8 & 0xff00u) | (v << 8 & 0xff0000u) | v << 24;
+}
+
 static int bit_length64(uint64_t v)
 {
     int n = 0;
@@ -207,9 +215,16 @@ static int triple_bits(const uint32_t size[3])
 static void put_triple(bit_writer *w, int nbits, const uint32_t size[3], const uint32_t num[3])
 {
     u96 v = {{num[0], 0, 0}};
-    u96_mul_add(&v, size[1], num[1]);
-    u96_mul_add(&v, size[2], num[2]);
+    if (nbits <= 64) { /* V < 2^nbits: plain 64-bit arithmetic, the usual case */
+        uint64_t x = ((uint64_t)num[0] * size[1] + num[1]) * size[2] + num[2];
+        v = (u96){{(uint32_t)x, (uint32_t)(x >> 32), 0}};
+    } else {
+        u96_mul_add(&v, size[1], num[1]);
+        u96_mul_add(&v, size[2], num[2]);
+    }
     int k = 0;
+    for (; k + 4 <= nbits / 8; k += 4)
+        bw_put(w, 32, swap_bytes(v.w[k / 4]));
     for (; k < nbits / 8; k++)
         bw_put(w, 8, u96_byte(&v, k));
     bw_put(w, nbits % 8, u96_byte(&v, k));
@@ -222,6 +237,11 @@ static int get_triple(bit_reader *r, int nbits, const uint32_t size[3], uint32_t
     u96 v = {{0, 0, 0}};
     uint32_t b = 0;
     int k = 0;
+    for (; k + 4 <= nbits / 8; k += 4) {
+        if (br_get(r, 32, &b) < 0)
+            return -1;
+        v.w[k / 4] = swap_bytes(b);
+    }
     for (; k < nbits / 8; k++) {
         if (br_get(r, 8, &b) < 0)
             return -1;
@@ -230,8 +250,23 @@ static int get_triple(bit_reader *r, int nbits, const uint32_t size[3], uint32_t
     if (br_get(r, nbits % 8, &b) < 0)
         return -1;
     v.w[k / 4] |= b << (8 * (k % 4));
-    num[2] = u96_div(&v, size[2]);
-    num[1] = u96_div(&v, size[1]);
+    if ((v.w[2] | v.w[1]) == 0) { /* the narrowest division that holds V is the fastest */
+        uint32_t x = v.w[0];
+        num[2] = x % size[2];
+        x /= size[2];
+        num[1] = x % size[1];
+        v.w[0] = x / size[1];
+    } else if (v.w[2] == 0) {
+        uint64_t x = (uint64_t)v.w[1] << 32 | v.w[0];
+        num[2] = (uint32_t)(x % size[2]);
+        x /= size[2];
+        num[1] = (uint32_t)(x % size[1]);
+        x /= size[1];
+        v = (u96){{(uint32_t)x, (uint32_t)(x >> 32), 0}};
+    } else {
+        num[2] = u96_div(&v, size[2]);
+        num[1] = u96_div(&v, size[1]);
+    }
     if (v.w[2] || v.w[1] || v.w[0] >= size[0])
         return -1;
     num[0] = v.w[0];
@@ -620,11 +655,15 @@ static int read_shape(const unsigned char *p, size_t avail, size_t at, frame_sha
     return 0;
 }
 
-/* Integer coordinates to nm. */
-static void store_atom(float *out, const int64_t *v, double precision)
+/* Integer coordinates to nm; scale is 1 / precision. A value past float's
+ * range (a forged tiny precision) becomes infinity, which the reader then
+ * refuses; converting it directly would be undefined. */
+static void store_atom(float *out, const int64_t *v, double scale)
 {
-    for (int k = 0; k < 3; k++)
-        out[k] = (float)((double)v[k] / precision);
+    for (int k = 0; k < 3; k++) {
+        double x = (double)v[k] * scale;
+        out[k] = fabs(x) <= FLT_MAX ? (float)x : INFINITY;
+    }
 }
 
 static int get_full(bit_reader *r, const full_code *c, int64_t *v)
@@ -662,6 +701,7 @@ static int32_t decode_blocks(const unsigned char *p, const frame_shape *s, float
     bit_reader r = {p + COMPRESSED_HEADER_BYTES, s->stream_bytes, 0, 0, 0};
     int idx = s->smallidx, run = 0;
     int32_t i = 0;
+    double scale = 1.0 / s->precision;
     while (i < s->natoms) {
         int64_t full[3], prev[3], cur[3];
         uint32_t flag = 0, code = 0;
@@ -677,14 +717,14 @@ static int32_t decode_blocks(const unsigned char *p, const frame_shape *s, float
         if (run > 0 && (idx < FIRST_IDX || idx >= END_IDX || s->natoms - i < run / 3 + 1))
             return i;
         if (run == 0)
-            store_atom(out[i++], full, s->precision);
+            store_atom(out[i++], full, scale);
         memcpy(prev, full, sizeof prev);
         for (int k = 0; k < run / 3; k++) {
             if (get_small(&r, idx, prev, cur) < 0)
                 return i;
-            store_atom(out[i++], cur, s->precision);
+            store_atom(out[i++], cur, scale);
             if (k == 0)
-                store_atom(out[i++], full, s->precision);
+                store_atom(out[i++], full, scale);
             memcpy(prev, cur, sizeof prev);
         }
         idx += step;

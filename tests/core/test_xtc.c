@@ -378,6 +378,14 @@ static void test_compressed_large_jumps(void **state)
             xyz[a][k] = (float)((a % 2 ? 200.0 : -200.0) + solvated_uniform(&rng));
     xtc_frame f = frame_of(xyz, N, 2, 2.0f, 3.0f);
     round_trip(&f);
+    /* Spans just under 2^24 steps per axis: full atoms of 72 bits, more
+     * than 64-bit arithmetic holds. */
+    for (int a = 0; a < N; a++)
+        for (int k = 0; k < 3; k++)
+            xyz[a][k] = (float)((2 * solvated_uniform(&rng) - 1) * 8000.0);
+    xyz[0][0] = xyz[0][1] = xyz[0][2] = -8388.0f;
+    xyz[1][0] = xyz[1][1] = xyz[1][2] = 8388.0f;
+    round_trip(&f);
     /* Spans over 2^24 steps per axis (16.7 um): sent axis by axis. */
     for (int a = 0; a < N; a++)
         for (int k = 0; k < 3; k++)
@@ -520,6 +528,16 @@ static void test_forged_headers(void **state)
     assert_int_equal(xtc_check_trajectory(buf, len, err, sizeof err), 1);
     buf[72 + 3] = 200; /* maxint x: 9-bit full atoms, more than the stream holds */
     expect_rejected(buf, len, "corrupt");
+    /* All atoms at 1000 steps of the smallest float precision: past float's
+     * range in nm. */
+    len = forged(buf, sizeof buf, 100, 25);
+    buf[56] = buf[57] = buf[58] = 0;
+    buf[59] = 1;
+    for (int k = 0; k < 6; k++) {
+        buf[60 + 4 * k + 2] = 1000 >> 8;
+        buf[60 + 4 * k + 3] = 1000 & 0xff;
+    }
+    expect_rejected(buf, len, "finite");
 }
 
 static unsigned char *solvated_trajectory(int32_t natoms, int nframes, size_t *len, size_t *first)
