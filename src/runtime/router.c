@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "util/utf8.h"
+
 void router_init(struct router *r)
 {
     memset(r, 0, sizeof *r);
@@ -70,13 +72,14 @@ struct matcher {
 static int take_param(struct matcher *m, size_t start, size_t end)
 {
     size_t written;
+    char *value = m->params->buf + m->used;
     if (m->params->count == ROUTER_MAX_PARAMS ||
-        percent_decode(m->path + start, end - start, m->params->buf + m->used, ROUTER_PARAM_BYTES - m->used,
-                       &written) != 0) {
+        percent_decode(m->path + start, end - start, value, ROUTER_PARAM_BYTES - m->used, &written) != 0 ||
+        !utf8_valid(value, written - 1)) {
         m->bad_param = 1;
         return 0;
     }
-    m->params->values[m->params->count++] = m->params->buf + m->used;
+    m->params->values[m->params->count++] = value;
     m->used += written;
     return 1;
 }

@@ -3,8 +3,9 @@
  * Patterns are literal segments and parameters: `/streams/info/:id` takes one
  * non-empty segment; a final `:path...` takes the rest of the path (one or
  * more segments, slashes kept). Parameters are percent-decoded; a parameter
- * that decodes to a NUL byte or has a broken escape makes the match fail with
- * ROUTER_BAD_PARAM. Query strings are ignored. Pure: no I/O, no allocation. */
+ * that decodes to a NUL byte or to bytes that are not valid UTF-8, or has a
+ * broken escape, makes the match fail with ROUTER_BAD_PARAM (so every
+ * parameter can be quoted in a JSON reply). Query strings are ignored. Pure: no I/O, no allocation. */
 #ifndef ST_ROUTER_H
 #define ST_ROUTER_H
 

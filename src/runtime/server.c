@@ -19,6 +19,7 @@
 #include "runtime/tls.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 #define SERVER_VERSION "0.1.0"
 #define SERVER_MAX_TICKERS 8
@@ -164,7 +165,8 @@ void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    server_reply_json(req, status, json_pack("{s:s}", "error", msg));
+    /* The message may quote a client's bytes: keep it encodable. */
+    server_reply_json(req, status, json_pack("{s:s}", "error", utf8_scrub(msg)));
 }
 
 /* 200 with a JSON body that outlives the request (no copy, no encoding). */
@@ -232,6 +234,38 @@ static void file_generator_dispose(void *p)
     file_generator_close(p);
 }
 
+/* RFC 5987's attr-char: what filename* may carry unescaped. */
+static int attr_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL);
+}
+
+/* Content-Disposition per RFC 6266: filename= is a quoted ASCII fallback
+ * (any byte outside printable ASCII, '"' and '\\' become '_'), filename*= the
+ * exact UTF-8 bytes percent-encoded. Nothing of the name can end the header. */
+static char *content_disposition(h2o_mem_pool_t *pool, const char *filename)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = strlen(filename);
+    char *out = h2o_mem_alloc_pool(pool, 4 * len + 64), *o = out;
+    o += sprintf(o, "attachment; filename=\"");
+    for (const unsigned char *p = (const unsigned char *)filename; *p; p++)
+        *o++ = *p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\' ? '_' : (char)*p;
+    o += sprintf(o, "\"; filename*=UTF-8''");
+    for (const unsigned char *p = (const unsigned char *)filename; *p; p++) {
+        if (attr_char(*p)) {
+            *o++ = (char)*p;
+            continue;
+        }
+        *o++ = '%';
+        *o++ = hex[*p >> 4];
+        *o++ = hex[*p & 15];
+    }
+    *o = '\0';
+    return out;
+}
+
 void server_reply_file(h2o_req_t *req, int fd, size_t size, const char *filename)
 {
     struct file_generator *g = h2o_mem_alloc_shared(&req->pool, sizeof *g, file_generator_dispose);
@@ -239,8 +273,7 @@ void server_reply_file(h2o_req_t *req, int fd, size_t size, const char *filename
     g->fd = fd;
     g->left = size;
     g->buf = h2o_mem_alloc_pool(&req->pool, FILE_CHUNK);
-    char disposition[600];
-    snprintf(disposition, sizeof disposition, "attachment; filename=%s", filename);
+    char *disposition = content_disposition(&req->pool, filename);
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = size;
@@ -462,7 +495,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                            req->method.base, (int)req->path.len, req->path.base);
         return 0;
     case ROUTER_BAD_PARAM:
-        server_reply_error(req, 400, "malformed path parameter (bad %%-escape, NUL byte, or too long)");
+        server_reply_error(req, 400,
+                           "malformed path parameter (bad %%-escape, NUL byte, not UTF-8, or too long)");
         return 0;
     case ROUTER_NOT_FOUND:
         break;

@@ -71,7 +71,8 @@ void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void server_reply_ok(h2o_req_t *req); /* 200 {} */
 /* Streams size bytes of fd (closed when done) as application/octet-stream
- * with a Content-Disposition naming filename. */
+ * with a Content-Disposition naming filename, encoded per RFC 6266
+ * (filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>). */
 void server_reply_file(h2o_req_t *req, int fd, size_t size, const char *filename);
 /* Adds a response header (value copied) before one of the replies above. */
 void server_add_header(h2o_req_t *req, const char *name, const char *value);

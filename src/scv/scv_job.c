@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "util/crypto.h"
+#include "util/utf8.h"
 
 static char *dup_or_null(const char *s)
 {
@@ -118,7 +119,8 @@ void scv_job_fail(struct scv_job *job, int status, const char *fmt, ...)
     va_end(ap);
     json_decref(job->reply);
     job->status = status;
-    job->reply = json_pack("{s:s}", "error", msg);
+    /* The message may quote a client's bytes: keep it encodable. */
+    job->reply = json_pack("{s:s}", "error", utf8_scrub(msg));
 }
 
 void scv_job_ok(struct scv_job *job, json_t *body)

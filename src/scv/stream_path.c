@@ -2,15 +2,55 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/utf8.h"
+
+/* Control characters: C0 (NUL included), DEL and C1. */
+static int is_control(unsigned cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
 
 int stream_path_name_ok(const char *name, size_t len)
 {
     if (!name || len == 0 || len > STREAM_PATH_NAME_MAX || name[0] == '.')
         return 0;
-    return memchr(name, '/', len) == NULL && memchr(name, '\0', len) == NULL;
+    const unsigned char *p = (const unsigned char *)name;
+    for (size_t i = 0; i < len;) {
+        unsigned cp;
+        size_t n = utf8_char(p + i, len - i, &cp);
+        if (n == 0 || cp == '/' || is_control(cp))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+void stream_path_escape(const char *name, char *out, size_t outlen)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    size_t len = strlen(name), o = 0;
+    for (size_t i = 0; i < len && o + 5 <= outlen;) {
+        unsigned cp;
+        size_t n = utf8_char(p + i, len - i, &cp);
+        if (n == 0 || is_control(cp)) {
+            n = n ? n : 1;
+            for (size_t k = 0; k < n && o + 5 <= outlen; k++)
+                o += (size_t)snprintf(out + o, 5, "\\x%02X", p[i + k]);
+        } else if (o + n < outlen) {
+            memcpy(out + o, p + i, n);
+            o += n;
+        } else {
+            break;
+        }
+        i += n;
+    }
+    if (outlen > 0)
+        out[o] = '\0';
 }
 
 int stream_path_ok(const char *path, size_t len)

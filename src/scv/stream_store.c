@@ -1133,8 +1133,27 @@ int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoin
 
 /* ---- reading ---- */
 
+/* 1 when a name found on disk can be listed and fetched by request; else 0
+ * after logging it and adding "<sub>/<escaped name>" to skipped (may be
+ * NULL): a name from before the name rule, or put there by hand, must not
+ * break a stream's sync or start. */
+static int listable(const char *id, const char *sub, const char *name, json_t *skipped)
+{
+    char shown[4 * STREAM_PATH_NAME_MAX + 1], path[PATH_MAX];
+    if (stream_path_name_ok(name, strlen(name)))
+        return 1;
+    stream_path_escape(name, shown, sizeof shown);
+    snprintf(path, sizeof path, "%s/%s", sub, shown);
+    log_warn("stream %s: file %s has a name no request can carry (a control character or not UTF-8); "
+             "left out of its listings",
+             id, path);
+    if (skipped != NULL)
+        json_array_append_new(skipped, json_string(path));
+    return 0;
+}
+
 /* Appends the sorted regular-file names of sub (below fd) to a new array. */
-static json_t *name_array(int fd, const char *sub, const char *exclude)
+static json_t *name_array(int fd, const char *sub, const char *exclude, const char *id, json_t *skipped)
 {
     char **names = NULL;
     size_t n = 0;
@@ -1148,7 +1167,7 @@ static json_t *name_array(int fd, const char *sub, const char *exclude)
         goto out;
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
-        if (json_array_append_new(arr, json_string(names[i])) != 0) {
+        if (listable(id, sub, names[i], skipped) && json_array_append_new(arr, json_string(names[i])) != 0) {
             json_decref(arr);
             arr = NULL;
         }
@@ -1159,7 +1178,7 @@ out:
     return arr;
 }
 
-static int sync_listing(int fd, json_t *out)
+static int sync_listing(int fd, const char *id, json_t *out)
 {
     int64_t *parts = NULL;
     size_t n = 0;
@@ -1167,24 +1186,28 @@ static int sync_listing(int fd, json_t *out)
     if (stream_dir_partitions(fd, &parts, &n) != 0)
         return -1;
     json_t *arr = json_array();
+    json_t *skipped = json_array();
     json_object_set_new(out, "partitions", arr);
     for (size_t i = 0; arr && i < n; i++)
         json_array_append_new(arr, json_integer(parts[i]));
-    json_t *seeds = name_array(fd, SEED_DIR, NULL);
-    if (!arr || !seeds || json_object_set_new(out, "seed_files", seeds) != 0)
+    json_t *seeds = name_array(fd, SEED_DIR, NULL, id, skipped);
+    if (!arr || !skipped || !seeds || json_object_set_new(out, "seed_files", seeds) != 0)
         goto out;
     if (n > 0) {
         char latest[32], ck[64];
         snprintf(latest, sizeof latest, "%lld", (long long)parts[n - 1]);
         snprintf(ck, sizeof ck, "%s/%s", latest, CHECKPOINT_DIR);
-        json_t *frames = name_array(fd, latest, CHECKPOINT_DIR);
-        json_t *cks = name_array(fd, ck, NULL);
+        json_t *frames = name_array(fd, latest, CHECKPOINT_DIR, id, skipped);
+        json_t *cks = name_array(fd, ck, NULL, id, skipped);
         if (json_object_set_new(out, "frame_files", frames) != 0 ||
             json_object_set_new(out, "checkpoint_files", cks) != 0)
             goto out;
     }
+    if (json_array_size(skipped) > 0 && json_object_set(out, "skipped_files", skipped) != 0)
+        goto out;
     rc = 0;
 out:
+    json_decref(skipped);
     free(parts);
     return rc;
 }
@@ -1197,7 +1220,7 @@ int stream_store_sync(stream_store *s, const char *id, json_t **out, char *err)
         return fd;
     int rc = STREAM_STORE_OK;
     json_t *obj = json_object();
-    if (!obj || sync_listing(fd, obj) != 0) {
+    if (!obj || sync_listing(fd, id, obj) != 0) {
         rc = fail(err, STREAM_STORE_IO, "cannot list the files of stream %s: %s", id, strerror(errno));
         json_decref(obj);
     } else {
@@ -1222,7 +1245,7 @@ static int add_files(int fd, const char *sub, json_t *map, size_t *budget, const
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (json_object_get(map, names[i]))
+        if (!listable(id, sub, names[i], NULL) || json_object_get(map, names[i]))
             continue;
         size_t len = 0;
         char *data = stream_dir_read(dir, names[i], *budget, &len);

@@ -106,11 +106,15 @@ int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoin
                         int64_t *new_frames, char *err);
 
 /* *out = {"partitions":[..ascending], "seed_files":[..]} plus, when
- * partitions exist, "frame_files" and "checkpoint_files" of the latest. */
+ * partitions exist, "frame_files" and "checkpoint_files" of the latest.
+ * Files whose names break the name rule (stream_path.h) are left out, logged
+ * and named in "skipped_files" (stream-relative, escaped as
+ * stream_path_escape does). */
 int stream_store_sync(stream_store *s, const char *id, json_t **out, char *err);
 
 /* *out = the latest checkpoint's files plus every seed file the checkpoint
- * lacks, as name -> string. IO if they total over max_total bytes or one is
+ * lacks, as name -> string (names that break the name rule are logged and
+ * left out). IO if they total over max_total bytes or one is
  * not UTF-8 text (JSON cannot carry it). */
 int stream_store_start_files(stream_store *s, const char *id, size_t max_total, json_t **out, char *err);
 

@@ -71,6 +71,12 @@ static void test_percent_decoding(void **state)
     assert_int_equal(match(&r, "GET", "/streams/info/a%00b", &h, &p), ROUTER_BAD_PARAM);
     assert_int_equal(match(&r, "GET", "/streams/info/a%4", &h, &p), ROUTER_BAD_PARAM);
     assert_int_equal(match(&r, "GET", "/streams/info/a%zz", &h, &p), ROUTER_BAD_PARAM);
+    /* not UTF-8, escaped or raw: no handler could quote it in a JSON reply */
+    assert_int_equal(match(&r, "GET", "/streams/info/%ff", &h, &p), ROUTER_BAD_PARAM);
+    assert_int_equal(match(&r, "GET", "/streams/download/s/files/bad%ffname", &h, &p), ROUTER_BAD_PARAM);
+    assert_int_equal(match(&r, "GET", "/streams/info/raw\xff", &h, &p), ROUTER_BAD_PARAM);
+    assert_int_equal(match(&r, "GET", "/streams/info/caf%C3%A9", &h, &p), ROUTER_MATCH);
+    assert_string_equal(p.values[0], "caf\xc3\xa9");
 }
 
 static void test_not_found_and_bad_method(void **state)

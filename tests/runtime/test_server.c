@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -257,6 +258,55 @@ static int connect_answered(int port)
     return -1;
 }
 
+/* Sends request on a new connection and reads what comes back into buf
+ * (NUL-terminated) until the server closes the connection: 1, or 0 when it
+ * is still open after 5 seconds. */
+static int exchange(int port, const char *request, size_t len, char *buf, size_t n)
+{
+    struct timeval tv = {5, 0};
+    int fd = connect_loopback(port);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    assert_int_equal(write(fd, request, len), (ssize_t)len);
+    size_t got = 0;
+    ssize_t r = 0;
+    while (got + 1 < n && (r = read(fd, buf + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fd);
+    return r == 0;
+}
+
+/* The JSON body of a whole HTTP/1.1 reply, which must be {"error": ...}. */
+static void assert_raw_error(const char *reply, const char *status_line)
+{
+    assert_memory_equal(reply, status_line, strlen(status_line));
+    const char *body = strstr(reply, "\r\n\r\n");
+    assert_non_null(body);
+    json_t *j = json_loads(body + 4, 0, NULL);
+    assert_true(json_is_string(json_object_get(j, "error")));
+    json_decref(j);
+}
+
+/* Request lines with bytes that are not UTF-8 get a JSON 400 or 404, never a
+ * 500 that could not encode its reply. */
+static void test_raw_bytes_in_path(void **state)
+{
+    (void)state;
+    struct daemon d;
+    char reply[4096];
+    daemon_start(&d, NULL, 0, 0);
+    const char *param = "GET /streams/info/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_true(exchange(d.port, param, strlen(param), reply, sizeof reply));
+    assert_raw_error(reply, "HTTP/1.1 400");
+    const char *unknown = "GET /no\xff/such HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_true(exchange(d.port, unknown, strlen(unknown), reply, sizeof reply));
+    assert_raw_error(reply, "HTTP/1.1 404");
+    const char *method = "DELETE /\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_true(exchange(d.port, method, strlen(method), reply, sizeof reply));
+    assert_raw_error(reply, "HTTP/1.1 404");
+    assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
+}
+
 static void test_connection_limit(void **state)
 {
     (void)state;
@@ -302,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_tls_with_chain),     cmocka_unit_test(test_refuses_bad_tls_config),
         cmocka_unit_test(test_refuses_bad_config), cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_connection_limit),   cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_raw_bytes_in_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

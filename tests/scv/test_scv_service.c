@@ -724,13 +724,107 @@ static void test_frame_bombs(void **state)
     assert_int_equal(harness_stop(scv.pid, SIGTERM, 15), 0);
 }
 
+/* ---- hostile names ------------------------------------------------------- */
+
+/* Plants a file straight into a stream folder, as an old version or an
+ * operator might have left it. */
+static void plant(const struct daemon *scv, const char *id, const char *rel)
+{
+    char path[PATH_MAX + 512];
+    snprintf(path, sizeof path, "%s/streams/%s/%s", scv->data, id, rel);
+    harness_write(path, "planted");
+}
+
+/* Names with control characters or bytes that are not UTF-8 are refused
+ * wherever a request could store them, %ff anywhere in a path parameter is
+ * a 400 (never a 500), a stream that already holds such a file still syncs
+ * and starts, and Content-Disposition is RFC 6266. */
+static void test_hostile_names(void **state)
+{
+    (void)state;
+    struct deployment dep;
+    char token[256], path[512], value[512];
+    long status;
+    deploy(&dep, NULL);
+    const char *scv = dep.scv.url;
+    char *id = add_stream(&dep, dep.admin, 200);
+
+    /* seed files and tags */
+    jcall_expect(scv, "POST", "/streams", dep.admin,
+                 json_pack("{s:s,s:{s:s}}", "target_id", dep.target, "files", "a\001b", "x"), 400);
+    jcall_expect(scv, "POST", "/streams", dep.admin,
+                 json_pack("{s:s,s:{s:s},s:{s:s}}", "target_id", dep.target, "files", "ok", "x", "tags",
+                           "t\r\nX-Injected: yes", "x"),
+                 400);
+    /* frame and checkpoint files */
+    assign(&dep, token, sizeof token);
+    jcall_expect(scv, "PUT", "/core/frame", token,
+                 json_pack("{s:{s:s}}", "files", "evil\r\nX-Injected: yes", "x"), 400);
+    jcall_expect(scv, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "frames.xtc", "AB"), 200);
+    jcall_expect(scv, "PUT", "/core/checkpoint", token, json_pack("{s:{s:s}}", "files", "st\x7f", "S"), 400);
+    checkpoint(scv, token, "S1");
+    jcall_expect(scv, "PUT", "/core/stop", token, json_object(), 200);
+    /* uploads */
+    const char *bad[] = {"files/evil%0D%0AX-Injected:%20yes", "files/bad%ffname", "files/c1%C2%85"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(path, sizeof path, "/streams/upload/%s/%s", id, bad[i]);
+        json_t *j = call(scv, "PUT", path, dep.admin, "auto", "x", 1, &status, NULL);
+        assert_int_equal(status, 400);
+        assert_true(json_is_string(json_object_get(j, "error")));
+        json_decref(j);
+    }
+    snprintf(path, sizeof path, "/streams/upload/%s/files/donn%%C3%%A9es%%20%%22x%%22.txt", id);
+    json_decref(call(scv, "PUT", path, dep.admin, "auto", "x", 1, &status, NULL));
+    assert_int_equal(status, 200);
+    struct harness_response raw;
+    snprintf(path, sizeof path, "/streams/download/%s/files/donn%%C3%%A9es%%20%%22x%%22.txt", id);
+    json_decref(call(scv, "GET", path, dep.admin, NULL, NULL, 0, &status, &raw));
+    assert_int_equal(status, 200);
+    assert_int_equal(harness_header(&raw, "content-disposition", value, sizeof value), 0);
+    assert_string_equal(value, "attachment; filename=\"files/donn__es _x_.txt\"; "
+                               "filename*=UTF-8''files%2Fdonn%C3%A9es%20%22x%22.txt");
+    harness_response_free(&raw);
+
+    /* %ff in any path parameter: 400 with an error, on the SCV and the CC */
+    const char *scv_paths[][2] = {{"GET", "/streams/info/%ff"},       {"GET", "/streams/sync/%ff"},
+                                  {"PUT", "/streams/start/%ff"},      {"PUT", "/streams/stop/%ff"},
+                                  {"PUT", "/streams/delete/%ff"},     {"GET", "/targets/streams/%ff"},
+                                  {"GET", "/streams/download/%ff/x"}, {"GET", "/streams/info/a%ffb"}};
+    for (size_t i = 0; i < sizeof scv_paths / sizeof *scv_paths; i++)
+        jcall_expect(scv, scv_paths[i][0], scv_paths[i][1], dep.admin, NULL, 400);
+    snprintf(path, sizeof path, "/streams/download/%s/files/bad%%ffname", id);
+    jcall_expect(scv, "GET", path, dep.admin, NULL, 400);
+    jcall_expect(dep.cc.url, "GET", "/targets/info/%ff", NULL, NULL, 400);
+    jcall_expect(dep.cc.url, "GET", "/targets/streams/%ff", NULL, NULL, 400);
+    jcall_expect(dep.cc.url, "PUT", "/engines/keys/delete/%ff", dep.admin, json_object(), 400);
+    jcall_expect(dep.cc.url, "PUT", "/targets/update/%ff", dep.admin, json_object(), 400);
+
+    /* names planted on disk: sync and start go on without them, and say so */
+    plant(&dep.scv, id, "files/bad\xffname");
+    plant(&dep.scv, id, "1/evil\r\nname");
+    snprintf(path, sizeof path, "/streams/sync/%s", id);
+    json_t *sync = jcall(scv, "GET", path, dep.admin, NULL, 200);
+    json_t *skipped = json_object_get(sync, "skipped_files");
+    assert_int_equal(json_array_size(skipped), 2);
+    assert_string_equal(json_string_value(json_array_get(skipped, 0)), "files/bad\\xFFname");
+    assert_string_equal(json_string_value(json_array_get(skipped, 1)), "1/evil\\x0D\\x0Aname");
+    assert_int_equal(json_array_size(json_object_get(sync, "seed_files")), 3);
+    assert_int_equal(json_array_size(json_object_get(sync, "frame_files")), 1);
+    json_decref(sync);
+    assign(&dep, token, sizeof token);
+    json_t *start_reply = jcall(scv, "GET", "/core/start", token, NULL, 200);
+    assert_int_equal(json_object_size(json_object_get(start_reply, "files")), 3);
+    json_decref(start_reply);
+    free(id);
+    undeploy(&dep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_core_refusals),
-        cmocka_unit_test(test_lifecycle),
-        cmocka_unit_test(test_manager_refusals),
-        cmocka_unit_test(test_frame_bombs),
+        cmocka_unit_test(test_core_refusals),    cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_manager_refusals), cmocka_unit_test(test_frame_bombs),
+        cmocka_unit_test(test_hostile_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,17 @@ static void test_names(void **state)
     assert_false(stream_path_name_ok(S(".hidden")));
     assert_false(stream_path_name_ok(S("a/b")));
     assert_false(stream_path_name_ok(S("a\0b")));
+    /* control characters (header injection) and bytes that are not UTF-8 */
+    assert_false(stream_path_name_ok(S("evil\r\nX-Injected: yes")));
+    assert_false(stream_path_name_ok(S("tab\there")));
+    assert_false(stream_path_name_ok(S("del\x7f")));
+    assert_false(stream_path_name_ok(S("c1\xc2\x85")));
+    assert_false(stream_path_name_ok(S("bad\xffname")));
+    assert_false(stream_path_name_ok(S("cut\xc3")));
+    assert_false(stream_path_name_ok(S("overlong\xc0\xaf")));
+    assert_true(stream_path_name_ok(S("donn\xc3\xa9"
+                                      "es.txt")));
+    assert_true(stream_path_name_ok(S("space and \xe2\x82\xac")));
     assert_false(stream_path_name_ok(NULL, 3));
     char longname[257];
     memset(longname, 'x', sizeof longname);
@@ -51,6 +62,25 @@ static void test_paths(void **state)
     assert_false(stream_path_ok(S("files/")));
     assert_false(stream_path_ok(S("./files/a")));
     assert_false(stream_path_ok(S("files/a\0/../../x")));
+    assert_false(stream_path_ok(S("files/evil\r\nX: y")));
+    assert_false(stream_path_ok(S("files/bad\xffname")));
+}
+
+static void test_escape(void **state)
+{
+    (void)state;
+    char out[64];
+    stream_path_escape("bad\xffname", out, sizeof out);
+    assert_string_equal(out, "bad\\xFFname");
+    stream_path_escape("evil\r\nX", out, sizeof out);
+    assert_string_equal(out, "evil\\x0D\\x0AX");
+    stream_path_escape("donn\xc3\xa9"
+                       "es",
+                       out, sizeof out);
+    assert_string_equal(out, "donn\xc3\xa9"
+                             "es");
+    stream_path_escape("\xff\xff\xff", out, 9); /* cut short, whole escapes only */
+    assert_string_equal(out, "\\xFF\\xFF");
 }
 
 static void test_walk_refuses_symlinks(void **state)
@@ -111,6 +141,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_escape),
         cmocka_unit_test(test_walk_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
