@@ -9,8 +9,8 @@ in numeric order. TOPOLOGY.pdb gives the atoms, in the frames' order (the
 topology.pdb that tools/prepare.py writes). The backbone dihedrals phi and
 psi of every residue that has both are computed with MDTraj
 (python3-mdtraj) and drawn with Matplotlib (python3-matplotlib), one colour
-per stream. Prints one line per stream (frames, atoms, time span) and the
-number of points plotted. Exit status: 0 done, 1 bad input, 2 usage error.
+per stream. Prints one line per stream (frames, atoms, time span; streams
+without frames yet are skipped) and the number of points plotted. Exit status: 0 done, 1 bad input, 2 usage error.
 """
 import argparse
 import os
@@ -36,14 +36,14 @@ def partitions(stream_dir):
         sys.exit("ramachandran.py: no such folder: %s" % stream_dir)
     numbered = sorted(int(n) for n in os.listdir(stream_dir) if n.isdigit())
     files = [os.path.join(stream_dir, str(n), "frames.xtc") for n in numbered]
-    files = [f for f in files if os.path.isfile(f)]
-    if not files:
-        sys.exit("ramachandran.py: %s has no partitions with frames.xtc (has it been synced?)" % stream_dir)
-    return files
+    return [f for f in files if os.path.isfile(f)]
 
 
 def load_stream(stream_dir, topology):
+    """The stream's trajectory, or None when no frames have been synced yet."""
     files = partitions(stream_dir)
+    if not files:
+        return None
     try:
         traj = mdtraj.load(files, top=topology)
     except Exception as e:  # MDTraj raises many kinds for a bad file or a mismatched topology
@@ -83,6 +83,9 @@ def main(argv):
     points = 0
     for i, stream_dir in enumerate(a.streams):
         traj = load_stream(stream_dir, a.top)
+        if traj is None:
+            print("%s: no frames yet" % stream_dir)
+            continue
         phi, psi = phi_psi(traj)
         if phi.size == 0:
             sys.exit("ramachandran.py: %s has no residue with both phi and psi" % a.top)
@@ -90,6 +93,8 @@ def main(argv):
         points += phi.size
         print("%s: %d frames, %d atoms, t = %g..%g ps" % (stream_dir, traj.n_frames, traj.n_atoms,
                                                            traj.time[0], traj.time[-1]))
+    if points == 0:
+        sys.exit("ramachandran.py: no stream has frames yet (run cores, then siegetank sync)")
     ax.set_xlim(-180, 180)
     ax.set_ylim(-180, 180)
     ax.set_xticks(range(-180, 181, 60))
