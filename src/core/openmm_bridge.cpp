@@ -33,6 +33,14 @@ void set_err(char *err, size_t errlen, const char *what, const std::string &why)
     std::snprintf(err, errlen, "%s: %s", what, why.c_str());
 }
 
+// OpenMM 7.7 is not safe for two threads at once in its XML serializer
+// (systems parsed side by side come out garbled: NaN positions, angles out
+// of range; measured) nor in the CPU platform's registry of contexts (one
+// unlocked map; a SEGV in ThreadPool::getNumThreads seen). Everything that
+// reads or writes XML, or makes or destroys a Context, holds this lock;
+// stepping contexts needs none.
+std::mutex openmm_lock;
+
 void load_plugins()
 {
     static std::once_flag once;
@@ -112,6 +120,7 @@ template <class F> int guarded(const char *what, char *err, size_t errlen, F f)
 
 openmm_bridge *create(const openmm_bridge_setup *setup, char *err, size_t errlen)
 {
+    std::lock_guard<std::mutex> hold(openmm_lock);
     std::unique_ptr<openmm_bridge> b(new openmm_bridge);
     std::unique_ptr<State> state;
     if (guarded("system.xml", err, errlen, [&] { b->system = read_xml<System>(setup->system); }) != 0 ||
@@ -167,6 +176,7 @@ openmm_bridge *openmm_bridge_create(const openmm_bridge_setup *setup, char *err,
 void openmm_bridge_free(openmm_bridge *b)
 {
     try {
+        std::lock_guard<std::mutex> hold(openmm_lock);
         delete b;
     } catch (...) {
         // A destructor that throws leaves nothing to clean up here.
@@ -211,6 +221,7 @@ int openmm_bridge_checkpoint(openmm_bridge *b, openmm_bridge_state *s, char **xm
         s->potential = st.getPotentialEnergy();
         s->kinetic = st.getKineticEnergy();
         std::ostringstream out;
+        std::lock_guard<std::mutex> hold(openmm_lock);
         XmlSerializer::serialize<State>(&st, "State", out);
         std::string text = out.str();
         char *copy = static_cast<char *>(std::malloc(text.size() + 1));

@@ -10,7 +10,11 @@
  * is well formed and whose roots are a System, a State and an Integrator
  * (openmm_engine checks this with expat first). Each text is read as
  * exactly len bytes. Plugins are loaded once, from OpenMM's default
- * plugins directory, when the first bridge is made. */
+ * plugins directory, when the first bridge is made.
+ *
+ * Threads: one bridge belongs to one thread at a time; bridges in different
+ * threads run side by side (what OpenMM cannot do concurrently, reading and
+ * writing XML and making and destroying contexts, is serialized inside). */
 #ifndef ST_OPENMM_BRIDGE_H
 #define ST_OPENMM_BRIDGE_H
 

@@ -1,6 +1,7 @@
 /* openmm_engine through core_engine, on alanine dipeptide (22 atoms, OBC2,
  * tests/core/data/openmm): frames, checkpoints that resume exactly, fresh
- * noise per activation, and bad files that end in an error, never a crash. */
+ * noise per activation, engines side by side in threads (as the cores of one
+ * process run), and bad files that end in an error, never a crash. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +350,59 @@ static void test_check_state(void **state)
     assert_non_null(strstr(err, "velocity is not finite"));
 }
 
+/* ---- engines in threads ----------------------------------------------- */
+
+#define THREADS 4
+#define ROUNDS 12
+
+static atomic_int thread_failures;
+static char thread_failure[600];
+
+/* What one core thread does to its engines: build, run, checkpoint, resume
+ * from the checkpoint. Failures are counted, not asserted: cmocka's checks
+ * belong to the main thread. */
+static void *engine_rounds(void *arg)
+{
+    (void)arg;
+    char err[512] = "";
+    for (int i = 0; i < ROUNDS; i++) {
+        core_engine *e = open_engine(sys_xml.data, sys_xml.len, state_xml.data, state_xml.len, &langevin_xml,
+                                     err, sizeof err);
+        size_t len = 0, flen = 0;
+        char *xml = NULL;
+        core_engine *resumed = NULL;
+        for (int f = 0; e && f < 3 && core_engine_advance(e, &flen, err, sizeof err) != NULL; f++)
+            len++;
+        if (e && len == 3 && (xml = core_engine_checkpoint(e, &flen, err, sizeof err)) != NULL)
+            resumed = open_engine(sys_xml.data, sys_xml.len, xml, flen, &langevin_xml, err, sizeof err);
+        if (resumed == NULL || core_engine_step(resumed) != 3 * SPF) {
+            if (atomic_fetch_add(&thread_failures, 1) == 0)
+                snprintf(thread_failure, sizeof thread_failure, "round %d: %s", i, err);
+        }
+        core_engine_free(resumed);
+        free(xml);
+        core_engine_free(e);
+    }
+    return NULL;
+}
+
+/* OpenMM 7.7 garbles systems parsed by two threads at once (NaN positions,
+ * "angle must be between 0 and pi", measured), and its CPU platform keeps
+ * its contexts in one unlocked map: engines must still run side by side. */
+static void test_engines_in_threads_side_by_side(void **state)
+{
+    (void)state;
+    pthread_t threads[THREADS];
+    atomic_store(&thread_failures, 0);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, engine_rounds, NULL), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(threads[i], NULL);
+    if (atomic_load(&thread_failures) != 0)
+        fail_msg("%d of %d rounds failed; first: %s", atomic_load(&thread_failures), THREADS * ROUNDS,
+                 thread_failure);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_mismatched_and_foreign_files_are_errors),
         cmocka_unit_test(test_non_finite_states_never_checkpoint),
         cmocka_unit_test(test_check_state),
+        cmocka_unit_test(test_engines_in_threads_side_by_side),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
