@@ -19,6 +19,7 @@
 #define CORE_ENGINE_DEFAULT_PLATFORM "CPU"
 #define CORE_ENGINE_MAX_STEPS_PER_FRAME 1000000
 #define CORE_ENGINE_MAX_THREADS 1024
+#define CORE_ENGINE_ERROR_MAX 512 /* error messages fit in this many bytes */
 
 /* One decoded stream file under its base name ("system.xml"). */
 typedef struct core_file {

@@ -200,7 +200,7 @@ const char *openmm_bridge_platform(const openmm_bridge *b)
 
 int openmm_bridge_step(openmm_bridge *b, int steps, char *err, size_t errlen)
 {
-    return guarded("step", err, errlen, [&] { b->integrator->step(steps); });
+    return guarded("OpenMM", err, errlen, [&] { b->integrator->step(steps); });
 }
 
 int openmm_bridge_frame(openmm_bridge *b, openmm_bridge_state *s, char *err, size_t errlen)

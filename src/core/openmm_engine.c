@@ -315,13 +315,18 @@ static size_t omm_advance(void *impl, unsigned char *buf, size_t cap, char *err,
 {
     struct openmm_engine *e = impl;
     struct openmm_bridge_state s = {.positions = e->positions};
+    char msg[CORE_ENGINE_ERROR_MAX];
     if (e->step > INT32_MAX - e->steps_per_frame) {
         snprintf(err, errlen, "step %" PRId64 " + %d would pass the XTC step limit %d", e->step,
                  e->steps_per_frame, INT32_MAX);
         return 0;
     }
-    if (openmm_bridge_step(e->bridge, e->steps_per_frame, err, errlen) != 0 ||
-        openmm_bridge_frame(e->bridge, &s, err, errlen) != 0)
+    if (openmm_bridge_step(e->bridge, e->steps_per_frame, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "the simulation failed between steps %" PRId64 " and %" PRId64 ": %s", e->step,
+                 e->step + e->steps_per_frame, msg);
+        return 0;
+    }
+    if (openmm_bridge_frame(e->bridge, &s, err, errlen) != 0)
         return 0;
     if (!all_finite(e->positions, 3 * e->natoms)) {
         snprintf(err, errlen, "the simulation blew up before step %lld: a position is not finite", s.step);
