@@ -36,7 +36,8 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Decodes src[0..len) into out; -1 on a bad escape, %00, or no room. */
+/* Decodes src[0..len) into out; -1 on a bad escape, a NUL (raw or %00),
+ * or no room. */
 static int percent_decode(const char *src, size_t len, char *out, size_t room, size_t *written)
 {
     size_t o = 0;
@@ -46,12 +47,12 @@ static int percent_decode(const char *src, size_t len, char *out, size_t room, s
             if (i + 2 >= len)
                 return -1;
             int hi = hex_value(src[i + 1]), lo = hex_value(src[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi << 4 | lo);
             i += 2;
         }
-        if (o + 1 >= room)
+        if (c == '\0' || o + 1 >= room)
             return -1;
         out[o++] = c;
     }

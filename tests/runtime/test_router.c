@@ -79,6 +79,19 @@ static void test_percent_decoding(void **state)
     assert_string_equal(p.values[0], "caf\xc3\xa9");
 }
 
+/* A raw NUL byte is refused like %00 (found by fuzz/fuzz_router.c): a handler
+ * would otherwise see an empty or cut-short C string. */
+static void test_raw_nul(void **state)
+{
+    (void)state;
+    struct router r = table();
+    struct router_params p;
+    void *h = NULL;
+    static const char info[] = "/streams/info/\0abc", download[] = "/streams/download/s1/files/a\0b";
+    assert_int_equal(router_match(&r, "GET", 3, info, sizeof info - 1, &h, &p), ROUTER_BAD_PARAM);
+    assert_int_equal(router_match(&r, "GET", 3, download, sizeof download - 1, &h, &p), ROUTER_BAD_PARAM);
+}
+
 static void test_not_found_and_bad_method(void **state)
 {
     (void)state;
@@ -110,9 +123,9 @@ static void test_table_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literal_and_root), cmocka_unit_test(test_params),
-        cmocka_unit_test(test_percent_decoding), cmocka_unit_test(test_not_found_and_bad_method),
-        cmocka_unit_test(test_table_limits),
+        cmocka_unit_test(test_literal_and_root),         cmocka_unit_test(test_params),
+        cmocka_unit_test(test_percent_decoding),         cmocka_unit_test(test_raw_nul),
+        cmocka_unit_test(test_not_found_and_bad_method), cmocka_unit_test(test_table_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
