@@ -34,12 +34,14 @@ void stream_path_escape(const char *name, char *out, size_t outlen)
 {
     const unsigned char *p = (const unsigned char *)name;
     size_t len = strlen(name), o = 0;
-    for (size_t i = 0; i < len && o + 5 <= outlen;) {
+    for (size_t i = 0; i < len;) {
         unsigned cp;
         size_t n = utf8_char(p + i, len - i, &cp);
         if (n == 0 || is_control(cp)) {
             n = n ? n : 1;
-            for (size_t k = 0; k < n && o + 5 <= outlen; k++)
+            if (o + 4 * n >= outlen) /* each byte as \xNN, then the NUL */
+                break;
+            for (size_t k = 0; k < n; k++)
                 o += (size_t)snprintf(out + o, 5, "\\x%02X", p[i + k]);
         } else if (o + n < outlen) {
             memcpy(out + o, p + i, n);

@@ -83,6 +83,25 @@ static void test_escape(void **state)
     assert_string_equal(out, "\\xFF\\xFF");
 }
 
+/* Plain text is cut only when it does not fit (found by
+ * fuzz/fuzz_stream_path.c: room for an escape was kept even for plain
+ * characters, so "op" came out as "o" in 5 bytes). */
+static void test_escape_keeps_what_fits(void **state)
+{
+    (void)state;
+    char out[STREAM_PATH_NAME_MAX + 1], name[STREAM_PATH_NAME_MAX + 1];
+    stream_path_escape("op", out, 5);
+    assert_string_equal(out, "op");
+    stream_path_escape("abcd", out, 5);
+    assert_string_equal(out, "abcd");
+    stream_path_escape("abcde", out, 5);
+    assert_string_equal(out, "abcd");
+    memset(name, 'n', STREAM_PATH_NAME_MAX);
+    name[STREAM_PATH_NAME_MAX] = '\0';
+    stream_path_escape(name, out, sizeof out);
+    assert_string_equal(out, name);
+}
+
 static void test_walk_refuses_symlinks(void **state)
 {
     (void)state;
@@ -142,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_escape_keeps_what_fits),
         cmocka_unit_test(test_walk_refuses_symlinks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
