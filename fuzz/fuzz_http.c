@@ -36,14 +36,16 @@ static struct server *srv;
 static int port;
 static char file_path[4096];
 
-/* Echoes the path parameters (and a header) as the real handlers do, with
- * json_pack's "s": a value that is not UTF-8 must never get here. */
+/* Echoes the path parameters as the real handlers do, with json_pack's
+ * "s": a value that is not UTF-8 must never get here. Header values are
+ * only ever compared, never quoted, so only a header's length goes back. */
 static void h_params(struct server_request *r)
 {
     const char *h = server_header(r->req, "x-fuzz");
     const char *second = r->params.count > 1 ? r->params.values[1] : NULL;
     server_reply_json(r->req, 200,
-                      json_pack("{s:s, s:s?, s:s?}", "id", r->params.values[0], "path", second, "header", h));
+                      json_pack("{s:s, s:s?, s:I}", "id", r->params.values[0], "path", second, "header",
+                                (json_int_t)(h ? (long long)strlen(h) : -1)));
 }
 
 static void h_body(struct server_request *r)

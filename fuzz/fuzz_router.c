@@ -1,14 +1,15 @@
 /* Fuzz target: the router and its percent-decoding, on the CC's and the
  * SCV's route table. Input: method, one '\n', then the raw path (query
  * string included). A match must fill exactly the pattern's parameters,
- * each NUL-terminated inside the parameter buffer, with no NUL inside, no
- * '/' in a one-segment parameter, and valid percent-escapes undone. */
+ * each NUL-terminated inside the parameter buffer, non-empty, valid UTF-8,
+ * with no '/' in a one-segment parameter unless it came escaped. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_support.h"
 #include "runtime/router.h"
+#include "util/utf8.h"
 
 static const char *const routes[][2] = {
     {"GET", "/"},
@@ -74,7 +75,7 @@ static void check_match(const char *const *route, const char *path, size_t path_
         const char *nul = memchr(v, '\0', room);
         FUZZ_CHECK(nul != NULL);
         size_t len = (size_t)(nul - v);
-        FUZZ_CHECK(len > 0);
+        FUZZ_CHECK(len > 0 && utf8_valid(v, len));
         if (!(rest && i == params->count - 1))
             FUZZ_CHECK(memchr(v, '/', len) == NULL || memchr(path, '%', path_len) != NULL);
         total += len;

@@ -1,5 +1,6 @@
 /* Fuzz target: the SCV's stream path rules (stream_path). The input is a
  * request path. Accepted names and paths must follow the header's rules,
+ * stream_path_escape must give plain text that fits (and a good name as is),
  * and walking one, in a small tree with symlinks out of it, a FIFO and
  * nested folders, must only ever reach a regular file or folder inside the
  * tree (checked through /proc/self/fd), making folders only there. */
@@ -15,6 +16,7 @@
 #include "fuzz_support.h"
 #include "scv/stream_path.h"
 #include "util/fs.h"
+#include "util/utf8.h"
 
 static char root[PATH_MAX];
 static int rootfd = -1;
@@ -50,10 +52,41 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Valid UTF-8 without a control character (C0, DEL, C1). */
+static int plain_text(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned cp;
+        size_t n = utf8_char(p + i, len - i, &cp);
+        if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
 static void check_name(const char *s, size_t len)
 {
     FUZZ_CHECK(len >= 1 && len <= STREAM_PATH_NAME_MAX && s[0] != '.');
     FUZZ_CHECK(memchr(s, '/', len) == NULL && memchr(s, '\0', len) == NULL);
+    FUZZ_CHECK(plain_text(s, len));
+}
+
+/* The escaped form fits, is plain text, and leaves a good name alone. */
+static void check_escape(const char *s, size_t len)
+{
+    static const size_t sizes[] = {1, 5, 17, STREAM_PATH_NAME_MAX + 1, 4 * STREAM_PATH_MAX + 1};
+    static char out[4 * STREAM_PATH_MAX + 1];
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        memset(out, 0x7f, sizes[k]);
+        stream_path_escape(s, out, sizes[k]);
+        const char *nul = memchr(out, '\0', sizes[k]);
+        FUZZ_CHECK(nul != NULL);
+        FUZZ_CHECK(plain_text(out, (size_t)(nul - out)));
+        if (stream_path_name_ok(s, len) && len < sizes[k])
+            FUZZ_CHECK(strcmp(out, s) == 0);
+    }
 }
 
 static void check_path(const char *s, size_t len)
@@ -123,6 +156,8 @@ static void walk(const char *path, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = fuzz_cstr(data, size);
+    if (size <= STREAM_PATH_MAX)
+        check_escape(s, size);
     if (stream_path_name_ok(s, size))
         check_name(s, size);
     if (stream_path_ok(s, size)) {
