@@ -16,16 +16,8 @@ threads=$ncpu
 
 cc_setup
 cc_start
-tls_conf=""
-if [ "$mode" = tls ]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -keyout "$tmp/key.pem" \
-    -out "$tmp/cert.pem" 2>/dev/null
-  tls_conf="ssl_certfile = $tmp/cert.pem
-ssl_key = $tmp/key.pem
-ssl_ca_certs = $tmp/cert.pem"
-fi
-scv_setup scv1 "$tls_conf"
-[ "$mode" = tls ] && scv_url=${scv_url/http:/https:}
+[ "$mode" = tls ] && scv_tls=$(tls_files scv rsa)
+scv_setup scv1
 target=$(make_target bench)
 "$fill" scv "$scv_data" scv1 "$target" "$active" > /dev/null
 "$bin" scv -c "$scv_dir/scv.conf" 2>>"$scv_dir/log" &

@@ -16,6 +16,28 @@ done
 
 tmp=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/st-bench.XXXXXX")
 pids=()
+
+# tls_files NAME rsa|ec: a self-signed certificate for localhost and
+# 127.0.0.1 (RSA-2048 or P-256) as $tmp/NAME.pem and $tmp/NAME.key; prints
+# the three ssl_* config lines that serve it.
+tls_files() {
+  local newkey=(-newkey rsa:2048)
+  [ "$2" = ec ] && newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+  openssl req -x509 "${newkey[@]}" -nodes -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$tmp/$1.key" -out "$tmp/$1.pem" 2>/dev/null
+  printf 'ssl_certfile = %s\nssl_key = %s\nssl_ca_certs = %s\n' "$tmp/$1.pem" "$tmp/$1.key" "$tmp/$1.pem"
+}
+
+# The TLS lines cc_setup and scv_setup put in their configs (empty: plain
+# HTTP). BENCH_TLS=1 serves TLS on both with a P-256 certificate, as
+# `siegetank up` does. curl below never verifies certificates.
+cc_tls=""
+scv_tls=""
+if [ -n "${BENCH_TLS:-}" ]; then
+  cc_tls=$(tls_files bench ec)
+  scv_tls=$cc_tls
+fi
+curl() { command curl -k "$@"; }
 bench_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -50,10 +72,10 @@ json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[
 cc_setup() {
   cc_dir=$tmp/cc; mkdir -p "$cc_dir"
   local port; port=$(free_port)
-  cc_url=http://127.0.0.1:$port
+  cc_url=http${cc_tls:+s}://127.0.0.1:$port
   cc_pass=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  printf 'name = cc\ninternal_http_port = %s\ncc_pass = %s\naccess_log = off\nthreads = %s\n%s\n' \
-    "$port" "$cc_pass" "${CC_THREADS:-$ncpu}" "${1:-}" > "$cc_dir/cc.conf"
+  printf 'name = cc\ninternal_http_port = %s\ncc_pass = %s\naccess_log = off\nthreads = %s\n%s\n%s\n' \
+    "$port" "$cc_pass" "${CC_THREADS:-$ncpu}" "$cc_tls" "${1:-}" > "$cc_dir/cc.conf"
   "$bin" cc -c "$cc_dir/cc.conf" add-manager --email admin@bench --password bench-password --role admin \
     >/dev/null 2>>"$cc_dir/log"
 }
@@ -73,9 +95,9 @@ scv_setup() {
   scv_dir=$tmp/$1; mkdir -p "$scv_dir"
   scv_data=$scv_dir/${1}_data
   local port; port=$(free_port)
-  scv_url=http://127.0.0.1:$port
-  printf 'name = %s\ninternal_http_port = %s\nexternal_host = 127.0.0.1:%s\ncommand_center = %s\ncc_pass = %s\naccess_log = off\nthreads = %s\n%s\n' \
-    "$1" "$port" "$port" "$cc_url" "$cc_pass" "${SCV_THREADS:-$ncpu}" "${2:-}" > "$scv_dir/scv.conf"
+  scv_url=http${scv_tls:+s}://127.0.0.1:$port
+  printf 'name = %s\ninternal_http_port = %s\nexternal_host = 127.0.0.1:%s\ncommand_center = %s\ncc_pass = %s\naccess_log = off\nthreads = %s\n%s\n%s\n' \
+    "$1" "$port" "$port" "$cc_url" "$cc_pass" "${SCV_THREADS:-$ncpu}" "$scv_tls" "${2:-}" > "$scv_dir/scv.conf"
 }
 
 # scv_start: starts the SCV and waits until the CC lists it online.

@@ -7,7 +7,7 @@
 #   new-connection  wrk with "Connection: close": a TLS handshake per request;
 #                   wrk resumes the previous session of each connection
 #   full handshake  openssl s_time -new: no resumption (RSA-2048 and P-256)
-#   resumed         openssl s_time -reuse: every handshake resumes
+#   new-conn. TLSv1.2  the same against an SCV with ssl_protocols = TLSv1.2
 # nginx runs twice: at its defaults (Debian 12's nginx offers TLS 1.0-1.2)
 # and limited to TLS 1.3 (what siegetank negotiates with current clients).
 # CPU per request is the steadier figure on a loaded machine: a rate falls
@@ -20,31 +20,18 @@ threads=${3:-2}
 rounds=${4:-3}
 [ -x /usr/sbin/nginx ] || { echo "missing nginx: run scripts/deps.sh --bench" >&2; exit 1; }
 
-for kind in rsa ec; do
-  if [ $kind = rsa ]; then newkey=rsa:2048; else newkey=ec; fi
-  openssl req -x509 -newkey $newkey -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
-    -keyout "$tmp/$kind.key" -out "$tmp/$kind.pem" 2>/dev/null ||
-    openssl req -x509 -newkey $newkey -nodes -days 2 -subj /CN=localhost \
-      -keyout "$tmp/$kind.key" -out "$tmp/$kind.pem" 2>/dev/null
-done
-
-# scv_tls KIND: a TLS SCV with that certificate; sets port_KIND, pid_KIND.
-scv_tls() {
+# start_tls_scv NAME KIND [CONF]: an SCV serving TLS with a KIND (rsa, ec)
+# certificate written as $tmp/NAME.pem and .key, plus CONF lines; sets
+# port_NAME and pid_NAME.
+start_tls_scv() {
   local port; port=$(free_port)
-  cat > "$tmp/scv-$1.conf" <<CONF
-name = bench$1
-internal_http_port = $port
-threads = $threads
-access_log = off
-ssl_certfile = $tmp/$1.pem
-ssl_key = $tmp/$1.key
-ssl_ca_certs = $tmp/$1.pem
-CONF
+  { printf 'name = bench%s\ninternal_http_port = %s\nthreads = %s\naccess_log = off\n%s\n' "$1" "$port" \
+      "$threads" "${3:-}"
+    tls_files "$1" "$2"; } > "$tmp/scv-$1.conf"
   "$bin" scv -c "$tmp/scv-$1.conf" 2>"$tmp/scv-$1.log" &
   pids+=($!)
   printf -v "pid_$1" %s $!
   printf -v "port_$1" %s "$port"
-  wait_up "https://127.0.0.1:$port/" 2>/dev/null || curl -sk -o /dev/null "https://127.0.0.1:$port/"
 }
 
 declare -A nginx_port
@@ -58,10 +45,13 @@ for kind in rsa ec; do
 "
   done
 done
+start_tls_scv rsa rsa
+start_tls_scv ec ec
+start_tls_scv rsa12 rsa "ssl_protocols = TLSv1.2"
 nginx_start "$threads" '{}' "$servers"
-scv_tls rsa
-scv_tls ec
-for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$port_rsa/" && break; sleep 0.05; done
+wait_up "https://127.0.0.1:$port_rsa/"
+wait_up "https://127.0.0.1:$port_ec/"
+wait_up "https://127.0.0.1:$port_rsa12/"
 
 # one_run PID TOOL URL: prints "rate cpu_us_per_request" for one measurement.
 one_run() {
@@ -72,7 +62,7 @@ one_run() {
   keepalive) rate=$(wrk -t"$threads" -c"$conns" -d"${secs}s" "$3" | awk '/Requests\/sec/ {print $2}') ;;
   close) rate=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -H "Connection: close" "$3" |
     awk '/Requests\/sec/ {print $2}') ;;
-  new | reuse)
+  new)
     n=$(openssl s_time -connect "$hostport" -$tool -time "$secs" 2>/dev/null |
       awk '/connections in [0-9.]+ real seconds/ {print $1; exit}')
     rate=$(awk -v n="${n:-0}" -v s="$secs" 'BEGIN { printf "%.1f", n / s }') ;;
@@ -84,11 +74,12 @@ one_run() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# row NAME TOOL KIND: alternates siegetank, nginx defaults, nginx TLS 1.3.
+# row NAME TOOL KIND [SCV]: alternates siegetank (the SCV named SCV, by
+# default KIND), nginx defaults and nginx TLS 1.3, all with a KIND certificate.
 row() {
   local name=$1 tool=$2 kind=$3 i out
   local -a ours_r ours_c ngd_r ngd_c ng3_r ng3_c
-  local ours_pid=pid_$kind ours_port=port_$kind
+  local ours_pid=pid_${4:-$kind} ours_port=port_${4:-$kind}
   for i in $(seq "$rounds"); do
     out=$(one_run "${!ours_pid}" "$tool" "https://127.0.0.1:${!ours_port}/"); ours_r+=("${out% *}"); ours_c+=("${out#* }")
     out=$(one_run "$nginx_pid" "$tool" "https://127.0.0.1:${nginx_port[$kind-default]}/"); ngd_r+=("${out% *}"); ngd_c+=("${out#* }")
@@ -110,4 +101,4 @@ row "new-connection (RSA-2048)" close rsa
 row "new-connection (P-256)" close ec
 row "full handshake (RSA-2048)" new rsa
 row "full handshake (P-256)" new ec
-row "resumed (RSA-2048)" reuse rsa
+row "new-conn. (RSA, TLSv1.2)" close rsa rsa12

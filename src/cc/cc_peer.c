@@ -13,6 +13,9 @@
 
 static pthread_key_t client_key;
 static pthread_once_t client_key_once = PTHREAD_ONCE_INIT;
+/* Every thread's handle resumes the TLS sessions the others made with the
+ * SCVs. It lives as long as the process, like the handles of live threads. */
+static struct client_share *peer_share;
 
 static void client_destroy(void *p)
 {
@@ -21,7 +24,9 @@ static void client_destroy(void *p)
 
 static void client_key_init(void)
 {
+    struct client_error err;
     pthread_key_create(&client_key, client_destroy);
+    peer_share = client_share_new(&err);
 }
 
 static struct client *thread_client(const char *ca_bundle, struct client_error *err)
@@ -33,7 +38,8 @@ static struct client *thread_client(const char *ca_bundle, struct client_error *
     struct client_options opts = {.ca_bundle = ca_bundle && ca_bundle[0] ? ca_bundle : NULL,
                                   .connect_timeout_s = PEER_CONNECT_TIMEOUT_S,
                                   .timeout_s = PEER_TIMEOUT_S,
-                                  .max_reply = PEER_MAX_REPLY};
+                                  .max_reply = PEER_MAX_REPLY,
+                                  .share = peer_share};
     /* The base URL is never used: every call passes a full URL. */
     c = client_new("http://127.0.0.1", &opts, err);
     if (c != NULL && pthread_setspecific(client_key, c) != 0) {

@@ -17,6 +17,15 @@ static void curl_init_once(void)
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int client_global_init(struct client_error *err)
+{
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_result == CURLE_OK)
+        return 0;
+    client_error_set(err, 0, "libcurl initialization failed: %s", curl_easy_strerror(curl_init_result));
+    return -1;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -31,11 +40,8 @@ struct client *client_new(const char *base_url, const struct client_options *opt
                          base_url ? base_url : "");
         return NULL;
     }
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_result != CURLE_OK) {
-        client_error_set(err, 0, "libcurl initialization failed: %s", curl_easy_strerror(curl_init_result));
+    if (client_global_init(err) != 0)
         return NULL;
-    }
     c = calloc(1, sizeof *c);
     if (!c)
         goto fail;
@@ -52,6 +58,8 @@ struct client *client_new(const char *base_url, const struct client_options *opt
     if (scheme == CLIENT_SCV_AS_CC)
         scheme = strncasecmp(url, "http://", 7) == 0 ? CLIENT_SCV_HTTP : CLIENT_SCV_HTTPS;
     c->scv_plain_http = scheme == CLIENT_SCV_HTTP;
+    if (opts && opts->share)
+        curl_easy_setopt(c->curl, CURLOPT_SHARE, client_share_handle(opts->share));
     return c;
 fail:
     client_error_set(err, 0, "out of memory creating a client handle");

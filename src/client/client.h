@@ -37,12 +37,23 @@ struct client_error {
 
 enum client_scv_scheme { CLIENT_SCV_AS_CC = 0, CLIENT_SCV_HTTPS, CLIENT_SCV_HTTP };
 
+/* A share lets handles in different threads resume each other's TLS
+ * sessions and reuse DNS answers, so a process with many handles (the
+ * reference core's threads, a daemon's workers) makes one full TLS
+ * handshake per server instead of one per handle. Connections themselves
+ * stay per handle (libcurl cannot share them between threads safely).
+ * Thread-safe; free it only after every handle that uses it. */
+struct client_share;
+struct client_share *client_share_new(struct client_error *err);
+void client_share_free(struct client_share *s);
+
 struct client_options {
     const char *ca_bundle;  /* NULL: the system's CA store */
     long connect_timeout_s; /* 0: 10 s */
     long timeout_s;         /* whole request, 0: 300 s; downloads use a stall timeout instead */
     size_t max_reply;       /* 0: CLIENT_DEFAULT_MAX_REPLY */
     enum client_scv_scheme scv_scheme;
+    struct client_share *share; /* NULL: sessions are the handle's own */
 };
 
 struct client;

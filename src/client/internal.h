@@ -19,6 +19,11 @@ struct client {
     char curl_error[CURL_ERROR_SIZE];
 };
 
+/* curl_global_init once per process; 0, or -1 with err filled. */
+int client_global_init(struct client_error *err);
+/* The libcurl share behind s (NULL for NULL). */
+CURLSH *client_share_handle(const struct client_share *s);
+
 /* client_request's engine: when sink is given, a 200 reply's body goes there
  * instead of into out->body, and the request may run past timeout_s as long
  * as bytes keep arriving. */

@@ -411,6 +411,11 @@ int core_runner_run(const struct core_runner_config *cfg, atomic_int *stop, stru
     memset(stats, 0, sizeof *stats);
     if (check_config(cfg, err, errlen) != 0)
         return -1;
+    /* The cores resume each other's TLS sessions with the CC and the SCVs. */
+    if ((opts.share = client_share_new(&cerr)) == NULL) {
+        snprintf(err, errlen, "%s", cerr.message);
+        return -1;
+    }
     cores = calloc((size_t)cfg->cores, sizeof *cores);
     threads = calloc((size_t)cfg->cores, sizeof *threads);
     if (!cores || !threads) {
@@ -452,5 +457,6 @@ out:
     }
     free(threads);
     free(cores);
+    client_share_free(opts.share);
     return rc;
 }

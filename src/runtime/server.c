@@ -988,6 +988,9 @@ int server_run(struct server *s)
              s->cfg.data_folder);
     wait_for_stop_signal(s);
     stop_everything(s, started, tickers);
+    if (s->ssl_ctx != NULL)
+        log_info("TLS: %ld handshakes completed, %ld of them resumed sessions",
+                 SSL_CTX_sess_accept_good(s->ssl_ctx), SSL_CTX_sess_hits(s->ssl_ctx));
     log_info("%s '%s' stopped", s->kind_name, s->cfg.name);
     return 0;
 }
