@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/http_framing.h"
 #include "runtime/tls.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -460,6 +461,19 @@ static void on_inflight_dispose(void *p)
     th->inflight--;
 }
 
+/* RFC 9112 §6.1/§6.3 on the raw request head, which h2o leaves at the start
+ * of the connection's input until the response is sent (see
+ * http_framing.h). NULL when fine. */
+static const char *framing_error(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return NULL;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->input == NULL)
+        return NULL;
+    return http_framing_check(sock->input->bytes, sock->input->size);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -468,6 +482,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct loop_thread **mark = h2o_mem_alloc_shared(&req->pool, sizeof *mark, on_inflight_dispose);
     *mark = th;
     th->inflight++;
+
+    const char *framing = framing_error(req);
+    if (framing != NULL) {
+        /* What follows this message on the connection cannot be trusted. */
+        req->http1_is_persistent = 0;
+        server_reply_error(req, 400, "ambiguous message framing: %s", framing);
+        return 0;
+    }
 
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
         server_add_header(req, "access-control-allow-methods", "GET, POST, PUT, OPTIONS");
@@ -818,7 +840,11 @@ static void setup_h2o(struct server *s)
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("siegetank"));
     s->globalconf.max_request_entity_size = s->cfg.max_body_size;
     s->globalconf.http1.req_timeout = (uint64_t)s->cfg.idle_timeout * 1000;
-    s->globalconf.http2.idle_timeout = (uint64_t)s->cfg.idle_timeout * 1000;
+    /* HTTP/1.1 only: no h2c upgrade and no prior-knowledge "PRI * HTTP/2"
+     * (with TLS, ALPN offers only http/1.1: see tls.c). h2o 2.2.5 predates
+     * the HTTP/2 rapid-reset fix (CVE-2023-44487) and no client of ours
+     * speaks HTTP/2 (docs/deployment.md). */
+    s->globalconf.http1.upgrade_to_http2 = 0;
     s->globalconf.handshake_timeout = (uint64_t)s->cfg.header_timeout * 1000;
     s->hostconf = h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(s->hostconf, "/", 0);

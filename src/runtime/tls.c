@@ -16,6 +16,9 @@
 
 #include <h2o.h>
 
+/* ALPN offers HTTP/1.1 alone: HTTP/2 is off (see server.c). */
+static const h2o_iovec_t alpn_http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
+
 static void ssl_reason(char *buf, size_t len)
 {
     unsigned long e = ERR_peek_last_error();
@@ -236,7 +239,7 @@ SSL_CTX *tls_server_context(const struct tls_server_options *o, char *err, size_
     }
     if (add_chain(ctx, o->ca_certs, err, errlen) != 0)
         goto fail;
-    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    h2o_ssl_register_alpn_protocols(ctx, alpn_http1_only);
     return ctx;
 fail:
     SSL_CTX_free(ctx);

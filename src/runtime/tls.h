@@ -1,6 +1,7 @@
 /* tls: the server-side TLS context from the three config files.
  * The CA chain in ssl_ca_certs is sent after the certificate. Every failure
- * names the config field and the file so an operator can fix it.
+ * names the config field and the file so an operator can fix it. ALPN
+ * offers only http/1.1 (HTTP/2 is off).
  *
  * Sessions resume with stateless tickets for TLS 1.2 and 1.3 clients alike
  * (no server-side session cache, so no lock or memory per session). The

@@ -307,6 +307,48 @@ static void test_raw_bytes_in_path(void **state)
     assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
 }
 
+static int count(const char *haystack, const char *needle)
+{
+    int n = 0;
+    for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* RFC 9112 §6.1/§6.3: a message framed two ways gets 400 and the connection
+ * is closed, so nothing after it is read as another request; and HTTP/2 is
+ * off in cleartext too (no prior knowledge, no h2c upgrade). */
+static void test_ambiguous_framing(void **state)
+{
+    (void)state;
+    struct daemon d;
+    char reply[4096];
+    daemon_start(&d, NULL, 0, 0);
+    const char *both = "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_true(exchange(d.port, both, strlen(both), reply, sizeof reply));
+    assert_raw_error(reply, "HTTP/1.1 400");
+    const char *two = "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 35\r\n\r\n"
+                      "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_true(exchange(d.port, two, strlen(two), reply, sizeof reply));
+    assert_raw_error(reply, "HTTP/1.1 400");
+    assert_int_equal(count(reply, "HTTP/1.1 "), 1);
+    /* the same length twice is fine */
+    const char *same = "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n"
+                       "Connection: close\r\n\r\n{}";
+    assert_true(exchange(d.port, same, strlen(same), reply, sizeof reply));
+    assert_raw_error(reply, "HTTP/1.1 404");
+    /* HTTP/2 prior knowledge is a bad HTTP/1.1 request; h2c is not upgraded */
+    const char *preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    assert_true(exchange(d.port, preface, strlen(preface), reply, sizeof reply));
+    assert_memory_equal(reply, "HTTP/1.1 400", 12);
+    const char *h2c = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, close\r\n"
+                      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+    assert_true(exchange(d.port, h2c, strlen(h2c), reply, sizeof reply));
+    assert_memory_equal(reply, "HTTP/1.1 200", 12);
+    assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
+}
+
 static void test_connection_limit(void **state)
 {
     (void)state;
@@ -352,7 +394,7 @@ int main(void)
         cmocka_unit_test(test_tls_with_chain),     cmocka_unit_test(test_refuses_bad_tls_config),
         cmocka_unit_test(test_refuses_bad_config), cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_connection_limit),   cmocka_unit_test(test_usage),
-        cmocka_unit_test(test_raw_bytes_in_path),
+        cmocka_unit_test(test_raw_bytes_in_path),  cmocka_unit_test(test_ambiguous_framing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

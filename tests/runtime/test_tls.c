@@ -230,6 +230,28 @@ static void test_protocol_range(void **state)
     SSL_CTX_free(only12);
 }
 
+/* A client that would rather speak HTTP/2 is given HTTP/1.1: h2o 2.2.5's
+ * HTTP/2 lacks the rapid-reset fix (CVE-2023-44487). */
+static void test_alpn_offers_http1_only(void **state)
+{
+    static const unsigned char protos[] = "\x02h2\x08http/1.1";
+    SSL_CTX *server = server_ctx(*state, 2, 3);
+    for (int version = TLS1_2_VERSION; version <= TLS1_3_VERSION; version++) {
+        SSL_CTX *client = client_ctx(version);
+        assert_int_equal(SSL_CTX_set_alpn_protos(client, protos, sizeof protos - 1), 0);
+        SSL_SESSION *session = NULL;
+        assert_int_equal(connect_once(server, client, &session), 0);
+        const unsigned char *alpn = NULL;
+        size_t len = 0;
+        SSL_SESSION_get0_alpn_selected(session, &alpn, &len);
+        assert_int_equal(len, 8);
+        assert_memory_equal(alpn, "http/1.1", 8);
+        SSL_SESSION_free(session);
+        SSL_CTX_free(client);
+    }
+    SSL_CTX_free(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_rotation_tls13),
         cmocka_unit_test(test_tickets_belong_to_their_context),
         cmocka_unit_test(test_protocol_range),
+        cmocka_unit_test(test_alpn_offers_http1_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
