@@ -16,7 +16,7 @@ usage() {
   exit 2
 }
 
-[ $# -ge 1 ] && [[ $1 =~ ^[0-9]+$ ]] || usage
+if [ $# -lt 1 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then usage; fi
 seconds=$1
 shift
 jobs=1
