@@ -3,8 +3,14 @@
  * Creates DIR (certificate, configs, an admin, an engine key, all reused on
  * the next run), starts a CC and an SCV as child processes with TLS, and by
  * default runs a short demo: a target, a few streams, a few reference cores,
- * printing the frames each stream has committed. Ctrl-C stops the cores, the
- * SCV and the CC, in that order. */
+ * printing the frames each stream has committed. Ctrl-C (or SIGHUP, SIGTERM)
+ * stops the cores, the SCV and the CC, in that order; the daemons also die
+ * with `up` when it is killed outright.
+ *
+ * DIR/credentials.json exists only once the deployment it describes is
+ * ready (the SCV registered and online at the CC): until then what `up`
+ * makes is kept in DIR/credentials.pending.json, so a client that reads the
+ * credentials as soon as they appear finds everything running. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -14,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +32,7 @@
 #include "core/core_runner.h"
 #include "core/md_engine.h"
 #include "runtime/tls.h"
+#include "scv/scv_service.h"
 #include "util/base64.h"
 #include "util/crypto.h"
 #include "util/fs.h"
@@ -33,6 +41,8 @@
 
 #define UP_ADMIN_EMAIL "admin@localhost"
 #define UP_SCV_NAME "local"
+#define UP_CREDENTIALS "credentials.json"
+#define UP_CREDENTIALS_PENDING "credentials.pending.json"
 /* Seconds a core may stay silent before its stream goes back to the queue;
  * short, so that a killed local core frees its stream quickly. */
 #define UP_HEARTBEAT_INCREMENT 60
@@ -53,7 +63,9 @@ struct up_state {
     char self[PATH_MAX];
     char cc_url[128];
     pid_t cc_pid, scv_pid;
-    json_t *creds; /* DIR/credentials.json */
+    off_t scv_log_start; /* size of scv.log before this run's SCV started */
+    json_t *creds;       /* saved to UP_CREDENTIALS once ready, before in UP_CREDENTIALS_PENDING */
+    int ready;
     struct client *cc;
 };
 
@@ -74,7 +86,10 @@ static int usage(int status)
             "                    [--heartbeat-increment SECONDS]\n\n"
             "Runs a local Command Center and stream workserver with TLS, data in DIR\n"
             "(default ./siegetank_local, reused on the next run), and a short demo unless\n"
-            "--no-demo. Ports default to 8980 (CC) and 8960 (SCV). Ctrl-C stops everything.\n"
+            "--no-demo. Ports default to 8980 (CC) and 8960 (SCV). Ctrl-C (or closing the\n"
+            "terminal) stops everything; the daemons also die if up is killed.\n"
+            "DIR/credentials.json (admin token, engine key) appears once the SCV is\n"
+            "registered and online at the CC.\n"
             "The ports and --heartbeat-increment (how long a silent core keeps its stream,\n"
             "default %d s) are written into DIR/cc.conf and DIR/scv.conf on the first run;\n"
             "later runs use those files (edit them to change the values).\n",
@@ -242,12 +257,44 @@ static int ensure_configs(struct up_state *st)
 static int save_credentials(struct up_state *st)
 {
     char path[PATH_MAX];
-    path_in(st, "credentials.json", path);
+    path_in(st, st->ready ? UP_CREDENTIALS : UP_CREDENTIALS_PENDING, path);
     char *text = json_dumps(st->creds, JSON_INDENT(2));
     int rc = text != NULL && fs_write_atomic(path, text, strlen(text)) == 0 ? 0 : -1;
     chmod(path, 0600);
     free(text);
     return rc;
+}
+
+/* Called once everything runs: from now on the credentials live where
+ * clients look for them. */
+static int publish_credentials(struct up_state *st)
+{
+    char pending[PATH_MAX];
+    st->ready = 1;
+    if (save_credentials(st) != 0)
+        return -1;
+    path_in(st, UP_CREDENTIALS_PENDING, pending);
+    unlink(pending);
+    return 0;
+}
+
+/* A previous run's credentials.json is taken back into the pending file
+ * before anything starts, so it never describes daemons not yet running. */
+static json_t *load_credentials(struct up_state *st)
+{
+    char path[PATH_MAX], pending[PATH_MAX];
+    path_in(st, UP_CREDENTIALS, path);
+    path_in(st, UP_CREDENTIALS_PENDING, pending);
+    if (fs_exists(path) && rename(path, pending) != 0) {
+        fprintf(stderr, "siegetank up: cannot move %s to %s: %s\n", path, pending, strerror(errno));
+        return NULL;
+    }
+    if (!fs_exists(pending))
+        return json_object();
+    json_t *creds = json_load_file(pending, 0, NULL);
+    if (creds == NULL)
+        fprintf(stderr, "siegetank up: %s is not valid JSON; move it away to start afresh\n", pending);
+    return creds;
 }
 
 static const char *cred(const struct up_state *st, const char *key)
@@ -261,10 +308,16 @@ static pid_t spawn_self(struct up_state *st, const char *const args[], const cha
 {
     char log[PATH_MAX];
     path_in(st, log_name, log);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0)
         return pid;
     setpgid(0, 0); /* Ctrl-C reaches `up` only; it stops the children in order */
+    /* Killed outright, `up` can stop nothing: its children get SIGTERM (and
+     * stop cleanly) when it dies; if it died before this took effect, the
+     * child is already orphaned and must not start. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+        _exit(127);
     FILE *f = fopen(log, "a");
     if (f != NULL) {
         dup2(fileno(f), 2);
@@ -380,11 +433,27 @@ static int ensure_engine_key(struct up_state *st)
     return save_credentials(st);
 }
 
+/* 1 once this run's SCV has logged its registration with the CC. */
+static int scv_registered(const struct up_state *st)
+{
+    char path[PATH_MAX];
+    size_t len;
+    path_in(st, "scv.log", path);
+    char *text = fs_read_file(path, 64 << 20, &len);
+    int found = text != NULL && (off_t)len >= st->scv_log_start &&
+                strstr(text + st->scv_log_start, SCV_SERVICE_REGISTERED) != NULL;
+    free(text);
+    return found;
+}
+
+/* Registered in this run, and online at the CC: a CC that has just started
+ * calls every SCV it knows from its database online before it has heard of
+ * it, so the status alone would say yes too early on a second run. */
 static int wait_scv_online(struct up_state *st)
 {
     struct client_error err;
     for (int i = 0; i < 300 && !up_stop; i++) {
-        json_t *status = client_scvs_status(st->cc, &err);
+        json_t *status = scv_registered(st) ? client_scvs_status(st->cc, &err) : NULL;
         int online = json_is_true(json_object_get(json_object_get(status, UP_SCV_NAME), "online"));
         json_decref(status);
         if (online)
@@ -405,6 +474,10 @@ static int start_daemons(struct up_state *st)
     if (wait_until_up(st, &st->cc_pid, st->cc_url, "CC") != 0)
         return -1;
     printf("CC  running at %s (log: %s/cc.log)\n", st->cc_url, st->opt.dir);
+    char log[PATH_MAX];
+    struct stat sb;
+    path_in(st, "scv.log", log);
+    st->scv_log_start = stat(log, &sb) == 0 ? sb.st_size : 0;
     st->scv_pid = spawn_self(st, scv_args, "scv.log", -1);
     snprintf(url, sizeof url, "https://127.0.0.1:%d/", st->opt.scv_port);
     if (wait_until_up(st, &st->scv_pid, url, "SCV") != 0)
@@ -579,17 +652,13 @@ static void print_next_steps(const struct up_state *st)
 
 static int prepare(struct up_state *st)
 {
-    char path[PATH_MAX];
     if (fs_mkdir_p(st->opt.dir, 0700) != 0) {
         fprintf(stderr, "siegetank up: cannot create %s: %s\n", st->opt.dir, strerror(errno));
         return -1;
     }
-    path_in(st, "credentials.json", path);
-    st->creds = fs_exists(path) ? json_load_file(path, 0, NULL) : json_object();
-    if (st->creds == NULL) {
-        fprintf(stderr, "siegetank up: %s is not valid JSON; move it away to start afresh\n", path);
+    st->creds = load_credentials(st);
+    if (st->creds == NULL)
         return -1;
-    }
     if (ensure_certificate(st) != 0 || ensure_configs(st) != 0) {
         fprintf(stderr, "siegetank up: cannot set up the configs in %s\n", st->opt.dir);
         return -1;
@@ -614,13 +683,14 @@ int cmd_up(int argc, char **argv)
     st.self[n] = '\0';
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal); /* its terminal closed: stop as on Ctrl-C */
     /* Progress lines must show up as they happen, also in a pipe or a log. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     rc = 1;
     if (prepare(&st) != 0 || bootstrap_admin(&st) != 0 || start_daemons(&st) != 0)
         goto out;
     client_set_token(st.cc, cred(&st, "admin_token"));
-    if (ensure_engine_key(&st) != 0 || wait_scv_online(&st) != 0)
+    if (ensure_engine_key(&st) != 0 || wait_scv_online(&st) != 0 || publish_credentials(&st) != 0)
         goto out;
     printf("admin %s and engine key for '%s' saved in %s/credentials.json\n", UP_ADMIN_EMAIL, MD_ENGINE_NAME,
            st.opt.dir);

@@ -211,8 +211,8 @@ static void tick_register(void *arg)
         return;
     if (scv_cc_register(svc->cc, err) == SCV_CC_OK) {
         if (svc->registered != 1)
-            log_info("registered with the command center %s as '%s' (%s)", svc->cfg.command_center,
-                     svc->cfg.name, svc->cfg.external_host);
+            log_info(SCV_SERVICE_REGISTERED " %s as '%s' (%s)", svc->cfg.command_center, svc->cfg.name,
+                     svc->cfg.external_host);
         svc->registered = 1;
         svc->next_register = now + SCV_REGISTER_SECONDS;
         return;

@@ -24,6 +24,9 @@
 #include "scv/stream_store.h"
 
 #define SCV_REGISTER_SECONDS 30
+/* Logged once per run at the first successful registration with the CC
+ * (`siegetank up` waits for it in the SCV's log). */
+#define SCV_SERVICE_REGISTERED "registered with the command center"
 #define SCV_RETRY_SECONDS 2
 #define SCV_STATS_BATCH 200
 #define SCV_SECRET_BYTES 32

@@ -142,15 +142,16 @@ static void wait_until_ready(struct up_env *e)
     fail_msg("siegetank up did not get ready; see %s/up.log", e->root);
 }
 
-/* No process may still run in up's folder (the daemons chdir there). */
-static void assert_no_process_in(const char *dir)
+/* A process still running in up's folder (the daemons chdir there), or 0. */
+static pid_t process_in(const char *dir)
 {
     char want[PATH_MAX], link[300], cwd[PATH_MAX];
+    pid_t found = 0;
     assert_non_null(realpath(dir, want));
     DIR *proc = opendir("/proc");
     assert_non_null(proc);
     struct dirent *d;
-    while ((d = readdir(proc)) != NULL) {
+    while (found == 0 && (d = readdir(proc)) != NULL) {
         if (d->d_name[0] < '0' || d->d_name[0] > '9')
             continue;
         snprintf(link, sizeof link, "/proc/%s/cwd", d->d_name);
@@ -159,23 +160,50 @@ static void assert_no_process_in(const char *dir)
             continue;
         cwd[n] = '\0';
         if (strcmp(cwd, want) == 0)
-            fail_msg("process %s still runs in %s after up stopped", d->d_name, dir);
+            found = (pid_t)atol(d->d_name);
     }
     closedir(proc);
+    return found;
+}
+
+/* Waits up to timeout_s for the daemons to be gone, then fails. */
+static void assert_no_process_in(const char *dir, int timeout_s)
+{
+    pid_t pid = process_in(dir);
+    for (int i = 0; pid != 0 && i < timeout_s * 10; i++) {
+        nap_ms(100);
+        pid = process_in(dir);
+    }
+    if (pid != 0)
+        fail_msg("process %d still runs in %s after up stopped", (int)pid, dir);
+}
+
+/* Nobody answers on up's ports any more. */
+static void assert_ports_free(const struct up_env *e)
+{
+    char url[80];
+    struct harness_response r;
+    snprintf(url, sizeof url, "https://%s/", e->cc_host);
+    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, NULL, &r), -1);
+    harness_response_free(&r);
+    assert_int_equal(harness_http("GET", e->scv_url, NULL, NULL, 0, NULL, &r), -1);
+    harness_response_free(&r);
+}
+
+/* sig: SIGINT (Ctrl-C) or SIGHUP (terminal closed): up stops its daemons
+ * and exits 0. SIGKILL: the daemons must die with up all the same. */
+static void stop_up_with(struct up_env *e, int sig)
+{
+    int rc = harness_stop(e->up_pid, sig, 60);
+    e->up_pid = 0;
+    assert_int_equal(rc, sig == SIGKILL ? 128 + SIGKILL : 0);
+    assert_no_process_in(e->dir, 30);
+    assert_ports_free(e);
 }
 
 static void stop_up(struct up_env *e)
 {
-    char url[80];
-    struct harness_response r;
-    assert_int_equal(harness_stop(e->up_pid, SIGINT, 60), 0);
-    e->up_pid = 0;
-    assert_no_process_in(e->dir);
-    snprintf(url, sizeof url, "https://%s/", e->cc_host);
-    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, NULL, &r), -1); /* nobody answers any more */
-    harness_response_free(&r);
-    assert_int_equal(harness_http("GET", e->scv_url, NULL, NULL, 0, NULL, &r), -1);
-    harness_response_free(&r);
+    stop_up_with(e, SIGINT);
 }
 
 /* ---- the manager's side, through the CLI ------------------------------- */
@@ -534,23 +562,29 @@ static void check_data_reused(struct up_env *e, const long *frames)
     cli_result_free(&r);
 }
 
-static void test_up_cli_cores_sync_restart(void **state)
+static void up_env_init(struct up_env *e)
 {
-    (void)state;
-    struct up_env e;
-    char config[PATH_MAX + 16], conf[PATH_MAX + 32];
-    memset(&e, 0, sizeof e);
-    harness_tmpdir(e.root);
-    snprintf(e.dir, sizeof e.dir, "%s/up", e.root);
-    snprintf(config, sizeof config, "%s/config", e.root);
+    char config[PATH_MAX + 16];
+    memset(e, 0, sizeof *e);
+    harness_tmpdir(e->root);
+    snprintf(e->dir, sizeof e->dir, "%s/up", e->root);
+    snprintf(config, sizeof config, "%s/config", e->root);
     setenv("XDG_CONFIG_HOME", config, 1); /* the CLI's saved login lives here */
     int p1 = harness_free_port(), p2 = harness_free_port();
     while (p2 == p1)
         p2 = harness_free_port();
-    snprintf(e.cc_port, sizeof e.cc_port, "%d", p1);
-    snprintf(e.scv_port, sizeof e.scv_port, "%d", p2);
-    snprintf(e.cc_host, sizeof e.cc_host, "127.0.0.1:%d", p1);
-    snprintf(e.scv_url, sizeof e.scv_url, "https://127.0.0.1:%d/", p2);
+    snprintf(e->cc_port, sizeof e->cc_port, "%d", p1);
+    snprintf(e->scv_port, sizeof e->scv_port, "%d", p2);
+    snprintf(e->cc_host, sizeof e->cc_host, "127.0.0.1:%d", p1);
+    snprintf(e->scv_url, sizeof e->scv_url, "https://127.0.0.1:%d/", p2);
+}
+
+static void test_up_cli_cores_sync_restart(void **state)
+{
+    (void)state;
+    struct up_env e;
+    char conf[PATH_MAX + 32];
+    up_env_init(&e);
 
     e.up_pid = start_up(&e);
     assert_true(e.up_pid > 0);
@@ -590,9 +624,79 @@ static void test_up_cli_cores_sync_restart(void **state)
     fs_rm_rf(e.root);
 }
 
+/* What a client does the moment credentials.json appears: read it and ask
+ * the CC for its SCVs (the 2014 client's login() caches that list). */
+static void check_credentials_mean_ready(struct up_env *e)
+{
+    char creds_path[PATH_MAX + 32], url[80];
+    struct client_error err;
+    snprintf(creds_path, sizeof creds_path, "%s/credentials.json", e->dir);
+    json_t *creds = NULL;
+    for (int i = 0; i < 12000 && creds == NULL; i++) {
+        int status;
+        assert_int_equal(waitpid(e->up_pid, &status, WNOHANG), 0);
+        creds = json_load_file(creds_path, 0, NULL);
+        if (creds == NULL)
+            nap_ms(5);
+    }
+    assert_non_null(creds);
+    snprintf(url, sizeof url, "https://%s", e->cc_host);
+    struct client *cc = client_new(url, NULL, &err);
+    assert_non_null(cc);
+    client_set_token(cc, json_string_value(json_object_get(creds, "admin_token")));
+    if (!scv_online(cc))
+        fail_msg("credentials.json was there before the SCV was online at the CC");
+    assert_non_null(json_object_get(creds, "engine_key"));
+    client_free(cc);
+    json_decref(creds);
+}
+
+static void test_up_credentials_only_when_ready(void **state)
+{
+    (void)state;
+    struct up_env e;
+    up_env_init(&e);
+    e.up_pid = start_up(&e);
+    assert_true(e.up_pid > 0);
+    check_credentials_mean_ready(&e);
+    wait_until_ready(&e); /* and the ready line followed */
+    stop_up(&e);
+    fs_rm_rf(e.root);
+}
+
+/* Starts up, waits until it is ready and stops it with sig (see stop_up_with). */
+static void up_stopped_by(int sig)
+{
+    struct up_env e;
+    up_env_init(&e);
+    e.up_pid = start_up(&e);
+    assert_true(e.up_pid > 0);
+    wait_until_ready(&e);
+    stop_up_with(&e, sig);
+    fs_rm_rf(e.root);
+}
+
+/* A closed terminal or a dropped SSH session sends SIGHUP: up must stop its
+ * daemons as on Ctrl-C, so the next up finds its ports free. */
+static void test_up_sighup_stops_daemons(void **state)
+{
+    (void)state;
+    up_stopped_by(SIGHUP);
+}
+
+/* up killed outright can stop nothing itself: its daemons must die with it. */
+static void test_up_sigkill_takes_daemons(void **state)
+{
+    (void)state;
+    up_stopped_by(SIGKILL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_up_credentials_only_when_ready),
+        cmocka_unit_test(test_up_sighup_stops_daemons),
+        cmocka_unit_test(test_up_sigkill_takes_daemons),
         cmocka_unit_test(test_up_cli_cores_sync_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
