@@ -27,6 +27,11 @@ static const char *const SCHEMA_SQL = "CREATE TABLE IF NOT EXISTS schema_version
                                       " created REAL NOT NULL);"
                                       "CREATE TABLE IF NOT EXISTS open_fragments ("
                                       " id TEXT PRIMARY KEY,"
+                                      " body TEXT NOT NULL);"
+                                      "CREATE TABLE IF NOT EXISTS commit_intents ("
+                                      " stream_id TEXT PRIMARY KEY,"
+                                      " partition INTEGER NOT NULL,"
+                                      " fragment_id TEXT NOT NULL,"
                                       " body TEXT NOT NULL);";
 
 static void log_sqlite(scv_db *db, const char *what)
@@ -338,17 +343,106 @@ out:
     return rc;
 }
 
-int scv_db_open_fragment_save(scv_db *db, const char *id, const char *json_text)
+int scv_db_commit_intent(scv_db *db, const char *stream_id, int64_t partition, const char *fragment_id,
+                         const char *json_text)
 {
     int rc = -1;
     pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st = prepare(db, "INSERT OR REPLACE INTO open_fragments (id, body) VALUES (?1, ?2)");
-    if (!st)
+    sqlite3_stmt *st =
+        prepare(db, "INSERT OR REPLACE INTO commit_intents (stream_id, partition, fragment_id, body)"
+                    " VALUES (?1, ?2, ?3, ?4)");
+    /* WAL with synchronous=NORMAL may lose the last transactions on power
+     * loss; this one must be on disk before the rename it describes. */
+    if (!st || exec_locked(db, "PRAGMA synchronous=FULL") != 0)
         goto out;
-    sqlite3_bind_text(st, 2, json_text, -1, SQLITE_STATIC);
-    rc = run_keyed(db, st, id, "saving an open stats fragment");
+    sqlite3_bind_int64(st, 2, partition);
+    sqlite3_bind_text(st, 3, fragment_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, json_text, -1, SQLITE_STATIC);
+    rc = run_keyed(db, st, stream_id, "recording a commit's credit");
+    if (exec_locked(db, "PRAGMA synchronous=NORMAL") != 0)
+        rc = -1;
 out:
     sqlite3_finalize(st);
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int scv_db_commit_done(scv_db *db, const char *stream_id, int64_t frames, const char *fragment_id,
+                       const char *json_text)
+{
+    int rc = -1;
+    sqlite3_stmt *upd = NULL, *save = NULL, *drop = NULL;
+    pthread_mutex_lock(&db->lock);
+    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
+        goto out;
+    upd = prepare(db, "UPDATE streams SET frames = ?2 WHERE id = ?1");
+    save = prepare(db, "INSERT OR REPLACE INTO open_fragments (id, body) VALUES (?1, ?2)");
+    drop = prepare(db, "DELETE FROM commit_intents WHERE stream_id = ?1");
+    if (!upd || !save || !drop)
+        goto finish;
+    sqlite3_bind_int64(upd, 2, frames);
+    sqlite3_bind_text(save, 2, json_text, -1, SQLITE_STATIC);
+    if (run_keyed(db, upd, stream_id, "updating a stream's frames") != 0 ||
+        (fragment_id != NULL && run_keyed(db, save, fragment_id, "saving an open stats fragment") != 0) ||
+        run_keyed(db, drop, stream_id, "closing a commit's credit record") != 0)
+        goto finish;
+    rc = 0;
+finish:
+    rc = tx_finish(db, rc);
+out:
+    sqlite3_finalize(upd);
+    sqlite3_finalize(save);
+    sqlite3_finalize(drop);
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+/* Applies one intent row of st (stream_id, partition, fragment_id, body)
+ * when its partition exists. 0, or -1 on failure. */
+static int resolve_intent(scv_db *db, sqlite3_stmt *st, sqlite3_stmt *save, scv_db_partition_fn exists,
+                          void *ctx, int64_t *applied)
+{
+    const char *stream_id = (const char *)sqlite3_column_text(st, 0);
+    int found = exists(stream_id, sqlite3_column_int64(st, 1), ctx);
+    if (found <= 0)
+        return found;
+    sqlite3_bind_text(save, 2, (const char *)sqlite3_column_text(st, 3), -1, SQLITE_TRANSIENT);
+    if (run_keyed(db, save, (const char *)sqlite3_column_text(st, 2), "applying a commit's credit") != 0)
+        return -1;
+    (*applied)++;
+    return 0;
+}
+
+int scv_db_commit_intents_resolve(scv_db *db, scv_db_partition_fn exists, void *ctx, int64_t *applied)
+{
+    int rc = -1, step;
+    sqlite3_stmt *st = NULL, *save = NULL;
+    *applied = 0;
+    pthread_mutex_lock(&db->lock);
+    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
+        goto out;
+    st = prepare(db, "SELECT stream_id, partition, fragment_id, body FROM commit_intents");
+    save = prepare(db, "INSERT OR REPLACE INTO open_fragments (id, body) VALUES (?1, ?2)");
+    if (!st || !save)
+        goto finish;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (resolve_intent(db, st, save, exists, ctx, applied) != 0)
+            goto finish;
+    }
+    if (step != SQLITE_DONE) {
+        log_sqlite(db, "listing the commits' credit records");
+        goto finish;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exec_locked(db, "DELETE FROM commit_intents") != 0)
+        goto finish;
+    rc = 0;
+finish:
+    rc = tx_finish(db, rc);
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(save);
     pthread_mutex_unlock(&db->lock);
     return rc;
 }

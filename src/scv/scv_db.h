@@ -1,8 +1,11 @@
-/* scv_db: the SCV's SQLite records — one row per stream and a durable outbox
- * of stats fragments waiting to be shipped to the CC.
+/* scv_db: the SCV's SQLite records — one row per stream, the running credit
+ * of activations (open fragments, and the intents that tie a commit's
+ * credit to its partition) and a durable outbox of stats fragments waiting
+ * to be shipped to the CC.
  * The partitions on disk are the truth for frame counts; these rows are an
  * index that stream_store's reconcile repairs at open, which is why WAL with
- * synchronous=NORMAL is enough. One connection guarded by a mutex: any thread
+ * synchronous=NORMAL is enough (a commit's credit intent alone is written
+ * with FULL). One connection guarded by a mutex: any thread
  * may call any function. Failures are logged with SQLite's reason.
  * Returns: 0 success, -1 database failure, SCV_DB_NOT_FOUND no such stream. */
 #ifndef ST_SCV_DB_H
@@ -58,10 +61,23 @@ int scv_db_reconcile(scv_db *db, const char *const *drop, size_t ndrop, const sc
 /* Adding an id already present is a no-op, so retries are safe. The open
  * fragment of the same id, if any, is removed in the same transaction. */
 int scv_db_outbox_add(scv_db *db, const char *id, const char *json_text, double created);
-/* Open fragments: the running credit of an activation that has committed
- * frames, saved (replacing the previous copy) at each commit, so a crash or
- * a stop that ends the activation without a fragment cannot lose it. */
-int scv_db_open_fragment_save(scv_db *db, const char *id, const char *json_text);
+/* A commit's credit, recorded around the rename that commits its partition
+ * (docs/durability.md). Before the rename, commit_intent durably records
+ * (synchronous=FULL) the partition and the activation's stats fragment as
+ * it stands once that partition exists; after it, commit_done sets the
+ * stream's frame count, saves the fragment as the activation's open
+ * fragment (its running credit, replacing the previous copy; skipped when
+ * fragment_id is NULL) and drops the intent, in one transaction. At start,
+ * intents_resolve turns each intent whose partition exists (exists returns
+ * 1; 0 when not, -1 on failure) into the open fragment and drops the rest,
+ * so a crash on either side of the rename credits the commit exactly when
+ * it happened. *applied = intents that were applied. */
+typedef int (*scv_db_partition_fn)(const char *stream_id, int64_t partition, void *ctx);
+int scv_db_commit_intent(scv_db *db, const char *stream_id, int64_t partition, const char *fragment_id,
+                         const char *json_text);
+int scv_db_commit_done(scv_db *db, const char *stream_id, int64_t frames, const char *fragment_id,
+                       const char *json_text);
+int scv_db_commit_intents_resolve(scv_db *db, scv_db_partition_fn exists, void *ctx, int64_t *applied);
 /* Moves every open fragment into the outbox (at start-up, when no
  * activation can be running); *moved = how many. */
 int scv_db_open_fragments_close(scv_db *db, double created, int64_t *moved);

@@ -298,7 +298,7 @@ static void work_checkpoint(struct scv_job *job)
     int64_t new_frames = 0;
     char md5[CRYPTO_MD5_HEX_LEN + 1];
     json_slices slices = {0};
-    json_t *body = NULL;
+    json_t *body = NULL, *credit = NULL;
     scv_stream *st = NULL;
     if (!md5_ok(job, md5))
         return;
@@ -313,22 +313,23 @@ static void work_checkpoint(struct scv_job *job)
     }
     struct scv_stream_info info;
     scv_index_info(job->svc->index, st, &info);
-    int rc = stream_store_commit(job->svc->store, info.id, files, k, &new_frames, err);
+    /* The credit is committed with the frames, so a crash cannot part them. */
+    credit = scv_index_progress(job->svc->index, st, k, scv_now());
+    if (credit == NULL) {
+        scv_job_fail(job, 503, "server is out of memory; try again later");
+        goto out;
+    }
+    int rc = stream_store_commit(job->svc->store, info.id, files, k, credit, &new_frames, err);
     if (rc != STREAM_STORE_OK) {
         scv_job_fail(job, rc == STREAM_STORE_INVALID ? 400 : 500, "checkpoint not committed: %s", err);
         goto out;
     }
     scv_index_committed(job->svc->index, st, new_frames, k);
-    json_t *progress = scv_index_progress(job->svc->index, st, scv_now());
-    /* The frames are committed either way; only their credit is at risk. */
-    if (progress == NULL ||
-        stream_store_open_fragment_save(job->svc->store, progress, err) != STREAM_STORE_OK)
-        log_error("stream %s: the credit of this activation is not saved and a crash would lose it", info.id);
-    json_decref(progress);
     scv_job_ok(job, NULL);
 out:
     if (st != NULL)
         core_release(job, st);
+    json_decref(credit);
     json_decref(body);
 }
 

@@ -495,18 +495,19 @@ int scv_index_unbind(scv_index *ix, scv_stream *st, uint64_t activation, double 
     return done;
 }
 
-static json_t *fragment_locked(const scv_stream *st, double end_time)
+static json_t *fragment_locked(const scv_stream *st, double end_time, int64_t frames)
 {
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:I}", "id", st->fragment_id, "target_id",
                      st->target != NULL ? st->target->id : "", "stream_id", st->id, "engine", st->engine,
                      "user", st->user, "start_time", st->start_time, "end_time", end_time, "frames",
-                     (json_int_t)st->active_frames);
+                     (json_int_t)frames);
 }
 
-json_t *scv_index_progress(scv_index *ix, scv_stream *st, double now)
+json_t *scv_index_progress(scv_index *ix, scv_stream *st, int64_t committing, double now)
 {
     pthread_mutex_lock(&ix->lock);
-    json_t *fragment = st->active_frames > 0 ? fragment_locked(st, now) : NULL;
+    int64_t frames = st->active_frames + committing;
+    json_t *fragment = frames > 0 ? fragment_locked(st, now, frames) : NULL;
     pthread_mutex_unlock(&ix->lock);
     return fragment;
 }
@@ -519,7 +520,7 @@ json_t *scv_index_finish(scv_index *ix, scv_stream *st)
         goto out;
     st->finishing = 0;
     if (st->active_frames > 0)
-        fragment = fragment_locked(st, st->end_time);
+        fragment = fragment_locked(st, st->end_time, st->active_frames);
     st->buffer_frames = st->active_frames = 0;
     st->last_md5[0] = '\0';
     if (!st->removed)

@@ -90,9 +90,10 @@ void scv_index_frame_accepted(scv_index *ix, scv_stream *st, uint64_t activation
 int64_t scv_index_buffered(scv_index *ix, scv_stream *st, uint64_t activation);
 /* After a commit of k frames (io held): frames = new_frames, buffer empty. */
 void scv_index_committed(scv_index *ix, scv_stream *st, int64_t new_frames, int64_t k);
-/* The activation's stats fragment as it stands at now (same id as the one
- * finish returns), or NULL when it has committed nothing. New reference. */
-json_t *scv_index_progress(scv_index *ix, scv_stream *st, double now);
+/* The activation's stats fragment (same id as the one finish returns) as it
+ * will stand once `committing` more frames are committed at now, or NULL
+ * when that is still nothing (or out of memory). New reference. */
+json_t *scv_index_progress(scv_index *ix, scv_stream *st, int64_t committing, double now);
 
 /* Unbinds the token of activation (0: whatever is bound) at now. 1 when it
  * did, and the caller must then discard the buffer and call finish; 0 when

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <pthread.h>
 #include <search.h>
@@ -47,6 +48,11 @@ struct stream_store {
      * it may have left something only the reconcile walk repairs, so the
      * clean-stop marker is not written. */
     atomic_int needs_walk;
+    /* The crash tests' fault injection: SIEGETANK_CRASH_AFTER_RENAME=N
+     * kills the process the instant the Nth commit has renamed its
+     * partition, the moment exactly-once credit must survive. 0: never. */
+    long crash_after_rename;
+    atomic_long commits;
 };
 
 static int fail(char *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -490,11 +496,31 @@ static double wall_now(void)
     return (double)now.tv_sec + now.tv_nsec / 1e9;
 }
 
+/* 1 when <id>/<partition> is a folder, 0 when not, -1 on failure. */
+static int partition_exists(const char *id, int64_t partition, void *ctx)
+{
+    stream_store *s = ctx;
+    char rel[PATH_MAX];
+    struct stat sb;
+    if (check_id(id, NULL) != STREAM_STORE_OK ||
+        snprintf(rel, sizeof rel, "%s/%lld", id, (long long)partition) >= (int)sizeof rel)
+        return 0;
+    if (fstatat(s->streams_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+        return S_ISDIR(sb.st_mode) ? 1 : 0;
+    return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+}
+
 /* Activations that were running when the server stopped end here: their
- * credit up to the last commit goes to the outbox. */
+ * credit up to the last commit (the one whose rename a crash interrupted
+ * included) goes to the outbox. */
 static int close_open_fragments(stream_store *s, char *err)
 {
-    int64_t moved = 0;
+    int64_t moved = 0, applied = 0;
+    if (scv_db_commit_intents_resolve(s->db, partition_exists, s, &applied) != 0)
+        return fail(err, STREAM_STORE_IO, "cannot settle the credit of the commits a stop interrupted");
+    if (applied > 0)
+        log_info("stream store: %lld commits interrupted right after their rename; credited",
+                 (long long)applied);
     if (scv_db_open_fragments_close(s->db, wall_now(), &moved) != 0)
         return fail(err, STREAM_STORE_IO, "cannot move the open stats fragments of scv.db to the outbox");
     if (moved > 0)
@@ -606,6 +632,8 @@ stream_store *stream_store_open(const char *data_dir, char *err)
     }
     s->streams_fd = -1;
     pthread_mutex_init(&s->buffers_lock, NULL);
+    const char *crash = getenv("SIEGETANK_CRASH_AFTER_RENAME");
+    s->crash_after_rename = crash != NULL ? strtol(crash, NULL, 10) : 0;
     s->data_dir = strdup(data_dir);
     s->streams_dir = malloc(PATH_MAX);
     if (!s->data_dir || !s->streams_dir) {
@@ -1072,18 +1100,26 @@ out:;
     return rc;
 }
 
+/* The credit's fragment id and its JSON text (*text to free), or -1 after
+ * failing with a reason in err. A NULL credit gives NULL and NULL. */
+static int credit_text(const json_t *credit, const char **fid, char **text, char *err);
+
 static int buffer_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
-                         int64_t *new_frames, char *err)
+                         const json_t *credit, int64_t *new_frames, char *err)
 {
     if (k < 1)
         return fail(err, STREAM_STORE_INVALID, "a commit needs at least one buffered frame, not %lld",
                     (long long)k);
+    const char *fid = NULL;
+    char *text = NULL;
     int rc = check_file_map(checkpoint_files, "checkpoint file", 0, err);
-    if (rc != STREAM_STORE_OK)
+    if (rc != STREAM_STORE_OK || (rc = credit_text(credit, &fid, &text, err)) != STREAM_STORE_OK)
         return rc;
     int fd = open_stream(s, id, err);
-    if (fd < 0)
+    if (fd < 0) {
+        free(text);
         return fd;
+    }
     /* The folders, not the record, decide the old count: they are the truth. */
     int64_t old = latest_partition(fd);
     if (old < 0) {
@@ -1101,6 +1137,12 @@ static int buffer_commit(stream_store *s, const char *id, const json_t *checkpoi
     }
     char name[32];
     snprintf(name, sizeof name, "%lld", (long long)(old + k));
+    /* The credit is on disk before the partition can be. */
+    if (fid != NULL && scv_db_commit_intent(s->db, id, old + k, fid, text) != 0) {
+        rc = fail(err, STREAM_STORE_IO, "cannot record the credit of partition %s of stream %s in scv.db",
+                  name, id);
+        goto out;
+    }
     if (renameat(fd, BUFFER_DIR, fd, name) != 0) {
         rc = fail(err, STREAM_STORE_IO, "cannot commit partition %s of stream %s: %s", name, id,
                   strerror(errno));
@@ -1112,23 +1154,27 @@ static int buffer_commit(stream_store *s, const char *id, const json_t *checkpoi
                   strerror(errno));
         goto out;
     }
+    if (atomic_fetch_add(&s->commits, 1) + 1 == s->crash_after_rename)
+        raise(SIGKILL);
     /* The partition is committed; a stale record is repaired by reconcile,
-     * which the next start must then run. */
-    if (scv_db_stream_set_frames(s->db, id, old + k) != 0) {
+     * which the next start must then run, and the intent still there gives
+     * the credit then. */
+    if (scv_db_commit_done(s->db, id, old + k, fid, text) != 0) {
         log_error("stream store: stream %s committed %s frames but scv.db was not updated", id, name);
         atomic_store(&s->needs_walk, 1);
     }
     *new_frames = old + k;
     rc = STREAM_STORE_OK;
 out:
+    free(text);
     close(fd);
     return rc;
 }
 
 int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
-                        int64_t *new_frames, char *err)
+                        const json_t *credit, int64_t *new_frames, char *err)
 {
-    return note_failure(s, buffer_commit(s, id, checkpoint_files, k, new_frames, err));
+    return note_failure(s, buffer_commit(s, id, checkpoint_files, k, credit, new_frames, err));
 }
 
 /* ---- reading ---- */
@@ -1445,19 +1491,17 @@ int stream_store_outbox_add(stream_store *s, const json_t *fragment, char *err)
     return rc;
 }
 
-int stream_store_open_fragment_save(stream_store *s, const json_t *fragment, char *err)
+static int credit_text(const json_t *credit, const char **fid, char **text, char *err)
 {
-    const char *fid = fragment_id(fragment, err);
-    if (!fid)
+    *fid = NULL;
+    *text = NULL;
+    if (credit == NULL)
+        return STREAM_STORE_OK;
+    if ((*fid = fragment_id(credit, err)) == NULL)
         return STREAM_STORE_INVALID;
-    char *text = json_dumps(fragment, JSON_COMPACT);
-    if (!text)
-        return fail(err, STREAM_STORE_IO, "cannot encode open stats fragment %s", fid);
-    int rc = STREAM_STORE_OK;
-    if (scv_db_open_fragment_save(s->db, fid, text) != 0)
-        rc = fail(err, STREAM_STORE_IO, "cannot save open stats fragment %s in scv.db", fid);
-    free(text);
-    return rc;
+    if ((*text = json_dumps(credit, JSON_COMPACT)) == NULL)
+        return fail(err, STREAM_STORE_IO, "cannot encode stats fragment %s", *fid);
+    return STREAM_STORE_OK;
 }
 
 int stream_store_outbox_list(stream_store *s, size_t max, json_t **out, char *err)

@@ -99,11 +99,15 @@ int stream_store_discard_buffer(stream_store *s, const char *id, char *err);
 
 /* Commits the buffer holding k >= 1 frames with the given checkpoint files:
  * files into buffer_files/checkpoint_files/, fsync every file and both
- * folders, rename buffer_files to <old + k>, fsync the stream folder, then
- * update the record. A crash at any instant leaves either the previous
- * partition or the complete new one. *new_frames = old + k. */
+ * folders, record credit durably, rename buffer_files to <old + k>, fsync
+ * the stream folder, then update the record and the activation's running
+ * credit. A crash at any instant leaves either the previous partition or
+ * the complete new one, and the credit that goes with it. credit: the
+ * activation's stats fragment as it stands once this commit is in (an
+ * object with a string "id"; the next open moves it to the outbox if the
+ * activation does not end first), or NULL. *new_frames = old + k. */
 int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
-                        int64_t *new_frames, char *err);
+                        const json_t *credit, int64_t *new_frames, char *err);
 
 /* *out = {"partitions":[..ascending], "seed_files":[..]} plus, when
  * partitions exist, "frame_files" and "checkpoint_files" of the latest.
@@ -132,12 +136,8 @@ int stream_store_upload(stream_store *s, const char *id, const char *path, size_
 
 /* Stats outbox. fragment must be an object with a string "id"; adding an
  * id already present is a no-op, and it replaces the open fragment of that
- * id. list: a new array, oldest first. */
+ * id (the running credit a commit saved). list: a new array, oldest first. */
 int stream_store_outbox_add(stream_store *s, const json_t *fragment, char *err);
-/* Saves the running fragment of an activation after a commit (same id as
- * its final fragment). Open fragments left at the next open are moved to
- * the outbox: a crash or stop during an activation keeps its credit. */
-int stream_store_open_fragment_save(stream_store *s, const json_t *fragment, char *err);
 int stream_store_outbox_list(stream_store *s, size_t max, json_t **out, char *err);
 int stream_store_outbox_delete(stream_store *s, const char *const *ids, size_t n, char *err);
 

@@ -4,7 +4,10 @@
  * partitions the cores were told were committed (plus, at most, the one
  * checkpoint whose reply the crash swallowed, and then complete), with the
  * very bytes that were sent, no buffer_files, a frame count equal to the
- * highest partition, and every stream assignable again.
+ * highest partition, and every stream assignable again. At the end the
+ * CC must have credited every stream exactly the frames committed on it.
+ * One case makes the SCV kill itself right after a commit's rename
+ * (SIEGETANK_CRASH_AFTER_RENAME), the instant credit is most at risk.
  *
  * SIEGETANK_CRASH_ROUNDS sets the number of kills (default 20);
  * SIEGETANK_CRASH_SEED replays a run (the seed is printed). */
@@ -27,6 +30,7 @@
 #include "client/client.h"
 #include "cluster.h"
 #include "harness.h"
+#include "stats_peek.h"
 #include "util/base64.h"
 
 #define NSTREAMS 3
@@ -34,6 +38,7 @@
 #define ENGINE "crash_engine"
 #define DEFAULT_ROUNDS 20
 #define MAX_CHECKPOINT_BYTES (192 * 1024)
+#define DRAIN_TIMEOUT_S 60
 
 /* One committed (or maybe committed) partition as the cores sent it. */
 struct partition {
@@ -57,6 +62,8 @@ struct crash_test {
     char target_id[128];
     char engine_key[128];
     char streams_dir[PATH_MAX + 200];
+    char scv_db[PATH_MAX + 200];
+    char cc_db[PATH_MAX + 200];
     struct ledger streams[NSTREAMS];
     pthread_mutex_t lock;
     volatile int stop;
@@ -461,6 +468,8 @@ static void setup_cluster(struct crash_test *t, struct client **admin)
     int i = cluster_add_scv(&t->c, "s1", NULL);
     assert_true(i >= 0);
     snprintf(t->streams_dir, sizeof t->streams_dir, "%s/s1_data/streams", t->c.scv[i].dir);
+    snprintf(t->scv_db, sizeof t->scv_db, "%s/s1_data/scv.db", t->c.scv[i].dir);
+    snprintf(t->cc_db, sizeof t->cc_db, "%s/cc_data/cc.db", t->c.cc.dir);
     assert_int_equal(cluster_engine_key(&t->c, ENGINE, t->engine_key, sizeof t->engine_key), 0);
     *admin = client_new(t->c.cc.url, NULL, &err);
     assert_non_null(*admin);
@@ -490,7 +499,22 @@ static long env_long(const char *name, long fallback)
     return v != NULL && v[0] != '\0' ? strtol(v, NULL, 10) : fallback;
 }
 
-/* Runs the cores for a random while, then stops the SCV with sig. */
+/* Every committed frame credited once: once the SCV has shipped its outbox
+ * (after a restart, every activation's credit is there), the CC's stats
+ * for each stream add up to the stream's committed frames. */
+static void check_credit(struct crash_test *t)
+{
+    stats_peek_wait_drained(t->scv_db, DRAIN_TIMEOUT_S);
+    for (int s = 0; s < NSTREAMS; s++) {
+        long credited = stats_peek_credited(t->cc_db, t->streams[s].id);
+        if (credited != ledger_total(&t->streams[s]))
+            fail_msg("stream %s: %ld frames committed, %ld credited by the CC", t->streams[s].id,
+                     (long)ledger_total(&t->streams[s]), credited);
+    }
+}
+
+/* Runs the cores for a random while, then stops the SCV with sig; sig 0:
+ * until the SCV kills itself (SIEGETANK_CRASH_AFTER_RENAME). */
 static void stop_while_busy(struct crash_test *t, uint64_t *rng, int sig)
 {
     struct core_thread cores[NCORES];
@@ -499,8 +523,13 @@ static void stop_while_busy(struct crash_test *t, uint64_t *rng, int sig)
         cores[i] = (struct core_thread){.t = t, .rng = rng_next(rng) | 1};
         assert_int_equal(pthread_create(&cores[i].thread, NULL, core_main, &cores[i]), 0);
     }
-    usleep((useconds_t)rng_range(rng, 50, 1500) * 1000);
-    assert_int_equal(cluster_stop(&t->c.scv[0], sig), sig == SIGKILL ? 128 + SIGKILL : 0);
+    if (sig == 0) {
+        assert_int_equal(harness_wait_exit(t->c.scv[0].pid, 60), 128 + SIGKILL);
+        t->c.scv[0].pid = 0;
+    } else {
+        usleep((useconds_t)rng_range(rng, 50, 1500) * 1000);
+        assert_int_equal(cluster_stop(&t->c.scv[0], sig), sig == SIGKILL ? 128 + SIGKILL : 0);
+    }
     t->stop = 1;
     for (int i = 0; i < NCORES; i++)
         pthread_join(cores[i].thread, NULL);
@@ -545,6 +574,7 @@ static void test_kill_during_checkpoints(void **state)
                   "(%ld of those committed), %lld frames\n",
                   rounds, t.commits, t.lost_replies, t.lost_committed, (long long)frames);
     assert_true(t.commits > 0);
+    check_credit(&t);
 
     free_ledgers(&t);
     client_free(admin);
@@ -594,6 +624,48 @@ static void test_stop_or_kill_during_checkpoints(void **state)
     print_message("stop-or-kill test: %ld checkpoints committed, %ld replies lost in a stop\n", t.commits,
                   t.lost_replies);
     assert_true(t.commits > 0);
+    check_credit(&t);
+    free_ledgers(&t);
+    client_free(admin);
+    cluster_stop_all(&t.c);
+    pthread_mutex_destroy(&t.lock);
+}
+
+/* The SCV dies the instant a commit's partition is renamed, before it has
+ * recorded anything else: the partition is committed, and so must be its
+ * credit. Each round restarts the SCV to die at a random commit. */
+static void test_kill_right_after_rename(void **state)
+{
+    (void)state;
+    static struct crash_test t;
+    struct client *admin;
+    char nth[16];
+    memset(&t, 0, sizeof t);
+    pthread_mutex_init(&t.lock, NULL);
+    setup_cluster(&t, &admin);
+    long rounds = 4;
+    uint64_t seed = (uint64_t)env_long("SIEGETANK_CRASH_SEED", (long)time(NULL) ^ getpid());
+    print_message("kill-after-rename test: %ld rounds, SIEGETANK_CRASH_SEED=%llu\n", rounds,
+                  (unsigned long long)seed);
+    uint64_t rng = seed | 1;
+    struct cluster_daemon *scv = &t.c.scv[0];
+    for (long round = 1; round <= rounds; round++) {
+        assert_int_equal(cluster_stop(scv, SIGTERM), 0);
+        snprintf(nth, sizeof nth, "%zu", rng_range(&rng, 1, 6));
+        setenv("SIEGETANK_CRASH_AFTER_RENAME", nth, 1);
+        assert_int_equal(cluster_start(&t.c, scv), 0);
+        unsetenv("SIEGETANK_CRASH_AFTER_RENAME");
+        stop_while_busy(&t, &rng, 0);
+        assert_int_equal(cluster_start(&t.c, scv), 0);
+        for (int s = 0; s < NSTREAMS; s++)
+            check_stream(&t, admin, &t.streams[s]);
+        check_assignable(&t);
+    }
+    /* Each round's last commit was renamed, then its reply lost. */
+    assert_int_equal(t.lost_committed, rounds);
+    for (int s = 0; s < NSTREAMS; s++)
+        check_downloads(&t, admin, &t.streams[s]);
+    check_credit(&t);
     free_ledgers(&t);
     client_free(admin);
     cluster_stop_all(&t.c);
@@ -605,6 +677,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_during_checkpoints),
         cmocka_unit_test(test_stop_or_kill_during_checkpoints),
+        cmocka_unit_test(test_kill_right_after_rename),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* The SCV's SQLite records: streams, reconcile batches, the stats outbox. */
+/* The SCV's SQLite records: streams, reconcile batches, the stats outbox,
+ * commit credit intents. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -143,6 +144,64 @@ static void test_outbox(void **state)
     json_decref(list);
 }
 
+/* Partition "present" of stream "s1" exists; nothing else does. */
+static int fake_partition(const char *stream_id, int64_t partition, void *ctx)
+{
+    (*(int *)ctx)++;
+    return strcmp(stream_id, "s1") == 0 && partition == 10;
+}
+
+/* The fragment body the outbox holds for id, as its "frames" (-1: none). */
+static long outbox_frames(scv_db *db, const char *id)
+{
+    json_t *list = NULL;
+    size_t i;
+    json_t *frag;
+    long frames = -1;
+    assert_int_equal(scv_db_outbox_list(db, 100, &list), 0);
+    json_array_foreach(list, i, frag)
+    {
+        if (strcmp(json_string_value(json_object_get(frag, "id")), id) == 0)
+            frames = (long)json_integer_value(json_object_get(frag, "frames"));
+    }
+    json_decref(list);
+    return frames;
+}
+
+/* An intent becomes the open fragment by commit_done, or at start when its
+ * partition exists; dropped otherwise. */
+static void test_commit_intents(void **state)
+{
+    fixture *f = *state;
+    int64_t applied = 0, moved = 0;
+    int calls = 0;
+    assert_int_equal(scv_db_stream_insert(f->db, "s1", "t", 1), 0);
+    assert_int_equal(scv_db_stream_insert(f->db, "s2", "t", 1), 0);
+    /* s1: done once (4 frames), then an intent for partition 10 left by a crash. */
+    assert_int_equal(scv_db_commit_intent(f->db, "s1", 4, "a", "{\"id\":\"a\",\"frames\":4}"), 0);
+    assert_int_equal(scv_db_commit_done(f->db, "s1", 4, "a", "{\"id\":\"a\",\"frames\":4}"), 0);
+    assert_int_equal(scv_db_commit_intent(f->db, "s1", 10, "a", "{\"id\":\"a\",\"frames\":10}"), 0);
+    /* s2: an intent whose rename never happened. */
+    assert_int_equal(scv_db_commit_done(f->db, "s2", 3, "b", "{\"id\":\"b\",\"frames\":3}"), 0);
+    assert_int_equal(scv_db_commit_intent(f->db, "s2", 5, "b", "{\"id\":\"b\",\"frames\":5}"), 0);
+    int64_t frames = 0;
+    assert_int_equal(scv_db_stream_get_frames(f->db, "s1", &frames), 0);
+    assert_int_equal(frames, 4);
+
+    assert_int_equal(scv_db_commit_intents_resolve(f->db, fake_partition, &calls, &applied), 0);
+    assert_int_equal(calls, 2);
+    assert_int_equal(applied, 1);
+    assert_int_equal(scv_db_open_fragments_close(f->db, 9, &moved), 0);
+    assert_int_equal(moved, 2);
+    assert_int_equal(outbox_frames(f->db, "a"), 10);
+    assert_int_equal(outbox_frames(f->db, "b"), 3);
+    /* Settled once: a second start finds nothing left. */
+    calls = 0;
+    assert_int_equal(scv_db_commit_intents_resolve(f->db, fake_partition, &calls, &applied), 0);
+    assert_int_equal(calls, 0);
+    assert_int_equal(applied, 0);
+}
+
 static void test_reopen_and_newer_schema(void **state)
 {
     fixture *f = *state;
@@ -174,6 +233,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_intents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_newer_schema, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

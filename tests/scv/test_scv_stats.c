@@ -23,6 +23,7 @@
 #include "client/client.h"
 #include "cluster.h"
 #include "harness.h"
+#include "stats_peek.h"
 
 #define NTARGETS 3
 #define ENGINE "stats_engine"
@@ -101,33 +102,14 @@ static void activations(struct stats_test *t)
         activation(t, i, t->nexpected + 1);
 }
 
-static long query_long(const char *db_path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long v = -1;
-    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 static long outbox_size(struct stats_test *t)
 {
-    return query_long(t->scv_db, "SELECT COUNT(*) FROM stats_outbox");
+    return stats_peek_outbox(t->scv_db);
 }
 
 static void wait_drained(struct stats_test *t)
 {
-    for (int i = 0; i < DRAIN_TIMEOUT_S * 10; i++) {
-        if (outbox_size(t) == 0)
-            return;
-        usleep(100 * 1000);
-    }
-    fail_msg("the SCV's stats outbox still holds %ld fragments after %d s", outbox_size(t), DRAIN_TIMEOUT_S);
+    stats_peek_wait_drained(t->scv_db, DRAIN_TIMEOUT_S);
 }
 
 /* The CC's stats table must hold exactly the expected fragments. */

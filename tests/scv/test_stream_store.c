@@ -147,7 +147,7 @@ static int64_t commit(fixture *f, const char *id, const char *state, int64_t k)
 {
     json_t *ck = json_pack("{s:s}", "state.xml.gz.b64", state);
     int64_t total = -1;
-    assert_int_equal(stream_store_commit(f->s, id, ck, k, &total, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_commit(f->s, id, ck, k, NULL, &total, f->err), STREAM_STORE_OK);
     json_decref(ck);
     return total;
 }
@@ -332,10 +332,10 @@ static void test_frame_and_commit_refusals(void **state)
     json_t *ck = json_pack("{s:s}", "state", "S");
     json_t *badck = json_pack("{s:s}", "../state", "S");
     int64_t total = -1;
-    assert_int_equal(stream_store_commit(f->s, ID, ck, 0, &total, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_commit(f->s, ID, badck, 1, &total, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, &total, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_commit(f->s, ID2, ck, 1, &total, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_commit(f->s, ID, ck, 0, NULL, &total, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID, badck, 1, NULL, &total, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, NULL, &total, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID2, ck, 1, NULL, &total, f->err), STREAM_STORE_NOT_FOUND);
     assert_int_equal(total, -1);
     assert_false(fs_exists(sp(f, ID, "buffer_files/checkpoint_files")));
     assert_file(sp(f, ID, "buffer_files/frames.xtc"), S("AB"));
@@ -730,7 +730,7 @@ static void test_no_marker_after_failure(void **state)
     assert_int_equal(fs_write_file(sp(f, ID, "1"), "x", 1, 0), 0);
     json_t *ck = json_pack("{s:s}", "state.xml.gz.b64", "S1");
     int64_t total = -1;
-    assert_int_equal(stream_store_commit(f->s, ID, ck, 1, &total, f->err), STREAM_STORE_IO);
+    assert_int_equal(stream_store_commit(f->s, ID, ck, 1, NULL, &total, f->err), STREAM_STORE_IO);
     json_decref(ck);
     assert_int_equal(stream_store_close_clean(f->s, f->err), STREAM_STORE_IO);
     f->s = NULL;
@@ -742,7 +742,7 @@ static void test_no_marker_after_failure(void **state)
     assert_false(fs_exists(sp(f, ID, "buffer_files")));
 
     /* Refusals of the caller's making do not cost the next start a walk. */
-    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, &total, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, NULL, &total, f->err), STREAM_STORE_INVALID);
     assert_int_equal(stream_store_delete(f->s, ID2, f->err), STREAM_STORE_NOT_FOUND);
     close_clean(f);
     assert_true(fs_exists(marker(f, "")));
