@@ -72,7 +72,7 @@ void config_defaults(struct config *c, enum config_kind kind)
     c->threads = 0;
     c->max_body_size = 64u << 20;
     c->max_inflate_size = 256u << 20;
-    c->max_connections = 500000;
+    c->max_connections = 0; /* derived from the open-files limit at start (server.h) */
     c->header_timeout = 10;
     c->idle_timeout = 300;
     c->shutdown_timeout = 10;

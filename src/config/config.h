@@ -32,7 +32,7 @@ struct config {
     int threads;
     size_t max_body_size;    /* bytes */
     size_t max_inflate_size; /* scv: bytes the .gz files of one frame may inflate to, together */
-    int max_connections;     /* per daemon */
+    int max_connections;     /* per daemon; 0: derived from RLIMIT_NOFILE (server.h) */
     int header_timeout;      /* seconds to receive request headers */
     int idle_timeout;        /* seconds a keep-alive connection may sit idle */
     int shutdown_timeout;    /* seconds in-flight requests get after SIGTERM */

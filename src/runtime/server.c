@@ -1,6 +1,7 @@
 #include "runtime/server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -25,6 +26,17 @@
 #define SERVER_VERSION "0.1.0"
 #define SERVER_MAX_TICKERS 8
 #define FILE_CHUNK (64 * 1024)
+/* Descriptors kept for all but client connections when max_connections is
+ * derived (1/8 of the limit, at least 256 or half of a smaller limit):
+ * listeners, loop wake-ups, logs, the database and its WAL, the files
+ * requests open on the workers. */
+static long fd_reserve(long limit)
+{
+    long floor = limit / 2 < 256 ? limit / 2 : 256;
+    return limit / 8 > floor ? limit / 8 : floor;
+}
+/* How long accepting pauses when no descriptor is left. */
+#define ACCEPT_PAUSE_MS 100
 
 struct task {
     h2o_multithread_message_t message; /* completion, posted to the loop */
@@ -53,6 +65,10 @@ struct loop_thread {
     size_t pending;  /* deferred tasks not yet completed; loop thread only */
     int stopping;
     uint64_t deadline_ms;
+    /* accepting paused at the open-files limit (loop thread only) */
+    h2o_timeout_t accept_pause;
+    h2o_timeout_entry_t accept_retry;
+    int accept_starved; /* paused since the last successful accept */
 };
 
 struct ticker {
@@ -93,6 +109,7 @@ struct server {
     int stopping;
     int threads_ready; /* loop threads with their loop set up; under stop_lock */
     atomic_long connections;
+    long max_connections;  /* cfg.max_connections, or derived from RLIMIT_NOFILE */
     h2o_iovec_t root_body; /* GET / is the liveness probe: answered from a prebuilt body */
 };
 
@@ -584,6 +601,30 @@ static void on_connection_close(void *data)
     atomic_fetch_sub(&s->connections, 1);
 }
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void on_accept_retry(h2o_timeout_entry_t *entry)
+{
+    struct loop_thread *th = H2O_STRUCT_FROM_MEMBER(struct loop_thread, accept_retry, entry);
+    if (th->listener != NULL)
+        h2o_socket_read_start(th->listener, on_accept);
+}
+
+/* Out of descriptors: the connection waiting in the backlog keeps the
+ * listener readable, so watching it would fail accept4 in a busy loop. Stop
+ * watching and try again in ACCEPT_PAUSE_MS, when a connection, file or
+ * database handle may have been closed. */
+static void pause_accepting(struct loop_thread *th, int err)
+{
+    if (!th->accept_starved)
+        log_warn("thread %d: cannot accept connections: %s; trying again every %d ms", th->index,
+                 strerror(err), ACCEPT_PAUSE_MS);
+    th->accept_starved = 1;
+    h2o_socket_read_stop(th->listener);
+    if (!h2o_timeout_is_linked(&th->accept_retry))
+        h2o_timeout_link(th->loop, &th->accept_pause, &th->accept_retry);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     struct loop_thread *th = listener->data;
@@ -591,10 +632,15 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     for (int i = 0; i < 64; i++) { /* drain a burst, bounded so other sockets get a turn */
+        errno = 0;
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(th, errno);
             return;
-        if (atomic_fetch_add(&s->connections, 1) >= s->cfg.max_connections) {
+        }
+        th->accept_starved = 0;
+        if (atomic_fetch_add(&s->connections, 1) >= s->max_connections) {
             atomic_fetch_sub(&s->connections, 1);
             h2o_socket_close(sock);
             continue;
@@ -622,6 +668,8 @@ static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t
         h2o_socket_close(th->listener);
         th->listener = NULL;
     }
+    if (h2o_timeout_is_linked(&th->accept_retry))
+        h2o_timeout_unlink(&th->accept_retry);
     h2o_context_request_shutdown(&th->ctx);
     th->stopping = 1;
     th->deadline_ms = now_ms() + (uint64_t)th->server->cfg.shutdown_timeout * 1000;
@@ -640,6 +688,8 @@ static void loop_init(struct loop_thread *th)
     th->accept_ctx.ssl_ctx = s->ssl_ctx;
     h2o_multithread_register_receiver(th->ctx.queue, &th->done_receiver, on_tasks_done);
     h2o_multithread_register_receiver(th->ctx.queue, &th->stop_receiver, on_stop_message);
+    h2o_timeout_init(th->loop, &th->accept_pause, ACCEPT_PAUSE_MS);
+    th->accept_retry.cb = on_accept_retry;
     th->listener = h2o_evloop_socket_create(th->loop, th->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     th->listener->data = th;
     h2o_socket_read_start(th->listener, on_accept);
@@ -934,16 +984,29 @@ void server_stop(struct server *s)
     atomic_store(&s->stop_requested, 1);
 }
 
-static void raise_nofile_limit(void)
+/* Raises the soft open-files limit to the hard one and sets the connection
+ * limit: max_connections, or when unset the open-files limit less what is
+ * kept for everything else (fd_reserve). */
+static void size_for_nofile_limit(struct server *s)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
+        rl.rlim_cur = rl.rlim_max = 1024;
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
         log_warn("cannot raise the open-files limit: %s", strerror(errno));
     getrlimit(RLIMIT_NOFILE, &rl);
-    log_info("open-files limit (RLIMIT_NOFILE) is %llu", (unsigned long long)rl.rlim_cur);
+    long limit = rl.rlim_cur > LONG_MAX / 2 ? LONG_MAX / 2 : (long)rl.rlim_cur;
+    long reserve = fd_reserve(limit);
+    long derived = limit > reserve ? limit - reserve : 1;
+    s->max_connections = s->cfg.max_connections > 0 ? s->cfg.max_connections : derived;
+    log_info("open-files limit (RLIMIT_NOFILE) is %ld; max_connections is %ld%s", limit, s->max_connections,
+             s->cfg.max_connections > 0 ? "" : " (the limit less what files and the database need)");
+    if (s->cfg.max_connections > derived)
+        log_warn(
+            "max_connections %d leaves fewer than %ld open files for anything else: raise the open-files "
+            "limit (docs/deployment.md)",
+            s->cfg.max_connections, reserve);
 }
 
 static void wait_for_stop_signal(struct server *s)
@@ -987,7 +1050,7 @@ int server_run(struct server *s)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit this; only the waiter takes the signals */
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile_limit();
+    size_for_nofile_limit(s);
 
     int workers = s->nthreads * 16;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -7,6 +7,13 @@
  * SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish
  * (bounded by shutdown_timeout) and returns 0.
  *
+ * Connections: server_run raises the soft open-files limit to the hard one;
+ * max_connections (0: the open-files limit less 1/8 of it, at least 256 or
+ * half a smaller limit, kept for files and the database) caps the open
+ * connections, and further
+ * ones are closed at once. Out of descriptors anyway, a loop stops accepting
+ * for 100 ms at a time instead of spinning on accept4.
+ *
  * Threading rules for handlers: a handler runs on a loop thread and must not
  * block; anything slow goes through server_defer(). A done callback runs on
  * the same loop thread as the handler; its req is NULL when the client went

@@ -28,9 +28,8 @@ struct daemon {
     pid_t pid;
 };
 
-/* Writes scv.conf with extra lines and starts the daemon; waits until up
- * unless expect_fail, in which case it returns the exit status. */
-static int daemon_start(struct daemon *d, const char *extra, int tls, int expect_fail)
+/* A fresh folder with scv.conf (extra lines appended); sets the paths. */
+static void daemon_prepare(struct daemon *d, const char *extra, int tls)
 {
     char text[4096];
     harness_tmpdir(d->dir);
@@ -41,6 +40,13 @@ static int daemon_start(struct daemon *d, const char *extra, int tls, int expect
              extra ? extra : "");
     harness_write(d->conf, text);
     snprintf(d->url, sizeof d->url, "%s://127.0.0.1:%d", tls ? "https" : "http", d->port);
+}
+
+/* Writes scv.conf with extra lines and starts the daemon; waits until up
+ * unless expect_fail, in which case it returns the exit status. */
+static int daemon_start(struct daemon *d, const char *extra, int tls, int expect_fail)
+{
+    daemon_prepare(d, extra, tls);
     const char *argv[] = {harness_bin(), "scv", "-c", d->conf, NULL};
     d->pid = harness_spawn(argv, d->log);
     if (expect_fail)
@@ -373,6 +379,36 @@ static void test_connection_limit(void **state)
     assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
 }
 
+/* Out of descriptors, the server neither spins on accept4 nor stays deaf:
+ * it pauses accepting and serves again once connections close. */
+static void test_fd_limit(void **state)
+{
+    (void)state;
+    struct daemon d;
+    enum { N = 150 };
+    int fds[N];
+    daemon_prepare(&d, "max_connections = 100000", 0);
+    const char *argv[] = {"/usr/bin/prlimit", "--nofile=128:128", harness_bin(), "scv", "-c", d.conf, NULL};
+    d.pid = harness_spawn(argv, d.log);
+    assert_int_equal(harness_wait_up(d.url, 10), 0);
+    for (int i = 0; i < N; i++)
+        fds[i] = connect_loopback(d.port); /* the backlog takes what the server cannot */
+    usleep(300 * 1000);
+    /* A loop spinning on accept4 costs up to a CPU (0.3 s a second was seen
+     * on a loaded 2-CPU machine); paused, the server is idle. */
+    double before = harness_proc_cpu_seconds(d.pid);
+    sleep(2);
+    double spent = harness_proc_cpu_seconds(d.pid) - before;
+    assert_true(before >= 0);
+    if (spent >= 0.2)
+        fail_msg("the server used %.2f s of CPU in 2 s at the open-files limit", spent);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    close(connect_answered(d.port));
+    assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
+    assert_non_null(strstr(read_log(&d), "cannot accept connections"));
+}
+
 static void test_usage(void **state)
 {
     (void)state;
@@ -395,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_refuses_bad_config), cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_connection_limit),   cmocka_unit_test(test_usage),
         cmocka_unit_test(test_raw_bytes_in_path),  cmocka_unit_test(test_ambiguous_framing),
+        cmocka_unit_test(test_fd_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
