@@ -7,6 +7,7 @@
 #include "cc/cc_fields.h"
 #include "cc/cc_job.h"
 #include "cc/cc_peer.h"
+#include "config/config.h"
 #include "util/log.h"
 
 #define ERR_MAX CC_FIELDS_ERR_MAX
@@ -65,16 +66,6 @@ void cc_scvs_check_all(void *arg)
     cc_view_unref(view);
 }
 
-/* SCV names end stream ids ("<uuid4>:<name>") and URL paths. */
-static int scv_name_ok(const char *name)
-{
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-              *p == '_' || *p == '.'))
-            return 0;
-    return 1;
-}
-
 static void work_register(cc_job *job)
 {
     const char *name = NULL, *host = NULL, *password = NULL;
@@ -88,8 +79,8 @@ static void work_register(cc_job *job)
         cc_job_fail(job, 400, "%s", err);
         return;
     }
-    if (!scv_name_ok(name)) {
-        cc_job_fail(job, 400, "bad SCV name '%s': use letters, digits, '-', '_' and '.'", name);
+    if (!config_name_ok(name)) {
+        cc_job_fail(job, 400, "bad SCV name '%s': it must be " CONFIG_NAME_RULE, name);
         return;
     }
     cc_store_status st = cc_store_scv_upsert(job->svc->store, name, host, password);

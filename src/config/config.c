@@ -61,6 +61,18 @@ static const struct key_spec config_keys[] = {
     INT(scv_check_interval, FOR_CC, 1, 3600),
 };
 
+int config_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > CONFIG_NAME_MAX || name[0] == '.')
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+              *p == '_' || *p == '.'))
+            return 0;
+    return 1;
+}
+
 void config_defaults(struct config *c, enum config_kind kind)
 {
     memset(c, 0, sizeof *c);
@@ -332,8 +344,8 @@ int config_load(struct config *c, enum config_kind kind, const char *path, char 
         return rc;
     if (c->name[0] == '\0')
         return fail(err, errlen, "%s: 'name' is required (it names the server and its data folder)", path);
-    if (strchr(c->name, '/') != NULL || strchr(c->name, ':') != NULL || c->name[0] == '.')
-        return fail(err, errlen, "%s: 'name' must not contain '/' or ':' or start with '.'", path);
+    if (!config_name_ok(c->name))
+        return fail(err, errlen, "%s: 'name' must be " CONFIG_NAME_RULE, path);
     if (kind == CONFIG_SCV && c->external_host[0] == '\0')
         snprintf(c->external_host, sizeof c->external_host, "127.0.0.1:%d", c->internal_http_port);
     if (check_tls(c, path, err, errlen) != 0)

@@ -40,6 +40,14 @@ struct config {
     int scv_check_interval;  /* cc: seconds between SCV liveness checks */
 };
 
+/* The one rule for a server's name, in its own config and when an SCV
+ * registers with the CC: it names the data folder and ends every stream id
+ * ("<uuid4>:<name>") and URL path that holds one. */
+#define CONFIG_NAME_MAX 63
+#define CONFIG_NAME_RULE "1 to 63 letters, digits, '-', '_' or '.', not starting with '.'"
+/* 1 when name follows CONFIG_NAME_RULE, else 0. */
+int config_name_ok(const char *name);
+
 /* Fill c with defaults for kind. */
 void config_defaults(struct config *c, enum config_kind kind);
 

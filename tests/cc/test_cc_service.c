@@ -412,8 +412,12 @@ static void test_scv_endpoints(void **state)
     cc_daemon_expect(&d, 401, "PUT", "/scvs/register", "wrong", reg);
     cc_daemon_expect(&d, 401, "PUT", "/scvs/register", admin, reg);
     cc_daemon_expect(&d, 400, "PUT", "/scvs/register", SECRET, "{\"name\":\"s1\",\"host\":\"127.0.0.1:1\"}");
-    cc_daemon_expect(&d, 400, "PUT", "/scvs/register", SECRET,
-                     "{\"name\":\"a:b\",\"host\":\"h:1\",\"password\":\"pw\"}");
+    /* the name rule of the SCV's own config (config_name_ok) */
+    const char *bad_names[] = {"a:b", ".", "..", ".hidden", "a b", ""};
+    for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++) {
+        snprintf(body, sizeof body, "{\"name\":\"%s\",\"host\":\"h:1\",\"password\":\"pw\"}", bad_names[i]);
+        cc_daemon_expect(&d, 400, "PUT", "/scvs/register", SECRET, body);
+    }
     cc_daemon_expect(&d, 400, "PUT", "/scvs/register", SECRET,
                      "{\"name\":\"s1\",\"host\":1,\"password\":\"pw\"}");
     assert_int_equal(scv_online(&d, "s1", NULL, 0), -1);

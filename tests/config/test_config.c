@@ -92,20 +92,46 @@ static void test_hash_inside_value(void **state)
     assert_string_equal(c.cc_pass, "abc#def");
 }
 
+/* config_load of text from a temporary file; err holds 512 bytes. */
+static int load(struct config *c, enum config_kind kind, const char *text, char *err)
+{
+    char path[] = "/tmp/siegetank-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    int rc = config_load(c, kind, path, err, 512);
+    unlink(path);
+    return rc;
+}
+
 static void test_tls_all_or_nothing(void **state)
 {
     (void)state;
     struct config c;
     char err[512];
-    char path[] = "/tmp/siegetank-config-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
     const char *text = "name = x\nssl_certfile = /nonexistent/cert.pem\nssl_key = ''\nssl_ca_certs =\n";
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    assert_int_equal(config_load(&c, CONFIG_CC, path, err, sizeof err), -1);
+    assert_int_equal(load(&c, CONFIG_CC, text, err), -1);
     assert_non_null(strstr(err, "ssl_key"));
-    unlink(path);
+}
+
+/* The name rule the CC applies to registering SCVs, applied at start too. */
+static void test_name_rule(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_true(config_name_ok("firebat"));
+    assert_true(config_name_ok("scv-1_a.b"));
+    assert_true(config_name_ok("a.."));
+    const char *bad[] = {
+        "",         ".",           "..",
+        ".hidden",  "a:b",         "a/b",
+        "fire bat", "caf\xc3\xa9", "0123456789012345678901234567890123456789012345678901234567890123"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(config_name_ok(bad[i]));
+    assert_int_equal(load(&c, CONFIG_SCV, "name = '..'\n", err), -1);
+    assert_non_null(strstr(err, "'name' must be"));
 }
 
 static void test_ssl_protocols(void **state)
@@ -138,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_seed_format),        cmocka_unit_test(test_errors_name_key_and_line),
         cmocka_unit_test(test_keys_per_kind),      cmocka_unit_test(test_hash_inside_value),
         cmocka_unit_test(test_tls_all_or_nothing), cmocka_unit_test(test_ssl_protocols),
+        cmocka_unit_test(test_name_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
