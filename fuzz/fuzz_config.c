@@ -1,12 +1,17 @@
-/* Fuzz target: the daemons' `key = value` config reader (config_parse), for
- * both daemon kinds (the first byte picks one). A parse either fails with a
- * message or fills every field with a NUL-terminated, in-range value. */
+/* Fuzz target: the daemons' `key = value` config reader (config_parse, and
+ * config_load from a file), for both daemon kinds (the first byte picks
+ * one). A parse either fails with a message or fills every field with a
+ * NUL-terminated value; a load that succeeds has a name that follows the
+ * one server-name rule and TLS files all set or all empty. */
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
 #include "fuzz_support.h"
+#include "util/fs.h"
 
 static void check_string(const char *s, size_t cap)
 {
@@ -31,6 +36,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_string(c.data_folder, sizeof c.data_folder);
         check_string(c.ssl_certfile, sizeof c.ssl_certfile);
         FUZZ_CHECK(c.kind == kind);
+    } else {
+        FUZZ_CHECK(err[0] != '\0');
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/daemon.conf", fuzz_tmpdir());
+    FUZZ_CHECK(fs_write_file(path, text, strlen(text), 0) == 0);
+    err[0] = '\0';
+    if (config_load(&c, kind, path, err, sizeof err) == 0) {
+        FUZZ_CHECK(config_name_ok(c.name));
+        int tls = c.ssl_certfile[0] != '\0';
+        FUZZ_CHECK((c.ssl_key[0] != '\0') == tls && (c.ssl_ca_certs[0] != '\0') == tls);
+        FUZZ_CHECK(config_tls_enabled(&c) == tls);
     } else {
         FUZZ_CHECK(err[0] != '\0');
     }
