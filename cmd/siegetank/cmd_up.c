@@ -3,9 +3,11 @@
  * Creates DIR (certificate, configs, an admin, an engine key, all reused on
  * the next run), starts a CC and an SCV as child processes with TLS, and by
  * default runs a short demo: a target, a few streams, a few reference cores,
- * printing the frames each stream has committed. Ctrl-C (or SIGHUP, SIGTERM)
- * stops the cores, the SCV and the CC, in that order; the daemons also die
- * with `up` when it is killed outright.
+ * printing the frames each stream has committed. The demo runs OpenMM on
+ * alanine dipeptide (seed files compiled in, see up_demo_files.h), or with
+ * --engine toy the toy engine. Ctrl-C (or SIGHUP, SIGTERM) stops the cores,
+ * the SCV and the CC, in that order; the daemons also die with `up` when it
+ * is killed outright.
  *
  * DIR/credentials.json exists only once the deployment it describes is
  * ready (the SCV registered and online at the CC): until then what `up`
@@ -31,6 +33,7 @@
 #include "config/config.h"
 #include "core/core_runner.h"
 #include "core/md_engine.h"
+#include "up_demo_files.h"
 #include "runtime/tls.h"
 #include "scv/scv_service.h"
 #include "util/base64.h"
@@ -43,9 +46,15 @@
 #define UP_SCV_NAME "local"
 #define UP_CREDENTIALS "credentials.json"
 #define UP_CREDENTIALS_PENDING "credentials.pending.json"
-/* Seconds a core may stay silent before its stream goes back to the queue;
- * short, so that a killed local core frees its stream quickly. */
-#define UP_HEARTBEAT_INCREMENT 60
+/* Seconds a core may stay silent before its stream goes back to the queue:
+ * three of the reference core's default 60 s heartbeats (at one, a core
+ * that works longer than a minute loses its stream to the race between its
+ * heartbeat and the expiry), yet short enough that a killed local core's
+ * stream comes back within minutes. */
+#define UP_HEARTBEAT_INCREMENT 180
+#define UP_OPENMM_ENGINE "openmm"
+/* Engine keys made for the local cores, one per engine. */
+static const char *const up_engines[] = {MD_ENGINE_NAME, UP_OPENMM_ENGINE};
 
 struct up_options {
     char dir[1024];
@@ -56,6 +65,7 @@ struct up_options {
     int cores;
     int streams;
     int heartbeat_increment; /* 0: not given (UP_HEARTBEAT_INCREMENT) */
+    const char *engine;      /* the demo's: MD_ENGINE_NAME or UP_OPENMM_ENGINE */
 };
 
 struct up_state {
@@ -83,7 +93,7 @@ static int usage(int status)
     fprintf(out,
             "usage: siegetank up [--dir DIR] [--cc-port N] [--scv-port N] [--no-demo]\n"
             "                    [--demo-seconds N] [--cores N] [--streams N]\n"
-            "                    [--heartbeat-increment SECONDS]\n\n"
+            "                    [--heartbeat-increment SECONDS] [--engine openmm|toy]\n\n"
             "Runs a local Command Center and stream workserver with TLS, data in DIR\n"
             "(default ./siegetank_local, reused on the next run), and a short demo unless\n"
             "--no-demo. Ports default to 8980 (CC) and 8960 (SCV). Ctrl-C (or closing the\n"
@@ -92,7 +102,9 @@ static int usage(int status)
             "registered and online at the CC.\n"
             "The ports and --heartbeat-increment (how long a silent core keeps its stream,\n"
             "default %d s) are written into DIR/cc.conf and DIR/scv.conf on the first run;\n"
-            "later runs use those files (edit them to change the values).\n",
+            "later runs use those files (edit them to change the values).\n"
+            "The demo runs OpenMM on alanine dipeptide in implicit water (--engine openmm,\n"
+            "the default), or the toy Lennard-Jones engine (--engine toy).\n",
             UP_HEARTBEAT_INCREMENT);
     return status;
 }
@@ -117,9 +129,10 @@ static int parse_options(int argc, char **argv, struct up_options *o)
                                          {"cores", required_argument, NULL, 'k'},
                                          {"streams", required_argument, NULL, 'S'},
                                          {"heartbeat-increment", required_argument, NULL, 'H'},
+                                         {"engine", required_argument, NULL, 'e'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    *o = (struct up_options){"siegetank_local", 8980, 8960, 1, 30, 3, 3, 0};
+    *o = (struct up_options){"siegetank_local", 8980, 8960, 1, 30, 3, 3, 0, UP_OPENMM_ENGINE};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -149,6 +162,10 @@ static int parse_options(int argc, char **argv, struct up_options *o)
             break;
         case 'H':
             bad = parse_int(optarg, 1, 86400, &o->heartbeat_increment);
+            break;
+        case 'e':
+            bad = strcmp(optarg, MD_ENGINE_NAME) != 0 && strcmp(optarg, UP_OPENMM_ENGINE) != 0;
+            o->engine = strcmp(optarg, MD_ENGINE_NAME) == 0 ? MD_ENGINE_NAME : UP_OPENMM_ENGINE;
             break;
         case 'h':
             return usage(0) - 1; /* -1: print nothing more, exit 0 */
@@ -302,6 +319,25 @@ static const char *cred(const struct up_state *st, const char *key)
     return json_string_value(json_object_get(st->creds, key));
 }
 
+/* The name of an engine's credential: "engine_key", "demo_target" and
+ * "demo_streams" are the toy engine's (named before there were others);
+ * other engines' start with the engine, e.g. "openmm_engine_key". */
+static const char *engine_cred_name(const char *engine, const char *base, char *out, size_t cap)
+{
+    if (strcmp(engine, MD_ENGINE_NAME) == 0)
+        snprintf(out, cap, "%s", base);
+    else
+        snprintf(out, cap, "%s_%s", engine, base);
+    return out;
+}
+
+/* A credential of the demo's engine. */
+static json_t *demo_cred(const struct up_state *st, const char *base)
+{
+    char name[64];
+    return json_object_get(st->creds, engine_cred_name(st->opt.engine, base, name, sizeof name));
+}
+
 /* ---- processes -------------------------------------------------------- */
 
 static pid_t spawn_self(struct up_state *st, const char *const args[], const char *log_name, int out_fd)
@@ -417,20 +453,31 @@ static int wait_until_up(struct up_state *st, pid_t *pid, const char *url, const
     return -1;
 }
 
-static int ensure_engine_key(struct up_state *st)
+static int ensure_engine_key(struct up_state *st, const char *engine)
 {
     struct client_error err;
-    if (cred(st, "engine_key") != NULL)
+    char name[64];
+    engine_cred_name(engine, "engine_key", name, sizeof name);
+    if (cred(st, name) != NULL)
         return 0;
-    json_t *r = client_engine_key_create(st->cc, MD_ENGINE_NAME, "siegetank up: local reference cores", &err);
+    json_t *r = client_engine_key_create(st->cc, engine, "siegetank up: local reference cores", &err);
     if (r == NULL) {
-        fprintf(stderr, "siegetank up: cannot create an engine key: %s\n", err.message);
+        fprintf(stderr, "siegetank up: cannot create an engine key for '%s': %s\n", engine, err.message);
         return -1;
     }
-    json_object_set(st->creds, "engine_key", json_object_get(r, "key"));
-    json_object_set_new(st->creds, "engine", json_string(MD_ENGINE_NAME));
+    json_object_set(st->creds, name, json_object_get(r, "key"));
+    if (strcmp(engine, MD_ENGINE_NAME) == 0)
+        json_object_set_new(st->creds, "engine", json_string(MD_ENGINE_NAME));
     json_decref(r);
     return save_credentials(st);
+}
+
+static int ensure_engine_keys(struct up_state *st)
+{
+    for (size_t i = 0; i < sizeof up_engines / sizeof up_engines[0]; i++)
+        if (ensure_engine_key(st, up_engines[i]) != 0)
+            return -1;
+    return 0;
 }
 
 /* 1 once this run's SCV has logged its registration with the CC. */
@@ -508,10 +555,17 @@ static int add_demo_stream(struct up_state *st, const char *target, int seed, js
     struct client_error err;
     int rc = -1;
     json_t *files = json_object();
-    if (md_engine_make_seed_files((uint64_t)seed, 0, &system, &system_len, &state, &state_len, err_text,
-                                  sizeof err_text) != 0 ||
-        add_seed_file(files, MD_ENGINE_SYSTEM_FILE, system, system_len) != 0 ||
-        add_seed_file(files, MD_ENGINE_STATE_FILE, state, state_len) != 0)
+    if (strcmp(st->opt.engine, UP_OPENMM_ENGINE) == 0) {
+        if (add_seed_file(files, "system.xml", (const char *)up_demo_system_xml, up_demo_system_xml_len) !=
+                0 ||
+            add_seed_file(files, "state.xml", (const char *)up_demo_state_xml, up_demo_state_xml_len) != 0 ||
+            add_seed_file(files, "integrator.xml", (const char *)up_demo_integrator_xml,
+                          up_demo_integrator_xml_len) != 0)
+            goto out;
+    } else if (md_engine_make_seed_files((uint64_t)seed, 0, &system, &system_len, &state, &state_len,
+                                         err_text, sizeof err_text) != 0 ||
+               add_seed_file(files, MD_ENGINE_SYSTEM_FILE, system, system_len) != 0 ||
+               add_seed_file(files, MD_ENGINE_STATE_FILE, state, state_len) != 0)
         goto out;
     json_t *r = client_stream_add(st->cc, UP_SCV_NAME, target, files, NULL, &err);
     if (r == NULL) {
@@ -532,10 +586,13 @@ out:
 static int ensure_demo_target(struct up_state *st)
 {
     struct client_error err;
-    if (cred(st, "demo_target") != NULL)
+    char target_name[64], streams_name[64];
+    if (demo_cred(st, "demo_target") != NULL)
         return 0;
-    json_t *spec = json_pack("{s:[s], s:s, s:{s:i}}", "engines", MD_ENGINE_NAME, "stage", "public", "options",
-                             "steps_per_frame", 200);
+    /* OpenMM: 500 steps of 2 fs, a frame per picosecond. */
+    int openmm = strcmp(st->opt.engine, UP_OPENMM_ENGINE) == 0;
+    json_t *spec = json_pack("{s:[s], s:s, s:{s:i}}", "engines", st->opt.engine, "stage", "public", "options",
+                             "steps_per_frame", openmm ? 500 : 200);
     json_t *r = client_target_create(st->cc, spec, &err);
     json_decref(spec);
     if (r == NULL) {
@@ -547,10 +604,13 @@ static int ensure_demo_target(struct up_state *st)
     for (int i = 0; i < st->opt.streams; i++)
         if (add_demo_stream(st, target, i + 1, ids) != 0)
             break;
-    json_object_set_new(st->creds, "demo_target", json_string(target));
-    json_object_set_new(st->creds, "demo_streams", ids);
+    engine_cred_name(st->opt.engine, "demo_target", target_name, sizeof target_name);
+    engine_cred_name(st->opt.engine, "demo_streams", streams_name, sizeof streams_name);
+    json_object_set_new(st->creds, target_name, json_string(target));
+    json_object_set_new(st->creds, streams_name, ids);
     json_decref(r);
-    printf("demo target %s with %zu streams\n", cred(st, "demo_target"), json_array_size(ids));
+    printf("demo target %s (%s) with %zu streams\n", cred(st, target_name), st->opt.engine,
+           json_array_size(ids));
     return save_credentials(st);
 }
 
@@ -572,7 +632,7 @@ static void *demo_cores_main(void *arg)
 static void print_progress(struct up_state *st)
 {
     struct client_error err;
-    json_t *ids = json_object_get(st->creds, "demo_streams");
+    json_t *ids = demo_cred(st, "demo_streams");
     size_t i;
     json_t *id;
     printf("frames committed:");
@@ -598,16 +658,19 @@ static void run_demo(struct up_state *st)
     memset(&d, 0, sizeof d);
     core_runner_config_init(&d.cfg);
     d.cfg.cc = st->cc_url;
-    d.cfg.engine_key = cred(st, "engine_key");
+    d.cfg.engine = st->opt.engine;
+    d.cfg.engine_key = json_string_value(demo_cred(st, "engine_key"));
+    d.cfg.engine_settings.threads = 1; /* one CPU each: the cores run side by side */
     d.cfg.cores = st->opt.cores;
     d.cfg.duration_s = st->opt.demo_seconds;
     d.cfg.frames_per_checkpoint = 5;
-    d.cfg.frame_interval_s = 0.2;
+    /* The toy engine is so fast that its frames are paced to be watched. */
+    d.cfg.frame_interval_s = strcmp(st->opt.engine, MD_ENGINE_NAME) == 0 ? 0.2 : 0;
     pthread_t tid;
     char log_path[PATH_MAX];
     path_in(st, "cores.log", log_path);
-    printf("demo: %d reference cores for %d s (their log: %s)\n", st->opt.cores, st->opt.demo_seconds,
-           log_path);
+    printf("demo: %d reference cores (%s engine) for %d s (their log: %s)\n", st->opt.cores, st->opt.engine,
+           st->opt.demo_seconds, log_path);
     /* The cores' lines go to their log so the terminal shows the progress. */
     if (log_open(log_path) == 0)
         log_set_quiet(1);
@@ -634,16 +697,17 @@ static void run_demo(struct up_state *st)
 
 static void print_next_steps(const struct up_state *st)
 {
-    const char *first = json_string_value(json_array_get(json_object_get(st->creds, "demo_streams"), 0));
+    const char *first = json_string_value(json_array_get(demo_cred(st, "demo_streams"), 0));
+    const char *target = json_string_value(demo_cred(st, "demo_target"));
     printf("\nTry next (credentials are in %s/credentials.json):\n", st->opt.dir);
     printf("  %s login --cc 127.0.0.1:%d --token %s\n", st->self, st->opt.cc_port, cred(st, "admin_token"));
     printf("  %s target list\n", st->self);
-    if (cred(st, "demo_target") != NULL)
-        printf("  %s stream list %s\n", st->self, cred(st, "demo_target"));
+    if (target != NULL)
+        printf("  %s stream list %s\n", st->self, target);
     if (first != NULL)
         printf("  %s sync %s ./synced\n", st->self, first);
-    printf("  %s core --cc 127.0.0.1:%d --key %s --cores 2 --duration 30\n", st->self, st->opt.cc_port,
-           cred(st, "engine_key"));
+    printf("  %s core --engine %s --threads 1 --cc 127.0.0.1:%d --key %s --cores 2 --duration 30\n", st->self,
+           st->opt.engine, st->opt.cc_port, json_string_value(demo_cred(st, "engine_key")));
     printf("\nRunning; press Ctrl-C to stop.\n");
     fflush(stdout);
 }
@@ -690,10 +754,10 @@ int cmd_up(int argc, char **argv)
     if (prepare(&st) != 0 || bootstrap_admin(&st) != 0 || start_daemons(&st) != 0)
         goto out;
     client_set_token(st.cc, cred(&st, "admin_token"));
-    if (ensure_engine_key(&st) != 0 || wait_scv_online(&st) != 0 || publish_credentials(&st) != 0)
+    if (ensure_engine_keys(&st) != 0 || wait_scv_online(&st) != 0 || publish_credentials(&st) != 0)
         goto out;
-    printf("admin %s and engine key for '%s' saved in %s/credentials.json\n", UP_ADMIN_EMAIL, MD_ENGINE_NAME,
-           st.opt.dir);
+    printf("admin %s and engine keys for '%s' and '%s' saved in %s/credentials.json\n", UP_ADMIN_EMAIL,
+           up_engines[0], up_engines[1], st.opt.dir);
     if (st.opt.demo && ensure_demo_target(&st) == 0)
         run_demo(&st);
     print_next_steps(&st);

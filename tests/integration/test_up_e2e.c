@@ -1,6 +1,8 @@
-/* End to end the way a new user meets the system: `siegetank up --no-demo`,
- * then only the CLI and reference cores. A core is killed mid-stream, its
- * stream must come back after the heartbeat expires and resume exactly at
+/* End to end the way a new user meets the system: `siegetank up` with its
+ * demo, whose streams must be OpenMM's and gain frames; then
+ * `siegetank up --no-demo`, then only the CLI and reference cores. A core
+ * is killed mid-stream, its stream must come back after the heartbeat
+ * expires and resume exactly at
  * the last checkpoint; `sync --all` must bring back byte for byte what the
  * SCV holds, as one valid XTC trajectory per stream; Ctrl-C must stop
  * everything, and a second `up` must find the same data again. */
@@ -23,6 +25,7 @@
 
 #include "cli_runner.h"
 #include "client/client.h"
+#include "core/core_runner.h"
 #include "core/xtc.h"
 #include "harness.h"
 #include "util/base64.h"
@@ -33,6 +36,8 @@
 #define STEPS_PER_FRAME 10
 #define HEARTBEAT_INCREMENT "3"
 #define FILE_MAX (64u << 20)
+#define DEMO_STREAMS "2"
+#define DEMO_SECONDS "8"
 
 struct up_env {
     char root[PATH_MAX];
@@ -46,6 +51,7 @@ struct up_env {
     char streams[NSTREAMS][128];
     pid_t up_pid;
     int starts; /* how many times up was started: each prints one ready line */
+    int demo;   /* start up with its short demo, and its default heartbeat increment */
 };
 
 static const struct cli_call as_user = {NULL, NULL, NULL}; /* saved login only */
@@ -72,18 +78,21 @@ static pid_t start_up(struct up_env *e)
     snprintf(log, sizeof log, "%s/up.log", e->root);
     const char *argv[] = {NULL,
                           "up",
-                          "--no-demo",
                           "--dir",
                           e->dir,
                           "--cc-port",
                           e->cc_port,
                           "--scv-port",
                           e->scv_port,
+                          "--no-demo",
                           "--heartbeat-increment",
                           HEARTBEAT_INCREMENT,
                           NULL};
+    const char *demo_argv[] = {NULL,       "up",         "--dir",          e->dir,       "--cc-port",
+                               e->cc_port, "--scv-port", e->scv_port,      "--streams",  DEMO_STREAMS,
+                               "--cores",  DEMO_STREAMS, "--demo-seconds", DEMO_SECONDS, NULL};
     e->starts++;
-    return harness_spawn(argv, log);
+    return harness_spawn(e->demo ? demo_argv : argv, log);
 }
 
 /* up prints this once everything is up: the CC may call a known SCV
@@ -664,6 +673,72 @@ static void test_up_credentials_only_when_ready(void **state)
     fs_rm_rf(e.root);
 }
 
+/* ---- the demo ------------------------------------------------------------ */
+
+/* A whole number after "key = " in a config file's text; -1 if absent. */
+static long config_number(const char *text, const char *key)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\n%s = ", key);
+    const char *p = strstr(text, pattern);
+    return p != NULL ? strtol(p + strlen(pattern), NULL, 10) : -1;
+}
+
+/* Plain `siegetank up` runs OpenMM: its demo target's engines are
+ * ["openmm"] and every demo stream has committed frames when the ready line
+ * appears (the demo runs before it). Its default heartbeat increment leaves
+ * a core with the default heartbeat time for more than one beat. */
+static void test_up_demo_runs_openmm(void **state)
+{
+    (void)state;
+    struct up_env e;
+    char path[PATH_MAX + 32], url[80];
+    struct client_error err;
+    size_t len;
+    up_env_init(&e);
+    e.demo = 1;
+    e.up_pid = start_up(&e);
+    assert_true(e.up_pid > 0);
+    wait_until_ready(&e);
+
+    snprintf(path, sizeof path, "%s/scv.conf", e.dir);
+    char *text = read_all(path, &len);
+    assert_true(config_number(text, "heartbeat_increment") >= 2 * CORE_RUNNER_DEFAULT_HEARTBEAT_S);
+    free(text);
+
+    snprintf(path, sizeof path, "%s/credentials.json", e.dir);
+    json_t *creds = json_load_file(path, 0, NULL);
+    assert_non_null(creds);
+    const char *target = json_string_value(json_object_get(creds, "openmm_demo_target"));
+    json_t *streams = json_object_get(creds, "openmm_demo_streams");
+    assert_non_null(target);
+    assert_int_equal(json_array_size(streams), atoi(DEMO_STREAMS));
+    snprintf(url, sizeof url, "https://%s", e.cc_host);
+    struct client *cc = client_new(url, NULL, &err);
+    assert_non_null(cc);
+    client_set_token(cc, e.admin_token);
+    json_t *info = client_target_info(cc, target, &err);
+    assert_non_null(info);
+    json_t *engines = json_object_get(info, "engines");
+    assert_int_equal(json_array_size(engines), 1);
+    assert_string_equal(json_string_value(json_array_get(engines, 0)), "openmm");
+    json_decref(info);
+    size_t i;
+    json_t *id;
+    json_array_foreach(streams, i, id)
+    {
+        json_t *stream = client_stream_info(cc, json_string_value(id), &err);
+        assert_non_null(stream);
+        if (json_integer_value(json_object_get(stream, "frames")) <= 0)
+            fail_msg("demo stream %s has no frames; see %s/cores.log", json_string_value(id), e.dir);
+        json_decref(stream);
+    }
+    client_free(cc);
+    json_decref(creds);
+    stop_up(&e);
+    fs_rm_rf(e.root);
+}
+
 /* Starts up, waits until it is ready and stops it with sig (see stop_up_with). */
 static void up_stopped_by(int sig)
 {
@@ -694,9 +769,8 @@ static void test_up_sigkill_takes_daemons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_up_credentials_only_when_ready),
-        cmocka_unit_test(test_up_sighup_stops_daemons),
-        cmocka_unit_test(test_up_sigkill_takes_daemons),
+        cmocka_unit_test(test_up_credentials_only_when_ready), cmocka_unit_test(test_up_sighup_stops_daemons),
+        cmocka_unit_test(test_up_sigkill_takes_daemons),       cmocka_unit_test(test_up_demo_runs_openmm),
         cmocka_unit_test(test_up_cli_cores_sync_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
