@@ -89,7 +89,7 @@ def main(argv):
         phi, psi = phi_psi(traj)
         if phi.size == 0:
             sys.exit("ramachandran.py: %s has no residue with both phi and psi" % a.top)
-        ax.scatter(phi, psi, s=4, alpha=0.5, color="C%d" % (i % 10), label=os.path.basename(stream_dir.rstrip("/")))
+        ax.scatter(phi, psi, s=4, alpha=0.5, color="C%d" % (i % 10), label=os.path.basename(stream_dir.rstrip("/"))[:8])
         points += phi.size
         print("%s: %d frames, %d atoms, t = %g..%g ps" % (stream_dir, traj.n_frames, traj.n_atoms,
                                                            traj.time[0], traj.time[-1]))
