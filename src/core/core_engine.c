@@ -53,7 +53,7 @@ const core_file *core_engine_find_file(const core_file *files, size_t nfiles, co
     return found;
 }
 
-int core_engine_steps_per_frame(const json_t *options, int fallback, int *out, char *err, size_t errlen)
+int core_engine_parse_steps_per_frame(const json_t *options, int fallback, int *out, char *err, size_t errlen)
 {
     *out = fallback;
     if (!options)
@@ -129,6 +129,11 @@ const struct core_engine_ops *core_engine_ops_of(const core_engine *e)
 int core_engine_natoms(const core_engine *e)
 {
     return e->ops->natoms(e->impl);
+}
+
+int core_engine_steps_per_frame(const core_engine *e)
+{
+    return e->ops->steps_per_frame(e->impl);
 }
 
 int64_t core_engine_step(const core_engine *e)

@@ -49,6 +49,7 @@ struct core_engine_ops {
      * engine refuses to checkpoint a state it finds broken. */
     char *(*checkpoint)(void *impl, size_t *len, char *err, size_t errlen);
     int (*natoms)(const void *impl);
+    int (*steps_per_frame)(const void *impl);
     int64_t (*step)(const void *impl);
 };
 
@@ -65,7 +66,8 @@ const core_file *core_engine_find_file(const core_file *files, size_t nfiles, co
 /* steps_per_frame from the target's options (an object or NULL): a JSON
  * integer from 1 to CORE_ENGINE_MAX_STEPS_PER_FRAME, fallback when absent.
  * 0, or -1 with the reason. */
-int core_engine_steps_per_frame(const json_t *options, int fallback, int *out, char *err, size_t errlen);
+int core_engine_parse_steps_per_frame(const json_t *options, int fallback, int *out, char *err,
+                                      size_t errlen);
 
 typedef struct core_engine core_engine;
 
@@ -80,6 +82,7 @@ const unsigned char *core_engine_advance(core_engine *e, size_t *len, char *err,
 char *core_engine_checkpoint(core_engine *e, size_t *len, char *err, size_t errlen);
 const struct core_engine_ops *core_engine_ops_of(const core_engine *e);
 int core_engine_natoms(const core_engine *e);
+int core_engine_steps_per_frame(const core_engine *e);
 int64_t core_engine_step(const core_engine *e);
 
 #endif

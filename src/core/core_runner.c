@@ -254,8 +254,8 @@ static void work(struct core *k)
         snprintf(default_wire, sizeof default_wire, "%s.gz.b64", k->engine->state_file);
         state_wire = default_wire;
     }
-    log_info("core %d: stream %s at step %lld, %d atoms", k->id, k->stream_id, (long long)core_engine_step(e),
-             core_engine_natoms(e));
+    log_info("core %d: stream %s at step %lld, %d atoms, %d steps per frame", k->id, k->stream_id,
+             (long long)core_engine_step(e), core_engine_natoms(e), core_engine_steps_per_frame(e));
     if (run_frames(k, e, state_wire) != CALL_STOPPED) {
         k->stats.lost++;
         goto out;

@@ -157,8 +157,8 @@ static int state_is_sane(const md_engine *e)
 
 int md_engine_parse_options(const json_t *options, int *steps_per_frame, char *err, size_t errlen)
 {
-    return core_engine_steps_per_frame(options, MD_ENGINE_DEFAULT_STEPS_PER_FRAME, steps_per_frame, err,
-                                       errlen);
+    return core_engine_parse_steps_per_frame(options, MD_ENGINE_DEFAULT_STEPS_PER_FRAME, steps_per_frame, err,
+                                             errlen);
 }
 
 /* ---- reading the stream files ---- */
@@ -648,6 +648,11 @@ static int toy_natoms(const void *impl)
     return md_engine_natoms(impl);
 }
 
+static int toy_steps_per_frame(const void *impl)
+{
+    return md_engine_steps_per_frame(impl);
+}
+
 static int64_t toy_step(const void *impl)
 {
     return md_engine_step(impl);
@@ -663,5 +668,6 @@ const struct core_engine_ops md_engine_ops = {
     .advance = toy_advance,
     .checkpoint = toy_checkpoint,
     .natoms = toy_natoms,
+    .steps_per_frame = toy_steps_per_frame,
     .step = toy_step,
 };

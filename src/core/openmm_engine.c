@@ -271,8 +271,8 @@ static void *omm_create(const core_file *files, size_t nfiles, const json_t *opt
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (core_engine_steps_per_frame(options, OPENMM_ENGINE_DEFAULT_STEPS_PER_FRAME, &e->steps_per_frame, err,
-                                    errlen) != 0 ||
+    if (core_engine_parse_steps_per_frame(options, OPENMM_ENGINE_DEFAULT_STEPS_PER_FRAME, &e->steps_per_frame,
+                                          err, errlen) != 0 ||
         check_files(files, nfiles, &c, err, errlen) != 0)
         goto fail;
     struct openmm_bridge_setup setup = {
@@ -365,6 +365,12 @@ static int omm_natoms(const void *impl)
     return e->natoms;
 }
 
+static int omm_steps_per_frame(const void *impl)
+{
+    const struct openmm_engine *e = impl;
+    return e->steps_per_frame;
+}
+
 static int64_t omm_step(const void *impl)
 {
     const struct openmm_engine *e = impl;
@@ -381,5 +387,6 @@ const struct core_engine_ops openmm_engine_ops = {
     .advance = omm_advance,
     .checkpoint = omm_checkpoint,
     .natoms = omm_natoms,
+    .steps_per_frame = omm_steps_per_frame,
     .step = omm_step,
 };

@@ -325,6 +325,30 @@ static void test_non_finite_states_never_checkpoint(void **state)
     core_engine_free(e);
 }
 
+/* A thermostat at 20,000 K heats the molecule past the energy-jump limit
+ * within one frame while everything stays finite: the checkpoint is
+ * refused, and so is every later one (the baseline stays the last good
+ * state). */
+static void test_energy_jump_refuses_the_checkpoint(void **state)
+{
+    (void)state;
+    const char *hot =
+        "<Integrator type=\"LangevinMiddleIntegrator\" version=\"1\" stepSize=\".0005\" "
+        "temperature=\"20000\" friction=\"1000\" constraintTolerance=\"1e-05\" randomSeed=\"0\"/>";
+    struct text hot_t = {(char *)hot, strlen(hot)};
+    core_engine *e = open_ok(state_xml.data, state_xml.len, &hot_t);
+    char err[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!core_engine_advance(e, &len, err, sizeof err))
+            fail_msg("advance failed: %s", err);
+        assert_null(core_engine_checkpoint(e, &len, err, sizeof err));
+        if (!strstr(err, "total energy rose"))
+            fail_msg("error '%s' lacks 'total energy rose'", err);
+    }
+    core_engine_free(e);
+}
+
 static void test_check_state(void **state)
 {
     (void)state;
@@ -412,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_empty_files_are_errors),
         cmocka_unit_test(test_mismatched_and_foreign_files_are_errors),
         cmocka_unit_test(test_non_finite_states_never_checkpoint),
+        cmocka_unit_test(test_energy_jump_refuses_the_checkpoint),
         cmocka_unit_test(test_check_state),
         cmocka_unit_test(test_engines_in_threads_side_by_side),
     };

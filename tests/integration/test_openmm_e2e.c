@@ -307,13 +307,14 @@ static void test_verlet_stream_equals_an_uninterrupted_run(void **state)
     free(traj);
 }
 
-/* Truncated, empty and mismatched files, and a run that blows up (a 50 fs
- * step): each stream's error_count rises through PUT /core/stop and no
- * blown-up state is committed; the core survives and the good stream runs. */
+/* Truncated, empty and mismatched files, a run that blows up (a 50 fs
+ * step) and one whose energy jumps (a 20,000 K thermostat): each stream's
+ * error_count rises through PUT /core/stop and no bad state is committed;
+ * the core survives and the good stream runs. */
 static void test_bad_streams_are_errors_and_the_core_goes_on(void **state)
 {
     struct fixture *f = *state;
-    char target[64], ids[5][256];
+    char target[64], ids[6][256];
     make_target(f, target, sizeof target);
     struct text cut = {f->system.data, f->system.len / 2};
     struct text empty = {"", 0};
@@ -322,26 +323,31 @@ static void test_bad_streams_are_errors_and_the_core_goes_on(void **state)
     const char *boom_xml = "<Integrator type=\"VerletIntegrator\" version=\"1\" stepSize=\".05\" "
                            "constraintTolerance=\"1e-05\"/>";
     struct text boom = {(char *)boom_xml, strlen(boom_xml)};
+    const char *hot_xml = "<Integrator type=\"LangevinMiddleIntegrator\" version=\"1\" stepSize=\".0005\" "
+                          "temperature=\"20000\" friction=\"1000\" constraintTolerance=\"1e-05\" "
+                          "randomSeed=\"0\"/>";
+    struct text hot = {(char *)hot_xml, strlen(hot_xml)};
     add_stream(f, target, &cut, &f->state, &f->langevin, ids[0], sizeof ids[0]);
     add_stream(f, target, &f->system, &empty, &f->langevin, ids[1], sizeof ids[1]);
     add_stream(f, target, &f->system, &mismatched, &f->langevin, ids[2], sizeof ids[2]);
     add_stream(f, target, &f->system, &f->state, &boom, ids[3], sizeof ids[3]);
-    add_stream(f, target, &f->system, &f->state, &f->langevin, ids[4], sizeof ids[4]);
+    add_stream(f, target, &f->system, &f->state, &hot, ids[4], sizeof ids[4]);
+    add_stream(f, target, &f->system, &f->state, &f->langevin, ids[5], sizeof ids[5]);
     long errors = 0;
-    long committed = run_core(f, target, 5, 4, &errors);
-    assert_true(errors >= 4);
+    long committed = run_core(f, target, 6, 4, &errors);
+    assert_true(errors >= 5);
     long good = 0;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         json_t *info = stream_info(f, ids[i]);
         long error_count = (long)json_integer_value(json_object_get(info, "error_count"));
         long frames = (long)json_integer_value(json_object_get(info, "frames"));
-        if (i < 4) {
+        if (i < 5) {
             assert_true(error_count >= 1);
         } else {
             assert_int_equal(error_count, 0);
             assert_true(frames > 0);
         }
-        if (i < 3)
+        if (i != 3 && i != 5)
             assert_int_equal(frames, 0);
         good += frames;
         json_decref(info);
