@@ -5,7 +5,10 @@
  * parameters, headers, JSON bodies, deferred work and file replies. The
  * server must answer or close within a few seconds, and every answer must
  * start with an HTTP/1.x status line that is not a 5xx, with only headers
- * the runtime sends (none injected through a parameter). Set
+ * the runtime sends (none injected through a parameter); a request with
+ * ambiguous framing (RFC 9112 §6.1/§6.3: http_framing) must get a 4xx that
+ * ends the connection, first or pipelined after a bodiless request. HTTP/2
+ * is off on cleartext (and everywhere; see docs/deployment.md). Set
  * FUZZ_HTTP_ECHO=1 to see the answers when replaying inputs. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include "config/config.h"
 #include "fuzz_support.h"
 #include "harness.h"
+#include "runtime/http_framing.h"
 #include "runtime/server.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -232,6 +236,91 @@ static void check_answer(const char *buf, size_t len)
     }
 }
 
+/* Where the head that starts at p ends (past its blank line), reading lines
+ * as http_framing does (LF, with an optional CR); 0 when it does not end. */
+static size_t head_end(const char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *nl = memchr(p + i, '\n', len - i);
+        if (nl == NULL)
+            return 0;
+        size_t line = (size_t)(nl - (p + i));
+        if (i > 0 && (line == 0 || (line == 1 && p[i] == '\r')))
+            return (size_t)(nl - p) + 1;
+        i = (size_t)(nl - p) + 1;
+    }
+    return 0;
+}
+
+/* 1 when the len bytes at p start with word, ignoring case. */
+static int starts_with(const char *p, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    return len >= n && strncasecmp(p, word, n) == 0;
+}
+
+/* 1 when a head names Content-Length or Transfer-Encoding at all. */
+static int has_body_framing(const char *head, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++)
+        if (head[i] == '\n' && (starts_with(head + i + 1, len - i - 1, "content-length") ||
+                                starts_with(head + i + 1, len - i - 1, "transfer-encoding")))
+            return 1;
+    return 0;
+}
+
+struct answers {
+    int n;
+    int status[2];
+};
+
+/* The statuses of the first two final answers, walking by their
+ * Content-Length. */
+static void split_answers(const char *buf, size_t len, struct answers *a)
+{
+    size_t at = 0;
+    a->n = 0;
+    while (a->n < 2 && len - at >= 12 && memcmp(buf + at, "HTTP/1.", 7) == 0) {
+        int status = atoi(buf + at + 9);
+        const char *end = memmem(buf + at, len - at, "\r\n\r\n", 4);
+        if (end == NULL)
+            return;
+        if (status < 200) { /* an interim answer (100 Continue): head only */
+            at = (size_t)(end + 4 - buf);
+            continue;
+        }
+        a->status[a->n++] = status;
+        const char *cl = NULL;
+        for (const char *q = buf + at; q < end && cl == NULL; q++)
+            if (q[0] == '\n' && starts_with(q + 1, (size_t)(end - q - 1), "content-length:"))
+                cl = q + 16;
+        if (cl == NULL)
+            return;
+        at = (size_t)(end + 4 - buf) + (size_t)strtoul(cl, NULL, 10);
+        if (at > len)
+            return;
+    }
+}
+
+/* RFC 9112 framing: a request whose head http_framing refuses gets a 4xx
+ * and is the connection's last answer, whether it comes first or second
+ * (after a request without a body, so where it starts is certain). */
+static void check_framing(const char *in, size_t size, const char *answer, size_t len)
+{
+    struct answers a;
+    split_answers(answer, len, &a);
+    if (http_framing_check(in, size) != NULL) {
+        FUZZ_CHECK(a.n == 1 && a.status[0] >= 400 && a.status[0] < 500);
+        return;
+    }
+    size_t first = head_end(in, size);
+    if (first == 0 || has_body_framing(in, first) || a.n < 2)
+        return;
+    if (http_framing_check(in + first, size - first) != NULL)
+        FUZZ_CHECK(a.n == 2 && a.status[1] >= 400 && a.status[1] < 500);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char answer[ANSWER_MAX];
@@ -242,8 +331,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(fd);
     if (getenv("FUZZ_HTTP_ECHO") != NULL) /* replaying an input: show the answer */
         fwrite(answer, 1, len, stderr);
-    /* HTTP/2 with prior knowledge answers in frames, not text. */
-    if (size < 3 || memcmp(data, "PRI", 3) != 0)
-        check_answer(answer, len);
+    check_answer(answer, len);
+    if (len > 0)
+        check_framing((const char *)data, size, answer, len);
     return 0;
 }
