@@ -38,6 +38,10 @@ struct core_engine_ops {
     const char *name;       /* the engine key's engine */
     const char *state_file; /* the checkpoint's base name */
     size_t max_file_bytes;  /* largest decoded stream file accepted */
+    /* Whether this machine can run the engine with these settings (NULL:
+     * always). Checked before any work is asked for, so a core that cannot
+     * run never counts errors against streams. 0, or -1 with the reason. */
+    int (*check)(const struct core_engine_settings *settings, char *err, size_t errlen);
     void *(*create)(const core_file *files, size_t nfiles, const json_t *options,
                     const struct core_engine_settings *settings, char *err, size_t errlen);
     void (*destroy)(void *impl);

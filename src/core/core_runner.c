@@ -411,6 +411,9 @@ int core_runner_run(const struct core_runner_config *cfg, atomic_int *stop, stru
     memset(stats, 0, sizeof *stats);
     if (check_config(cfg, err, errlen) != 0)
         return -1;
+    const struct core_engine_ops *engine = core_engine_find(cfg->engine ? cfg->engine : CORE_ENGINE_DEFAULT);
+    if (engine->check && engine->check(&cfg->engine_settings, err, errlen) != 0)
+        return -1;
     /* The cores resume each other's TLS sessions with the CC and the SCVs. */
     if ((opts.share = client_share_new(&cerr)) == NULL) {
         snprintf(err, errlen, "%s", cerr.message);
@@ -427,7 +430,7 @@ int core_runner_run(const struct core_runner_config *cfg, atomic_int *stop, stru
         struct core *k = &cores[i];
         k->id = i + 1;
         k->cfg = cfg;
-        k->engine = core_engine_find(cfg->engine ? cfg->engine : CORE_ENGINE_DEFAULT);
+        k->engine = engine;
         k->stop = stop;
         k->deadline = deadline;
         k->client = client_new(cfg->cc, &opts, &cerr);

@@ -183,6 +183,24 @@ void openmm_bridge_free(openmm_bridge *b)
     }
 }
 
+int openmm_bridge_check_platform(const char *name, char *err, size_t errlen)
+{
+    return guarded("platform", err, errlen, [&] {
+        std::lock_guard<std::mutex> hold(openmm_lock);
+        load_plugins();
+        std::string known;
+        for (int i = 0; i < Platform::getNumPlatforms(); i++) {
+            std::string n = Platform::getPlatform(i).getName();
+            if (n == name)
+                return;
+            if (known.find(n) == std::string::npos)
+                known += (known.empty() ? "" : ", ") + n;
+        }
+        throw OpenMMException(std::string("OpenMM has no platform ") + name + " on this machine (it has " +
+                              known + ")");
+    });
+}
+
 int openmm_bridge_natoms(const openmm_bridge *b)
 {
     return b->system->getNumParticles();

@@ -54,6 +54,10 @@ struct openmm_bridge_state {
 openmm_bridge *openmm_bridge_create(const struct openmm_bridge_setup *setup, char *err, size_t errlen);
 void openmm_bridge_free(openmm_bridge *b);
 
+/* 0 when OpenMM has the platform called name here (plugins loaded);
+ * -1 with the platforms it does have in err. */
+int openmm_bridge_check_platform(const char *name, char *err, size_t errlen);
+
 int openmm_bridge_natoms(const openmm_bridge *b);
 /* 1 when the System uses periodic boundary conditions. */
 int openmm_bridge_periodic(const openmm_bridge *b);

@@ -260,6 +260,16 @@ static void omm_destroy(void *impl)
     free(e);
 }
 
+static const char *platform_of(const struct core_engine_settings *settings)
+{
+    return settings && settings->platform ? settings->platform : CORE_ENGINE_DEFAULT_PLATFORM;
+}
+
+static int omm_check(const struct core_engine_settings *settings, char *err, size_t errlen)
+{
+    return openmm_bridge_check_platform(platform_of(settings), err, errlen);
+}
+
 static void *omm_create(const core_file *files, size_t nfiles, const json_t *options,
                         const struct core_engine_settings *settings, char *err, size_t errlen)
 {
@@ -279,7 +289,7 @@ static void *omm_create(const core_file *files, size_t nfiles, const json_t *opt
         .system = {c.system->data, c.system->len},
         .state = {c.state->data, c.state->len},
         .integrator = {c.integrator->data, c.integrator->len},
-        .platform = settings && settings->platform ? settings->platform : CORE_ENGINE_DEFAULT_PLATFORM,
+        .platform = platform_of(settings),
         .threads = settings ? settings->threads : 0,
         .seed = fresh_seed(),
     };
@@ -381,6 +391,7 @@ const struct core_engine_ops openmm_engine_ops = {
     .name = OPENMM_ENGINE_NAME,
     .state_file = OPENMM_ENGINE_STATE_FILE,
     .max_file_bytes = OPENMM_ENGINE_MAX_FILE_BYTES,
+    .check = omm_check,
     .create = omm_create,
     .destroy = omm_destroy,
     .frame_bytes_max = omm_frame_bytes_max,

@@ -284,6 +284,9 @@ static void test_mismatched_and_foreign_files_are_errors(void **state)
                          {"state.xml", state_xml.data, state_xml.len},
                          {"integrator.xml", langevin_xml.data, langevin_xml.len}};
     struct core_engine_settings nowhere = {"Nowhere", 0};
+    assert_int_equal(openmm_engine_ops.check(&cpu1, err, sizeof err), 0);
+    assert_int_equal(openmm_engine_ops.check(&nowhere, err, sizeof err), -1);
+    assert_non_null(strstr(err, "OpenMM has no platform Nowhere on this machine (it has "));
     assert_null(core_engine_create(&openmm_engine_ops, files, 3, NULL, &nowhere, err, sizeof err));
     assert_non_null(strstr(err, "Nowhere"));
 }

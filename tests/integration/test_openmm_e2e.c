@@ -356,12 +356,33 @@ static void test_bad_streams_are_errors_and_the_core_goes_on(void **state)
     free(mismatched.data);
 }
 
+/* A platform this machine lacks is the core's problem, not the stream's:
+ * the core stops before asking for work and no stream counts an error. */
+static void test_a_missing_platform_ends_the_core_not_the_stream(void **state)
+{
+    struct fixture *f = *state;
+    char target[64], id[256], err[512], args[512];
+    struct core_engine_settings opencl = {"OpenCL", 0};
+    if (openmm_engine_ops.check(&opencl, err, sizeof err) == 0)
+        skip(); /* this machine has OpenCL */
+    make_target(f, target, sizeof target);
+    add_stream(f, target, &f->system, &f->state, &f->langevin, id, sizeof id);
+    snprintf(args, sizeof args, "--key %s --engine openmm --platform OpenCL --target %s --duration 2", f->key,
+             target);
+    assert_null(cluster_run_core(&f->c, args));
+    json_t *info = stream_info(f, id);
+    assert_int_equal(json_integer_value(json_object_get(info, "error_count")), 0);
+    assert_false(json_is_true(json_object_get(info, "active")));
+    json_decref(info);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_langevin_stream_hands_off_seamlessly),
         cmocka_unit_test(test_verlet_stream_equals_an_uninterrupted_run),
         cmocka_unit_test(test_bad_streams_are_errors_and_the_core_goes_on),
+        cmocka_unit_test(test_a_missing_platform_ends_the_core_not_the_stream),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
