@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/log.h"
 
@@ -71,6 +72,9 @@ int daemon_main(int argc, char **argv, enum config_kind kind, const char *kind_n
     struct config cfg;
     char err[1024];
     int status = 0;
+    /* Everything a daemon writes (databases and their WAL, logs, secrets,
+     * stream files) is for its own user alone. */
+    umask(077);
     const char *path = config_arg(argc, argv, kind_name, hooks, &status);
     if (path == NULL)
         return status;

@@ -3,7 +3,8 @@
  * Parses `-c FILE`, loads the config, and either runs an extra command given
  * after it (the CC's `add-manager ...`) or creates the service, the HTTP
  * server, attaches the service's routes and tickers, and serves until a stop
- * signal. Each daemon supplies its hooks; a NULL hook is skipped. */
+ * signal. Each daemon supplies its hooks; a NULL hook is skipped. The
+ * process runs with umask 077: its files are 0600, its folders 0700. */
 #ifndef ST_DAEMON_H
 #define ST_DAEMON_H
 

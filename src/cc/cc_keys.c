@@ -84,5 +84,5 @@ int cc_keys_routes(struct server *s)
 {
     return server_route(s, "POST", "/engines/keys", handle_create) |
            server_route(s, "GET", "/engines/keys", handle_list) |
-           server_route(s, "PUT", "/engines/keys/delete/:key", handle_delete);
+           server_route_secret(s, "PUT", "/engines/keys/delete/:key", handle_delete);
 }

@@ -21,7 +21,35 @@ int router_add(struct router *r, const char *method, const char *pattern, void *
 {
     if (r->count == ROUTER_MAX_ROUTES || !pattern_valid(pattern))
         return -1;
-    r->routes[r->count++] = (struct router_route){method, pattern, handler};
+    r->routes[r->count++] = (struct router_route){method, pattern, handler, 0};
+    return 0;
+}
+
+int router_add_secret(struct router *r, const char *method, const char *pattern, void *handler)
+{
+    if (strchr(pattern, ':') == NULL || router_add(r, method, pattern, handler) != 0)
+        return -1;
+    r->routes[r->count - 1].secret = 1;
+    return 0;
+}
+
+int router_redact(const struct router *r, const char *path, size_t path_len, char *out, size_t room)
+{
+    const char *q = memchr(path, '?', path_len);
+    if (q != NULL)
+        path_len = (size_t)(q - path);
+    for (int i = 0; i < r->count; i++) {
+        if (!r->routes[i].secret)
+            continue;
+        const char *pattern = r->routes[i].pattern;
+        size_t prefix = (size_t)(strchr(pattern, ':') - pattern);
+        if (path_len <= prefix || memcmp(path, pattern, prefix) != 0 ||
+            prefix + sizeof ROUTER_REDACTED > room)
+            continue;
+        memcpy(out, pattern, prefix);
+        memcpy(out + prefix, ROUTER_REDACTED, sizeof ROUTER_REDACTED);
+        return 1;
+    }
     return 0;
 }
 

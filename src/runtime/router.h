@@ -21,6 +21,7 @@ struct router_route {
     const char *method; /* "GET", "POST", "PUT", ... */
     const char *pattern;
     void *handler; /* opaque to the router */
+    int secret;    /* its parameters are secrets: see router_redact */
 };
 
 struct router {
@@ -37,6 +38,17 @@ struct router_params {
 void router_init(struct router *r);
 /* 0, or -1 when the table is full or the pattern is malformed. */
 int router_add(struct router *r, const char *method, const char *pattern, void *handler);
+/* The same for a route whose path parameters are secrets (an engine key):
+ * router_redact hides them wherever a path is written down. */
+int router_add_secret(struct router *r, const char *method, const char *pattern, void *handler);
+
+#define ROUTER_REDACTED "[redacted]"
+/* When path (any method, query ignored) starts with the literal part of a
+ * secret route's pattern, up to its first parameter, and goes on past it:
+ * that part followed by ROUTER_REDACTED is copied into out (room bytes,
+ * NUL-terminated) and 1 returned. Else 0 (also when out is too small). */
+int router_redact(const struct router *r, const char *path, size_t path_len, char *out, size_t room);
+
 /* On ROUTER_MATCH *handler and params are filled. */
 enum router_result router_match(const struct router *r, const char *method, size_t method_len,
                                 const char *path, size_t path_len, void **handler,

@@ -478,6 +478,18 @@ static void on_inflight_dispose(void *p)
     th->inflight--;
 }
 
+/* The access log writes req->input.path (routing uses req->path): a path
+ * that carries a secret is logged with the secret replaced. */
+static void redact_logged_path(struct server *s, h2o_req_t *req)
+{
+    size_t room = req->input.path.len + sizeof ROUTER_REDACTED;
+    char *out = h2o_mem_alloc_pool(&req->pool, room);
+    if (router_redact(&s->router, req->input.path.base, req->input.path.len, out, room)) {
+        req->input.path = h2o_iovec_init(out, strlen(out));
+        req->input.query_at = SIZE_MAX;
+    }
+}
+
 /* RFC 9112 §6.1/§6.3 on the raw request head, which h2o leaves at the start
  * of the connection's input until the response is sent (see
  * http_framing.h). NULL when fine. */
@@ -499,6 +511,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct loop_thread **mark = h2o_mem_alloc_shared(&req->pool, sizeof *mark, on_inflight_dispose);
     *mark = th;
     th->inflight++;
+    redact_logged_path(s, req);
 
     const char *framing = framing_error(req);
     if (framing != NULL) {
@@ -554,7 +567,12 @@ static void handle_root(struct server_request *r)
 /* h2o answers an over-limit body itself, before any handler runs, with a
  * plain-text 413. This filter (on the path h2o falls back to for such
  * early errors) swaps that body for our JSON error and adds the CORS header,
- * so clients see one error format everywhere. */
+ * so clients see one error format everywhere, and redacts the logged path. */
+struct json_error_filter {
+    h2o_filter_t super;
+    struct server *server;
+};
+
 struct json_error_ostream {
     h2o_ostream_t super;
     h2o_iovec_t body;
@@ -575,7 +593,7 @@ static void json_error_do_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t 
 
 static void json_error_on_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
-    (void)self;
+    redact_logged_path(((struct json_error_filter *)self)->server, req);
     if (req->res.status >= 400) {
         const char *body = req->res.status == 413 ? "{\"error\":\"request body is over the size limit\"}"
                                                   : "{\"error\":\"malformed request\"}";
@@ -900,8 +918,9 @@ static void setup_h2o(struct server *s)
     h2o_pathconf_t *path = h2o_config_register_path(s->hostconf, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof *h);
     h->on_req = on_req;
-    h2o_filter_t *f = h2o_create_filter(&s->hostconf->fallback_path, sizeof *f);
-    f->on_setup_ostream = json_error_on_setup;
+    struct json_error_filter *f = (void *)h2o_create_filter(&s->hostconf->fallback_path, sizeof *f);
+    f->super.on_setup_ostream = json_error_on_setup;
+    f->server = s;
     if (s->access_log != NULL) {
         h2o_access_log_register(path, s->access_log);
         h2o_access_log_register(&s->hostconf->fallback_path, s->access_log);
@@ -972,6 +991,11 @@ void server_free(struct server *s)
 int server_route(struct server *s, const char *method, const char *pattern, server_handler handler)
 {
     return router_add(&s->router, method, pattern, (void *)handler);
+}
+
+int server_route_secret(struct server *s, const char *method, const char *pattern, server_handler handler)
+{
+    return router_add_secret(&s->router, method, pattern, (void *)handler);
 }
 
 const struct config *server_config(const struct server *s)

@@ -50,6 +50,10 @@ void server_free(struct server *s);
 
 /* Register routes before server_run. 0, or -1 when the table is full. */
 int server_route(struct server *s, const char *method, const char *pattern, server_handler handler);
+/* A route whose path parameters are secrets: the access log shows the path
+ * with them replaced by "[redacted]" (router_redact), whatever the method
+ * and outcome. */
+int server_route_secret(struct server *s, const char *method, const char *pattern, server_handler handler);
 
 /* fn runs every interval_ms on a thread of its own (it may block), from
  * server_run until the stop begins. */

@@ -25,7 +25,7 @@ int stream_dir_open(int dirfd, const char *name)
 
 int stream_dir_open_or_make(int dirfd, const char *name)
 {
-    if (mkdirat(dirfd, name, 0755) != 0 && errno != EEXIST)
+    if (mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST)
         return -1;
     return stream_dir_open(dirfd, name);
 }
@@ -34,7 +34,7 @@ int stream_dir_write(int dirfd, const char *name, const void *data, size_t len, 
 {
     int oflags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
     oflags |= (flags & STREAM_DIR_APPEND) ? O_APPEND : O_TRUNC;
-    int fd = openat(dirfd, name, oflags, 0644);
+    int fd = openat(dirfd, name, oflags, 0600);
     if (fd < 0)
         return -1;
     int rc = -1;

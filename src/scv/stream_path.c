@@ -82,7 +82,7 @@ static int step_into(int dirfd, const char *name, int create, int *created)
     int next = open_child_dir(dirfd, name);
     if (next >= 0 || errno != ENOENT || !create)
         return next;
-    if (mkdirat(dirfd, name, 0755) != 0)
+    if (mkdirat(dirfd, name, 0700) != 0)
         return -1;
     if (created)
         (*created)++;

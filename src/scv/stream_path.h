@@ -27,7 +27,7 @@ void stream_path_escape(const char *name, char *out, size_t outlen);
 
 /* Opens (read-only, O_DIRECTORY) the folder holding path's last component
  * and copies that component into last (STREAM_PATH_NAME_MAX + 1 bytes).
- * With create, missing folders are made (0755); *created (may be NULL)
+ * With create, missing folders are made (0700); *created (may be NULL)
  * counts how many, so a caller can tell a new top-level folder was made. */
 int stream_path_open_parent(int rootfd, const char *path, size_t len, int create, char *last, int *created);
 

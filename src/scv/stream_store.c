@@ -608,7 +608,7 @@ static int store_sync(stream_store *s)
  * server and a tool) never reconcile or write one store at once. */
 static int open_streams_dir(stream_store *s, char *err)
 {
-    if (fs_mkdir_p(s->streams_dir, 0755) != 0)
+    if (fs_mkdir_p(s->streams_dir, 0700) != 0)
         return fail(err, STREAM_STORE_IO, "cannot create %s: %s", s->streams_dir, strerror(errno));
     s->streams_fd = open(s->streams_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->streams_fd < 0)
@@ -784,7 +784,7 @@ static int stream_create(stream_store *s, const char *id, const char *target_id,
      * leaves a temporary (removed by reconcile) or a record without a folder
      * (dropped by reconcile), never a half-written stream. */
     snprintf(tmp, sizeof tmp, NEW_PREFIX "%s", id);
-    if (remove_tree(s, tmp, NULL) != 0 || mkdirat(s->streams_fd, tmp, 0755) != 0)
+    if (remove_tree(s, tmp, NULL) != 0 || mkdirat(s->streams_fd, tmp, 0700) != 0)
         return fail(err, STREAM_STORE_IO, "cannot create a folder for stream %s: %s", id, strerror(errno));
     int fd = stream_dir_open(s->streams_fd, tmp);
     if (fd < 0 || write_file_map(fd, SEED_DIR, files) != 0 || write_file_map(fd, TAGS_DIR, tags) != 0 ||
@@ -967,7 +967,7 @@ static int frame_open(stream_store_frame *f, const char *name)
     if (f->fd >= 0 && fstat(f->fd, &sb) == 0)
         t->before = sb.st_size;
     else if (f->fd < 0 && errno == ENOENT &&
-             (f->fd = openat(f->buf_fd, name, flags | O_CREAT | O_EXCL, 0644)) >= 0)
+             (f->fd = openat(f->buf_fd, name, flags | O_CREAT | O_EXCL, 0600)) >= 0)
         t->before = -1;
     else
         return -1;

@@ -1,8 +1,10 @@
 #include "util/log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <time.h>
+#include <unistd.h>
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *log_file;
@@ -10,9 +12,14 @@ static int log_quiet;
 
 int log_open(const char *path)
 {
-    FILE *f = fopen(path, "a");
-    if (f == NULL)
+    /* A log may quote requests: for the daemon's user alone. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return -1;
+    }
     setvbuf(f, NULL, _IOLBF, 0);
     pthread_mutex_lock(&log_lock);
     if (log_file != NULL)

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-int log_open(const char *path); /* also log to this file (append); 0 or -1 */
+int log_open(const char *path); /* also log to this file (append; made 0600); 0 or -1 */
 void log_close(void);
 void log_set_quiet(int quiet); /* 1: do not echo to stderr */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -278,10 +278,22 @@ static void test_engine_keys(void **state)
     cc_daemon_expect(&d, 200, "PUT", path, admin, NULL);
     cc_daemon_expect(&d, 400, "PUT", path, admin, NULL);
     cc_daemon_expect(&d, 401, "POST", "/core/assign", key, NULL);
+    cc_daemon_expect(&d, 405, "GET", path, admin, NULL);
     assert_int_equal(cc_daemon_call(&d, "GET", "/engines/keys", admin, NULL, &v), 200);
     assert_int_equal(json_object_size(v), 0);
     json_decref(v);
+    /* no data file (the database with its WAL and shared memory, logs,
+     * secrets) is open to others, and the key never reaches the access log */
+    char data[PATH_MAX + 32], log[PATH_MAX + 64], shared[PATH_MAX];
+    snprintf(data, sizeof data, "%s/testcc_data", d.dir);
+    if (harness_private_tree(data, shared) != 0)
+        fail_msg("%s may be read by others", shared);
     cc_stop(&d);
+    snprintf(log, sizeof log, "%s/access.log", data);
+    const char *text = read_file(log);
+    assert_null(strstr(text, key));
+    assert_non_null(strstr(text, "PUT /engines/keys/delete/[redacted] "));
+    assert_non_null(strstr(text, "GET /engines/keys/delete/[redacted] "));
 }
 
 static int list_has(const struct cc_daemon *d, const char *auth, const char *id)

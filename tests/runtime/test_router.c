@@ -108,6 +108,25 @@ static void test_not_found_and_bad_method(void **state)
     assert_int_equal(match(&r, "DELETE", "/", &h, &p), ROUTER_BAD_METHOD);
 }
 
+static void test_redact(void **state)
+{
+    (void)state;
+    struct router r = table();
+    char out[128];
+    assert_int_equal(router_add_secret(&r, "PUT", "/engines/keys/delete/:key", &h_info), 0);
+    assert_int_equal(router_add_secret(&r, "PUT", "/no/params", &h_info), -1);
+    const char *secret[] = {"/engines/keys/delete/0123abcd", "/engines/keys/delete/0123abcd/more",
+                            "/engines/keys/delete/0123abcd?x=1"};
+    for (size_t i = 0; i < sizeof secret / sizeof *secret; i++) {
+        assert_int_equal(router_redact(&r, secret[i], strlen(secret[i]), out, sizeof out), 1);
+        assert_string_equal(out, "/engines/keys/delete/[redacted]");
+    }
+    const char *plain[] = {"/engines/keys/delete/", "/engines/keys", "/streams/info/abc", "/"};
+    for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+        assert_int_equal(router_redact(&r, plain[i], strlen(plain[i]), out, sizeof out), 0);
+    assert_int_equal(router_redact(&r, secret[0], strlen(secret[0]), out, 20), 0); /* no room */
+}
+
 static void test_table_limits(void **state)
 {
     (void)state;
@@ -123,9 +142,13 @@ static void test_table_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literal_and_root),         cmocka_unit_test(test_params),
-        cmocka_unit_test(test_percent_decoding),         cmocka_unit_test(test_raw_nul),
-        cmocka_unit_test(test_not_found_and_bad_method), cmocka_unit_test(test_table_limits),
+        cmocka_unit_test(test_literal_and_root),
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_percent_decoding),
+        cmocka_unit_test(test_raw_nul),
+        cmocka_unit_test(test_not_found_and_bad_method),
+        cmocka_unit_test(test_table_limits),
+        cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

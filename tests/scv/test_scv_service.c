@@ -421,6 +421,11 @@ static void test_lifecycle(void **state)
     snprintf(path, sizeof path, "/targets/streams/%s", dep.target);
     jcall_expect(scv, "GET", path, NULL, NULL, 400);
     free(id);
+    /* databases with their WAL and shared memory, logs, secrets and stream
+     * files: owner only */
+    char shared[PATH_MAX];
+    if (harness_private_tree(dep.scv.data, shared) != 0 || harness_private_tree(dep.cc.data, shared) != 0)
+        fail_msg("%s may be read by others", shared);
     undeploy(&dep);
 }
 

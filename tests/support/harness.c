@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,6 +165,29 @@ double harness_proc_cpu_seconds(pid_t pid)
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int shared_entries;
+static char *shared_first;
+
+static int note_shared(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)type;
+    (void)ftw;
+    if ((sb->st_mode & 077) != 0 && shared_entries++ == 0 && shared_first != NULL)
+        snprintf(shared_first, PATH_MAX, "%s", path);
+    return 0;
+}
+
+int harness_private_tree(const char *dir, char *first)
+{
+    shared_entries = 0;
+    shared_first = first;
+    if (first != NULL)
+        first[0] = '\0';
+    if (nftw(dir, note_shared, 16, FTW_PHYS) != 0)
+        return -1;
+    return shared_entries;
 }
 
 static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)

@@ -40,6 +40,11 @@ int harness_wait_up(const char *url, int timeout_s);
 long harness_proc_status_kb(pid_t pid, const char *name);
 double harness_proc_cpu_seconds(pid_t pid);
 
+/* Counts the entries under dir (dir itself included) that its group or
+ * others may access in any way; the first one's path goes to first (may be
+ * NULL; PATH_MAX bytes). -1 when dir cannot be walked. */
+int harness_private_tree(const char *dir, char *first);
+
 /* One request. headers: NULL-terminated "Name: value" strings or NULL.
  * cafile: verify the peer against it (NULL: no verification). */
 int harness_http(const char *method, const char *url, const char *const headers[], const void *body,
