@@ -212,7 +212,9 @@ static void run_mdtraj(const struct fixture *f, const char *xtc, long frames)
 
 /* Langevin, three activations with fresh seeds: frames evenly spaced across
  * the hand-offs; each checkpoint is exactly the state of the frame it
- * closes (step, time, positions); MDTraj loads the whole trajectory. */
+ * closes (step, time, positions, with velocities); MDTraj loads the whole
+ * trajectory. (That a resumed engine starts from exactly those numbers is
+ * test_openmm_engine's.) */
 static void test_langevin_stream_hands_off_seamlessly(void **state)
 {
     struct fixture *f = *state;
@@ -248,6 +250,9 @@ static void test_langevin_stream_hands_off_seamlessly(void **state)
         char want[64];
         snprintf(want, sizeof want, "stepCount=\"%ld\"", n * SPF);
         assert_non_null(strstr(xml, want));
+        const char *time_at = strstr(xml, " time=\"");
+        assert_non_null(time_at);
+        assert_float_equal(strtod(time_at + strlen(" time=\""), NULL), n * SPF * DT_PS, 1e-9);
         double pos[NATOMS][3];
         float fc[NATOMS][3];
         state_positions(xml, pos);
