@@ -270,6 +270,20 @@ static void test_mismatched_and_foreign_files_are_errors(void **state)
     struct text sys_as_integrator = {sys_xml.data, sys_xml.len};
     expect_refused(sys_xml.data, sys_xml.len, state_xml.data, state_xml.len, &sys_as_integrator,
                    "integrator.xml: the root element's type is 'System'");
+    /* ... and so must every object inside: a force, a tabulated function. */
+    char *sys_copy = strdup(sys_xml.data);
+    char *bond = strstr(sys_copy, "type=\"HarmonicBondForce\"");
+    assert_non_null(bond);
+    memcpy(bond, "type=\"State\"            ", strlen("type=\"HarmonicBondForce\""));
+    expect_refused(sys_copy, strlen(sys_copy), state_xml.data, state_xml.len, &langevin_xml,
+                   "system.xml: a <Force> where a force belongs has type 'State'");
+    free(sys_copy);
+    const char *fn = "<Integrator type=\"CustomIntegrator\" version=\"2\" stepSize=\".001\"><Functions>"
+                     "<Function name=\"t\" type=\"HarmonicBondForce\"/></Functions></Integrator>";
+    struct text fn_t = {(char *)fn, strlen(fn)};
+    expect_refused(
+        sys_xml.data, sys_xml.len, state_xml.data, state_xml.len, &fn_t,
+        "integrator.xml: a <Function> where a tabulated function belongs has type 'HarmonicBondForce'");
     const char *doctype = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"b\">]><State type=\"State\"/>";
     expect_refused(sys_xml.data, sys_xml.len, doctype, strlen(doctype), &langevin_xml, "DOCTYPE");
     const char *unknown = "<State type=\"State\" version=\"1\"><Positions><Position/></Positions></State>";
