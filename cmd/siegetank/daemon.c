@@ -1,5 +1,6 @@
 #include "daemon.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,21 @@ static const char *config_arg(int argc, char **argv, const char *kind, const str
     return path;
 }
 
+/* Files made before the daemons ran with umask 077 are 0644: closing their
+ * folder to others covers every one of them. */
+static void close_data_folder(const struct config *cfg)
+{
+    struct stat sb;
+    if (stat(cfg->data_folder, &sb) != 0 || (sb.st_mode & 077) == 0)
+        return;
+    if (chmod(cfg->data_folder, sb.st_mode & 0700) != 0)
+        log_warn("data folder %s is open to others (mode %03o) and cannot be closed: %s", cfg->data_folder,
+                 (unsigned)(sb.st_mode & 0777), strerror(errno));
+    else
+        log_info("data folder %s was open to others (mode %03o); it is now for its owner alone",
+                 cfg->data_folder, (unsigned)(sb.st_mode & 0777));
+}
+
 static int serve(const struct config *cfg, const char *kind_name, const struct daemon_hooks *hooks)
 {
     char err[1024];
@@ -49,6 +65,7 @@ static int serve(const struct config *cfg, const char *kind_name, const struct d
     void *app = NULL;
     if (hooks->create != NULL && (app = hooks->create(cfg, err, sizeof err)) == NULL)
         goto out;
+    close_data_folder(cfg);
     s = server_create(cfg, kind_name, app, err, sizeof err);
     if (s == NULL)
         goto out;

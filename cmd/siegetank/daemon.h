@@ -4,7 +4,8 @@
  * after it (the CC's `add-manager ...`) or creates the service, the HTTP
  * server, attaches the service's routes and tickers, and serves until a stop
  * signal. Each daemon supplies its hooks; a NULL hook is skipped. The
- * process runs with umask 077: its files are 0600, its folders 0700. */
+ * process runs with umask 077: its files are 0600, its folders 0700; a data
+ * folder left open to others by an older version is closed (0700) at start. */
 #ifndef ST_DAEMON_H
 #define ST_DAEMON_H
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cc_daemon.h"
@@ -249,7 +250,13 @@ static void test_engine_keys(void **state)
     struct cc_daemon d;
     char admin[64], manager[64], key[64], path[256];
     json_t *v = NULL;
-    cc_start(&d, NULL);
+    char data[PATH_MAX + 32], log[PATH_MAX + 64], shared[PATH_MAX];
+    cc_write_conf(&d, NULL);
+    /* a data folder as an older version left it: open to others */
+    snprintf(data, sizeof data, "%s/testcc_data", d.dir);
+    assert_int_equal(mkdir(data, 0755), 0);
+    assert_int_equal(chmod(data, 0755), 0);
+    cc_daemon_run(&d);
     make_users(&d, admin, manager, sizeof admin);
     cc_daemon_get(&d, "POST", "/engines/keys", admin, "{\"engine\":\"openmm\",\"description\":\"main\"}",
                   "key", key, sizeof key);
@@ -284,8 +291,6 @@ static void test_engine_keys(void **state)
     json_decref(v);
     /* no data file (the database with its WAL and shared memory, logs,
      * secrets) is open to others, and the key never reaches the access log */
-    char data[PATH_MAX + 32], log[PATH_MAX + 64], shared[PATH_MAX];
-    snprintf(data, sizeof data, "%s/testcc_data", d.dir);
     if (harness_private_tree(data, shared) != 0)
         fail_msg("%s may be read by others", shared);
     cc_stop(&d);
