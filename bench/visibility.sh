@@ -4,8 +4,8 @@
 # Two CCs share one database holding TARGETS targets: with MODE sqlite, one
 # SQLite file filled by st-bench-fill; with MODE pg, a private PostgreSQL
 # (see pg_start in lib.sh: fsync off) filled by one INSERT ... SELECT
-# generate_series, the CCs keeping separate data folders with a copied
-# secret.key as docs/deployment.md says. Each round creates a public target
+# generate_series, the CCs keeping separate data folders configured alike
+# (same cc_pass and database) as docs/deployment.md says. Each round creates a public target
 # through CC A, gives it a shard through A, and times from A's reply until
 # B's POST /core/assign for that target stops answering "unknown target" and
 # says what it says of a sharded target (its SCV is not running here). A's
@@ -61,7 +61,6 @@ b_url=http://127.0.0.1:$b_port
 b_conf=
 if [ "$mode" = pg ]; then
   b_data=$b_dir/cc_data; mkdir -p "$b_data"
-  cp -p "$cc_dir/cc_data/secret.key" "$b_data/secret.key"
   b_conf="database = '$pg_url'"
 fi
 printf 'name = cc_b\ninternal_http_port = %s\ncc_pass = %s\naccess_log = off\nthreads = %s\ndata_folder = %s\n%s\n' \

@@ -91,7 +91,8 @@ static int add_manager(const struct config *cfg, int argc, char **argv)
      * the store's informational line on open is for the daemon's log, and
      * a failure comes back in err. */
     log_set_quiet(1);
-    cc_store *st = cc_store_open(cfg->database, cfg->data_folder, err, sizeof err);
+    cc_store *st =
+        cc_store_open(cfg->database, cfg->data_folder, cfg->cc_pass, cfg->cc_pass_previous, err, sizeof err);
     log_set_quiet(0);
     if (st == NULL) {
         fprintf(stderr, "siegetank cc: %s\n", err);

@@ -4,9 +4,14 @@
  * - Tokens (user tokens, engine keys): 128 random bits as 32 hex chars;
  *   stored only as their SHA-256 hex (high entropy, so a fast hash is right).
  * - Secrets the CC must show or present again (engine keys, SCV passwords):
- *   sealed with XSalsa20-Poly1305 (crypto_secretbox) under a 256-bit key kept
- *   in <data>/secret.key (mode 0600, created on first use). Every CC sharing
- *   one database must hold the same secret.key.
+ *   sealed with XSalsa20-Poly1305 (crypto_secretbox) under a 256-bit key
+ *   derived from cc_pass and the database's random salt: Argon2id
+ *   (crypto_pwhash, 8 MiB, 3 passes) gives a master key, crypto_kdf the
+ *   sealing key and the key's id. Every CC configured with the same cc_pass
+ *   and database derives the same key; nothing is copied between them. A
+ *   sealed value names its key id, so values sealed under a previous
+ *   cc_pass, or under the <data>/secret.key of older versions (no key id),
+ *   are still opened when those are given.
  * Call auth_init() once before anything else (it initialises libsodium). */
 #ifndef ST_CC_AUTH_H
 #define ST_CC_AUTH_H
@@ -35,19 +40,31 @@ int auth_token_new(char out[AUTH_TOKEN_HEX_LEN + 1]);
 /* The form a token is stored and looked up by. */
 void auth_token_hash(const char *token, char out[AUTH_TOKEN_HASH_LEN + 1]);
 
-/* A secretbox key loaded from (or created in) a data folder. */
+#define AUTH_SALT_BYTES 16 /* crypto_pwhash_SALTBYTES */
+#define AUTH_SALT_HEX_LEN (2 * AUTH_SALT_BYTES)
+#define AUTH_PASSES_MAX 8 /* cc_pass and the previous ones */
+
+/* A fresh random salt (AUTH_SALT_HEX_LEN hex chars + NUL). 0 or -1. */
+int auth_salt_new(char out[AUTH_SALT_HEX_LEN + 1]);
+
+/* The sealing keys of one database. */
 typedef struct auth_box auth_box;
 
-/* Loads <data_dir>/secret.key, creating the folder and the key (0600) when
- * missing. NULL with a reason in err on failure (unreadable, wrong size,
- * group/world-readable). */
-auth_box *auth_box_open(const char *data_dir, char *err, size_t errlen);
-void auth_box_close(auth_box *box); /* wipes the key; NULL is fine */
-/* Seals plain (at most AUTH_SECRET_MAX bytes) into malloc'd hex of
- * nonce || MAC || ciphertext. NULL when too long or out of memory. */
+/* passes[0] is the current cc_pass, which seals; passes[1..n-1] are
+ * previous ones, used only to unseal (n <= AUTH_PASSES_MAX, none empty).
+ * salt_hex: the database's salt. legacy_key: the path of an older
+ * version's secret.key, used only to unseal, or NULL. NULL with a reason in
+ * err on failure (bad salt, unreadable or group/world-readable key file). */
+auth_box *auth_box_open(const char *const *passes, size_t n, const char *salt_hex, const char *legacy_key,
+                        char *err, size_t errlen);
+void auth_box_close(auth_box *box); /* wipes the keys; NULL is fine */
+/* Seals plain (at most AUTH_SECRET_MAX bytes) under the current key into
+ * malloc'd "<key id>:<hex of nonce || MAC || ciphertext>". NULL when too
+ * long or out of memory. */
 char *auth_box_seal(const auth_box *box, const char *plain);
 /* The malloc'd plain text, or NULL when sealed is malformed, was sealed
- * under another key, or was tampered with. */
-char *auth_box_unseal(const auth_box *box, const char *sealed);
+ * under a key the box does not hold, or was tampered with. *current (may be
+ * NULL) is 1 when it was sealed under the current key. */
+char *auth_box_unseal(const auth_box *box, const char *sealed, int *current);
 
 #endif

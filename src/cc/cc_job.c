@@ -165,11 +165,30 @@ int cc_job_admin(cc_job *job, cc_user *out)
     return -1;
 }
 
+/* 1 when auth is one of the space-separated words of list (each compared
+ * in constant time). */
+static int in_previous(const char *auth, const char *list)
+{
+    char word[sizeof((struct config *)0)->cc_pass_previous];
+    int found = 0;
+    for (const char *p = list; *p;) {
+        size_t skip = strspn(p, " \t"), len = strcspn(p + skip, " \t");
+        if (len == 0)
+            break;
+        snprintf(word, sizeof word, "%.*s", (int)len, p + skip);
+        found |= crypto_equal(auth, word);
+        p += skip + len;
+    }
+    return found;
+}
+
 int cc_job_scv_secret(cc_job *job)
 {
     const char *pass = job->svc->cfg.cc_pass;
-    /* An unset secret must not let anyone in. */
-    if (pass[0] != '\0' && job->auth != NULL && crypto_equal(job->auth, pass))
+    /* An unset secret must not let anyone in. During a rotation SCVs may
+     * still present a previous cc_pass (docs/deployment.md). */
+    if (pass[0] != '\0' && job->auth != NULL &&
+        (crypto_equal(job->auth, pass) || in_previous(job->auth, job->svc->cfg.cc_pass_previous)))
         return 0;
     cc_job_fail(job, 401, "wrong or missing server secret (cc_pass) in the Authorization header");
     return -1;

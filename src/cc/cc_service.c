@@ -34,7 +34,8 @@ cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "cannot create data folder '%s'", cfg->data_folder);
         goto fail;
     }
-    svc->store = cc_store_open(cfg->database, cfg->data_folder, err, errlen);
+    svc->store =
+        cc_store_open(cfg->database, cfg->data_folder, cfg->cc_pass, cfg->cc_pass_previous, err, errlen);
     if (svc->store == NULL)
         goto fail;
     svc->health = cc_health_new();

@@ -2,6 +2,7 @@
  * and record helpers. See cc_store.h. */
 #include "cc/cc_store.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,13 +10,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "cc/cc_seal.h"
 #include "cc/cc_store_pg.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 struct cc_store {
     const cc_store_ops *ops;
     void *impl;
-    auth_box *box;
+    cc_seal *seal;
 };
 
 static const char *const role_names[] = {"admin", "manager", "donor"};
@@ -222,7 +225,8 @@ static void copy_text(char *dst, size_t size, const char *src)
     snprintf(dst, size, "%s", src);
 }
 
-cc_store *cc_store_open(const char *database, const char *data_dir, char *err, size_t errlen)
+cc_store *cc_store_open(const char *database, const char *data_dir, const char *cc_pass,
+                        const char *cc_pass_previous, char *err, size_t errlen)
 {
     char path[4096];
     cc_store *st = NULL;
@@ -248,12 +252,17 @@ cc_store *cc_store_open(const char *database, const char *data_dir, char *err, s
         return NULL;
     }
     st->ops = pg ? &cc_store_pg_ops : &cc_store_sqlite_ops;
-    st->box = auth_box_open(data_dir, err, errlen);
-    if (!st->box)
+    if (fs_mkdir_p(data_dir, 0700) != 0) {
+        snprintf(err, errlen, "cannot create data folder %s: %s", data_dir, strerror(errno));
         goto fail;
+    }
     st->impl = pg ? cc_store_pg_open(database, err, errlen) : cc_store_sqlite_open(path, err, errlen);
     if (!st->impl)
         goto fail;
+    st->seal = cc_seal_open(st->ops, st->impl, data_dir, cc_pass, cc_pass_previous, err, errlen);
+    if (!st->seal)
+        goto fail;
+    cc_seal_migrate(st->seal, st->ops, st->impl);
     return st;
 fail:
     cc_store_close(st);
@@ -266,7 +275,7 @@ void cc_store_close(cc_store *st)
         return;
     if (st->impl)
         st->ops->close(st->impl);
-    auth_box_close(st->box);
+    cc_seal_close(st->seal);
     free(st);
 }
 
@@ -382,7 +391,7 @@ cc_store_status cc_store_key_create(cc_store *st, const char *engine, const char
     if (auth_token_new(key_out) != 0)
         return CC_STORE_IO;
     auth_token_hash(key_out, row.key_hash);
-    row.key_sealed = auth_box_seal(st->box, key_out);
+    row.key_sealed = cc_seal_seal(st->seal, key_out);
     if (!row.key_sealed)
         return CC_STORE_IO;
     copy_text(row.engine, sizeof row.engine, engine);
@@ -410,23 +419,18 @@ cc_store_status cc_store_key_list(cc_store *st, cc_engine_key **out, size_t *n)
         goto out;
     }
     for (size_t i = 0; i < n_rows; i++) {
-        char *plain = auth_box_unseal(st->box, rows[i].key_sealed);
-        if (!plain) {
-            log_error("engine key for '%s' cannot be unsealed: is secret.key the one this database was "
-                      "created with?",
-                      rows[i].engine);
-            free(*out);
-            *out = NULL;
-            rc = CC_STORE_IO;
-            goto out;
-        }
-        copy_text((*out)[i].key, sizeof(*out)[i].key, plain);
+        char what[CC_SEAL_WHAT_MAX];
+        cc_seal_what_key(&rows[i], what);
+        char *plain = cc_seal_unseal(st->seal, what, rows[i].key_sealed);
+        if (!plain)
+            continue; /* one bad row costs only itself */
+        cc_engine_key *k = &(*out)[(*n)++];
+        copy_text(k->key, sizeof k->key, plain);
         free(plain);
-        copy_text((*out)[i].engine, sizeof(*out)[i].engine, rows[i].engine);
-        copy_text((*out)[i].description, sizeof(*out)[i].description, rows[i].description);
-        (*out)[i].creation_date = rows[i].creation_date;
+        copy_text(k->engine, sizeof k->engine, rows[i].engine);
+        copy_text(k->description, sizeof k->description, rows[i].description);
+        k->creation_date = rows[i].creation_date;
     }
-    *n = n_rows;
 out:
     cc_engine_key_rows_free(rows, n_rows);
     return rc;
@@ -554,7 +558,7 @@ cc_store_status cc_store_scv_upsert(cc_store *st, const char *name, const char *
         return CC_STORE_INVALID;
     copy_text(row.name, sizeof row.name, name);
     copy_text(row.host, sizeof row.host, host);
-    row.password_sealed = auth_box_seal(st->box, password);
+    row.password_sealed = cc_seal_seal(st->seal, password);
     if (!row.password_sealed)
         return CC_STORE_IO;
     rc = st->ops->scv_upsert(st->impl, &row);
@@ -562,24 +566,25 @@ cc_store_status cc_store_scv_upsert(cc_store *st, const char *name, const char *
     return rc;
 }
 
-static cc_store_status unseal_scvs(cc_store *st, const cc_scv_row *rows, size_t n, cc_scv **out)
+/* The SCVs whose password unseals, in *out (*n_out of them); one that does
+ * not is left out, so it cannot stop the others from being served. */
+static cc_store_status unseal_scvs(cc_store *st, const cc_scv_row *rows, size_t n, cc_scv **out,
+                                   size_t *n_out)
 {
+    *n_out = 0;
     *out = calloc(n ? n : 1, sizeof **out);
     if (!*out)
         return CC_STORE_IO;
     for (size_t i = 0; i < n; i++) {
-        char *plain = auth_box_unseal(st->box, rows[i].password_sealed);
-        if (!plain) {
-            log_error("password of SCV '%s' cannot be unsealed: is secret.key the one this database was "
-                      "created with?",
-                      rows[i].name);
-            free(*out);
-            *out = NULL;
-            return CC_STORE_IO;
-        }
-        copy_text((*out)[i].name, sizeof(*out)[i].name, rows[i].name);
-        copy_text((*out)[i].host, sizeof(*out)[i].host, rows[i].host);
-        copy_text((*out)[i].password, sizeof(*out)[i].password, plain);
+        char what[CC_SEAL_WHAT_MAX];
+        cc_seal_what_scv(&rows[i], what);
+        char *plain = cc_seal_unseal(st->seal, what, rows[i].password_sealed);
+        if (!plain)
+            continue;
+        cc_scv *scv = &(*out)[(*n_out)++];
+        copy_text(scv->name, sizeof scv->name, rows[i].name);
+        copy_text(scv->host, sizeof scv->host, rows[i].host);
+        copy_text(scv->password, sizeof scv->password, plain);
         free(plain);
     }
     return CC_STORE_OK;
@@ -595,9 +600,7 @@ cc_store_status cc_store_scv_list(cc_store *st, cc_scv **out, size_t *n)
     *n = 0;
     rc = st->ops->scv_list(st->impl, &rows, &n_rows);
     if (rc == CC_STORE_OK)
-        rc = unseal_scvs(st, rows, n_rows, out);
-    if (rc == CC_STORE_OK)
-        *n = n_rows;
+        rc = unseal_scvs(st, rows, n_rows, out, n);
     cc_scv_rows_free(rows, n_rows);
     return rc;
 }
@@ -638,10 +641,8 @@ cc_store_status cc_store_load_changes(cc_store *st, const uint64_t *since, cc_sn
     *generation = 0;
     rc = st->ops->load_since(st->impl, since, out, deleted, generation, &rows, &n_rows);
     if (rc == CC_STORE_OK)
-        rc = unseal_scvs(st, rows, n_rows, &out->scvs);
-    if (rc == CC_STORE_OK) {
-        out->n_scvs = n_rows;
-    } else {
+        rc = unseal_scvs(st, rows, n_rows, &out->scvs, &out->n_scvs);
+    if (rc != CC_STORE_OK) {
         cc_snapshot_free(out);
         cc_strlist_free(deleted);
     }

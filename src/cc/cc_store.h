@@ -5,7 +5,8 @@
  * - the public API (cc_store_*): blocking, thread-safe calls meant for
  *   worker threads. It validates sizes, hashes passwords (Argon2id) and
  *   tokens (SHA-256), seals secrets that must be shown again (engine keys,
- *   SCV passwords) with the data folder's secret.key, then calls
+ *   SCV passwords) with a key derived from cc_pass and the database's salt
+ *   (auth.h), then calls
  * - a backend (cc_store_ops): a struct of function pointers over an opaque
  *   handle that only ever sees hashes and sealed text. SQLite implements it
  *   (cc_store_sqlite.c, WAL file <data>/cc.db), and so does PostgreSQL
@@ -205,6 +206,15 @@ typedef struct cc_store_ops {
     cc_store_status (*shard_remove)(void *impl, const char *target_id, const char *scv);
     cc_store_status (*scv_upsert)(void *impl, const cc_scv_row *row);
     cc_store_status (*scv_list)(void *impl, cc_scv_row **out, size_t *n);
+    /* The database's sealing salt: candidate is stored unless a salt is
+     * there already (the first CC to open the database wins, also when
+     * several start at once); *out receives the stored one. */
+    cc_store_status (*seal_salt)(void *impl, const char *candidate, char out[AUTH_SALT_HEX_LEN + 1]);
+    /* Replaces a sealed secret only while it still is old_sealed, so a
+     * concurrent write wins; NOT_FOUND when it is not. scv: 1 for the SCV
+     * named id, 0 for the engine key whose hash is id. */
+    cc_store_status (*reseal)(void *impl, int scv, const char *id, const char *old_sealed,
+                              const char *new_sealed);
     cc_store_status (*stats_insert)(void *impl, const cc_stats_fragment *v, size_t n, size_t *inserted);
     /* From one consistent read: the generation in *generation; the
      * targets of out (all of them when since is NULL, else those written or
@@ -237,10 +247,17 @@ int cc_engines_parse(const char *text, cc_target *t);
 typedef struct cc_store cc_store;
 
 /* database: NULL or "sqlite" for <data_dir>/cc.db, or a postgresql://…
- * URL (cc_store_pg.h). The secret key lives in <data_dir>/secret.key; CCs
- * sharing one PostgreSQL database need the same secret.key. NULL with a
- * reason in err. */
-cc_store *cc_store_open(const char *database, const char *data_dir, char *err, size_t errlen);
+ * URL (cc_store_pg.h). Secrets are sealed under a key derived from cc_pass
+ * (required) and a random salt kept in the database, so every CC with the
+ * same cc_pass and database shares them. cc_pass_previous (NULL or empty:
+ * none) lists earlier cc_pass values, separated by spaces, that still
+ * unseal; with <data_dir>/secret.key of older versions, when present, they
+ * open what was sealed before. At open every secret found under one of
+ * them is sealed again under the current key; a secret no key opens is
+ * logged once and left out of every listing and cache (the rest is
+ * served). NULL with a reason in err. */
+cc_store *cc_store_open(const char *database, const char *data_dir, const char *cc_pass,
+                        const char *cc_pass_previous, char *err, size_t errlen);
 void cc_store_close(cc_store *st);
 
 /* Users. token_out receives the user's fresh token. */

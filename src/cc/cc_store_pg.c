@@ -19,7 +19,7 @@
 
 #include "util/log.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define POOL_SIZE 4
 #define CONNECT_TIMEOUT_S "5"
 /* While the server is down, at most one connection attempt runs at a time
@@ -127,6 +127,12 @@ static const char *const schema_v2_sql =
     "CREATE TRIGGER shards_changed AFTER INSERT OR UPDATE OR DELETE ON shards"
     " FOR EACH ROW EXECUTE FUNCTION siegetank_shard_changed();"
     "UPDATE meta SET schema_version = 2;";
+
+/* Version 3: the salt the sealing key is derived with (auth.h), one per
+ * database, made by the first CC that opens it. */
+static const char *const schema_v3_sql =
+    "CREATE TABLE seal_salt(id boolean PRIMARY KEY DEFAULT true CHECK (id), salt text NOT NULL);"
+    "UPDATE meta SET schema_version = 3;";
 
 /* ---- URL handling ---- */
 
@@ -502,7 +508,8 @@ static int create_schema(pg *p, pg_conn *c, char *err, size_t errlen)
         }
     }
     if ((version < 1 && run_script(p, c, schema_sql, err, errlen) != 0) ||
-        (version < 2 && run_script(p, c, schema_v2_sql, err, errlen) != 0))
+        (version < 2 && run_script(p, c, schema_v2_sql, err, errlen) != 0) ||
+        (version < 3 && run_script(p, c, schema_v3_sql, err, errlen) != 0))
         goto out;
     if (finish(p, c, CC_STORE_OK) != CC_STORE_OK) {
         snprintf(err, errlen, "cannot commit the schema in %s", p->display);
@@ -1049,6 +1056,43 @@ static cc_store_status pg_shard_remove(void *impl, const char *target_id, const 
     return shard_change(impl, target_id, scv, "DELETE FROM shards WHERE target_id = $1 AND scv = $2");
 }
 
+/* ---- sealing ---- */
+
+/* Insert if absent, then read back: when several CCs start at once, the
+ * later inserts wait for the first and do nothing, and all read its salt. */
+static cc_store_status pg_seal_salt(void *impl, const char *candidate, char out[AUTH_SALT_HEX_LEN + 1])
+{
+    pg *p = impl;
+    const char *params[] = {candidate};
+    PGresult *res = NULL;
+    pg_conn *c = acquire(p);
+    if (!c)
+        return CC_STORE_IO;
+    cc_store_status rc = q(p, c, NULL, "BEGIN", 0, NULL);
+    if (rc == CC_STORE_OK)
+        rc = q(p, c, NULL, "INSERT INTO seal_salt(salt) VALUES ($1) ON CONFLICT DO NOTHING", 1, params);
+    if (rc == CC_STORE_OK)
+        rc = q(p, c, &res, "SELECT salt FROM seal_salt", 0, NULL);
+    if (rc == CC_STORE_OK && PQntuples(res) != 1)
+        rc = CC_STORE_IO;
+    if (rc == CC_STORE_OK)
+        val(res, 0, 0, out, AUTH_SALT_HEX_LEN + 1);
+    PQclear(res);
+    rc = finish(p, c, rc);
+    release(p, c);
+    return rc;
+}
+
+static cc_store_status pg_reseal(void *impl, int scv, const char *id, const char *old_sealed,
+                                 const char *new_sealed)
+{
+    const char *params[] = {new_sealed, id, old_sealed};
+    return write_one(impl,
+                     scv ? "UPDATE scvs SET password_sealed = $1 WHERE name = $2 AND password_sealed = $3"
+                         : "UPDATE engine_keys SET key_sealed = $1 WHERE key_hash = $2 AND key_sealed = $3",
+                     3, params, 1);
+}
+
 /* ---- SCVs ---- */
 
 static cc_store_status pg_scv_upsert(void *impl, const cc_scv_row *row)
@@ -1349,6 +1393,8 @@ const cc_store_ops cc_store_pg_ops = {
     .shard_remove = pg_shard_remove,
     .scv_upsert = pg_scv_upsert,
     .scv_list = pg_scv_list,
+    .seal_salt = pg_seal_salt,
+    .reseal = pg_reseal,
     .stats_insert = pg_stats_insert,
     .load_since = pg_load_since,
     .change_counter = pg_change_counter,

@@ -11,7 +11,7 @@
 #include "cc/cc_store.h"
 #include "util/log.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define BUSY_TIMEOUT_MS 5000
 
 typedef struct sq {
@@ -101,6 +101,11 @@ static const char *const schema_v3_sql =
     " BEGIN UPDATE meta SET generation = generation + 1;"
     " INSERT OR REPLACE INTO target_deletions(id, changed) VALUES (OLD.id, (SELECT generation FROM meta));"
     " END;";
+
+/* Version 4: the salt the sealing key is derived with (auth.h), one per
+ * database, made by the first CC that opens it. */
+static const char *const schema_v4_sql =
+    "CREATE TABLE IF NOT EXISTS seal_salt(id INTEGER PRIMARY KEY CHECK (id = 1), salt TEXT NOT NULL);";
 
 static cc_store_status fail(sq *s, const char *what)
 {
@@ -236,7 +241,7 @@ static int create_schema(sq *s, char *err, size_t errlen)
     }
     if (version < SCHEMA_VERSION &&
         ((version < 1 && exec(s, schema_sql) != 0) || (version < 2 && exec(s, schema_v2_sql) != 0) ||
-         upgrade_v3(s) != 0 || exec(s, "PRAGMA user_version = 3") != 0)) {
+         upgrade_v3(s) != 0 || exec(s, schema_v4_sql) != 0 || exec(s, "PRAGMA user_version = 4") != 0)) {
         snprintf(err, errlen, "cannot create the schema: %s", sqlite3_errmsg(s->db));
         goto out;
     }
@@ -927,6 +932,58 @@ static cc_store_status sq_scv_list(void *impl, cc_scv_row **out, size_t *n)
     return rc;
 }
 
+/* ---- sealing ---- */
+
+static cc_store_status sq_seal_salt(void *impl, const char *candidate, char out[AUTH_SALT_HEX_LEN + 1])
+{
+    sq *s = impl;
+    sqlite3_stmt *ins = NULL, *get = NULL;
+    cc_store_status rc = CC_STORE_IO;
+
+    lock(s);
+    if (begin_write(s) != 0)
+        goto out;
+    ins = prep(s, "INSERT OR IGNORE INTO seal_salt(id, salt) VALUES (1, ?)");
+    get = prep(s, "SELECT salt FROM seal_salt WHERE id = 1");
+    if (!ins || !get)
+        goto done;
+    bind_text(ins, 1, candidate);
+    if (step_done(s, ins, "sealing salt") != CC_STORE_OK || step_exists(s, get, "sealing salt") != 1)
+        goto done;
+    col_text(get, 0, out, AUTH_SALT_HEX_LEN + 1);
+    rc = CC_STORE_OK;
+done:
+    rc = finish(s, rc);
+out:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(get);
+    unlock(s);
+    return rc;
+}
+
+static cc_store_status sq_reseal(void *impl, int scv, const char *id, const char *old_sealed,
+                                 const char *new_sealed)
+{
+    sq *s = impl;
+    cc_store_status rc = CC_STORE_IO;
+
+    lock(s);
+    sqlite3_stmt *stmt =
+        prep(s, scv ? "UPDATE scvs SET password_sealed = ? WHERE name = ? AND password_sealed = ?"
+                    : "UPDATE engine_keys SET key_sealed = ? WHERE key_hash = ? AND key_sealed = ?");
+    if (stmt) {
+        bind_text(stmt, 1, new_sealed);
+        bind_text(stmt, 2, id);
+        bind_text(stmt, 3, old_sealed);
+        rc = step_done(s, stmt, "sealing again");
+        if (rc == CC_STORE_OK && sqlite3_changes(s->db) == 0)
+            rc = CC_STORE_NOT_FOUND;
+    }
+    sqlite3_finalize(stmt);
+    unlock(s);
+    return rc;
+}
+
 /* ---- stats ---- */
 
 static cc_store_status sq_stats_insert(void *impl, const cc_stats_fragment *v, size_t n, size_t *inserted)
@@ -1143,6 +1200,8 @@ const cc_store_ops cc_store_sqlite_ops = {
     .shard_remove = sq_shard_remove,
     .scv_upsert = sq_scv_upsert,
     .scv_list = sq_scv_list,
+    .seal_salt = sq_seal_salt,
+    .reseal = sq_reseal,
     .stats_insert = sq_stats_insert,
     .load_since = sq_load_since,
     .change_counter = sq_change_counter,

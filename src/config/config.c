@@ -45,6 +45,7 @@ static const struct key_spec config_keys[] = {
     {"ssl_protocols", FOR_BOTH, KEY_TLS_VERSIONS, offsetof(struct config, ssl_min_version), 0, 2, 3},
     STR(ca_bundle, FOR_BOTH),
     STR(cc_pass, FOR_BOTH),
+    STR(cc_pass_previous, FOR_CC),
     STR(command_center, FOR_SCV),
     STR(database, FOR_CC),
     STR(data_folder, FOR_BOTH),

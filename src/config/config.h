@@ -24,6 +24,7 @@ struct config {
     int ssl_max_version;      /* version offered (2 = TLS 1.2, 3 = TLS 1.3) */
     char ca_bundle[PATH_MAX]; /* CAs trusted when calling peers by domain name; empty = system */
     char cc_pass[256];
+    char cc_pass_previous[1024]; /* cc: earlier cc_pass values (space-separated) during a rotation */
     char command_center[512];
     char database[1024];
     char data_folder[PATH_MAX]; /* resolved: absolute or relative to the config file */

@@ -24,14 +24,6 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void copy_secret(const struct cc_daemon *from, const struct cc_daemon *to)
-{
-    char cmd[4 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s/testcc_data' && cp '%s/testcc_data/secret.key' '%s/testcc_data/'",
-             to->dir, from->dir, to->dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 void cc_pg_pair_start(struct cc_pg_pair *p)
 {
     char url[256], database[300];
@@ -43,7 +35,6 @@ void cc_pg_pair_start(struct cc_pg_pair *p)
     cc_daemon_prepare(&p->cc[0], database);
     cc_daemon_run(&p->cc[0]);
     cc_daemon_prepare(&p->cc[1], database);
-    copy_secret(&p->cc[0], &p->cc[1]);
     cc_daemon_run(&p->cc[1]);
     cc_daemon_get(&p->cc[0], "POST", "/managers", NULL,
                   "{\"email\":\"root@x\",\"password\":\"pw\",\"role\":\"admin\"}", "token", p->admin,

@@ -2,8 +2,8 @@
  * database, for the multi-CC and database-outage tests.
  *
  * cc_pg_pair_start starts the server (pg_harness), creates the database,
- * starts CC A, copies A's secret.key into B's data folder (CCs sharing a
- * database must seal with the same key, cc_store.h), starts B, then
+ * starts CC A and CC B, configured alike (same cc_pass and database) with
+ * their own data folders, nothing copied between them (cc_store.h), then
  * bootstraps an admin through A and a manager with it. Failures abort the
  * test (cmocka asserts). Requests go through cc_daemon_call (cc_daemon.h),
  * which checks every reply against PROTOCOL.md. */

@@ -13,6 +13,9 @@
 
 #include "cc/cc_store.h"
 
+/* The cc_pass every test store seals with, unless a case changes it. */
+#define STORE_TEST_PASS "store-test-pass"
+
 typedef struct store_fixture store_fixture;
 
 typedef struct store_backend {
@@ -23,9 +26,11 @@ typedef struct store_backend {
 } store_backend;
 
 struct store_fixture {
-    char dir[64];       /* the data folder (secret.key; cc.db for SQLite) */
-    char database[256]; /* "sqlite" or a postgresql:// URL */
-    char dbname[32];    /* PostgreSQL database name */
+    char dir[64];         /* the data folder (cc.db for SQLite) */
+    char database[256];   /* "sqlite" or a postgresql:// URL */
+    const char *pass;     /* cc_pass to open with; NULL: STORE_TEST_PASS */
+    const char *previous; /* cc_pass_previous, or NULL */
+    char dbname[32];      /* PostgreSQL database name */
     cc_store *st;
     const store_backend *backend;
 };

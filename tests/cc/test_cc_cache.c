@@ -217,9 +217,9 @@ static void shared_open(struct shared_db *db)
     char err[256];
     snprintf(db->dir, sizeof db->dir, "/tmp/st-cc-cache.XXXXXX");
     assert_non_null(mkdtemp(db->dir));
-    db->mine = cc_store_open(NULL, db->dir, err, sizeof err);
+    db->mine = cc_store_open(NULL, db->dir, "cache-test-pass", NULL, err, sizeof err);
     assert_non_null(db->mine);
-    db->other = cc_store_open(NULL, db->dir, err, sizeof err);
+    db->other = cc_store_open(NULL, db->dir, "cache-test-pass", NULL, err, sizeof err);
     assert_non_null(db->other);
     db->health = cc_health_new();
     db->cache = cc_cache_new(db->mine, db->health, err, sizeof err);

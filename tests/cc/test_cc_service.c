@@ -420,7 +420,7 @@ static void test_scv_endpoints(void **state)
     struct cc_daemon d;
     char admin[64], manager[64], target[64], path[256], host[256], body[1024];
     json_t *v = NULL;
-    cc_start(&d, NULL);
+    cc_start(&d, "cc_pass_previous = 'rotated-1 rotated-2'\n");
     make_users(&d, admin, manager, sizeof admin);
     make_target(&d, manager, "{\"engines\":[\"openmm\"]}", target, sizeof target);
 
@@ -439,6 +439,9 @@ static void test_scv_endpoints(void **state)
                      "{\"name\":\"s1\",\"host\":1,\"password\":\"pw\"}");
     assert_int_equal(scv_online(&d, "s1", NULL, 0), -1);
     cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET, reg);
+    /* During a cc_pass rotation SCVs may still present a previous one. */
+    cc_daemon_expect(&d, 200, "PUT", "/scvs/register", "rotated-2", reg);
+    cc_daemon_expect(&d, 401, "PUT", "/scvs/register", "rotated", reg);
     /* Upsert: a second registration moves the SCV. */
     cc_daemon_expect(&d, 200, "PUT", "/scvs/register", SECRET,
                      "{\"name\":\"s1\",\"host\":\"127.0.0.1:2\",\"password\":\"pw\"}");

@@ -2,10 +2,13 @@
  * SQLite has: the schema version pragma and a file two stores share. */
 #include "cc_store_cases.h"
 
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/fs.h"
 
@@ -75,7 +78,8 @@ static void test_open_errors(void **state)
 {
     store_fixture *f = *state;
     char err[256] = "", path[128];
-    assert_null(cc_store_open("mysql://u:hunter2@nowhere/db", f->dir, err, sizeof err));
+    assert_null(
+        cc_store_open("mysql://u:hunter2@nowhere/db", f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
     assert_non_null(strstr(err, "not supported"));
     assert_null(strstr(err, "hunter2"));
 
@@ -87,7 +91,7 @@ static void test_open_errors(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    assert_null(cc_store_open(NULL, f->dir, err, sizeof err));
+    assert_null(cc_store_open(NULL, f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
     assert_non_null(strstr(err, "newer"));
 }
 
@@ -131,6 +135,80 @@ static void test_upgrade_v1(void **state)
 
 /* Two stores on one file (the CC and the bootstrap CLI): each sees the
  * other's writes through the counter and the data. */
+/* plain sealed the way older versions did with secret.key: hex of nonce ||
+ * MAC || ciphertext, no key id. */
+static void legacy_seal(const unsigned char *key, const char *plain, char *out, size_t outlen)
+{
+    unsigned char bin[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 64];
+    size_t len = strlen(plain);
+    assert_true(len <= 64);
+    randombytes_buf(bin, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(bin + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain, len, bin, key);
+    sodium_bin2hex(out, outlen, bin, crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len);
+}
+
+static void sql_text(const char *path, const char *sql, const char *param, char *out, size_t outlen)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (param)
+        sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    assert_true(r == SQLITE_ROW || r == SQLITE_DONE);
+    if (out)
+        snprintf(out, outlen, "%s", r == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* A database an older version sealed with <data>/secret.key: with the file
+ * there, its secrets open and are sealed again under cc_pass at open; from
+ * then on the file is not needed. */
+static void test_legacy_secret_key_migrates(void **state)
+{
+    store_fixture *f = *state;
+    char key[AUTH_TOKEN_HEX_LEN + 1], path[128], keyfile[128], hex[2 * crypto_secretbox_KEYBYTES + 2];
+    char sealed[512], stored[512];
+    unsigned char file_key[crypto_secretbox_KEYBYTES];
+    cc_engine_key *keys = NULL;
+    cc_scv *scvs = NULL;
+    size_t n = 0;
+    assert_int_equal(cc_store_key_create(f->st, "openmm", "old", key), CC_STORE_OK);
+    assert_int_equal(cc_store_scv_upsert(f->st, "s1", "127.0.0.1:9", "scv-password"), CC_STORE_OK);
+    cc_store_close(f->st);
+    f->st = NULL;
+
+    snprintf(path, sizeof path, "%s/cc.db", f->dir);
+    snprintf(keyfile, sizeof keyfile, "%s/secret.key", f->dir);
+    crypto_secretbox_keygen(file_key);
+    sodium_bin2hex(hex, sizeof hex, file_key, sizeof file_key);
+    assert_int_equal(fs_write_file(keyfile, hex, strlen(hex), 0), 0);
+    chmod(keyfile, 0600);
+    legacy_seal(file_key, key, sealed, sizeof sealed);
+    sql_text(path, "UPDATE engine_keys SET key_sealed = ?", sealed, NULL, 0);
+    legacy_seal(file_key, "scv-password", sealed, sizeof sealed);
+    sql_text(path, "UPDATE scvs SET password_sealed = ?", sealed, NULL, 0);
+
+    store_cases_reopen(f);
+    sql_text(path, "SELECT key_sealed FROM engine_keys", NULL, stored, sizeof stored);
+    assert_non_null(strchr(stored, ':'));
+    sql_text(path, "SELECT password_sealed FROM scvs", NULL, stored, sizeof stored);
+    assert_non_null(strchr(stored, ':'));
+
+    assert_int_equal(unlink(keyfile), 0);
+    store_cases_reopen(f);
+    assert_int_equal(cc_store_key_list(f->st, &keys, &n), CC_STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(keys[0].key, key);
+    free(keys);
+    assert_int_equal(cc_store_scv_list(f->st, &scvs, &n), CC_STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(scvs[0].password, "scv-password");
+    free(scvs);
+}
+
 static void test_two_stores(void **state)
 {
     store_fixture *f = *state;
@@ -159,6 +237,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_secret_key_migrates, setup, teardown),
     };
     return store_cases_run("cc_store (sqlite)", setup, teardown, extra, sizeof extra / sizeof extra[0]);
 }

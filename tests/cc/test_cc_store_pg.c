@@ -125,35 +125,37 @@ static void test_open_errors(void **state)
 
     /* Nothing listens there; the reason names the server, never the password. */
     log_set_quiet(1);
-    assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:1/x", f->dir, err, sizeof err));
+    assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:1/x", f->dir, STORE_TEST_PASS, NULL, err,
+                              sizeof err));
     assert_non_null(strstr(err, "cannot connect"));
     assert_non_null(strstr(err, "127.0.0.1:1"));
     assert_null(strstr(err, "hunter2"));
-    assert_null(
-        cc_store_open("postgresql://cc:hunter2@127.0.0.1:1/x?connect_timeout=zz", f->dir, err, sizeof err));
+    assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:1/x?connect_timeout=zz", f->dir,
+                              STORE_TEST_PASS, NULL, err, sizeof err));
     assert_null(strstr(err, "hunter2"));
-    assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:%zz/x", f->dir, err, sizeof err));
+    assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:%zz/x", f->dir, STORE_TEST_PASS, NULL, err,
+                              sizeof err));
     assert_null(strstr(err, "hunter2"));
 
     /* A domain name demands TLS, which this server does not offer; an
      * explicit weaker sslmode is raised, not obeyed. */
     snprintf(url, sizeof url, "postgresql://postgres:hunter2@db.example.org:%d/%s?hostaddr=127.0.0.1", port,
              f->dbname);
-    assert_null(cc_store_open(url, f->dir, err, sizeof err));
+    assert_null(cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
     assert_non_null(strstr(err, "SSL"));
     assert_null(strstr(err, "hunter2"));
     snprintf(url, sizeof url, "postgresql://postgres@db.example.org:%d/%s?hostaddr=127.0.0.1&sslmode=disable",
              port, f->dbname);
-    assert_null(cc_store_open(url, f->dir, err, sizeof err));
+    assert_null(cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
     assert_non_null(strstr(err, "SSL"));
     /* localhost and the socket folder are local: plain connections. */
     snprintf(url, sizeof url, "postgresql://postgres:hunter2@localhost:%d/%s", port, f->dbname);
-    cc_store *st = cc_store_open(url, f->dir, err, sizeof err);
+    cc_store *st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, sizeof err);
     assert_non_null(st);
     cc_store_close(st);
     snprintf(url, sizeof url, "postgresql://postgres@/%s?host=%s&port=%d", f->dbname, pg_harness_dir(server),
              port);
-    st = cc_store_open(url, f->dir, err, sizeof err);
+    st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, sizeof err);
     assert_non_null(st);
     cc_store_close(st);
     log_set_quiet(0);
@@ -163,7 +165,7 @@ static void test_open_errors(void **state)
     f->st = NULL;
     assert_int_equal(
         pg_harness_query(server, f->dbname, "UPDATE meta SET schema_version = 99", NULL, NULL, 0), 0);
-    assert_null(cc_store_open(f->database, f->dir, err, sizeof err));
+    assert_null(cc_store_open(f->database, f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
     assert_non_null(strstr(err, "newer"));
 }
 
@@ -248,7 +250,7 @@ static void test_restart(void **state)
     assert_int_equal(cc_store_target_delete(f->st, id2), CC_STORE_OK);
 }
 
-/* Two CCs on one database (same secret.key): each sees the other's
+/* Two CCs on one database (same cc_pass): each sees the other's
  * writes at once, the change counter tells, and stats count once. */
 static void test_two_stores(void **state)
 {
@@ -331,8 +333,9 @@ static void *open_thread(void *p)
     return NULL;
 }
 
-/* Several CCs starting at once on an empty database: the schema is made
- * once and every one of them opens. */
+/* Several CCs starting at once on an empty database: the schema and the
+ * sealing salt are made once, every one of them opens, and what one seals
+ * the others open. */
 static void test_concurrent_create(void **state)
 {
     store_fixture *f = *state;
@@ -343,19 +346,32 @@ static void test_concurrent_create(void **state)
 
     assert_int_equal(fresh(&g), 0);
     fs_rm_rf(g.dir);
-    snprintf(g.dir, sizeof g.dir, "%s", f->dir); /* one secret.key */
+    snprintf(g.dir, sizeof g.dir, "%s", f->dir);
     for (int i = 0; i < 4; i++) {
         o[i] = (opener){&g, NULL};
         pthread_create(&th[i], NULL, open_thread, &o[i]);
     }
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
         assert_non_null(o[i].st);
-        cc_store_close(o[i].st);
+    char key[AUTH_TOKEN_HEX_LEN + 1];
+    assert_int_equal(cc_store_key_create(o[0].st, "openmm", "k", key), CC_STORE_OK);
+    for (int i = 1; i < 4; i++) {
+        cc_engine_key *keys = NULL;
+        size_t n = 0;
+        assert_int_equal(cc_store_key_list(o[i].st, &keys, &n), CC_STORE_OK);
+        assert_int_equal(n, 1);
+        assert_string_equal(keys[0].key, key);
+        free(keys);
     }
+    for (int i = 0; i < 4; i++)
+        cc_store_close(o[i].st);
     assert_int_equal(pg_harness_query(server, g.dbname, "SELECT count(*) FROM meta", NULL, out, sizeof out),
                      0);
+    assert_string_equal(out, "1");
+    assert_int_equal(
+        pg_harness_query(server, g.dbname, "SELECT count(*) FROM seal_salt", NULL, out, sizeof out), 0);
     assert_string_equal(out, "1");
     pg_harness_drop_db(server, g.dbname);
 }
@@ -414,7 +430,7 @@ static int open_tls(store_fixture *f, const char *url, char *err, size_t errlen)
     unlink(logpath);
     log_set_quiet(1);
     assert_int_equal(log_open(logpath), 0);
-    cc_store *st = cc_store_open(url, f->dir, err, errlen);
+    cc_store *st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, errlen);
     log_close();
     log_set_quiet(0);
     if (!st)
