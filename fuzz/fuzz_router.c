@@ -2,7 +2,8 @@
  * SCV's route table. Input: method, one '\n', then the raw path (query
  * string included). A match must fill exactly the pattern's parameters,
  * each NUL-terminated inside the parameter buffer, non-empty, valid UTF-8,
- * with no '/' in a one-segment parameter unless it came escaped. */
+ * with no '/' in a one-segment parameter unless it came escaped; a path
+ * that reaches the secret route (engine keys) is always redacted. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ static const char *const routes[][2] = {
     {"PUT", "/targets/update/:id"},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
+#define SECRET_ROUTE 11 /* its key is a secret: logged paths hide it */
+#define SECRET_PREFIX "/engines/keys/delete/"
 
 static struct router table;
 
@@ -39,7 +42,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     router_init(&table);
     for (size_t i = 0; i < NROUTES; i++)
-        if (router_add(&table, routes[i][0], routes[i][1], (void *)&routes[i]) != 0)
+        if ((i == SECRET_ROUTE ? router_add_secret : router_add)(&table, routes[i][0], routes[i][1],
+                                                                 (void *)&routes[i]) != 0)
             abort();
     return 0;
 }
@@ -83,6 +87,26 @@ static void check_match(const char *const *route, const char *path, size_t path_
     FUZZ_CHECK(total <= path_bytes(path, path_len));
 }
 
+/* A path routed, or routable by another method, to the secret route is
+ * redacted to its prefix and ROUTER_REDACTED; any redaction looks so. */
+static void check_redact(const char *path, size_t path_len)
+{
+    struct router_params params;
+    void *handler = NULL;
+    char out[ROUTER_PARAM_BYTES];
+    size_t room = (size_t)path_len % sizeof out + 1; /* small buffers too */
+    int redacted = router_redact(&table, path, path_len, out, room);
+    enum router_result r = router_match(&table, routes[SECRET_ROUTE][0], strlen(routes[SECRET_ROUTE][0]),
+                                        path, path_len, &handler, &params);
+    int secret = (r == ROUTER_MATCH && handler == (void *)&routes[SECRET_ROUTE]) ||
+                 (r == ROUTER_BAD_PARAM && path_len > strlen(SECRET_PREFIX) &&
+                  memcmp(path, SECRET_PREFIX, strlen(SECRET_PREFIX)) == 0);
+    if (secret && room >= sizeof SECRET_PREFIX ROUTER_REDACTED)
+        FUZZ_CHECK(redacted == 1);
+    if (redacted)
+        FUZZ_CHECK(strcmp(out, SECRET_PREFIX ROUTER_REDACTED) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *nl = memchr(data, '\n', size);
@@ -105,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(strcmp(route[0], method) == 0 && strlen(method) == method_len);
         check_match(route, path, path_len, &params);
     }
+    check_redact(path, path_len);
     free(method);
     free(path);
     return 0;
