@@ -483,13 +483,27 @@ static int ensure_engine_keys(struct up_state *st)
 /* 1 once this run's SCV has logged its registration with the CC. */
 static int scv_registered(const struct up_state *st)
 {
-    char path[PATH_MAX];
-    size_t len;
+    enum { CHUNK = 64 * 1024, KEEP = sizeof SCV_SERVICE_REGISTERED - 1 };
+    char path[PATH_MAX], text[KEEP + CHUNK + 1];
+    size_t kept = 0, n;
+    int found = 0;
     path_in(st, "scv.log", path);
-    char *text = fs_read_file(path, 64 << 20, &len);
-    int found = text != NULL && (off_t)len >= st->scv_log_start &&
-                strstr(text + st->scv_log_start, SCV_SERVICE_REGISTERED) != NULL;
-    free(text);
+    FILE *f = fopen(path, "r");
+    /* Only what this run's SCV wrote (the log keeps every earlier run), in
+     * chunks that overlap by the marker's length. */
+    if (f == NULL || fseeko(f, st->scv_log_start, SEEK_SET) != 0) {
+        if (f != NULL)
+            fclose(f);
+        return 0;
+    }
+    while (!found && (n = fread(text + kept, 1, CHUNK, f)) > 0) {
+        size_t total = kept + n;
+        text[total] = '\0';
+        found = strstr(text, SCV_SERVICE_REGISTERED) != NULL;
+        kept = total < KEEP ? total : KEEP;
+        memmove(text, text + total - kept, kept);
+    }
+    fclose(f);
     return found;
 }
 
