@@ -45,8 +45,7 @@ struct task {
     server_done_fn done;
     void *arg;
     struct loop_thread *thread; /* NULL: background work, no completion */
-    h2o_req_t *req;             /* cleared if the request is disposed first */
-    struct task **req_slot;     /* lives in req->pool; points back at us */
+    struct server_req_ref ref;
 };
 
 struct loop_thread {
@@ -61,8 +60,9 @@ struct loop_thread {
     h2o_multithread_receiver_t done_receiver;
     h2o_multithread_receiver_t stop_receiver;
     h2o_multithread_message_t stop_message;
-    size_t inflight; /* requests not yet disposed; loop thread only */
-    size_t pending;  /* deferred tasks not yet completed; loop thread only */
+    size_t inflight;               /* requests not yet disposed; loop thread only */
+    size_t pending;                /* deferred tasks not yet completed; loop thread only */
+    struct http_client_loop *http; /* NULL unless server_enable_http_client */
     int stopping;
     uint64_t deadline_ms;
     /* accepting paused at the open-files limit (loop thread only) */
@@ -94,6 +94,7 @@ struct server {
     void *app;
     struct router router;
     SSL_CTX *ssl_ctx;
+    struct http_client *http_client; /* NULL unless enabled */
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *hostconf;
     h2o_access_log_filehandle_t *access_log;
@@ -407,11 +408,27 @@ static void pool_stop(struct worker_pool *pool)
     pool->count = 0;
 }
 
-static void on_req_slot_dispose(void *p)
+static void on_req_ref_dispose(void *p)
 {
-    struct task **slot = p;
+    struct server_req_ref **slot = p;
     if (*slot != NULL)
         (*slot)->req = NULL;
+}
+
+void server_req_ref_init(struct server_req_ref *ref, struct server_request *r)
+{
+    ref->req = r->req;
+    ref->slot = h2o_mem_alloc_shared(&r->req->pool, sizeof *ref->slot, on_req_ref_dispose);
+    *ref->slot = ref;
+}
+
+h2o_req_t *server_req_ref_take(struct server_req_ref *ref)
+{
+    h2o_req_t *req = ref->req;
+    if (req != NULL)
+        *ref->slot = NULL;
+    ref->req = NULL;
+    return req;
 }
 
 static void defer_on(struct worker_pool *pool, struct server_request *r, server_work_fn work,
@@ -427,9 +444,7 @@ static void defer_on(struct worker_pool *pool, struct server_request *r, server_
     t->done = done;
     t->arg = arg;
     t->thread = current_thread;
-    t->req = r->req;
-    t->req_slot = h2o_mem_alloc_shared(&r->req->pool, sizeof *t->req_slot, on_req_slot_dispose);
-    *t->req_slot = t;
+    server_req_ref_init(&t->ref, r);
     current_thread->pending++;
     pool_push(pool, t);
 }
@@ -462,10 +477,8 @@ static void on_tasks_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *
     while (!h2o_linklist_is_empty(messages)) {
         struct task *t = H2O_STRUCT_FROM_MEMBER(struct task, message.link, messages->next);
         h2o_linklist_unlink(&t->message.link);
-        if (t->req != NULL)
-            *t->req_slot = NULL;
         th->pending--;
-        t->done(t->arg, t->req);
+        t->done(t->arg, server_req_ref_take(&t->ref));
         free(t);
     }
 }
@@ -711,6 +724,8 @@ static void loop_init(struct loop_thread *th)
     th->listener = h2o_evloop_socket_create(th->loop, th->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     th->listener->data = th;
     h2o_socket_read_start(th->listener, on_accept);
+    if (s->http_client != NULL && (th->http = http_client_loop_new(s->http_client, &th->ctx)) == NULL)
+        log_error("thread %d: out of memory for its HTTP client; its calls to peers use workers", th->index);
 }
 
 /* Scheduler slice of loop threads. A loop runs for microseconds per request
@@ -751,7 +766,9 @@ static void *loop_main(void *arg)
     s->threads_ready++;
     pthread_cond_broadcast(&s->stop_cond);
     pthread_mutex_unlock(&s->stop_lock);
-    while (!th->stopping || ((th->inflight > 0 || th->pending > 0) && now_ms() < th->deadline_ms))
+    while (!th->stopping ||
+           ((th->inflight > 0 || th->pending > 0 || http_client_loop_pending(th->http) > 0) &&
+            now_ms() < th->deadline_ms))
         h2o_evloop_run(th->loop, 100);
     if (th->inflight > 0 || th->pending > 0)
         log_warn("thread %d: stopped with %zu requests still in flight after %d s", th->index, th->inflight,
@@ -837,6 +854,8 @@ static void threads_dispose(struct server *s)
             continue;
         h2o_multithread_unregister_receiver(th->ctx.queue, &th->done_receiver);
         h2o_multithread_unregister_receiver(th->ctx.queue, &th->stop_receiver);
+        http_client_loop_free(th->http);
+        th->http = NULL;
         th->loop = NULL;
     }
 }
@@ -979,6 +998,7 @@ void server_free(struct server *s)
     if (s == NULL)
         return;
     threads_dispose(s);
+    http_client_free(s->http_client);
     free(s->threads);
     free(s->root_body.base);
     if (s->ssl_ctx != NULL)
@@ -1001,6 +1021,20 @@ int server_route_secret(struct server *s, const char *method, const char *patter
 const struct config *server_config(const struct server *s)
 {
     return &s->cfg;
+}
+
+int server_enable_http_client(struct server *s, int io_timeout_ms, char *err, size_t errlen)
+{
+    if (s->http_client != NULL)
+        return 0;
+    s->http_client = http_client_new(s->cfg.ca_bundle, io_timeout_ms, err, errlen);
+    return s->http_client != NULL ? 0 : -1;
+}
+
+struct http_client_loop *server_http_client(struct server_request *r)
+{
+    (void)r;
+    return current_thread != NULL ? current_thread->http : NULL;
 }
 
 void server_stop(struct server *s)

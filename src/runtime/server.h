@@ -3,7 +3,8 @@
  * N event-loop threads (h2o), each with its own SO_REUSEPORT listener; a
  * routing table; JSON reply helpers; two worker pools (general and bulk) for
  * blocking work whose completion is delivered back on the request's own loop
- * thread; tickers for periodic background jobs. server_run() blocks until
+ * thread; tickers for periodic background jobs; optionally an HTTP client
+ * for calls to peers from the loops themselves (http_client.h). server_run() blocks until
  * SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish
  * (bounded by shutdown_timeout) and returns 0.
  *
@@ -25,6 +26,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "runtime/http_client.h"
 #include "runtime/router.h"
 
 struct server;
@@ -64,6 +66,18 @@ int server_add_ticker(struct server *s, int interval_ms, server_tick_fn fn, void
 int server_run(struct server *s);
 void server_stop(struct server *s); /* from any thread */
 
+/* A reference to r's request that h2o clears (ref->req = NULL) when it
+ * disposes of the request, e.g. because the client went away: for replies
+ * made later on the loop thread (server_defer uses one). ref must stay put
+ * until server_req_ref_take, which detaches it and returns the request, or
+ * NULL when it is gone. Loop thread only. */
+struct server_req_ref {
+    h2o_req_t *req;
+    struct server_req_ref **slot; /* in the request's pool */
+};
+void server_req_ref_init(struct server_req_ref *ref, struct server_request *r);
+h2o_req_t *server_req_ref_take(struct server_req_ref *ref);
+
 /* Blocking work off the loop: work(arg) on a worker thread, then done(arg,
  * req) on r's loop thread. */
 void server_defer(struct server_request *r, server_work_fn work, server_done_fn done, void *arg);
@@ -75,6 +89,14 @@ void server_defer_bulk(struct server_request *r, server_work_fn work, server_don
 void server_run_background(struct server *s, server_work_fn work, void *arg);
 
 const struct config *server_config(const struct server *s);
+
+/* Calls to peers from the event loops (http_client.h): call before
+ * server_run; each loop thread then gets its client when it starts, with TLS
+ * verification per cfg's ca_bundle and io_timeout_ms per I/O step. 0, or -1
+ * with a message in err. */
+int server_enable_http_client(struct server *s, int io_timeout_ms, char *err, size_t errlen);
+/* The client of r's loop thread; NULL when not enabled. */
+struct http_client_loop *server_http_client(struct server_request *r);
 
 /* Replies. Each sets Access-Control-Allow-Origin: * and a JSON content type. */
 void server_reply_json(h2o_req_t *req, int status, json_t *body); /* steals body */

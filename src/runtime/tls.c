@@ -246,6 +246,34 @@ fail:
     return NULL;
 }
 
+SSL_CTX *tls_client_context(int verify, const char *ca_bundle, char *err, size_t errlen)
+{
+    char why[256];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        snprintf(err, errlen, "cannot create a TLS client context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    if (!verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        return ctx;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int loaded = ca_bundle != NULL && ca_bundle[0] != '\0'
+                     ? SSL_CTX_load_verify_locations(ctx, ca_bundle, NULL)
+                     : SSL_CTX_set_default_verify_paths(ctx);
+    if (loaded != 1) {
+        ssl_reason(why, sizeof why);
+        snprintf(err, errlen, "ca_bundle: cannot load CA certificates from '%s': %s",
+                 ca_bundle && ca_bundle[0] ? ca_bundle : "the system store", why);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 static int add_extension(X509 *cert, int nid, const char *value)
 {
     X509V3_CTX ctx;

@@ -29,6 +29,13 @@ struct tls_server_options {
 /* NULL with a message in err on failure. */
 SSL_CTX *tls_server_context(const struct tls_server_options *o, char *err, size_t errlen);
 
+/* A client-side context for calls to peers: TLS 1.2 or 1.3, no
+ * compression. verify: the peer's chain must lead to a CA of ca_bundle (NULL
+ * or empty: the system's store) and its name is then checked by the caller
+ * (h2o checks the name it connected to); 0: no check at all, for peers
+ * addressed by IP literal or localhost (PROTOCOL.md). NULL + err. */
+SSL_CTX *tls_client_context(int verify, const char *ca_bundle, char *err, size_t errlen);
+
 /* Starts a new ticket key now (the context also does so on its own every
  * TLS_TICKET_ROTATE_S); the oldest key of the ring is forgotten, and with
  * it the sessions of tickets it encrypted. 0, or -1 without randomness. */
