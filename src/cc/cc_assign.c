@@ -2,10 +2,20 @@
  *
  * On the event loop, from the cached view only: engine key -> engine (401),
  * body fields, then the target: the named one (any stage) when target_id is
- * given, else the two-level weighted draw. A worker then checks the donor
- * token (400; a store lookup, kept off the loop) and asks the target's
- * online shards, in random order, to activate a stream; the first token
- * wins. The view is held until the worker is done and released there. */
+ * given, else the two-level weighted draw, and its online shards in random
+ * order. The target's shards are then asked, one after the other, to
+ * activate a stream; the first token wins (none: 400 "no streams
+ * available"). The activation goes out from the loop itself through the
+ * server's HTTP client (kept-alive, pooled connections per SCV; an SCV that
+ * cannot be reached or does not answer in time is passed over, and a pooled
+ * connection found broken before any reply gets the request once more).
+ *
+ * A worker is used only for what blocks: a donor token is checked against
+ * the store there (400; 503 when the database is down) before the loop sends
+ * the activation; and when the scheme (https or http) of a shard's SCV is not
+ * known yet (an SCV the liveness checks have not reached since the CC
+ * started), the whole activation runs on the worker through cc_peer, which
+ * probes both schemes. The view is held until the reply. */
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -17,21 +27,31 @@
 #include "cc/cc_service.h"
 #include "util/log.h"
 
+#define ACTIVATE_REPLY_MAX (64 * 1024)
+
+struct shard {
+    const cc_scv *scv;
+    cc_health_rec *health;
+};
+
 struct assign {
     cc_service *svc;
     cc_view *view;
     const cc_target *target; /* inside view */
     const char *engine;      /* inside view */
     char *donor_token;
+    struct server_req_ref ref;
+    struct http_client_loop *http; /* NULL: the activation runs on a worker */
+    struct shard *shards;          /* online ones, in the order they are asked */
+    size_t n, next;
+    int resent;  /* shards[next] got its one repeat on a fresh connection */
+    int settled; /* status is final (the worker decided) */
+    char *body;  /* the activation request */
+    char origin[CC_PEER_ORIGIN_MAX];
     int status;
     char error[512];
     char token[AUTH_SECRET_MAX + 1];
     char url[CC_PEER_ORIGIN_MAX + 16];
-};
-
-struct shard {
-    const cc_scv *scv;
-    cc_health_rec *health;
 };
 
 static draw_rng *thread_rng(void)
@@ -52,7 +72,26 @@ static void assign_free(struct assign *a)
 {
     cc_view_unref(a->view);
     free(a->donor_token);
+    free(a->shards);
+    free(a->body);
     free(a);
+}
+
+static void set_error(struct assign *a, int status, const char *msg)
+{
+    a->status = status;
+    snprintf(a->error, sizeof a->error, "%s", msg);
+}
+
+/* Replies when the core is still there, then frees everything. */
+static void assign_finish(struct assign *a)
+{
+    h2o_req_t *req = server_req_ref_take(&a->ref);
+    if (req != NULL && a->status == 200)
+        server_reply_json(req, 200, json_pack("{s:s, s:s}", "token", a->token, "url", a->url));
+    else if (req != NULL)
+        server_reply_error(req, a->status, "%s", a->error);
+    assign_free(a);
 }
 
 /* The donor's name into user (empty without a token); -1 on a bad token. */
@@ -67,13 +106,43 @@ static int donor_name(struct assign *a, char user[CC_NAME_MAX + 1])
         snprintf(user, CC_NAME_MAX + 1, "%s", u.name);
         return 0;
     }
-    a->status = st == CC_STORE_IO ? 503 : 400;
-    snprintf(a->error, sizeof a->error, "%s",
-             st == CC_STORE_IO ? "database unavailable; try again later" : "invalid donor token");
+    set_error(a, st == CC_STORE_IO ? 503 : 400,
+              st == CC_STORE_IO ? "database unavailable; try again later" : "invalid donor token");
     return -1;
 }
 
-/* 0 when this SCV handed out a stream. */
+/* The activation request's body; -1 (503 set) when out of memory. */
+static int make_body(struct assign *a, const char *user)
+{
+    json_t *body = json_pack("{s:s, s:s}", "target_id", a->target->id, "engine", a->engine);
+    if (body != NULL && user[0] != '\0')
+        json_object_set_new(body, "user", json_string(user));
+    a->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (a->body == NULL) {
+        set_error(a, 503, "server is out of memory; try again later");
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 when scv's answer carries a stream's token (kept in a with origin). */
+static int take_token(struct assign *a, const cc_scv *scv, long status, const json_t *reply,
+                      const char *origin)
+{
+    const char *token = json_string_value(json_object_get(reply, "token"));
+    if (status == 200 && token != NULL && strlen(token) <= AUTH_SECRET_MAX) {
+        snprintf(a->token, sizeof a->token, "%s", token);
+        snprintf(a->url, sizeof a->url, "%s/core/start", origin);
+        a->status = 200;
+        return 0;
+    }
+    if (status != 400)
+        log_warn("assign: SCV '%s' answered %ld to activate", scv->name, status);
+    return -1;
+}
+
+/* Worker path: 0 when this SCV handed out a stream. */
 static int try_shard(struct assign *a, const cc_scv *scv, cc_health_rec *rec, const json_t *body)
 {
     char origin[CC_PEER_ORIGIN_MAX];
@@ -89,86 +158,126 @@ static int try_shard(struct assign *a, const cc_scv *scv, cc_health_rec *rec, co
         log_warn("assign: SCV '%s' unreachable: %s", scv->name, err.message);
         return -1;
     }
-    const char *token = json_string_value(json_object_get(reply.json, "token"));
-    int rc = -1;
-    if (reply.status == 200 && token != NULL && strlen(token) <= AUTH_SECRET_MAX) {
-        snprintf(a->token, sizeof a->token, "%s", token);
-        snprintf(a->url, sizeof a->url, "%s/core/start", origin);
-        rc = 0;
-    } else if (reply.status != 400) {
-        log_warn("assign: SCV '%s' answered %ld to activate: %s", scv->name, reply.status, err.message);
-    }
+    int rc = take_token(a, scv, reply.status, reply.json, origin);
     client_reply_free(&reply);
     return rc;
 }
 
-/* The target's online shards in random order (Fisher-Yates); *n of them. */
-static struct shard *online_shards(struct assign *a, size_t *n)
+/* The target's online shards in random order (Fisher-Yates); -1 (503 set)
+ * when out of memory. */
+static int online_shards(struct assign *a)
 {
     const cc_target *t = a->target;
-    struct shard *v = calloc(t->n_shards ? t->n_shards : 1, sizeof *v);
-    *n = 0;
-    if (v == NULL)
-        return NULL;
+    a->shards = calloc(t->n_shards ? t->n_shards : 1, sizeof *a->shards);
+    if (a->shards == NULL) {
+        set_error(a, 503, "server is out of memory; try again later");
+        return -1;
+    }
     for (size_t i = 0; i < t->n_shards; i++) {
         struct shard s;
         s.scv = cc_view_scv(a->view, t->shards[i], &s.health);
         if (s.scv != NULL && cc_health_online(s.health))
-            v[(*n)++] = s;
+            a->shards[a->n++] = s;
     }
     draw_rng *rng = thread_rng();
-    for (size_t i = *n; i > 1; i--) {
+    for (size_t i = a->n; i > 1; i--) {
         size_t j = (size_t)(draw_rng_next(rng) % i);
-        struct shard tmp = v[i - 1];
-        v[i - 1] = v[j];
-        v[j] = tmp;
+        struct shard tmp = a->shards[i - 1];
+        a->shards[i - 1] = a->shards[j];
+        a->shards[j] = tmp;
     }
-    return v;
+    return 0;
 }
 
+/* 1 when every shard's SCV is called in a known scheme. */
+static int schemes_known(const struct assign *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (cc_peer_scheme(a->shards[i].health, a->shards[i].scv->host) == CC_SCHEME_UNKNOWN)
+            return 0;
+    return 1;
+}
+
+/* On a worker: the donor token, then (when the loop cannot) the activation. */
 static void assign_work(void *arg)
 {
     struct assign *a = arg;
     char user[CC_NAME_MAX + 1];
-    size_t n = 0;
-    struct shard *shards = NULL;
     json_t *body = NULL;
-    a->status = 400;
-    snprintf(a->error, sizeof a->error, "no streams available");
-    if (donor_name(a, user) != 0)
-        goto out;
-    shards = online_shards(a, &n);
-    body = json_pack("{s:s, s:s}", "target_id", a->target->id, "engine", a->engine);
-    if (shards == NULL || body == NULL) {
-        a->status = 503;
-        snprintf(a->error, sizeof a->error, "server is out of memory; try again later");
-        goto out;
+    if (donor_name(a, user) != 0 || make_body(a, user) != 0) {
+        a->settled = 1;
+        return;
     }
-    if (user[0] != '\0')
-        json_object_set_new(body, "user", json_string(user));
-    for (size_t i = 0; i < n; i++) {
-        if (try_shard(a, shards[i].scv, shards[i].health, body) == 0) {
-            a->status = 200;
-            break;
-        }
+    if (a->http != NULL)
+        return;
+    a->settled = 1;
+    body = json_loads(a->body, 0, NULL);
+    if (body == NULL) {
+        set_error(a, 503, "server is out of memory; try again later");
+        return;
     }
-out:
+    for (size_t i = 0; i < a->n && try_shard(a, a->shards[i].scv, a->shards[i].health, body) != 0; i++)
+        ;
     json_decref(body);
-    free(shards);
-    cc_view_unref(a->view);
-    a->view = NULL;
 }
 
-static void assign_done(void *arg, h2o_req_t *req)
+static void activate_next(struct assign *a);
+
+static void on_activated(void *arg, const struct http_client_reply *r)
 {
     struct assign *a = arg;
-    if (req != NULL) {
-        if (a->status == 200)
-            server_reply_json(req, 200, json_pack("{s:s, s:s}", "token", a->token, "url", a->url));
-        else
-            server_reply_error(req, a->status, "%s", a->error);
+    const cc_scv *scv = a->shards[a->next].scv;
+    if (r->status == 0 && r->resend_ok && !a->resent) {
+        a->resent = 1;
+        activate_next(a);
+        return;
     }
-    assign_free(a);
+    if (r->status == 0) {
+        log_warn("assign: SCV '%s' unreachable: %s", scv->name, r->error);
+    } else {
+        json_t *reply = json_loadb(r->body, r->len, 0, NULL);
+        int rc = take_token(a, scv, r->status, reply, a->origin);
+        json_decref(reply);
+        if (rc == 0) {
+            assign_finish(a);
+            return;
+        }
+    }
+    a->next++;
+    a->resent = 0;
+    activate_next(a);
+}
+
+/* Asks shards[next], or replies when none is left (or the core is gone).
+ * on_activated may run before http_client_send returns. */
+static void activate_next(struct assign *a)
+{
+    for (; a->next < a->n && a->ref.req != NULL; a->next++, a->resent = 0) {
+        const struct shard *s = &a->shards[a->next];
+        struct http_client_request rq = {.origin = a->origin,
+                                         .verify = client_tls_verify(s->scv->host),
+                                         .method = "POST",
+                                         .path = "/streams/activate",
+                                         .authorization = s->scv->password,
+                                         .body = a->body,
+                                         .body_len = strlen(a->body),
+                                         .max_reply = ACTIVATE_REPLY_MAX};
+        if (cc_peer_origin(s->health, s->scv->host, a->origin) == 0 &&
+            http_client_send(a->http, &rq, on_activated, a) == 0)
+            return;
+        log_warn("assign: cannot send an activation to SCV '%s' (bad address or out of memory)",
+                 s->scv->name);
+    }
+    assign_finish(a);
+}
+
+static void assign_resume(void *arg, h2o_req_t *req)
+{
+    struct assign *a = arg;
+    if (req == NULL || a->settled)
+        assign_finish(a);
+    else
+        activate_next(a);
 }
 
 /* Picks the target on the loop; replies and returns -1 on a refusal. */
@@ -227,12 +336,20 @@ static void handle_assign(struct server_request *r)
     }
     if (choose_target(r, a, target_id) != 0)
         goto fail;
-    if (donor != NULL && (a->donor_token = strdup(donor)) == NULL) {
+    if ((donor != NULL && (a->donor_token = strdup(donor)) == NULL) || online_shards(a) != 0) {
         server_reply_error(r->req, 503, "server is out of memory; try again later");
         goto fail;
     }
     json_decref(body);
-    server_defer(r, assign_work, assign_done, a);
+    set_error(a, 400, "no streams available");
+    a->http = schemes_known(a) ? server_http_client(r) : NULL;
+    server_req_ref_init(&a->ref, r);
+    if (a->donor_token != NULL || a->http == NULL)
+        server_defer(r, assign_work, assign_resume, a);
+    else if (make_body(a, "") == 0)
+        activate_next(a);
+    else
+        assign_finish(a);
     return;
 fail:
     json_decref(body);

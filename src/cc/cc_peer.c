@@ -73,6 +73,12 @@ static int make_origin(int scheme, const char *host, char origin[CC_PEER_ORIGIN_
     return 0;
 }
 
+int cc_peer_scheme(const cc_health_rec *rec, const char *host)
+{
+    int fixed = explicit_scheme(host);
+    return fixed != CC_SCHEME_UNKNOWN ? fixed : atomic_load(&rec->scheme);
+}
+
 int cc_peer_origin(const cc_health_rec *rec, const char *host, char origin[CC_PEER_ORIGIN_MAX])
 {
     return make_origin(atomic_load(&rec->scheme), host, origin);

@@ -18,6 +18,10 @@
 #include "client/client.h"
 
 #define CC_PEER_ORIGIN_MAX (CC_HOST_MAX + 16)
+/* Calls from the event loops (the server's HTTP client): each step
+ * (connect and TLS handshake, send, first reply byte, each later read) may
+ * take this long, like the worker path's connect timeout. */
+#define CC_PEER_LOOP_TIMEOUT_MS 3000
 
 struct cc_peer_call {
     const char *host;      /* as registered */
@@ -34,6 +38,10 @@ struct cc_peer_call {
  * origin (may be NULL) receives "scheme://host" of the answering URL. */
 int cc_peer_request(cc_health_rec *rec, const struct cc_peer_call *call, struct client_reply *out,
                     char origin[CC_PEER_ORIGIN_MAX], struct client_error *err);
+
+/* The scheme host is called with: its explicit one, else the recorded one
+ * (CC_SCHEME_UNKNOWN until an SCV has answered). */
+int cc_peer_scheme(const cc_health_rec *rec, const char *host);
 
 /* "scheme://host" for host in the recorded (or explicit) scheme; https when
  * unknown. 0, or -1 when it does not fit. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cc/cc_peer.h"
 #include "util/fs.h"
 
 /* Both run on ticker threads of their own, never on an event loop: a slow
@@ -60,6 +61,8 @@ int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errle
         snprintf(err, errlen, "cannot register the CC routes (route table full)");
         return -1;
     }
+    if (server_enable_http_client(s, CC_PEER_LOOP_TIMEOUT_MS, err, errlen) != 0)
+        return -1;
     if (server_add_ticker(s, CC_CACHE_POLL_MS, poll_tick, svc) != 0 ||
         server_add_ticker(s, CC_CACHE_SAFETY_MS, safety_tick, svc) != 0 ||
         server_add_ticker(s, svc->cfg.scv_check_interval * 1000, cc_scvs_check_all, svc) != 0) {
