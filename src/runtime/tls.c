@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/rand.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -261,6 +262,11 @@ SSL_CTX *tls_client_context(int verify, const char *ca_bundle, char *err, size_t
         return ctx;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (ca_bundle != NULL && ca_bundle[0] != '\0' && access(ca_bundle, R_OK) != 0) {
+        snprintf(err, errlen, "ca_bundle: cannot read '%s': %s", ca_bundle, strerror(errno));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     int loaded = ca_bundle != NULL && ca_bundle[0] != '\0'
                      ? SSL_CTX_load_verify_locations(ctx, ca_bundle, NULL)
                      : SSL_CTX_set_default_verify_paths(ctx);

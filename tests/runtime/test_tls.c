@@ -252,6 +252,40 @@ static void test_alpn_offers_http1_only(void **state)
     SSL_CTX_free(server);
 }
 
+/* Client contexts for calls to peers: without verification any server
+ * will do; with it, only one whose chain leads to ca_bundle (here the
+ * self-signed certificate itself), and an unusable bundle is refused. */
+static void test_client_contexts(void **state)
+{
+    const struct fixture *f = *state;
+    char err[256];
+    SSL_CTX *server = server_ctx(f, 2, 3);
+    SSL_SESSION *session = NULL;
+    SSL_CTX *open = tls_client_context(0, NULL, err, sizeof err);
+    SSL_CTX *trusting = tls_client_context(1, f->cert, err, sizeof err);
+    SSL_CTX *system = tls_client_context(1, NULL, err, sizeof err);
+    assert_non_null(open);
+    assert_non_null(trusting);
+    assert_non_null(system);
+    assert_int_equal(connect_once(server, open, &session), 0);
+    SSL_SESSION_free(session);
+    session = NULL;
+    assert_int_equal(connect_once(server, trusting, &session), 0);
+    SSL_SESSION_free(session);
+    session = NULL;
+    assert_int_equal(connect_once(server, system, &session), -1);
+    assert_null(tls_client_context(1, f->key, err, sizeof err)); /* no certificate in it */
+    assert_non_null(strstr(err, "ca_bundle"));
+    char missing[PATH_MAX + 16];
+    snprintf(missing, sizeof missing, "%s/missing.pem", f->dir);
+    assert_null(tls_client_context(1, missing, err, sizeof err));
+    assert_non_null(strstr(err, "cannot read"));
+    SSL_CTX_free(open);
+    SSL_CTX_free(trusting);
+    SSL_CTX_free(system);
+    SSL_CTX_free(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_tickets_belong_to_their_context),
         cmocka_unit_test(test_protocol_range),
         cmocka_unit_test(test_alpn_offers_http1_only),
+        cmocka_unit_test(test_client_contexts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
