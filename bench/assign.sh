@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 secs=${1:-10}
 conns=${2:-64}
-streams=${3:-40000}
+streams=${3:-120000}
 boinc=102
 mode="plain HTTP"; [ -n "${BENCH_TLS:-}" ] && mode=TLS
 
