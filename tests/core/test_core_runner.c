@@ -387,7 +387,8 @@ static void assert_trajectory_exact(const struct stream *s)
                      s->committed_frames);
     assert_int_equal(
         md_engine_make_seed_files(s->seed, 4, &system, &system_len, &state, &state_len, err, sizeof err), 0);
-    core_file files[] = {{MD_ENGINE_SYSTEM_FILE, system, system_len}, {MD_ENGINE_STATE_FILE, state, state_len}};
+    core_file files[] = {{MD_ENGINE_SYSTEM_FILE, system, system_len},
+                         {MD_ENGINE_STATE_FILE, state, state_len}};
     json_t *opts = json_pack("{s:i}", "steps_per_frame", STEPS_PER_FRAME);
     md_engine *e = md_engine_create(files, 2, opts, err, sizeof err);
     assert_non_null(e);

@@ -38,8 +38,8 @@ static md_engine *create(const char *system, const char *state, const json_t *op
                          size_t errlen)
 {
     core_file files[3] = {{"system.json", system, system ? strlen(system) : 0},
-                        {"state.json", state, state ? strlen(state) : 0},
-                        {"notes.txt", "ignored", 7}};
+                          {"state.json", state, state ? strlen(state) : 0},
+                          {"notes.txt", "ignored", 7}};
     return md_engine_create(files, 3, options, err, errlen);
 }
 
@@ -250,8 +250,8 @@ static void test_bad_seed_files(void **state)
     assert_null(md_engine_create(only_state, 1, NULL, err, sizeof err));
     assert_non_null(strstr(err, "system.json is missing"));
     core_file twice[3] = {{"system.json", s.system, s.system_len},
-                        {"state.json", s.state, s.state_len},
-                        {"state.json", s.state, s.state_len}};
+                          {"state.json", s.state, s.state_len},
+                          {"state.json", s.state, s.state_len}};
     assert_null(md_engine_create(twice, 3, NULL, err, sizeof err));
     assert_non_null(strstr(err, "twice"));
     char *big = malloc(MD_ENGINE_MAX_FILE_BYTES + 2);
