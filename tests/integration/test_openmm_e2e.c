@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "cluster.h"
@@ -210,6 +212,61 @@ static void run_mdtraj(const struct fixture *f, const char *xtc, long frames)
     assert_int_equal(system(cmd), 0);
 }
 
+/* OpenMM runs in a child process, never in this one: its threads and
+ * plugins (it loads every platform's) have crashed LeakSanitizer's tracer
+ * at this process's exit. The child writes the frames of an uninterrupted
+ * run of `frames` frames to a pipe this process reads into out (cap bytes)
+ * and leaves with _exit. 0 when exactly cap bytes came back. */
+static int uninterrupted_run(struct fixture *f, long frames, unsigned char *out, size_t cap)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char err[512];
+        core_file files[] = {{"system.xml", f->system.data, f->system.len},
+                             {"state.xml", f->state.data, f->state.len},
+                             {"integrator.xml", f->verlet.data, f->verlet.len}};
+        json_t *opts = json_pack("{s:i}", "steps_per_frame", SPF);
+        struct core_engine_settings cpu1 = {"CPU", 1};
+        core_engine *e = core_engine_create(&openmm_engine_ops, files, 3, opts, &cpu1, err, sizeof err);
+        for (long n = 0; e != NULL && n < frames; n++) {
+            size_t flen = 0;
+            const unsigned char *fr = core_engine_advance(e, &flen, err, sizeof err);
+            if (fr == NULL || write(fds[1], fr, flen) != (ssize_t)flen)
+                _exit(1);
+        }
+        _exit(e != NULL ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t n;
+    unsigned char extra;
+    while (got < cap && (n = read(fds[0], out + got, cap - got)) > 0)
+        got += (size_t)n;
+    int more = read(fds[0], &extra, 1) > 0;
+    close(fds[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return got == cap && !more ? 0 : -1;
+}
+
+/* 1 when this machine has the platform, checked in a child process for the
+ * reason uninterrupted_run gives. */
+static int has_platform(const char *name)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char err[512];
+        struct core_engine_settings settings = {name, 0};
+        _exit(openmm_engine_ops.check(&settings, err, sizeof err) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* Langevin, three activations with fresh seeds: frames evenly spaced across
  * the hand-offs; each checkpoint is exactly the state of the frame it
  * closes (step, time, positions, with velocities); MDTraj loads the whole
@@ -273,7 +330,7 @@ static void test_langevin_stream_hands_off_seamlessly(void **state)
 static void test_verlet_stream_equals_an_uninterrupted_run(void **state)
 {
     struct fixture *f = *state;
-    char target[64], id[256], path[PATH_MAX + 32], err[512];
+    char target[64], id[256], path[PATH_MAX + 32];
     make_target(f, target, sizeof target);
     add_stream(f, target, &f->system, &f->state, &f->verlet, id, sizeof id);
     for (int i = 0; i < 3; i++)
@@ -287,27 +344,13 @@ static void test_verlet_stream_equals_an_uninterrupted_run(void **state)
     long frames = check_spacing(traj, len);
     assert_true(json_array_size(parts) >= 3);
 
-    core_file files[] = {{"system.xml", f->system.data, f->system.len},
-                         {"state.xml", f->state.data, f->state.len},
-                         {"integrator.xml", f->verlet.data, f->verlet.len}};
-    json_t *opts = json_pack("{s:i}", "steps_per_frame", SPF);
-    struct core_engine_settings cpu1 = {"CPU", 1};
-    core_engine *e = core_engine_create(&openmm_engine_ops, files, 3, opts, &cpu1, err, sizeof err);
-    assert_non_null(e);
-    size_t at = 0;
-    for (long n = 0; n < frames; n++) {
-        size_t flen = 0;
-        const unsigned char *fr = core_engine_advance(e, &flen, err, sizeof err);
-        assert_non_null(fr);
-        assert_true(at + flen <= len);
-        if (memcmp(traj + at, fr, flen) != 0)
-            fail_msg("frame %ld of the handed-off stream differs from the uninterrupted run", n + 1);
-        at += flen;
-    }
-    assert_int_equal(at, len);
+    unsigned char *ref = malloc(len);
+    assert_non_null(ref);
+    assert_int_equal(uninterrupted_run(f, frames, ref, len), 0);
+    if (memcmp(traj, ref, len) != 0)
+        fail_msg("the handed-off stream differs from the uninterrupted run");
+    free(ref);
     run_mdtraj(f, path, frames);
-    core_engine_free(e);
-    json_decref(opts);
     json_decref(parts);
     free(traj);
 }
@@ -366,9 +409,8 @@ static void test_bad_streams_are_errors_and_the_core_goes_on(void **state)
 static void test_a_missing_platform_ends_the_core_not_the_stream(void **state)
 {
     struct fixture *f = *state;
-    char target[64], id[256], err[512], args[512];
-    struct core_engine_settings opencl = {"OpenCL", 0};
-    if (openmm_engine_ops.check(&opencl, err, sizeof err) == 0)
+    char target[64], id[256], args[512];
+    if (has_platform("OpenCL"))
         skip(); /* this machine has OpenCL */
     make_target(f, target, sizeof target);
     add_stream(f, target, &f->system, &f->state, &f->langevin, id, sizeof id);
