@@ -6,11 +6,9 @@
  * checkpoint. Frames are compressed XTC, nm and ps. Target option
  * steps_per_frame (default OPENMM_ENGINE_DEFAULT_STEPS_PER_FRAME).
  *
- * Every file is checked with expat before OpenMM reads it: at most
- * OPENMM_ENGINE_MAX_FILE_BYTES, well formed, no DOCTYPE, the root of the
- * right type, and as many positions (and velocities) in state.xml as
- * particles in system.xml. Each activation gives the integrator and the
- * stochastic forces a fresh random seed. A checkpoint is refused, with the
+ * Every file is checked by openmm_xml before OpenMM reads it. Each
+ * activation gives the integrator and the stochastic forces a fresh random
+ * seed. A checkpoint is refused, with the
  * reason, when a position, velocity or energy is not finite or the total
  * energy rose by more than OPENMM_ENGINE_ENERGY_JUMP_PER_ATOM per atom since
  * the previous checkpoint (or the start). See docs/core-engine.md. */
