@@ -17,12 +17,14 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -526,11 +528,38 @@ static int wait_scv_online(struct up_state *st)
     return -1;
 }
 
+/* The daemons listen with SO_REUSEPORT, so one started on a port another
+ * siegetank already serves would share it instead of failing, and the old
+ * one would answer the readiness check: a port must be free beforehand. */
+static int port_free(const struct up_state *st, int port, const char *what, const char *option,
+                     const char *conf)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+                     bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0
+                 ? 0
+                 : -1;
+    if (rc != 0)
+        fprintf(stderr,
+                "siegetank up: the %s's port %d is not free (%s): is another siegetank up or server "
+                "running? Stop it, or use another port: %s for a new --dir, internal_http_port in %s/%s "
+                "for this one\n",
+                what, port, strerror(errno), option, st->opt.dir, conf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 static int start_daemons(struct up_state *st)
 {
     char url[128];
     const char *cc_args[] = {"cc", "-c", "cc.conf", NULL};
     const char *scv_args[] = {"scv", "-c", "scv.conf", NULL};
+    if (port_free(st, st->opt.cc_port, "CC", "--cc-port", "cc.conf") != 0 ||
+        port_free(st, st->opt.scv_port, "SCV", "--scv-port", "scv.conf") != 0)
+        return -1;
     st->cc_pid = spawn_self(st, cc_args, "cc.log", -1);
     if (wait_until_up(st, &st->cc_pid, st->cc_url, "CC") != 0)
         return -1;

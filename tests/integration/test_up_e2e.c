@@ -14,10 +14,12 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -766,12 +768,43 @@ static void test_up_sigkill_takes_daemons(void **state)
     up_stopped_by(SIGKILL);
 }
 
+/* A port another server holds (an earlier up, say) must stop up before it
+ * starts anything: its daemons listen with SO_REUSEPORT and would share the
+ * port with the old one, which would then answer the readiness check. */
+static void test_up_refuses_taken_port(void **state)
+{
+    (void)state;
+    struct up_env e;
+    char log[PATH_MAX + 16];
+    up_env_init(&e);
+    int one = 1, holder = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(e.scv_port))};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(setsockopt(holder, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0);
+    assert_int_equal(bind(holder, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(holder, 8), 0);
+    e.up_pid = start_up(&e);
+    assert_true(e.up_pid > 0);
+    assert_int_equal(harness_wait_exit(e.up_pid, 60), 1);
+    snprintf(log, sizeof log, "%s/up.log", e.root);
+    size_t len;
+    char *text = read_all(log, &len);
+    assert_non_null(strstr(text, "port"));
+    assert_non_null(strstr(text, e.scv_port));
+    assert_non_null(strstr(text, "is not free"));
+    assert_null(strstr(text, "running at"));
+    free(text);
+    assert_no_process_in(e.dir, 10);
+    close(holder);
+    fs_rm_rf(e.root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_up_credentials_only_when_ready), cmocka_unit_test(test_up_sighup_stops_daemons),
         cmocka_unit_test(test_up_sigkill_takes_daemons),       cmocka_unit_test(test_up_demo_runs_openmm),
-        cmocka_unit_test(test_up_cli_cores_sync_restart),
+        cmocka_unit_test(test_up_cli_cores_sync_restart),      cmocka_unit_test(test_up_refuses_taken_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
