@@ -11,6 +11,7 @@ packages=(
   python3-numpy python3-mdtraj # the XTC interop test
   python3-simtk python3-matplotlib jq # tools/*.py and docs/tutorial.md
   libopenmm-dev libopenmm-plugins libexpat1-dev # the OpenMM engine of siegetank core
+  prometheus # promtool checks every /metrics page; tests scrape with a private Prometheus
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(nginx-light wrk)
