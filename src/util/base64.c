@@ -1,37 +1,24 @@
 #include "util/base64.h"
 
+#include <sodium.h>
 #include <stdlib.h>
-
-static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *base64_encode(const void *data, size_t len, size_t *out_len)
 {
-    const unsigned char *in = data;
-    size_t n = 4 * ((len + 2) / 3);
-    char *out = malloc(n + 1);
+    size_t size = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    char *out = malloc(size);
     if (out == NULL)
         return NULL;
-    size_t o = 0, i = 0;
-    for (; i + 2 < len; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        out[o++] = b64_alphabet[v >> 18];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = b64_alphabet[(v >> 6) & 63];
-        out[o++] = b64_alphabet[v & 63];
-    }
-    if (i < len) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0);
-        out[o++] = b64_alphabet[v >> 18];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
+    sodium_bin2base64(out, size, data, len, sodium_base64_VARIANT_ORIGINAL);
     if (out_len != NULL)
-        *out_len = o;
+        *out_len = size - 1;
     return out;
 }
 
+/* The decoder stays a table lookup: libsodium's is constant-time, four
+ * times slower (about 200 against 800 MB/s here), and the SCV decodes every
+ * frame it ingests at over 100 MB/s; its rules also differ (it refuses a
+ * last group's unused low bits and treats a NUL as ignorable whitespace). */
 /* Each alphabet character's value plus one; 0 marks every other byte, so
  * the table needs no initializer for them. */
 static const unsigned char b64_values[256] = {

@@ -1,7 +1,9 @@
-/* base64: standard alphabet (RFC 4648) with padding.
- * The decoder ignores ASCII whitespace (Python's encoders wrap lines) and
- * rejects anything else that is not base64. Results are malloc'd and
- * NUL-terminated (the NUL is not counted in *out_len). */
+/* base64: standard alphabet (RFC 4648).
+ * The encoder (libsodium's) pads. The decoder ignores ASCII whitespace
+ * (Python's encoders wrap lines), takes the padding or its absence,
+ * tolerates a last group's unused low bits (RFC 4648 lets a decoder), and
+ * refuses anything else that is not base64, a NUL included. Results are
+ * malloc'd and NUL-terminated (the NUL is not counted in *out_len). */
 #ifndef ST_BASE64_H
 #define ST_BASE64_H
 

@@ -3,17 +3,13 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 static void to_hex(const unsigned char *bytes, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    out[2 * n] = '\0';
+    sodium_bin2hex(out, 2 * n + 1, bytes, n);
 }
 
 /* OpenSSL 3 looks EVP_sha256() and EVP_md5() up in its provider store on
@@ -86,10 +82,5 @@ int crypto_equal(const char *a, const char *b)
     if (a == NULL || b == NULL)
         return 0;
     size_t la = strlen(a), lb = strlen(b);
-    if (la != lb)
-        return 0;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < la; i++)
-        diff |= (unsigned char)(a[i] ^ b[i]);
-    return diff == 0;
+    return la == lb && sodium_memcmp(a, b, la) == 0;
 }

@@ -1,5 +1,6 @@
 /* crypto: digests, random identifiers and constant-time comparison.
- * Thin wrappers over OpenSSL so the rest of the code speaks hex strings. */
+ * Thin wrappers over OpenSSL (digests, randomness) and libsodium (hex,
+ * comparison) so the rest of the code speaks hex strings. */
 #ifndef ST_CRYPTO_H
 #define ST_CRYPTO_H
 
