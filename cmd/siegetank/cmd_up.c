@@ -258,18 +258,16 @@ static int ensure_configs(struct up_state *st)
              "# Written by `siegetank up`; every key is described in etc/cc.conf.\n"
              "name = cc\ninternal_http_port = %d\n%scc_pass = %s\ndatabase = sqlite\n",
              st->opt.cc_port, tls, pass);
-    if (fs_write_atomic(cc_conf, text, strlen(text)) != 0)
+    if (fs_write_secret(cc_conf, text, strlen(text)) != 0)
         return -1;
-    chmod(cc_conf, 0600);
     snprintf(text, sizeof text,
              "# Written by `siegetank up`; every key is described in etc/scv.conf.\n"
              "name = %s\ninternal_http_port = %d\nexternal_host = 127.0.0.1:%d\n%s"
              "command_center = https://127.0.0.1:%d\ncc_pass = %s\nheartbeat_increment = %d\n",
              UP_SCV_NAME, st->opt.scv_port, st->opt.scv_port, tls, st->opt.cc_port, pass,
              st->opt.heartbeat_increment != 0 ? st->opt.heartbeat_increment : UP_HEARTBEAT_INCREMENT);
-    if (fs_write_atomic(scv_conf, text, strlen(text)) != 0)
+    if (fs_write_secret(scv_conf, text, strlen(text)) != 0)
         return -1;
-    chmod(scv_conf, 0600);
     return 0;
 }
 
@@ -278,8 +276,7 @@ static int save_credentials(struct up_state *st)
     char path[PATH_MAX];
     path_in(st, st->ready ? UP_CREDENTIALS : UP_CREDENTIALS_PENDING, path);
     char *text = json_dumps(st->creds, JSON_INDENT(2));
-    int rc = text != NULL && fs_write_atomic(path, text, strlen(text)) == 0 ? 0 : -1;
-    chmod(path, 0600);
+    int rc = text != NULL && fs_write_secret(path, text, strlen(text)) == 0 ? 0 : -1;
     free(text);
     return rc;
 }

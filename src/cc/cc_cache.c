@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 /* A reload slower than this is logged: it delays writes' replies. */
@@ -436,13 +436,6 @@ struct cc_cache {
     int running, last_rc;
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* A view of the store as of now: everything when base is NULL, else base
  * patched with what changed since its generation. The generation comes from
  * the same read as the rows, so a write that lands during the load is
@@ -452,7 +445,7 @@ static cc_view *load_view(cc_cache *c, const cc_view *base)
     cc_snapshot snap;
     cc_strlist deleted;
     uint64_t generation;
-    double start = now_ms();
+    double start = clock_mono_s();
     cc_store_status st =
         cc_store_load_changes(c->store, base ? &base->generation : NULL, &snap, &deleted, &generation);
     if (st != CC_STORE_OK) {
@@ -466,7 +459,7 @@ static cc_view *load_view(cc_cache *c, const cc_view *base)
         return NULL;
     }
     v->generation = generation;
-    double took = now_ms() - start;
+    double took = (clock_mono_s() - start) * 1e3;
     if (took > SLOW_RELOAD_MS)
         log_warn("cache reload (%zu targets, %zu changed, %zu deleted) took %.0f ms", v->n_targets, n_changed,
                  n_deleted, took);

@@ -63,13 +63,8 @@ int credentials_save(const char *path, const struct credentials *cr, char *msg, 
     }
     if (prepare_dir(path, msg, msg_n) != 0)
         goto out;
-    /* The temp file must never exist with a wider mode, even for an instant. */
-    mode_t old = umask(077);
-    int written = fs_write_atomic(path, text, strlen(text));
-    int saved_errno = errno;
-    umask(old);
-    if (written != 0 || chmod(path, 0600) != 0) {
-        snprintf(msg, msg_n, "cannot write %s: %s", path, strerror(written != 0 ? saved_errno : errno));
+    if (fs_write_secret(path, text, strlen(text)) != 0) {
+        snprintf(msg, msg_n, "cannot write %s: %s", path, strerror(errno));
         goto out;
     }
     rc = 0;

@@ -3,6 +3,7 @@
 #include "client/client.h"
 #include "core/core_backoff.h"
 #include "core/core_wire.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <pthread.h>
@@ -39,24 +40,17 @@ struct core {
     int released; /* PUT /core/stop was sent for this assignment */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int stopping(const struct core *k)
 {
-    return atomic_load(k->stop) || (k->deadline > 0 && now_s() >= k->deadline);
+    return atomic_load(k->stop) || (k->deadline > 0 && clock_mono_s() >= k->deadline);
 }
 
 /* Sleeps up to seconds, waking early to stop. 0 when slept, -1 when stopping. */
 static int nap(const struct core *k, double seconds)
 {
-    double until = now_s() + seconds;
+    double until = clock_mono_s() + seconds;
     while (!stopping(k)) {
-        double left = until - now_s();
+        double left = until - clock_mono_s();
         if (left <= 0)
             return 0;
         double slice = left < SLEEP_SLICE_S ? left : SLEEP_SLICE_S;
@@ -192,13 +186,13 @@ out:
 static enum call_result run_frames(struct core *k, core_engine *e, const char *state_wire)
 {
     char msg[CORE_RUNNER_ERROR_MAX];
-    double next_heartbeat = now_s() + k->cfg->heartbeat_s;
+    double next_heartbeat = clock_mono_s() + k->cfg->heartbeat_s;
     while (!stopping(k)) {
-        if (now_s() >= next_heartbeat) {
+        if (clock_mono_s() >= next_heartbeat) {
             enum call_result r = call_with_retry(k, CALL_HEARTBEAT, NULL);
             if (r != CALL_OK)
                 return r;
-            next_heartbeat = now_s() + k->cfg->heartbeat_s;
+            next_heartbeat = clock_mono_s() + k->cfg->heartbeat_s;
         }
         size_t n = 0;
         const unsigned char *frame = core_engine_advance(e, &n, msg, sizeof msg);
@@ -425,7 +419,7 @@ int core_runner_run(const struct core_runner_config *cfg, atomic_int *stop, stru
         snprintf(err, errlen, "out of memory for %d cores", cfg->cores);
         goto out;
     }
-    double deadline = cfg->duration_s > 0 ? now_s() + cfg->duration_s : 0;
+    double deadline = cfg->duration_s > 0 ? clock_mono_s() + cfg->duration_s : 0;
     for (int i = 0; i < cfg->cores; i++) {
         struct core *k = &cores[i];
         k->id = i + 1;

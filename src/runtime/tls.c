@@ -17,6 +17,8 @@
 
 #include <h2o.h>
 
+#include "util/clock.h"
+
 /* ALPN offers HTTP/1.1 alone: HTTP/2 is off (see server.c). */
 static const h2o_iovec_t alpn_http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
@@ -76,13 +78,6 @@ struct ticket_ring {
 static int ring_index = -1;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
 
-static time_t monotonic_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
-}
-
 static void ring_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
@@ -110,7 +105,7 @@ static int ring_rotate_locked(struct ticket_ring *ring)
     ring->current = next;
     if (ring->count < TLS_TICKET_KEYS)
         ring->count++;
-    ring->next_rotation = monotonic_s() + TLS_TICKET_ROTATE_S;
+    ring->next_rotation = (time_t)clock_mono_s() + TLS_TICKET_ROTATE_S;
     return 0;
 }
 
@@ -138,7 +133,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
     struct ticket_key key;
     pthread_mutex_lock(&ring->lock);
     if (enc) {
-        if (monotonic_s() >= ring->next_rotation && ring_rotate_locked(ring) != 0)
+        if ((time_t)clock_mono_s() >= ring->next_rotation && ring_rotate_locked(ring) != 0)
             goto out;
         key = ring->keys[ring->current];
         rc = 1;

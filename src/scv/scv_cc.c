@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "client/client.h"
+#include "util/clock.h"
 #include "util/crypto.h"
 
 #define CACHE_MAX_ENTRIES 10000
@@ -30,13 +30,6 @@ static void set_err(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, SCV_CC_ERR_LEN, fmt, ap);
     va_end(ap);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void client_destroy(void *p)
@@ -166,7 +159,7 @@ scv_cc_rc scv_cc_verify(scv_cc *cc, const char *user_token, char *user, size_t u
                         char *err)
 {
     char key[CRYPTO_SHA256_HEX_LEN + 1];
-    double now = now_s();
+    double now = clock_wall_s();
     json_t *who = NULL;
     scv_cc_rc rc = SCV_CC_OK;
     crypto_sha256_hex(user_token, strlen(user_token), key);
@@ -191,7 +184,7 @@ scv_cc_rc scv_cc_verify(scv_cc *cc, const char *user_token, char *user, size_t u
 
 scv_cc_rc scv_cc_target_info(scv_cc *cc, const char *target_id, json_t **info, char *err)
 {
-    double now = now_s();
+    double now = clock_wall_s();
     *info = cache_get(cc, cc->targets, target_id, now);
     if (*info != NULL)
         return SCV_CC_OK;

@@ -7,55 +7,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/crypto.h"
 #include "util/fs.h"
 #include "util/log.h"
 
 double scv_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return clock_wall_s();
 }
 
 /* ---- the secret ------------------------------------------------------- */
 
-/* Writes a fresh secret through a 0600 temporary file renamed into place,
- * so it is never readable by others, not even for an instant. */
+/* Makes a fresh secret, never readable by others (fs_write_secret). */
 static int secret_make(const char *path, char *secret, char *err, size_t errlen)
 {
-    char tmp[PATH_MAX + 8], dir[PATH_MAX];
-    int rc = -1;
+    char text[2 * SCV_SECRET_BYTES + 2];
     if (crypto_random_hex(secret, SCV_SECRET_BYTES) != 0) {
         snprintf(err, errlen, "no randomness available to make the SCV secret");
         return -1;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        goto fail;
-    size_t len = strlen(secret);
-    if (write(fd, secret, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-        close(fd);
-        goto fail;
+    snprintf(text, sizeof text, "%s\n", secret);
+    if (fs_write_secret(path, text, strlen(text)) != 0) {
+        snprintf(err, errlen, "cannot write the SCV secret '%s': %s", path, strerror(errno));
+        return -1;
     }
-    close(fd);
-    if (rename(tmp, path) != 0)
-        goto fail;
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = '\0';
-    if (fs_fsync_path(dir) != 0)
-        goto fail;
-    rc = 0;
     log_info("made a new SCV secret in %s", path);
-    return rc;
-fail:
-    snprintf(err, errlen, "cannot write the SCV secret '%s': %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
+    return 0;
 }
 
 static int secret_load(const char *data_dir, char *secret, char *err, size_t errlen)

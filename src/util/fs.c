@@ -46,9 +46,10 @@ int fs_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-static int write_with_flags(const char *path, int flags, const void *data, size_t len, int do_fsync)
+static int write_with_flags(const char *path, int flags, mode_t mode, const void *data, size_t len,
+                            int do_fsync)
 {
-    int fd = open(path, flags | O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, flags | O_WRONLY | O_CREAT | O_CLOEXEC, mode);
     if (fd < 0)
         return -1;
     int rc = fs_write_all(fd, data, len);
@@ -63,12 +64,12 @@ static int write_with_flags(const char *path, int flags, const void *data, size_
 
 int fs_write_file(const char *path, const void *data, size_t len, int do_fsync)
 {
-    return write_with_flags(path, O_TRUNC, data, len, do_fsync);
+    return write_with_flags(path, O_TRUNC, 0644, data, len, do_fsync);
 }
 
 int fs_append_file(const char *path, const void *data, size_t len, int do_fsync)
 {
-    return write_with_flags(path, O_APPEND, data, len, do_fsync);
+    return write_with_flags(path, O_APPEND, 0644, data, len, do_fsync);
 }
 
 int fs_fsync_path(const char *path)
@@ -83,7 +84,9 @@ int fs_fsync_path(const char *path)
     return rc;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len)
+/* A secret's temporary is made afresh (O_EXCL) with mode 0600: a leftover
+ * one would keep its old, maybe wider, mode through O_CREAT. */
+static int write_atomic(const char *path, const void *data, size_t len, int secret)
 {
     char tmp[PATH_MAX], dir[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp ||
@@ -91,14 +94,28 @@ int fs_write_atomic(const char *path, const void *data, size_t len)
         errno = ENAMETOOLONG;
         return -1;
     }
-    if (fs_write_file(tmp, data, len, 1) != 0)
+    if (secret && unlink(tmp) != 0 && errno != ENOENT)
+        return -1;
+    if (write_with_flags(tmp, secret ? O_EXCL : O_TRUNC, secret ? 0600 : 0644, data, len, 1) != 0)
         goto fail;
     if (rename(tmp, path) != 0)
         goto fail;
     return fs_fsync_path(dirname(dir));
-fail:
+fail:;
+    int saved = errno;
     unlink(tmp);
+    errno = saved;
     return -1;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len)
+{
+    return write_atomic(path, data, len, 0);
+}
+
+int fs_write_secret(const char *path, const void *data, size_t len)
+{
+    return write_atomic(path, data, len, 1);
 }
 
 char *fs_read_file(const char *path, size_t max, size_t *out_len)

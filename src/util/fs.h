@@ -15,6 +15,10 @@ int fs_write_file(const char *path, const void *data, size_t len, int do_fsync);
 int fs_append_file(const char *path, const void *data, size_t len, int do_fsync);
 /* Write to path.tmp, fsync, rename over path, fsync the folder. */
 int fs_write_atomic(const char *path, const void *data, size_t len);
+/* fs_write_atomic for a secret: the file is mode 0600 from its creation on
+ * (its temporary too), so it is never readable by others, even for an
+ * instant, whatever the umask. */
+int fs_write_secret(const char *path, const void *data, size_t len);
 /* Whole file, malloc'd with a trailing NUL; NULL if missing or over max. */
 char *fs_read_file(const char *path, size_t max, size_t *out_len);
 int fs_fsync_path(const char *path); /* open + fsync a file or folder */

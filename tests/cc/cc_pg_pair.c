@@ -11,18 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "scv_proc.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "util/clock.h"
 
 void cc_pg_pair_start(struct cc_pg_pair *p)
 {
@@ -68,12 +61,12 @@ static int matches(long got, json_t *v, long status, const char *error)
 int cc_pair_wait(const struct cc_daemon *d, long status, const char *error, int deadline_ms,
                  const char *method, const char *path, const char *auth, const char *body)
 {
-    double until = now_ms() + deadline_ms;
+    double until = clock_mono_s() + deadline_ms / 1e3;
     for (;;) {
         json_t *v = NULL;
         long got = cc_daemon_call(d, method, path, auth, body, &v);
         int ok = matches(got, v, status, error);
-        if (!ok && now_ms() >= until) {
+        if (!ok && clock_mono_s() >= until) {
             char *text = v ? json_dumps(v, 0) : NULL;
             fprintf(stderr, "%s %s%s: still %ld %s after %d ms (want %ld %s)\n", method, d->url, path, got,
                     text ? text : "", deadline_ms, status, error ? error : "");
@@ -82,7 +75,7 @@ int cc_pair_wait(const struct cc_daemon *d, long status, const char *error, int 
         json_decref(v);
         if (ok)
             return 0;
-        if (now_ms() >= until)
+        if (clock_mono_s() >= until)
             return -1;
         usleep(50000);
     }

@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cc/cc_store_pg.h"
 #include "harness.h"
 #include "pg_harness.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -376,13 +376,6 @@ static void test_concurrent_create(void **state)
     pg_harness_drop_db(server, g.dbname);
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* 100,000 targets (a third with a shard) load in one call. The time is
  * printed for the record, not asserted. */
 static void test_load_100k(void **state)
@@ -402,9 +395,9 @@ static void test_load_100k(void **state)
                                       " WHERE weight::bigint % 3 = 0",
                                       NULL, NULL, 0),
                      0);
-    double t0 = seconds();
+    double t0 = clock_mono_s();
     assert_int_equal(cc_store_load_all(f->st, &s), CC_STORE_OK);
-    printf("load_all of 100000 targets: %.0f ms\n", (seconds() - t0) * 1000);
+    printf("load_all of 100000 targets: %.0f ms\n", (clock_mono_s() - t0) * 1000);
     assert_int_equal(s.n_targets, 100000);
     size_t sharded = 0;
     for (size_t i = 0; i < s.n_targets; i++) {
