@@ -106,7 +106,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     log_set_quiet(1);
     config_defaults(&cfg, CONFIG_SCV);
     snprintf(cfg.name, sizeof cfg.name, "fuzz");
-    snprintf(cfg.data_folder, sizeof cfg.data_folder, "%s/data", fuzz_tmpdir());
+    snprintf(cfg.data_folder, sizeof cfg.data_folder, "%s", fuzz_tmpdir());
     snprintf(file_path, sizeof file_path, "%s/file", fuzz_tmpdir());
     if (fs_write_file(file_path, "hello", 5, 0) != 0)
         abort();

@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/fs.h"
 #include "util/log.h"
+#include "util/status.h"
 
 static int daemon_usage(const char *kind, const struct daemon_hooks *hooks, int status)
 {
@@ -57,15 +60,34 @@ static void close_data_folder(const struct config *cfg)
                  cfg->data_folder, (unsigned)(sb.st_mode & 0777));
 }
 
+/* The data folder (made by the service, or here when it has not) and the
+ * error log in it, which every later line goes to as well. */
+static status_code open_data_folder(const struct config *cfg, struct status *st)
+{
+    char path[PATH_MAX + 32];
+    if (fs_mkdir_p(cfg->data_folder, 0750) != 0)
+        return status_fail(st, STATUS_IO, "cannot create data folder '%s': %s", cfg->data_folder,
+                           strerror(errno));
+    snprintf(path, sizeof path, "%s/error.log", cfg->data_folder);
+    if (log_open(path) != 0)
+        return status_fail(st, STATUS_IO, "cannot open error log '%s': %s", path, strerror(errno));
+    return STATUS_OK;
+}
+
 static int serve(const struct config *cfg, const char *kind_name, const struct daemon_hooks *hooks)
 {
     char err[1024];
+    struct status st;
     int rc = 1;
     struct server *s = NULL;
     void *app = NULL;
     if (hooks->create != NULL && (app = hooks->create(cfg, err, sizeof err)) == NULL)
         goto out;
     close_data_folder(cfg);
+    if (open_data_folder(cfg, &st) != STATUS_OK) {
+        snprintf(err, sizeof err, "%s", st.msg);
+        goto out;
+    }
     s = server_create(cfg, kind_name, app, err, sizeof err);
     if (s == NULL)
         goto out;

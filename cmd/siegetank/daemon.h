@@ -1,8 +1,9 @@
 /* daemon: the shared front end of `siegetank cc` and `siegetank scv`.
  *
  * Parses `-c FILE`, loads the config, and either runs an extra command given
- * after it (the CC's `add-manager ...`) or creates the service, the HTTP
- * server, attaches the service's routes and tickers, and serves until a stop
+ * after it (the CC's `add-manager ...`) or creates the service, opens the
+ * error log (error.log in the data folder), creates the HTTP server,
+ * attaches the service's routes and tickers, and serves until a stop
  * signal. Each daemon supplies its hooks; a NULL hook is skipped. The
  * process runs with umask 077: its files are 0600, its folders 0700; a data
  * folder left open to others by an older version is closed (0700) at start. */

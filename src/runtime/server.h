@@ -88,8 +88,6 @@ void server_defer_bulk(struct server_request *r, server_work_fn work, server_don
 /* Fire-and-forget work on a worker thread (no reply). */
 void server_run_background(struct server *s, server_work_fn work, void *arg);
 
-const struct config *server_config(const struct server *s);
-
 /* Calls to peers from the event loops (http_client.h): call before
  * server_run; each loop thread then gets its client when it starts, with TLS
  * verification per cfg's ca_bundle and io_timeout_ms per I/O step. 0, or -1

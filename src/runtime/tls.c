@@ -19,7 +19,7 @@
 
 #include "util/clock.h"
 
-/* ALPN offers HTTP/1.1 alone: HTTP/2 is off (see server.c). */
+/* ALPN offers HTTP/1.1 alone: HTTP/2 is off (see server_dispatch.c). */
 static const h2o_iovec_t alpn_http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
 static void ssl_reason(char *buf, size_t len)
