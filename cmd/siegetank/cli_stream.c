@@ -1,9 +1,8 @@
 /* cli_stream: stream add | info | start | stop | delete | download | upload | list. */
 #include "cli.h"
 #include "client/sync.h"
-#include "util/base64.h"
 #include "util/fs.h"
-#include "util/gz.h"
+#include "util/wire_file.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -68,8 +67,7 @@ static int parse_flags(int argc, char **argv, struct stream_args *a)
 /* Sets object[name + ".gz.b64"] = base64(gzip(file)); 0, or -1 after printing why. */
 static int add_encoded(json_t *object, const char *name, const char *file)
 {
-    size_t len = 0, gz_len = 0, b64_len = 0;
-    unsigned char *gz = NULL;
+    size_t len = 0, b64_len = 0;
     char *b64 = NULL, *key = NULL;
     int rc = -1;
     char *data = fs_read_file(file, CLI_FILE_MAX, &len);
@@ -77,9 +75,8 @@ static int add_encoded(json_t *object, const char *name, const char *file)
         fprintf(stderr, "siegetank: cannot read %s: %s\n", file, errno ? strerror(errno) : "too large");
         return -1;
     }
-    gz = gz_compress(data, len, &gz_len);
-    b64 = gz ? base64_encode(gz, gz_len, &b64_len) : NULL;
-    if (!b64 || asprintf(&key, "%s.gz.b64", name) < 0) {
+    b64 = wire_file_encode(data, len, WIRE_FILE_GZ | WIRE_FILE_B64, &b64_len);
+    if (!b64 || asprintf(&key, "%s" WIRE_FILE_GZ_B64, name) < 0) {
         key = NULL;
         fprintf(stderr, "siegetank: out of memory encoding %s\n", file);
         goto out;
@@ -96,7 +93,6 @@ static int add_encoded(json_t *object, const char *name, const char *file)
 out:
     free(key);
     free(b64);
-    free(gz);
     free(data);
     return rc;
 }

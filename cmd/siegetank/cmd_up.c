@@ -38,11 +38,10 @@
 #include "up_demo_files.h"
 #include "runtime/tls.h"
 #include "scv/scv_service.h"
-#include "util/base64.h"
 #include "util/crypto.h"
 #include "util/fs.h"
-#include "util/gz.h"
 #include "util/log.h"
+#include "util/wire_file.h"
 
 #define UP_ADMIN_EMAIL "admin@localhost"
 #define UP_SCV_NAME "local"
@@ -577,13 +576,10 @@ static int start_daemons(struct up_state *st)
 
 static int add_seed_file(json_t *files, const char *name, const char *data, size_t len)
 {
-    size_t gz_len, b64_len;
-    unsigned char *gz = gz_compress(data, len, &gz_len);
-    char *b64 = gz ? base64_encode(gz, gz_len, &b64_len) : NULL;
+    char *b64 = wire_file_encode(data, len, WIRE_FILE_GZ | WIRE_FILE_B64, NULL);
     char key[128];
-    snprintf(key, sizeof key, "%s.gz.b64", name);
+    snprintf(key, sizeof key, "%s" WIRE_FILE_GZ_B64, name);
     int rc = b64 != NULL && json_object_set_new(files, key, json_string(b64)) == 0 ? 0 : -1;
-    free(gz);
     free(b64);
     return rc;
 }

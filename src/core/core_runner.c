@@ -5,6 +5,7 @@
 #include "core/core_wire.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/wire_file.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -245,7 +246,7 @@ static void work(struct core *k)
      * that seed file in the SCV's GET /core/start reply. */
     const char *state_wire = core_wire_files_wire_name(&files, k->engine->state_file);
     if (!state_wire) {
-        snprintf(default_wire, sizeof default_wire, "%s.gz.b64", k->engine->state_file);
+        snprintf(default_wire, sizeof default_wire, "%s" WIRE_FILE_GZ_B64, k->engine->state_file);
         state_wire = default_wire;
     }
     log_info("core %d: stream %s at step %lld, %d atoms, %d steps per frame", k->id, k->stream_id,

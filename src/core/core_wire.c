@@ -1,34 +1,24 @@
-/* core_wire: the SCV's ".b64" / ".gz" naming rule applied both ways. */
 #include "core/core_wire.h"
-#include "util/base64.h"
-#include "util/gz.h"
+#include "util/wire_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int strip_suffix(char *name, const char *suffix)
-{
-    size_t n = strlen(name), s = strlen(suffix);
-    if (n < s || strcmp(name + n - s, suffix) != 0)
-        return 0;
-    name[n - s] = '\0';
-    return 1;
-}
-
 int core_wire_base_name(const char *wire, char *base, size_t n, int *b64, int *gz)
 {
     if (!wire || !wire[0] || strlen(wire) >= n)
         return -1;
-    strcpy(base, wire);
-    int is_b64 = strip_suffix(base, ".b64");
-    int is_gz = strip_suffix(base, ".gz");
-    if (!base[0])
+    unsigned enc;
+    size_t len = wire_file_base(wire, strlen(wire), &enc);
+    if (len == 0)
         return -1;
+    memcpy(base, wire, len);
+    base[len] = '\0';
     if (b64)
-        *b64 = is_b64;
+        *b64 = (enc & WIRE_FILE_B64) != 0;
     if (gz)
-        *gz = is_gz;
+        *gz = (enc & WIRE_FILE_GZ) != 0;
     return 0;
 }
 
@@ -36,45 +26,16 @@ int core_wire_base_name(const char *wire, char *base, size_t n, int *b64, int *g
 static unsigned char *decode_value(const char *wire, const json_t *value, int b64, int gz, size_t max_bytes,
                                    size_t *len, char *err, size_t errlen)
 {
-    unsigned char *raw = NULL, *out = NULL;
-    size_t raw_len = 0;
+    struct status st;
+    unsigned char *out = NULL;
     if (!json_is_string(value)) {
         snprintf(err, errlen, "start file '%s' is not a string", wire);
         return NULL;
     }
-    const char *text = json_string_value(value);
-    size_t text_len = json_string_length(value);
-    if (b64) {
-        raw = base64_decode(text, text_len, &raw_len);
-        if (!raw) {
-            snprintf(err, errlen, "start file '%s' is not valid base64", wire);
-            goto out;
-        }
-    } else {
-        raw = malloc(text_len + 1);
-        if (!raw) {
-            snprintf(err, errlen, "out of memory decoding '%s'", wire);
-            goto out;
-        }
-        memcpy(raw, text, text_len + 1);
-        raw_len = text_len;
-    }
-    if (gz) {
-        out = gz_decompress(raw, raw_len, max_bytes, len);
-        if (!out)
-            snprintf(err, errlen, "start file '%s' is not valid gzip or inflates past %zu bytes", wire,
-                     max_bytes);
-        goto out;
-    }
-    if (raw_len > max_bytes) {
-        snprintf(err, errlen, "start file '%s' is larger than %zu bytes", wire, max_bytes);
-        goto out;
-    }
-    out = raw;
-    raw = NULL;
-    *len = raw_len;
-out:
-    free(raw);
+    unsigned enc = (b64 ? WIRE_FILE_B64 : 0) | (gz ? WIRE_FILE_GZ : 0);
+    if (wire_file_decode(wire, json_string_value(value), json_string_length(value), enc, max_bytes, &out, len,
+                         &st) != STATUS_OK)
+        snprintf(err, errlen, "start file %s", st.msg);
     return out;
 }
 
@@ -148,8 +109,7 @@ json_t *core_wire_encode_file(const char *wire_name, const void *data, size_t le
 {
     char base[CORE_WIRE_NAME_MAX];
     int b64, gz;
-    unsigned char *zipped = NULL;
-    char *text = NULL;
+    size_t text_len = 0;
     json_t *value = NULL, *files = NULL;
     if (core_wire_base_name(wire_name, base, sizeof base, &b64, &gz) != 0) {
         snprintf(err, errlen, "file name '%.100s' is empty or too long", wire_name ? wire_name : "");
@@ -159,37 +119,20 @@ json_t *core_wire_encode_file(const char *wire_name, const void *data, size_t le
         snprintf(err, errlen, "file name '%s': gzip bytes cannot travel in JSON without \".b64\"", wire_name);
         return NULL;
     }
-    const void *payload = data;
-    size_t payload_len = len;
-    if (gz) {
-        zipped = gz_compress(data, len, &payload_len);
-        if (!zipped) {
-            snprintf(err, errlen, "cannot gzip '%s'", wire_name);
-            goto out;
-        }
-        payload = zipped;
+    char *text = wire_file_encode(data, len, (b64 ? WIRE_FILE_B64 : 0) | (gz ? WIRE_FILE_GZ : 0), &text_len);
+    if (!text) {
+        snprintf(err, errlen, "out of memory encoding '%s'", wire_name);
+        return NULL;
     }
-    if (b64) {
-        text = base64_encode(payload, payload_len, &payload_len);
-        if (!text) {
-            snprintf(err, errlen, "out of memory encoding '%s'", wire_name);
-            goto out;
-        }
-        payload = text;
-    }
-    value = json_stringn(payload, payload_len);
+    value = json_stringn(text, text_len);
+    free(text);
     if (!value) {
         snprintf(err, errlen, "file '%s' is not UTF-8 text; name it '%s.b64'", wire_name, wire_name);
-        goto out;
+        return NULL;
     }
-    files = json_pack("{s:o}", wire_name, value);
-    value = NULL; /* json_pack's "o" takes the reference, even when it fails */
+    files = json_pack("{s:o}", wire_name, value); /* "o" takes the reference, even when it fails */
     if (!files)
         snprintf(err, errlen, "out of memory encoding '%s'", wire_name);
-out:
-    json_decref(value);
-    free(zipped);
-    free(text);
     return files;
 }
 

@@ -14,6 +14,7 @@
 #include "util/crypto.h"
 #include "util/gz.h"
 #include "util/log.h"
+#include "util/wire_file.h"
 
 #define EXPIRED_MSG "unknown or expired core token"
 /* Frame file strings this long are read in place, not copied by jansson. */
@@ -146,16 +147,6 @@ out:
 
 /* ---- PUT /core/frame -------------------------------------------------- */
 
-static int has_suffix(char *name, size_t *len, const char *suffix)
-{
-    size_t n = strlen(suffix);
-    if (*len <= n || strcmp(name + *len - n, suffix) != 0)
-        return 0;
-    *len -= n;
-    name[*len] = '\0';
-    return 1;
-}
-
 static int frame_sink(void *ctx, const void *chunk, size_t len)
 {
     return stream_store_frame_write(ctx, chunk, len, NULL);
@@ -174,9 +165,11 @@ static int frame_file(struct scv_job *job, stream_store_frame *fr, const json_sl
         scv_job_fail(job, 400, "frame file name '%.40s...' is too long", name);
         return STREAM_STORE_INVALID;
     }
-    memcpy(plain, name, len + 1);
-    int b64 = has_suffix(plain, &len, ".b64");
-    int gz = has_suffix(plain, &len, ".gz");
+    unsigned enc;
+    len = wire_file_base(name, len, &enc);
+    memcpy(plain, name, len);
+    plain[len] = '\0';
+    int b64 = (enc & WIRE_FILE_B64) != 0, gz = (enc & WIRE_FILE_GZ) != 0;
     if (strcmp(plain, "checkpoint_files") == 0 || !stream_path_name_ok(plain, len)) {
         scv_job_fail(job, 400, "'%s' is not an acceptable frame file name", name);
         return STREAM_STORE_INVALID;

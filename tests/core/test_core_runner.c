@@ -26,8 +26,8 @@
 #include "runtime/server.h"
 #include "util/base64.h"
 #include "util/crypto.h"
-#include "util/gz.h"
 #include "util/log.h"
+#include "util/wire_file.h"
 
 #define KEY "engine-key-1"
 #define MAX_STREAMS 4
@@ -69,11 +69,8 @@ static struct fake F;
 
 static char *wrap(const char *text, size_t len)
 {
-    size_t zlen = 0;
-    unsigned char *z = gz_compress(text, len, &zlen);
-    assert_non_null(z);
-    char *b = base64_encode(z, zlen, NULL);
-    free(z);
+    char *b = wire_file_encode(text, len, WIRE_FILE_GZ | WIRE_FILE_B64, NULL);
+    assert_non_null(b);
     return b;
 }
 

@@ -30,9 +30,8 @@
 #include "core/core_runner.h"
 #include "core/xtc.h"
 #include "harness.h"
-#include "util/base64.h"
 #include "util/fs.h"
-#include "util/gz.h"
+#include "util/wire_file.h"
 
 #define NSTREAMS 5
 #define STEPS_PER_FRAME 10
@@ -445,18 +444,17 @@ static size_t list_partitions(const char *dir, long *out, size_t max)
 /* The toy engine's step in a checkpoint file (base64 of gzip of JSON). */
 static long checkpoint_step(const char *path)
 {
-    size_t len, gz_len, json_len;
+    size_t len, json_len;
+    unsigned char *raw;
     char *text = read_all(path, &len);
-    unsigned char *gz = base64_decode(text, len, &gz_len);
-    assert_non_null(gz);
-    unsigned char *raw = gz_decompress(gz, gz_len, 1 << 20, &json_len);
-    assert_non_null(raw);
+    assert_int_equal(
+        wire_file_decode(path, text, len, WIRE_FILE_B64 | WIRE_FILE_GZ, 1 << 20, &raw, &json_len, NULL),
+        STATUS_OK);
     json_t *state = json_loadb((const char *)raw, json_len, 0, NULL);
     assert_non_null(state);
     long step = (long)json_integer_value(json_object_get(state, "step"));
     json_decref(state);
     free(raw);
-    free(gz);
     free(text);
     return step;
 }

@@ -21,9 +21,8 @@
 
 #include "harness.h"
 #include "scv/stream_store.h"
-#include "util/base64.h"
 #include "util/crypto.h"
-#include "util/gz.h"
+#include "util/wire_file.h"
 
 #define TARGET "3f1b0d4e-8c1a-4c39-9a43-6f2c0c4f8a11"
 
@@ -124,27 +123,12 @@ static void jcall_expect(const char *base, const char *method, const char *path,
     json_decref(jcall(base, method, path, auth, body, expect));
 }
 
-static char *b64(const void *data, size_t len)
-{
-    size_t n;
-    return base64_encode(data, len, &n);
-}
-
 /* Sends a frame whose frames.xtc is bytes (base64, gzip too when gz). */
 static void send_frame(const char *scv, const char *token, const char *bytes, int gz, long expect)
 {
     json_t *files = json_object();
-    char *enc;
-    if (gz) {
-        size_t zlen;
-        unsigned char *z = gz_compress(bytes, strlen(bytes), &zlen);
-        enc = b64(z, zlen);
-        free(z);
-        json_object_set_new(files, "frames.xtc.gz.b64", json_string(enc));
-    } else {
-        enc = b64(bytes, strlen(bytes));
-        json_object_set_new(files, "frames.xtc.b64", json_string(enc));
-    }
+    char *enc = wire_file_encode(bytes, strlen(bytes), WIRE_FILE_B64 | (gz ? WIRE_FILE_GZ : 0), NULL);
+    json_object_set_new(files, gz ? "frames.xtc.gz.b64" : "frames.xtc.b64", json_string(enc));
     free(enc);
     jcall_expect(scv, "PUT", "/core/frame", token, json_pack("{s:o}", "files", files), expect);
 }
@@ -637,10 +621,7 @@ static void test_core_refusals(void **state)
 static char *zeros_gz_b64(size_t n)
 {
     char *zeros = calloc(1, n);
-    size_t zlen;
-    unsigned char *z = gz_compress(zeros, n, &zlen);
-    char *enc = b64(z, zlen);
-    free(z);
+    char *enc = wire_file_encode(zeros, n, WIRE_FILE_GZ | WIRE_FILE_B64, NULL);
     free(zeros);
     return enc;
 }

@@ -10,19 +10,16 @@
 #include <string.h>
 
 #include "core/md_engine.h"
-#include "util/base64.h"
+#include "util/fs.h"
 #include "util/gz.h"
+#include "util/wire_file.h"
 
 /* files[name] = base64(gzip(data)). */
 static void add_file(json_t *files, const char *name, const void *data, size_t len)
 {
-    size_t gz_len, b64_len;
-    unsigned char *gz = gz_compress(data, len, &gz_len);
-    assert_non_null(gz);
-    char *b64 = base64_encode(gz, gz_len, &b64_len);
+    char *b64 = wire_file_encode(data, len, WIRE_FILE_GZ | WIRE_FILE_B64, NULL);
     assert_non_null(b64);
     json_object_set_new(files, name, json_string(b64));
-    free(gz);
     free(b64);
 }
 
@@ -45,23 +42,14 @@ char *seed_files_openmm_data(const char *name, size_t *len)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", OPENMM_TEST_DATA, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    static unsigned char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    /* gz_decompress NUL-terminates nothing: copy into a terminated buffer. */
-    size_t out_len = 0;
-    unsigned char *raw = gz_decompress(buf, n, 16u << 20, &out_len);
-    assert_non_null(raw);
-    char *text = malloc(out_len + 1);
+    size_t n = 0;
+    char *gz = fs_read_file(path, 1 << 20, &n);
+    if (!gz)
+        fail_msg("cannot read %s", path);
+    unsigned char *text = gz_decompress(gz, n, 16u << 20, len);
     assert_non_null(text);
-    memcpy(text, raw, out_len);
-    text[out_len] = '\0';
-    free(raw);
-    *len = out_len;
-    return text;
+    free(gz);
+    return (char *)text;
 }
 
 char *seed_files_drop_first(const char *xml, const char *open, size_t *len)
