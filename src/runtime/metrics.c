@@ -5,7 +5,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/utf8.h"
 
@@ -376,13 +375,6 @@ void metrics_observe(struct metrics_series *s, uint64_t value)
         bucket++;
     cell_add(s, (uint32_t)bucket, 1);
     cell_add(s, (uint32_t)f->nbounds + 1, value);
-}
-
-uint64_t metrics_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- the page --------------------------------------------------------- */

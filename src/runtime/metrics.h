@@ -69,8 +69,12 @@ static inline void metrics_inc(struct metrics_series *s)
     metrics_add(s, 1);
 }
 
-/* Monotonic clock in nanoseconds, for durations to observe. */
-uint64_t metrics_now_ns(void);
+/* Seconds (a difference of util/clock readings) in nanoseconds, the unit
+ * of duration histograms; 0 for a negative interval. */
+static inline uint64_t metrics_ns(double seconds)
+{
+    return seconds > 0 ? (uint64_t)(seconds * METRICS_NS) : 0;
+}
 
 /* fn(arg) runs at the start of every metrics_write, to set gauges read from
  * elsewhere (it must not take a lock that a request waits on). 0, or -1

@@ -154,6 +154,7 @@ enum router_result router_match(const struct router *r, const char *method, size
     if (q != NULL)
         path_len = (size_t)(q - path);
     int path_known = 0;
+    params->route = -1;
     for (int i = 0; i < r->count; i++) {
         struct matcher m = {path, path_len, 0, params, 0, 0};
         params->count = 0;
@@ -166,6 +167,7 @@ enum router_result router_match(const struct router *r, const char *method, size
         if (strlen(r->routes[i].method) == method_len &&
             memcmp(r->routes[i].method, method, method_len) == 0) {
             *handler = r->routes[i].handler;
+            params->route = i;
             return ROUTER_MATCH;
         }
     }

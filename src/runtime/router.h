@@ -30,6 +30,7 @@ struct router {
 };
 
 struct router_params {
+    int route; /* index in router.routes of the match; -1 when none */
     int count;
     const char *values[ROUTER_MAX_PARAMS]; /* NUL-terminated, point into buf */
     char buf[ROUTER_PARAM_BYTES];

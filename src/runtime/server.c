@@ -13,8 +13,6 @@
 #include "runtime/server_internal.h"
 #include "util/log.h"
 
-#define SERVER_VERSION "0.1.0"
-
 /* Descriptors kept for all but client connections when max_connections is
  * derived (1/8 of the limit, at least 256 or half of a smaller limit):
  * listeners, loop wake-ups, logs, the database and its WAL, the files
@@ -62,6 +60,10 @@ struct server *server_create(const struct config *cfg, const char *kind_name, vo
     json_decref(root);
     s->root_body = h2o_iovec_init(text, text ? strlen(text) : 0);
     router_init(&s->router);
+    if (server_metrics_init(s) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (config_tls_enabled(cfg)) {
         struct tls_server_options tls = {.certfile = cfg->ssl_certfile,
                                          .keyfile = cfg->ssl_key,
@@ -94,6 +96,7 @@ void server_free(struct server *s)
     http_client_free(s->http_client);
     free(s->threads);
     free(s->root_body.base);
+    server_metrics_free(s);
     if (s->ssl_ctx != NULL)
         SSL_CTX_free(s->ssl_ctx);
     pthread_mutex_destroy(&s->stop_lock);

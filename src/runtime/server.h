@@ -27,6 +27,7 @@
 
 #include "config/config.h"
 #include "runtime/http_client.h"
+#include "runtime/metrics.h"
 #include "runtime/router.h"
 
 struct server;
@@ -88,6 +89,10 @@ void server_defer_bulk(struct server_request *r, server_work_fn work, server_don
 /* Fire-and-forget work on a worker thread (no reply). */
 void server_run_background(struct server *s, server_work_fn work, void *arg);
 
+/* The registry GET /metrics shows (metrics.h): the runtime's own figures
+ * (http_metrics.h) and whatever the daemon adds to it. */
+struct metrics *server_metrics(struct server *s);
+
 /* Calls to peers from the event loops (http_client.h): call before
  * server_run; each loop thread then gets its client when it starts, with TLS
  * verification per cfg's ca_bundle and io_timeout_ms per I/O step. 0, or -1
@@ -101,6 +106,8 @@ void server_reply_json(h2o_req_t *req, int status, json_t *body); /* steals body
 void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void server_reply_ok(h2o_req_t *req); /* 200 {} */
+/* 200 with body (copied) of the given content type, e.g. text or HTML. */
+void server_reply_text(h2o_req_t *req, const char *content_type, const char *body, size_t len);
 /* Streams size bytes of fd (closed when done) as application/octet-stream
  * with a Content-Disposition naming filename, encoded per RFC 6266
  * (filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>). */

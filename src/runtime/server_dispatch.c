@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "runtime/http_framing.h"
+#include "runtime/http_metrics.h"
 #include "runtime/server_internal.h"
+#include "util/clock.h"
 
 /* What the runtime keeps of a request until h2o disposes of it. Every
  * request, answered by a handler, by on_req itself or never (the client
@@ -13,12 +15,17 @@
  * (req->res.status) and its whole duration are known. */
 struct request_mark {
     struct loop_thread *thread;
+    h2o_req_t *req;
+    double start; /* clock_mono_s */
+    int route;    /* router_params.route, -1 until matched */
 };
 
 static void request_end(void *p)
 {
     struct request_mark *mark = p;
     mark->thread->inflight--;
+    http_metrics_request(mark->thread->server->http_metrics, mark->route, mark->req->res.status,
+                         metrics_ns(clock_mono_s() - mark->start));
 }
 
 /* The access log writes req->input.path (routing uses req->path): a path
@@ -52,7 +59,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct loop_thread *th = server_loop_of(req);
     struct server *s = th->server;
     struct request_mark *mark = h2o_mem_alloc_shared(&req->pool, sizeof *mark, request_end);
-    mark->thread = th;
+    *mark = (struct request_mark){th, req, clock_mono_s(), -1};
     th->inflight++;
     redact_logged_path(s, req);
 
@@ -83,6 +90,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     switch (router_match(&s->router, req->method.base, req->method.len, req->path.base, req->path.len,
                          &handler, &r->params)) {
     case ROUTER_MATCH:
+        mark->route = r->params.route;
         ((server_handler)handler)(r);
         return 0;
     case ROUTER_BAD_METHOD:

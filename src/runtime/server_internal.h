@@ -8,6 +8,7 @@
  *   server_pool.c      worker pools and deferred work
  *   server_loop.c      event-loop threads, their listeners and accepting
  *   server_ticker.c    periodic background jobs
+ *   server_metrics.c   the metrics registry and GET /metrics
  * Nothing here is thread-local: a request finds its loop thread through its
  * h2o context (server_loop_of). */
 #ifndef ST_SERVER_INTERNAL_H
@@ -20,6 +21,7 @@
 #include "runtime/server.h"
 #include "runtime/tls.h"
 
+#define SERVER_VERSION "0.1.0"
 #define SERVER_MAX_TICKERS 8
 /* How long accepting pauses when no descriptor is left. */
 #define SERVER_ACCEPT_PAUSE_MS 100
@@ -98,6 +100,8 @@ struct server {
     atomic_long connections;
     long max_connections;  /* cfg.max_connections, or derived from RLIMIT_NOFILE */
     h2o_iovec_t root_body; /* GET / is the liveness probe: answered from a prebuilt body */
+    struct metrics *metrics;
+    struct http_metrics *http_metrics;
 };
 
 /* The loop thread serving req (its context is the thread's). */
@@ -112,6 +116,11 @@ void server_dispatch_init(struct server *s);
 
 /* server_reply.c: 200 with a JSON body that outlives the request. */
 void server_reply_constant(h2o_req_t *req, const char *body, size_t len);
+
+/* server_metrics.c: the registry with the runtime's figures, and the
+ * GET /metrics route. 0, or -1 when out of memory. */
+int server_metrics_init(struct server *s);
+void server_metrics_free(struct server *s);
 
 /* server_pool.c */
 int server_pool_start(struct worker_pool *pool, int count); /* 0 or -1 */

@@ -93,6 +93,16 @@ void server_reply_constant(h2o_req_t *req, const char *body, size_t len)
     h2o_send_inline(req, body, len);
 }
 
+void server_reply_text(h2o_req_t *req, const char *content_type, const char *body, size_t len)
+{
+    h2o_iovec_t copy = h2o_strdup(&req->pool, body, len);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = copy.len;
+    add_common_headers(req, content_type);
+    h2o_send_inline(req, copy.base, copy.len);
+}
+
 /* The most frequent reply (every heartbeat), so a constant. */
 void server_reply_ok(h2o_req_t *req)
 {

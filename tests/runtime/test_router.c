@@ -48,6 +48,7 @@ static void test_params(void **state)
     void *h = NULL;
     assert_int_equal(match(&r, "GET", "/streams/info/abc:firebat", &h, &p), ROUTER_MATCH);
     assert_ptr_equal(h, &h_info);
+    assert_int_equal(p.route, 1); /* the index of its pattern: what /metrics labels it by */
     assert_int_equal(p.count, 1);
     assert_string_equal(p.values[0], "abc:firebat");
     assert_int_equal(match(&r, "GET", "/streams/download/s1/38/checkpoint_files/state.xml", &h, &p),
@@ -99,12 +100,14 @@ static void test_not_found_and_bad_method(void **state)
     struct router_params p;
     void *h = NULL;
     assert_int_equal(match(&r, "GET", "/nope", &h, &p), ROUTER_NOT_FOUND);
+    assert_int_equal(p.route, -1);
     assert_int_equal(match(&r, "GET", "/streams/info/", &h, &p), ROUTER_NOT_FOUND);
     assert_int_equal(match(&r, "GET", "/streams/info/a/b", &h, &p), ROUTER_NOT_FOUND);
     assert_int_equal(match(&r, "GET", "/streams/download/s1", &h, &p), ROUTER_NOT_FOUND);
     assert_int_equal(match(&r, "GET", "/streams/download/s1/", &h, &p), ROUTER_NOT_FOUND);
     assert_int_equal(match(&r, "GET", "/core/assignx", &h, &p), ROUTER_NOT_FOUND);
     assert_int_equal(match(&r, "PUT", "/core/assign", &h, &p), ROUTER_BAD_METHOD);
+    assert_int_equal(p.route, -1);
     assert_int_equal(match(&r, "DELETE", "/", &h, &p), ROUTER_BAD_METHOD);
 }
 
