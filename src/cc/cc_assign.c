@@ -23,8 +23,10 @@
 #include <time.h>
 
 #include "cc/cc_fields.h"
+#include "cc/cc_metrics.h"
 #include "cc/cc_peer.h"
 #include "cc/cc_service.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define ACTIVATE_REPLY_MAX (64 * 1024)
@@ -44,9 +46,12 @@ struct assign {
     struct http_client_loop *http; /* NULL: the activation runs on a worker */
     struct shard *shards;          /* online ones, in the order they are asked */
     size_t n, next;
-    int resent;  /* shards[next] got its one repeat on a fresh connection */
-    int settled; /* status is final (the worker decided) */
-    char *body;  /* the activation request */
+    int resent;      /* shards[next] got its one repeat on a fresh connection */
+    int settled;     /* status is final (the worker decided) */
+    int unreachable; /* a shard's SCV is offline or could not be reached */
+    cc_assign_outcome outcome;
+    double start; /* clock_mono_s */
+    char *body;   /* the activation request */
     char origin[CC_PEER_ORIGIN_MAX];
     int status;
     char error[512];
@@ -77,15 +82,26 @@ static void assign_free(struct assign *a)
     free(a);
 }
 
-static void set_error(struct assign *a, int status, const char *msg)
+static void set_error(struct assign *a, int status, cc_assign_outcome outcome, const char *msg)
 {
     a->status = status;
+    a->outcome = outcome;
     snprintf(a->error, sizeof a->error, "%s", msg);
+}
+
+/* Counts the answer (also one that was never sent: the core left). */
+static void count_outcome(struct assign *a)
+{
+    cc_assign_outcome o = a->outcome;
+    if (o == CC_ASSIGN_NO_STREAMS && a->unreachable)
+        o = CC_ASSIGN_SCV_UNREACHABLE;
+    cc_metrics_assign(a->svc->metrics, o, metrics_ns(clock_mono_s() - a->start));
 }
 
 /* Replies when the core is still there, then frees everything. */
 static void assign_finish(struct assign *a)
 {
+    count_outcome(a);
     h2o_req_t *req = server_req_ref_take(&a->ref);
     if (req != NULL && a->status == 200)
         server_reply_json(req, 200, json_pack("{s:s, s:s}", "token", a->token, "url", a->url));
@@ -106,8 +122,10 @@ static int donor_name(struct assign *a, char user[CC_NAME_MAX + 1])
         snprintf(user, CC_NAME_MAX + 1, "%s", u.name);
         return 0;
     }
-    set_error(a, st == CC_STORE_IO ? 503 : 400,
-              st == CC_STORE_IO ? "database unavailable; try again later" : "invalid donor token");
+    if (st == CC_STORE_IO)
+        set_error(a, 503, CC_ASSIGN_UNAVAILABLE, "database unavailable; try again later");
+    else
+        set_error(a, 400, CC_ASSIGN_BAD_REQUEST, "invalid donor token");
     return -1;
 }
 
@@ -120,7 +138,7 @@ static int make_body(struct assign *a, const char *user)
     a->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (a->body == NULL) {
-        set_error(a, 503, "server is out of memory; try again later");
+        set_error(a, 503, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
         return -1;
     }
     return 0;
@@ -135,6 +153,7 @@ static int take_token(struct assign *a, const cc_scv *scv, long status, const js
         snprintf(a->token, sizeof a->token, "%s", token);
         snprintf(a->url, sizeof a->url, "%s/core/start", origin);
         a->status = 200;
+        a->outcome = CC_ASSIGN_OK;
         return 0;
     }
     if (status != 400)
@@ -155,6 +174,7 @@ static int try_shard(struct assign *a, const cc_scv *scv, cc_health_rec *rec, co
                                 .auth = scv->password,
                                 .body = body};
     if (cc_peer_request(rec, &call, &reply, origin, &err) != 0) {
+        a->unreachable = 1;
         log_warn("assign: SCV '%s' unreachable: %s", scv->name, err.message);
         return -1;
     }
@@ -170,7 +190,7 @@ static int online_shards(struct assign *a)
     const cc_target *t = a->target;
     a->shards = calloc(t->n_shards ? t->n_shards : 1, sizeof *a->shards);
     if (a->shards == NULL) {
-        set_error(a, 503, "server is out of memory; try again later");
+        set_error(a, 503, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
         return -1;
     }
     for (size_t i = 0; i < t->n_shards; i++) {
@@ -178,6 +198,8 @@ static int online_shards(struct assign *a)
         s.scv = cc_view_scv(a->view, t->shards[i], &s.health);
         if (s.scv != NULL && cc_health_online(s.health))
             a->shards[a->n++] = s;
+        else
+            a->unreachable = 1;
     }
     draw_rng *rng = thread_rng();
     for (size_t i = a->n; i > 1; i--) {
@@ -213,7 +235,7 @@ static void assign_work(void *arg)
     a->settled = 1;
     body = json_loads(a->body, 0, NULL);
     if (body == NULL) {
-        set_error(a, 503, "server is out of memory; try again later");
+        set_error(a, 503, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
         return;
     }
     for (size_t i = 0; i < a->n && try_shard(a, a->shards[i].scv, a->shards[i].health, body) != 0; i++)
@@ -233,6 +255,7 @@ static void on_activated(void *arg, const struct http_client_reply *r)
         return;
     }
     if (r->status == 0) {
+        a->unreachable = 1;
         log_warn("assign: SCV '%s' unreachable: %s", scv->name, r->error);
     } else {
         json_t *reply = json_loadb(r->body, r->len, 0, NULL);
@@ -286,6 +309,7 @@ static int choose_target(struct server_request *r, struct assign *a, const char 
     if (target_id == NULL) {
         a->target = cc_view_draw(a->view, a->engine, thread_rng());
         if (a->target == NULL) {
+            a->outcome = CC_ASSIGN_NO_STREAMS;
             server_reply_error(r->req, 400, "no public target with shards accepts engine '%s'", a->engine);
             return -1;
         }
@@ -297,10 +321,12 @@ static int choose_target(struct server_request *r, struct assign *a, const char 
         return -1;
     }
     if (!cc_target_has_engine(a->target, a->engine)) {
+        a->outcome = CC_ASSIGN_ENGINE_NOT_ALLOWED;
         server_reply_error(r->req, 400, "engine '%s' is not allowed for target '%s'", a->engine, target_id);
         return -1;
     }
     if (a->target->n_shards == 0) {
+        a->outcome = CC_ASSIGN_NO_STREAMS;
         server_reply_error(r->req, 400, "target '%s' has no shards (no streams on any SCV)", target_id);
         return -1;
     }
@@ -319,9 +345,12 @@ static void handle_assign(struct server_request *r)
         return;
     }
     a->svc = svc;
+    a->start = clock_mono_s();
+    a->outcome = CC_ASSIGN_BAD_REQUEST; /* what the refusals below are, unless they say otherwise */
     a->view = cc_cache_get(svc->cache);
     a->engine = cc_view_key_engine(a->view, server_header(r->req, "authorization"));
     if (a->engine == NULL) {
+        a->outcome = CC_ASSIGN_BAD_KEY;
         server_reply_error(r->req, 401, "missing or unknown engine key in the Authorization header");
         goto fail;
     }
@@ -337,11 +366,12 @@ static void handle_assign(struct server_request *r)
     if (choose_target(r, a, target_id) != 0)
         goto fail;
     if ((donor != NULL && (a->donor_token = strdup(donor)) == NULL) || online_shards(a) != 0) {
+        a->outcome = CC_ASSIGN_UNAVAILABLE;
         server_reply_error(r->req, 503, "server is out of memory; try again later");
         goto fail;
     }
     json_decref(body);
-    set_error(a, 400, "no streams available");
+    set_error(a, 400, CC_ASSIGN_NO_STREAMS, "no streams available");
     a->http = schemes_known(a) ? server_http_client(r) : NULL;
     server_req_ref_init(&a->ref, r);
     if (a->donor_token != NULL || a->http == NULL)
@@ -352,6 +382,7 @@ static void handle_assign(struct server_request *r)
         assign_finish(a);
     return;
 fail:
+    count_outcome(a);
     json_decref(body);
     assign_free(a);
 }

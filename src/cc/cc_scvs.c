@@ -6,6 +6,7 @@
 
 #include "cc/cc_fields.h"
 #include "cc/cc_job.h"
+#include "cc/cc_metrics.h"
 #include "cc/cc_peer.h"
 #include "config/config.h"
 #include "util/log.h"
@@ -58,12 +59,15 @@ void cc_scvs_check_all(void *arg)
 {
     cc_service *svc = arg;
     cc_view *view = cc_cache_get(svc->cache);
-    for (size_t i = 0; i < cc_view_scv_count(view); i++) {
+    size_t online = 0, n = cc_view_scv_count(view);
+    for (size_t i = 0; i < n; i++) {
         cc_health_rec *rec = NULL;
         const cc_scv *scv = cc_view_scv_at(view, i, &rec);
+        online += cc_health_online(rec);
         check_one(svc, rec, scv->host);
     }
     cc_view_unref(view);
+    cc_metrics_scvs(svc->metrics, online, n - online);
 }
 
 static void work_register(cc_job *job)

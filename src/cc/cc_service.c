@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cc/cc_metrics.h"
 #include "cc/cc_peer.h"
 #include "util/fs.h"
 
@@ -63,6 +64,11 @@ int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errle
     }
     if (server_enable_http_client(s, CC_PEER_LOOP_TIMEOUT_MS, err, errlen) != 0)
         return -1;
+    svc->metrics = cc_metrics_new(server_metrics(s), svc);
+    if (svc->metrics == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (server_add_ticker(s, CC_CACHE_POLL_MS, poll_tick, svc) != 0 ||
         server_add_ticker(s, CC_CACHE_SAFETY_MS, safety_tick, svc) != 0 ||
         server_add_ticker(s, svc->cfg.scv_check_interval * 1000, cc_scvs_check_all, svc) != 0) {
@@ -79,5 +85,6 @@ void cc_service_destroy(cc_service *svc)
     cc_cache_free(svc->cache);
     cc_health_free(svc->health);
     cc_store_close(svc->store);
+    cc_metrics_free(svc->metrics);
     free(svc);
 }

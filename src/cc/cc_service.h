@@ -28,7 +28,8 @@ typedef struct cc_service {
     cc_health *health;
     cc_cache *cache;
     struct server *server;
-    atomic_int logins; /* Argon2 jobs queued or running */
+    struct cc_metrics *metrics; /* GET /metrics figures (cc_metrics.h); from attach on */
+    atomic_int logins;          /* Argon2 jobs queued or running */
 } cc_service;
 
 cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen);
@@ -42,7 +43,8 @@ int cc_targets_routes(struct server *s);
 int cc_scvs_routes(struct server *s);
 int cc_assign_routes(struct server *s);
 
-/* One liveness round: queues a check of every known SCV (ticker body). */
+/* One liveness round: queues a check of every known SCV and counts those
+ * online and offline after the previous round for /metrics (ticker body). */
 void cc_scvs_check_all(void *svc);
 
 #endif

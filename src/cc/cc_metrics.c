@@ -1,0 +1,82 @@
+#include "cc/cc_metrics.h"
+
+#include <stdlib.h>
+
+#include "cc/cc_service.h"
+
+static const char *const outcome_names[CC_ASSIGN_OUTCOMES] = {
+    "ok", "no_streams", "bad_key", "engine_not_allowed", "scv_unreachable", "bad_request", "unavailable",
+};
+
+struct cc_metrics {
+    struct cc_service *svc;
+    struct metrics_series *outcomes[CC_ASSIGN_OUTCOMES];
+    struct metrics_series *duration, *online, *offline, *argon2;
+};
+
+static void collect(void *arg)
+{
+    struct cc_metrics *cm = arg;
+    metrics_set(cm->argon2, atomic_load_explicit(&cm->svc->logins, memory_order_relaxed));
+}
+
+struct cc_metrics *cc_metrics_new(struct metrics *m, struct cc_service *svc)
+{
+    struct cc_metrics *cm = calloc(1, sizeof *cm);
+    if (cm == NULL)
+        return NULL;
+    cm->svc = svc;
+    struct metrics_family *f =
+        metrics_family(m, &(struct metrics_spec){.type = METRICS_COUNTER,
+                                                 .name = "siegetank_cc_assignments_total",
+                                                 .help = "POST /core/assign answers by outcome.",
+                                                 .labels = {"outcome"}});
+    for (int i = 0; i < CC_ASSIGN_OUTCOMES; i++)
+        cm->outcomes[i] = metrics_series(f, (const char *[]){outcome_names[i]});
+    f = metrics_family(
+        m, &(struct metrics_spec){.type = METRICS_HISTOGRAM,
+                                  .name = "siegetank_cc_assignment_duration_seconds",
+                                  .help = "Time to answer POST /core/assign, SCV activation included.",
+                                  .scale = METRICS_NS,
+                                  .bounds = metrics_latency_ns,
+                                  .nbounds = METRICS_LATENCY_BOUNDS});
+    cm->duration = metrics_series(f, NULL);
+    f = metrics_family(
+        m, &(struct metrics_spec){.type = METRICS_GAUGE,
+                                  .name = "siegetank_cc_scvs",
+                                  .help = "Registered SCVs online or offline, as of the last liveness round.",
+                                  .labels = {"state"}});
+    cm->online = metrics_series(f, (const char *[]){"online"});
+    cm->offline = metrics_series(f, (const char *[]){"offline"});
+    f = metrics_family(m, &(struct metrics_spec){
+                              .type = METRICS_GAUGE,
+                              .name = "siegetank_cc_argon2_in_flight",
+                              .help = "Password hashes (Argon2id, logins and sign-ups) queued or running."});
+    cm->argon2 = metrics_series(f, NULL);
+    if (metrics_on_scrape(m, collect, cm) != 0) {
+        free(cm);
+        return NULL;
+    }
+    return cm;
+}
+
+void cc_metrics_free(struct cc_metrics *cm)
+{
+    free(cm);
+}
+
+void cc_metrics_assign(struct cc_metrics *cm, cc_assign_outcome outcome, uint64_t elapsed_ns)
+{
+    if (cm == NULL)
+        return;
+    metrics_inc(cm->outcomes[outcome]);
+    metrics_observe(cm->duration, elapsed_ns);
+}
+
+void cc_metrics_scvs(struct cc_metrics *cm, size_t online, size_t offline)
+{
+    if (cm == NULL)
+        return;
+    metrics_set(cm->online, (int64_t)online);
+    metrics_set(cm->offline, (int64_t)offline);
+}
