@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/metrics.h"
 #include "scv/scv_map.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -32,7 +33,8 @@ struct scv_stream {
     char engine[SCV_ENGINE_MAX + 1];
     int64_t buffer_frames, active_frames;
     char last_md5[CRYPTO_MD5_HEX_LEN + 1];
-    char fragment_id[33]; /* the activation's stats fragment, made at activation */
+    char fragment_id[33];                /* the activation's stats fragment, made at activation */
+    struct metrics_series *active_gauge; /* while bound: its target's and engine's */
 };
 
 struct vec {
@@ -40,10 +42,18 @@ struct vec {
     size_t n, cap;
 };
 
+/* The active-cores gauge of one engine on a target. */
+struct engine_gauge {
+    char engine[SCV_ENGINE_MAX + 1];
+    struct metrics_series *series;
+};
+
 struct scv_target {
     char id[STREAM_STORE_TARGET_ID_MAX + 1];
     struct vec all;  /* every stream of the target; pos in all_pos */
     struct vec heap; /* OK inactive streams, max-heap by frames; pos in heap_pos */
+    struct engine_gauge *gauges;
+    size_t ngauges;
 };
 
 struct scv_index {
@@ -53,6 +63,9 @@ struct scv_index {
     scv_map *targets;  /* target id -> scv_target */
     struct vec active; /* bound streams; pos in active_pos */
     uint64_t next_activation;
+    size_t by_status[2]; /* streams per scv_stream_status */
+    struct metrics_family *active_family;
+    struct metrics_series *status_gauges[2];
 };
 
 /* ---- vectors with back-pointers --------------------------------------- */
@@ -157,6 +170,58 @@ static void requeue(scv_stream *st)
         heap_remove(st);
 }
 
+/* ---- metrics (under the lock) ------------------------------------------ */
+
+static void status_count(scv_index *ix, scv_stream_status status, int delta)
+{
+    ix->by_status[status] += (size_t)delta;
+    if (delta > 0)
+        metrics_inc(ix->status_gauges[status]);
+    else
+        metrics_sub(ix->status_gauges[status], 1);
+}
+
+/* The gauge of cores active on t with engine, found once per target and
+ * engine; NULL without metrics (or when out of memory, uncounted). */
+static struct metrics_series *engine_gauge(scv_index *ix, struct scv_target *t, const char *engine)
+{
+    if (ix->active_family == NULL)
+        return NULL;
+    for (size_t i = 0; i < t->ngauges; i++)
+        if (strcmp(t->gauges[i].engine, engine) == 0)
+            return t->gauges[i].series;
+    struct engine_gauge *grown = realloc(t->gauges, (t->ngauges + 1) * sizeof *grown);
+    if (grown == NULL)
+        return NULL;
+    t->gauges = grown;
+    struct engine_gauge *g = &t->gauges[t->ngauges++];
+    snprintf(g->engine, sizeof g->engine, "%s", engine);
+    g->series = metrics_series(ix->active_family, (const char *[]){t->id, engine});
+    return g->series;
+}
+
+void scv_index_metrics(scv_index *ix, struct metrics *m)
+{
+    static const char *const status_names[] = {"ok", "stopped"};
+    struct metrics_family *streams = metrics_family(
+        m, &(struct metrics_spec){.type = METRICS_GAUGE,
+                                  .name = "siegetank_scv_streams",
+                                  .help = "Streams on this SCV by status (ok: may be assigned; stopped).",
+                                  .labels = {"status"}});
+    struct metrics_family *active = metrics_family(
+        m, &(struct metrics_spec){.type = METRICS_GAUGE,
+                                  .name = "siegetank_scv_active_cores",
+                                  .help = "Cores holding a stream of this SCV now, by target and engine.",
+                                  .labels = {"target", "engine"}});
+    pthread_mutex_lock(&ix->lock);
+    for (int i = 0; i < 2; i++) {
+        ix->status_gauges[i] = metrics_series(streams, (const char *[]){status_names[i]});
+        metrics_add(ix->status_gauges[i], ix->by_status[i]);
+    }
+    ix->active_family = active;
+    pthread_mutex_unlock(&ix->lock);
+}
+
 /* ---- table ------------------------------------------------------------ */
 
 scv_index *scv_index_new(void)
@@ -180,6 +245,7 @@ static void target_free(void *p)
     struct scv_target *t = p;
     free(t->all.items);
     free(t->heap.items);
+    free(t->gauges);
     free(t);
 }
 
@@ -248,6 +314,7 @@ int scv_index_add(scv_index *ix, const char *id, const char *target_id, scv_stre
     }
     st->target = t;
     requeue(st);
+    status_count(ix, st->status, 1);
     rc = 0;
 out:
     if (rc != 0 && t != NULL && t->all.n == 0)
@@ -260,6 +327,8 @@ out:
 
 static void unbind_locked(scv_index *ix, scv_stream *st, double now)
 {
+    metrics_sub(st->active_gauge, 1);
+    st->active_gauge = NULL;
     scv_map_remove(ix->tokens, st->token_hash);
     vec_remove(&ix->active, st->active_pos, active_pos_of);
     st->bound = 0;
@@ -280,6 +349,7 @@ size_t scv_index_remove(scv_index *ix, scv_stream *st)
     heap_remove(st);
     vec_remove(&t->all, st->all_pos, all_pos_of);
     scv_map_remove(ix->streams, st->id);
+    status_count(ix, st->status, -1);
     st->removed = 1;
     size_t left = t->all.n;
     if (left == 0)
@@ -397,6 +467,8 @@ int scv_index_activate(scv_index *ix, const char *target_id, const char *engine,
     snprintf(st->engine, sizeof st->engine, "%s", engine);
     snprintf(st->user, sizeof st->user, "%s", user != NULL ? user : "");
     memcpy(st->fragment_id, fragment_id, sizeof fragment_id);
+    st->active_gauge = engine_gauge(ix, t, engine);
+    metrics_inc(st->active_gauge);
     st->start_time = now;
     st->expiry = now + ttl;
     st->end_time = 0;
@@ -560,6 +632,8 @@ out:
 void scv_index_set_state(scv_index *ix, scv_stream *st, scv_stream_status status, int error_count)
 {
     pthread_mutex_lock(&ix->lock);
+    status_count(ix, st->status, -1);
+    status_count(ix, status, 1);
     st->status = status;
     st->error_count = error_count;
     requeue(st);

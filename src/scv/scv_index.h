@@ -49,6 +49,12 @@ struct scv_stream_info {
 scv_index *scv_index_new(void);
 void scv_index_free(scv_index *ix);
 
+struct metrics;
+/* Adds the index's figures to m (streams by status, active cores by target
+ * and engine), kept up to date from then on under the index's own lock and
+ * read by a scrape without it. Before the first activation. */
+void scv_index_metrics(scv_index *ix, struct metrics *m);
+
 /* Adds a stream (inactive; queued when OK). 0, or -1 if the id exists or
  * memory ran out. */
 int scv_index_add(scv_index *ix, const char *id, const char *target_id, scv_stream_status status,

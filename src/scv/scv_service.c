@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scv/scv_metrics.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/fs.h"
@@ -138,6 +139,7 @@ void scv_service_destroy(scv_service *svc)
     char err[STREAM_STORE_ERR_LEN];
     scv_cc_free(svc->cc);
     scv_index_free(svc->index);
+    scv_metrics_free(svc->metrics);
     /* The server has stopped and every worker has finished, so nothing can
      * touch the store any more: a clean stop spares the next start its walk. */
     if (svc->store && stream_store_close_clean(svc->store, err) == STREAM_STORE_OK)
@@ -173,6 +175,7 @@ static void tick_expiry(void *arg)
     scv_service *svc = arg;
     scv_stream **expired = NULL;
     size_t n = scv_index_expire(svc->index, scv_now(), &expired);
+    scv_metrics_expired(svc->metrics, n);
     for (size_t i = 0; i < n; i++) {
         scv_stream_lock(expired[i]);
         scv_service_finish(svc, expired[i]);
@@ -248,5 +251,11 @@ int scv_service_attach(scv_service *svc, struct server *s, char *err, size_t err
         snprintf(err, errlen, "cannot add the SCV tickers");
         return -1;
     }
+    svc->metrics = scv_metrics_new(server_metrics(s), svc->cfg.data_folder);
+    if (svc->metrics == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    scv_index_metrics(svc->index, server_metrics(s));
     return 0;
 }

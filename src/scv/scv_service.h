@@ -40,6 +40,7 @@ typedef struct scv_service {
     stream_store *store;
     scv_index *index;
     scv_cc *cc;
+    struct scv_metrics *metrics; /* GET /metrics figures (scv_metrics.h); from attach on */
     char secret[2 * SCV_SECRET_BYTES + 1];
     /* Held across "first stream of a target here" / "last one gone" and the
      * matching shard call, so the CC's shard list never disagrees for long. */
