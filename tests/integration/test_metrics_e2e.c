@@ -1,0 +1,274 @@
+/* GET /metrics on a real CC and SCV with cores at work: every page passes
+ * `promtool check metrics`, the counters move with the work, and a real
+ * Prometheus (private, on loopback, scraping every second, with the alert
+ * rules of etc/prometheus/) scrapes both daemons and answers queries. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "cluster.h"
+#include "core/md_engine.h"
+#include "harness.h"
+#include "seed_files.h"
+
+#define PROMETHEUS "/usr/bin/prometheus"
+
+/* The page of a daemon, checked by promtool (caller frees). */
+static char *scrape(const struct cluster_daemon *d)
+{
+    char url[200];
+    snprintf(url, sizeof url, "%s/metrics", d->url);
+    struct harness_response r;
+    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    char type[128];
+    assert_int_equal(harness_header(&r, "content-type", type, sizeof type), 0);
+    assert_non_null(strstr(type, "text/plain; version=0.0.4"));
+    FILE *p = popen("promtool check metrics", "w");
+    assert_non_null(p);
+    fwrite(r.body, 1, r.len, p);
+    int status = pclose(p);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("promtool check metrics refused the %s page:\n%s", d->kind, r.body);
+    char *text = strdup(r.body);
+    harness_response_free(&r);
+    return text;
+}
+
+/* The value of the sample `series` (name and labels exactly as the page
+ * writes them); fails the test when the page lacks it. */
+static double value(const char *text, const char *series)
+{
+    size_t len = strlen(series);
+    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, len) == 0 && p[len] == ' ')
+            return strtod(p + len + 1, NULL);
+    fail_msg("no sample %s in:\n%s", series, text);
+    return -1;
+}
+
+static void make_streams(struct cluster *c, char *target_id, size_t idlen)
+{
+    struct client_error err;
+    struct client *cc = client_new(c->cc.url, NULL, &err);
+    assert_non_null(cc);
+    client_set_token(cc, c->admin_token);
+    json_t *spec = json_pack("{s:[s], s:s, s:{s:i}}", "engines", MD_ENGINE_NAME, "stage", "public", "options",
+                             "steps_per_frame", 20);
+    json_t *target = client_target_create(cc, spec, &err);
+    assert_non_null(target);
+    snprintf(target_id, idlen, "%s", json_string_value(json_object_get(target, "target_id")));
+    for (int i = 0; i < 2; i++) {
+        json_t *files = seed_files(i + 1);
+        json_t *r = client_stream_add(cc, "s1", target_id, files, NULL, &err);
+        assert_non_null(r);
+        json_decref(r);
+        json_decref(files);
+    }
+    json_decref(target);
+    json_decref(spec);
+    client_free(cc);
+}
+
+static void assign_with(const struct cluster *c, const char *key, long want)
+{
+    char url[200], auth[200];
+    snprintf(url, sizeof url, "%s/core/assign", c->cc.url);
+    snprintf(auth, sizeof auth, "Authorization: %s", key);
+    const char *headers[] = {auth, NULL};
+    struct harness_response r;
+    assert_int_equal(harness_http("POST", url, headers, "{}", 2, NULL, &r), 0);
+    assert_int_equal(r.status, want);
+    harness_response_free(&r);
+}
+
+static void test_counters_move_with_the_work(void **state)
+{
+    struct cluster *c = *state;
+    char key[128], target_id[64], series[256];
+    assert_int_equal(cluster_engine_key(c, MD_ENGINE_NAME, key, sizeof key), 0);
+    make_streams(c, target_id, sizeof target_id);
+
+    char *cc0 = scrape(&c->cc), *scv0 = scrape(&c->scv[0]);
+    assert_true(value(cc0, "siegetank_cc_assignments_total{outcome=\"ok\"}") == 0);
+    assert_true(value(scv0, "siegetank_scv_frames_committed_total") == 0);
+    assert_true(value(scv0, "siegetank_scv_streams{status=\"ok\"}") == 2);
+    assert_true(value(scv0, "siegetank_scv_disk_free_bytes") > 0);
+    assert_true(value(cc0, "siegetank_info{service=\"cc\",name=\"cc\",version=\"0.1.0\"}") == 1);
+
+    assign_with(c, "not-a-key", 401);
+    char args[300];
+    snprintf(args, sizeof args, "--key %s --cores 2 --duration 3 --frames-per-checkpoint 5", key);
+    json_t *summary = cluster_run_core(c, args);
+    assert_non_null(summary);
+    double committed = (double)json_integer_value(json_object_get(summary, "frames_committed"));
+    assert_true(committed > 0);
+
+    char *cc1 = scrape(&c->cc), *scv1 = scrape(&c->scv[0]);
+    assert_true(value(cc1, "siegetank_cc_assignments_total{outcome=\"ok\"}") >= 2);
+    assert_true(value(cc1, "siegetank_cc_assignments_total{outcome=\"bad_key\"}") == 1);
+    assert_true(value(cc1, "siegetank_cc_assignment_duration_seconds_count") >=
+                value(cc1, "siegetank_cc_assignments_total{outcome=\"ok\"}") + 1);
+    assert_true(
+        value(cc1, "siegetank_http_requests_total{method=\"POST\",route=\"/core/assign\",code=\"401\"}") ==
+        1);
+    assert_true(value(cc1, "siegetank_cc_scvs{state=\"online\"}") == 1);
+    assert_true(
+        value(scv1,
+              "siegetank_http_requests_total{method=\"PUT\",route=\"/core/checkpoint\",code=\"200\"}") >= 1);
+    assert_true(
+        value(scv1, "siegetank_http_request_duration_seconds_count{method=\"PUT\",route=\"/core/frame\"}") >=
+        committed / 5);
+    /* The cores ended their streams as they left. */
+    snprintf(series, sizeof series, "siegetank_scv_active_cores{target=\"%s\",engine=\"%s\"}", target_id,
+             MD_ENGINE_NAME);
+    assert_true(value(scv1, series) == 0);
+    json_decref(summary);
+    free(cc0);
+    free(scv0);
+    free(cc1);
+    free(scv1);
+}
+
+/* GET path on the private Prometheus, parsed. */
+static json_t *prometheus_get(int port, const char *path)
+{
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    struct harness_response r;
+    if (harness_http("GET", url, NULL, NULL, 0, NULL, &r) != 0 || r.status != 200) {
+        harness_response_free(&r);
+        return NULL;
+    }
+    json_t *v = json_loads(r.body, 0, NULL);
+    harness_response_free(&r);
+    return v;
+}
+
+/* The query's result vector once it has want elements (or NULL after
+ * about 20 s). query is URL-encoded. */
+static json_t *query_until(int port, const char *query, size_t want)
+{
+    char path[400];
+    snprintf(path, sizeof path, "/api/v1/query?query=%s", query);
+    for (int i = 0; i < 100; i++) {
+        json_t *v = prometheus_get(port, path);
+        json_t *result = json_object_get(json_object_get(v, "data"), "result");
+        if (json_array_size(result) == want) {
+            json_incref(result);
+            json_decref(v);
+            return result;
+        }
+        json_decref(v);
+        usleep(200 * 1000);
+    }
+    return NULL;
+}
+
+static const char *sample_value(json_t *result, size_t i)
+{
+    return json_string_value(json_array_get(json_object_get(json_array_get(result, i), "value"), 1));
+}
+
+static void test_prometheus_scrapes_both(void **state)
+{
+    struct cluster *c = *state;
+    char dir[PATH_MAX + 16], conf[PATH_MAX + 48], data[PATH_MAX + 64], log[PATH_MAX + 48], listen[64], text[2048];
+    snprintf(dir, sizeof dir, "%s/prometheus", c->root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(conf, sizeof conf, "%s/prometheus.yml", dir);
+    snprintf(data, sizeof data, "--storage.tsdb.path=%s/data", dir);
+    snprintf(log, sizeof log, "%s/prometheus.log", dir);
+    int port = harness_free_port();
+    snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", port);
+    snprintf(text, sizeof text,
+             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+             "rule_files: ['%s/etc/prometheus/siegetank-alerts.yml']\n"
+             "scrape_configs:\n"
+             "  - job_name: siegetank-cc\n    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+             "  - job_name: siegetank-scv\n    static_configs: [{targets: ['127.0.0.1:%d']}]\n",
+             ST_SOURCE_DIR, c->cc.port, c->scv[0].port);
+    harness_write(conf, text);
+    char config_flag[PATH_MAX + 80];
+    snprintf(config_flag, sizeof config_flag, "--config.file=%s", conf);
+    const char *argv[] = {PROMETHEUS, config_flag, data, listen, NULL};
+    pid_t pid = harness_spawn(argv, log);
+
+    /* Both targets up, then figures from each. */
+    json_t *up = query_until(port, "up%7Bjob%3D~%22siegetank-.*%22%7D%3D%3D1", 2);
+    if (up == NULL)
+        fail_msg("Prometheus never saw both daemons up; see %s", log);
+    json_t *info = query_until(port, "siegetank_info", 2);
+    assert_non_null(info);
+    json_t *scvs = query_until(port, "siegetank_cc_scvs%7Bstate%3D%22online%22%7D", 1);
+    assert_non_null(scvs);
+    assert_string_equal(sample_value(scvs, 0), "1");
+    json_t *disk = query_until(port, "siegetank_scv_disk_free_bytes%3E0", 1);
+    assert_non_null(disk);
+
+    /* The shipped alert rules load and evaluate. */
+    json_t *rules = NULL;
+    for (int i = 0; i < 100 && rules == NULL; i++, usleep(200 * 1000)) {
+        json_t *v = prometheus_get(port, "/api/v1/rules");
+        json_t *group = json_array_get(json_object_get(json_object_get(v, "data"), "groups"), 0);
+        json_t *first = json_array_get(json_object_get(group, "rules"), 0);
+        const char *health = json_string_value(json_object_get(first, "health"));
+        if (health != NULL && strcmp(health, "ok") == 0)
+            rules = json_incref(json_object_get(group, "rules"));
+        json_decref(v);
+    }
+    assert_non_null(rules);
+    size_t i;
+    json_t *rule;
+    json_array_foreach(rules, i, rule)
+    {
+        const char *health = json_string_value(json_object_get(rule, "health"));
+        if (health == NULL || strcmp(health, "err") == 0)
+            fail_msg("rule %s: %s", json_string_value(json_object_get(rule, "name")),
+                     json_string_value(json_object_get(rule, "lastError")));
+    }
+    json_decref(rules);
+    json_decref(disk);
+    json_decref(scvs);
+    json_decref(info);
+    json_decref(up);
+    harness_stop(pid, SIGTERM, 10);
+}
+
+static int setup(void **state)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    cluster_init(c, 0);
+    /* Liveness rounds every second, so siegetank_cc_scvs is soon counted. */
+    if (cluster_start_cc(c, "scv_check_interval = 1\n") != 0 || cluster_add_scv(c, "s1", NULL) < 0)
+        return -1;
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    cluster_stop_all(*state);
+    free(*state);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counters_move_with_the_work),
+        cmocka_unit_test(test_prometheus_scrapes_both),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
