@@ -87,15 +87,16 @@ static int cmd_core_seed(int argc, char **argv)
 {
     struct core_seed_args a;
     char err[ERR_MAX];
+    struct status st;
     char *system = NULL, *state = NULL;
     size_t system_len = 0, state_len = 0;
-    int rc = core_args_parse_seed(argc, argv, &a, err, sizeof err);
-    if (rc == 1) {
+    int rc = 0;
+    if (core_args_parse_seed(argc, argv, &a, &st) != STATUS_OK)
+        return usage_error(st.msg);
+    if (a.help) {
         fputs(core_usage, stdout);
         return 0;
     }
-    if (rc != 0)
-        return usage_error(err);
     if (md_engine_make_seed_files(a.seed, a.atoms, &system, &system_len, &state, &state_len, err,
                                   sizeof err) != 0) {
         fprintf(stderr, "siegetank core seed: %s\n", err);
@@ -153,13 +154,13 @@ int cmd_core(int argc, char **argv)
     char err[ERR_MAX];
     if (argc > 1 && strcmp(argv[1], "seed") == 0)
         return cmd_core_seed(argc - 1, argv + 1);
-    int rc = core_args_parse(argc, argv, &a, err, sizeof err);
-    if (rc == 1) {
+    struct status st;
+    if (core_args_parse(argc, argv, &a, &st) != STATUS_OK)
+        return usage_error(st.msg);
+    if (a.help) {
         fputs(core_usage, stdout);
         return 0;
     }
-    if (rc != 0)
-        return usage_error(err);
     log_set_quiet(a.quiet);
     install_signals();
     if (core_runner_run(&a.run, &stop_requested, &stats, err, sizeof err) != 0) {

@@ -1,295 +1,278 @@
-/* core_args: a small option scanner and the two commands' option tables. */
+/* core_args: the two commands' option tables, read with getopt_long like
+ * every other command, and their value checks. */
 #include "core/core_args.h"
 #include "core/md_engine.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Walks argv; one option per call. */
-struct scan {
-    int argc;
-    char **argv;
-    int i;
-    const char *name;  /* the option, "--cores" */
-    const char *value; /* its value, NULL for a flag or when missing */
-    char buf[64];
+enum {
+    OPT_CC = 256,
+    OPT_KEY,
+    OPT_DONOR,
+    OPT_TARGET,
+    OPT_CA_BUNDLE,
+    OPT_DURATION,
+    OPT_HEARTBEAT,
+    OPT_FRAME_INTERVAL,
+    OPT_JSON,
+    OPT_CORES,
+    OPT_FRAMES_PER_CHECKPOINT,
+    OPT_ENGINE,
+    OPT_PLATFORM,
+    OPT_THREADS,
+    OPT_RETRIES,
+    OPT_SEED,
+    OPT_ATOMS,
+    OPT_OUT,
 };
 
-/* Next option into s->name (and the text after '=' into s->value).
- * 1: an option; 0: the end; -1: a word that is not an option. */
-static int scan_next(struct scan *s, char *err, size_t errlen)
+static const struct option run_options[] = {
+    {"cc", required_argument, NULL, OPT_CC},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"donor", required_argument, NULL, OPT_DONOR},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+    {"frame-interval", required_argument, NULL, OPT_FRAME_INTERVAL},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"quiet", no_argument, NULL, 'q'},
+    {"cores", required_argument, NULL, OPT_CORES},
+    {"frames-per-checkpoint", required_argument, NULL, OPT_FRAMES_PER_CHECKPOINT},
+    {"engine", required_argument, NULL, OPT_ENGINE},
+    {"platform", required_argument, NULL, OPT_PLATFORM},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option seed_options[] = {
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"atoms", required_argument, NULL, OPT_ATOMS},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* '+': stop at the first word that is not an option (it is refused);
+ * ':': report a missing value apart from an unknown option. */
+#define RUN_SHORT "+:hq"
+#define SEED_SHORT "+:h"
+
+/* The refused option as typed, without any "=value": "--cores" or "-x". */
+static const char *typed(char **argv, char *buf, size_t n)
 {
-    if (s->i >= s->argc)
-        return 0;
-    const char *arg = s->argv[s->i++];
-    s->value = NULL;
-    if (strncmp(arg, "-", 1) != 0) {
-        snprintf(err, errlen, "unexpected argument '%s'", arg);
-        return -1;
-    }
-    const char *eq = strchr(arg, '=');
-    if (!eq) {
-        s->name = arg;
-        return 1;
-    }
-    size_t n = (size_t)(eq - arg);
-    if (n >= sizeof s->buf) {
-        snprintf(err, errlen, "unknown option '%s'", arg);
-        return -1;
-    }
-    memcpy(s->buf, arg, n);
-    s->buf[n] = '\0';
-    s->name = s->buf;
-    s->value = eq + 1;
-    return 1;
+    const char *arg = argv[optind - 1];
+    if (strncmp(arg, "--", 2) == 0)
+        snprintf(buf, n, "%.*s", (int)strcspn(arg, "="), arg);
+    else
+        snprintf(buf, n, "-%c", optopt);
+    return buf;
 }
 
-/* The option's value: after '=' or the next word. NULL with err set. */
-static const char *scan_value(struct scan *s, char *err, size_t errlen)
+/* getopt_long's refusals ('?' and ':') in this project's words. */
+static status_code refused(int ch, char **argv, const struct option *options, struct status *st)
 {
-    if (s->value)
-        return s->value;
-    if (s->i >= s->argc) {
-        snprintf(err, errlen, "option %s needs a value", s->name);
-        return NULL;
-    }
-    s->value = s->argv[s->i++];
-    return s->value;
+    char name[64];
+    typed(argv, name, sizeof name);
+    if (ch == ':')
+        return status_fail(st, STATUS_INVALID, "option %s needs a value", name);
+    for (const struct option *o = options; o->name; o++)
+        if (optopt != 0 && optopt == o->val && o->has_arg == no_argument)
+            return status_fail(st, STATUS_INVALID, "option %s takes no value", name);
+    return status_fail(st, STATUS_INVALID, "unknown option '%s'", name);
 }
 
-static int scan_string(struct scan *s, const char **out, char *err, size_t errlen)
+static status_code check_string(const char *name, const char *v, const char **out, struct status *st)
 {
-    const char *v = scan_value(s, err, errlen);
-    if (!v)
-        return -1;
-    if (!v[0]) {
-        snprintf(err, errlen, "option %s needs a non-empty value", s->name);
-        return -1;
-    }
+    if (!v[0])
+        return status_fail(st, STATUS_INVALID, "option %s needs a non-empty value", name);
     *out = v;
-    return 0;
+    return STATUS_OK;
 }
 
-static int scan_int(struct scan *s, long min, long max, long *out, char *err, size_t errlen)
+static status_code check_int(const char *name, const char *v, long min, long max, int *out, struct status *st)
 {
     char *end;
-    const char *v = scan_value(s, err, errlen);
-    if (!v)
-        return -1;
     errno = 0;
     long n = strtol(v, &end, 10);
-    if (!v[0] || *end || errno || n < min || n > max) {
-        snprintf(err, errlen, "option %s must be an integer from %ld to %ld, not '%s'", s->name, min, max, v);
-        return -1;
-    }
-    *out = n;
-    return 0;
+    if (!v[0] || *end || errno || n < min || n > max)
+        return status_fail(st, STATUS_INVALID, "option %s must be an integer from %ld to %ld, not '%s'", name,
+                           min, max, v);
+    *out = (int)n;
+    return STATUS_OK;
 }
 
-static int scan_seconds(struct scan *s, double min, double max, double *out, char *err, size_t errlen)
+static status_code check_seconds(const char *name, const char *v, double min, double max, double *out,
+                                 struct status *st)
 {
     char *end;
-    const char *v = scan_value(s, err, errlen);
-    if (!v)
-        return -1;
     errno = 0;
     double x = strtod(v, &end);
-    if (!v[0] || *end || errno || !isfinite(x) || x < min || x > max) {
-        snprintf(err, errlen, "option %s must be a number of seconds from %g to %g, not '%s'", s->name, min,
-                 max, v);
-        return -1;
-    }
+    if (!v[0] || *end || errno || !isfinite(x) || x < min || x > max)
+        return status_fail(st, STATUS_INVALID,
+                           "option %s must be a number of seconds from %g to %g, not '%s'", name, min, max,
+                           v);
     *out = x;
-    return 0;
-}
-
-static int is(const struct scan *s, const char *name)
-{
-    return strcmp(s->name, name) == 0;
-}
-
-static int is_help(const struct scan *s)
-{
-    return is(s, "--help") || is(s, "-h");
-}
-
-/* Flags take no value; "--json=1" is a mistake worth reporting. */
-static int flag(struct scan *s, int *out, char *err, size_t errlen)
-{
-    if (s->value) {
-        snprintf(err, errlen, "option %s takes no value", s->name);
-        return -1;
-    }
-    *out = 1;
-    return 0;
-}
-
-static int scan_choice(struct scan *s, const char *const *choices, size_t n, const char **out, char *err,
-                       size_t errlen)
-{
-    const char *v = scan_value(s, err, errlen);
-    if (!v)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v, choices[i]) == 0) {
-            *out = choices[i];
-            return 0;
-        }
-    }
-    int used = snprintf(err, errlen, "option %s must be one of", s->name);
-    for (size_t i = 0; i < n && used >= 0 && (size_t)used < errlen; i++)
-        used += snprintf(err + used, errlen - (size_t)used, "%s%s", i ? "|" : " ", choices[i]);
-    if (used >= 0 && (size_t)used < errlen)
-        snprintf(err + used, errlen - (size_t)used, ", not '%s'", v);
-    return -1;
-}
-
-/* The engine's name, checked against the registry. */
-static int scan_engine(struct scan *s, const char **out, char *err, size_t errlen)
-{
-    const char *v = scan_value(s, err, errlen);
-    if (!v)
-        return -1;
-    const struct core_engine_ops *ops = core_engine_find(v);
-    if (!ops) {
-        snprintf(err, errlen, "option %s must be one of %s, not '%s'", s->name, core_engine_names(), v);
-        return -1;
-    }
-    *out = ops->name;
-    return 0;
+    return STATUS_OK;
 }
 
 static const char *const platforms[] = {"CPU", "Reference", "OpenCL"};
+#define N_PLATFORMS (sizeof platforms / sizeof platforms[0])
 
-/* One option of `siegetank core`; 1 for --help. */
-static int parse_run_option(struct scan *s, struct core_args *a, char *err, size_t errlen)
+static status_code check_platform(const char *name, const char *v, const char **out, struct status *st)
 {
-    struct core_runner_config *r = &a->run;
-    long n = 0;
-    int rc;
-    if (is_help(s))
-        return 1;
-    if (is(s, "--cc"))
-        return scan_string(s, &r->cc, err, errlen);
-    if (is(s, "--key"))
-        return scan_string(s, &r->engine_key, err, errlen);
-    if (is(s, "--donor"))
-        return scan_string(s, &r->donor_token, err, errlen);
-    if (is(s, "--target"))
-        return scan_string(s, &r->target_id, err, errlen);
-    if (is(s, "--ca-bundle"))
-        return scan_string(s, &r->ca_bundle, err, errlen);
-    if (is(s, "--duration"))
-        return scan_seconds(s, 0, CORE_ARGS_MAX_DURATION_S, &r->duration_s, err, errlen);
-    if (is(s, "--heartbeat"))
-        return scan_seconds(s, 0.1, CORE_ARGS_MAX_INTERVAL_S, &r->heartbeat_s, err, errlen);
-    if (is(s, "--frame-interval"))
-        return scan_seconds(s, 0, CORE_ARGS_MAX_INTERVAL_S, &r->frame_interval_s, err, errlen);
-    if (is(s, "--json"))
-        return flag(s, &a->json, err, errlen);
-    if (is(s, "--quiet") || is(s, "-q"))
-        return flag(s, &a->quiet, err, errlen);
-    if (is(s, "--cores")) {
-        rc = scan_int(s, 1, CORE_RUNNER_MAX_CORES, &n, err, errlen);
-        r->cores = (int)n;
-        return rc;
+    for (size_t i = 0; i < N_PLATFORMS; i++) {
+        if (strcmp(v, platforms[i]) == 0) {
+            *out = platforms[i];
+            return STATUS_OK;
+        }
     }
-    if (is(s, "--frames-per-checkpoint")) {
-        rc = scan_int(s, 1, 1000000, &n, err, errlen);
-        r->frames_per_checkpoint = (int)n;
-        return rc;
-    }
-    if (is(s, "--engine"))
-        return scan_engine(s, &r->engine, err, errlen);
-    if (is(s, "--platform"))
-        return scan_choice(s, platforms, sizeof platforms / sizeof platforms[0], &r->engine_settings.platform,
-                           err, errlen);
-    if (is(s, "--threads")) {
-        rc = scan_int(s, 0, CORE_ENGINE_MAX_THREADS, &n, err, errlen);
-        r->engine_settings.threads = (int)n;
-        return rc;
-    }
-    if (is(s, "--retries")) {
-        rc = scan_int(s, 0, 1000, &n, err, errlen);
-        r->max_retries = (int)n;
-        return rc;
-    }
-    snprintf(err, errlen, "unknown option '%s'", s->name);
-    return -1;
+    return status_fail(st, STATUS_INVALID, "option %s must be one of %s|%s|%s, not '%s'", name, platforms[0],
+                       platforms[1], platforms[2], v);
 }
 
-int core_args_parse(int argc, char **argv, struct core_args *out, char *err, size_t errlen)
+/* The engine's name, checked against the registry. */
+static status_code check_engine(const char *name, const char *v, const char **out, struct status *st)
 {
-    struct scan s = {.argc = argc, .argv = argv, .i = 1};
-    int rc;
+    const struct core_engine_ops *ops = core_engine_find(v);
+    if (!ops)
+        return status_fail(st, STATUS_INVALID, "option %s must be one of %s, not '%s'", name,
+                           core_engine_names(), v);
+    *out = ops->name;
+    return STATUS_OK;
+}
+
+/* "--cores" for the option getopt_long just matched (even if abbreviated). */
+static const char *long_name(const struct option *options, int index, char *buf, size_t n)
+{
+    snprintf(buf, n, "--%s", options[index].name);
+    return buf;
+}
+
+/* One option of `siegetank core` with a value (name is "--cores"). */
+static status_code run_option(int ch, const char *name, const char *v, struct core_runner_config *r,
+                              struct status *st)
+{
+    switch (ch) {
+    case OPT_CC:
+        return check_string(name, v, &r->cc, st);
+    case OPT_KEY:
+        return check_string(name, v, &r->engine_key, st);
+    case OPT_DONOR:
+        return check_string(name, v, &r->donor_token, st);
+    case OPT_TARGET:
+        return check_string(name, v, &r->target_id, st);
+    case OPT_CA_BUNDLE:
+        return check_string(name, v, &r->ca_bundle, st);
+    case OPT_DURATION:
+        return check_seconds(name, v, 0, CORE_ARGS_MAX_DURATION_S, &r->duration_s, st);
+    case OPT_HEARTBEAT:
+        return check_seconds(name, v, 0.1, CORE_ARGS_MAX_INTERVAL_S, &r->heartbeat_s, st);
+    case OPT_FRAME_INTERVAL:
+        return check_seconds(name, v, 0, CORE_ARGS_MAX_INTERVAL_S, &r->frame_interval_s, st);
+    case OPT_CORES:
+        return check_int(name, v, 1, CORE_RUNNER_MAX_CORES, &r->cores, st);
+    case OPT_FRAMES_PER_CHECKPOINT:
+        return check_int(name, v, 1, 1000000, &r->frames_per_checkpoint, st);
+    case OPT_ENGINE:
+        return check_engine(name, v, &r->engine, st);
+    case OPT_PLATFORM:
+        return check_platform(name, v, &r->engine_settings.platform, st);
+    case OPT_THREADS:
+        return check_int(name, v, 0, CORE_ENGINE_MAX_THREADS, &r->engine_settings.threads, st);
+    case OPT_RETRIES:
+        return check_int(name, v, 0, 1000, &r->max_retries, st);
+    }
+    return status_fail(st, STATUS_INVALID, "unknown option '%s'", name);
+}
+
+/* Starts a fresh getopt_long pass (parsers may run more than once). */
+static void getopt_reset(void)
+{
+    optind = 0;
+    opterr = 0;
+}
+
+status_code core_args_parse(int argc, char **argv, struct core_args *out, struct status *st)
+{
+    char name[64];
+    int ch, index = 0;
     memset(out, 0, sizeof *out);
     core_runner_config_init(&out->run);
-    while ((rc = scan_next(&s, err, errlen)) == 1) {
-        int r = parse_run_option(&s, out, err, errlen);
-        if (r != 0)
-            return r;
+    getopt_reset();
+    while ((ch = getopt_long(argc, argv, RUN_SHORT, run_options, &index)) != -1) {
+        status_code rc = STATUS_OK;
+        if (ch == 'h') {
+            out->help = 1;
+            return STATUS_OK;
+        }
+        if (ch == '?' || ch == ':')
+            return refused(ch, argv, run_options, st);
+        if (ch == 'q')
+            out->quiet = 1;
+        else if (ch == OPT_JSON)
+            out->json = 1;
+        else
+            rc = run_option(ch, long_name(run_options, index, name, sizeof name), optarg, &out->run, st);
+        if (rc != STATUS_OK)
+            return rc;
     }
-    if (rc < 0)
-        return -1;
-    if (!out->run.cc || !out->run.engine_key) {
-        snprintf(err, errlen, "--cc HOST:PORT and --key ENGINE_KEY are required");
-        return -1;
-    }
-    return 0;
+    if (optind < argc)
+        return status_fail(st, STATUS_INVALID, "unexpected argument '%s'", argv[optind]);
+    if (!out->run.cc || !out->run.engine_key)
+        return status_fail(st, STATUS_INVALID, "--cc HOST:PORT and --key ENGINE_KEY are required");
+    return STATUS_OK;
 }
 
-static int parse_seed_option(struct scan *s, struct core_seed_args *a, int *have_seed, char *err,
-                             size_t errlen)
+/* --seed: digits only (strtoull would take "-1" as a huge number). */
+static status_code check_seed(const char *v, uint64_t *out, struct status *st)
 {
     char *end;
-    long n = 0;
-    if (is_help(s))
-        return 1;
-    if (is(s, "--out"))
-        return scan_string(s, &a->out, err, errlen);
-    if (is(s, "--atoms")) {
-        int rc = scan_int(s, 1, MD_ENGINE_MAX_ATOMS, &n, err, errlen);
-        a->atoms = (int)n;
-        return rc;
-    }
-    if (!is(s, "--seed")) {
-        snprintf(err, errlen, "unknown option '%s'", s->name);
-        return -1;
-    }
-    const char *v = scan_value(s, err, errlen);
-    if (!v)
-        return -1;
     errno = 0;
     unsigned long long seed = strtoull(v, &end, 10);
-    /* strtoull accepts "-1" as a huge number; a seed is written as digits. */
-    if (v[0] < '0' || v[0] > '9' || *end || errno) {
-        snprintf(err, errlen, "option --seed must be an integer from 0 to %llu, not '%s'", ULLONG_MAX, v);
-        return -1;
-    }
-    a->seed = (uint64_t)seed;
-    *have_seed = 1;
-    return 0;
+    if (v[0] < '0' || v[0] > '9' || *end || errno)
+        return status_fail(st, STATUS_INVALID, "option --seed must be an integer from 0 to %llu, not '%s'",
+                           ULLONG_MAX, v);
+    *out = (uint64_t)seed;
+    return STATUS_OK;
 }
 
-int core_args_parse_seed(int argc, char **argv, struct core_seed_args *out, char *err, size_t errlen)
+status_code core_args_parse_seed(int argc, char **argv, struct core_seed_args *out, struct status *st)
 {
-    struct scan s = {.argc = argc, .argv = argv, .i = 1};
-    int rc, have_seed = 0;
+    char name[64];
+    int ch, index = 0, have_seed = 0;
     memset(out, 0, sizeof *out);
-    while ((rc = scan_next(&s, err, errlen)) == 1) {
-        int r = parse_seed_option(&s, out, &have_seed, err, errlen);
-        if (r != 0)
-            return r;
+    getopt_reset();
+    while ((ch = getopt_long(argc, argv, SEED_SHORT, seed_options, &index)) != -1) {
+        status_code rc;
+        if (ch == 'h') {
+            out->help = 1;
+            return STATUS_OK;
+        }
+        if (ch == '?' || ch == ':')
+            return refused(ch, argv, seed_options, st);
+        have_seed |= ch == OPT_SEED;
+        if (ch == OPT_SEED)
+            rc = check_seed(optarg, &out->seed, st);
+        else if (ch == OPT_ATOMS)
+            rc = check_int(long_name(seed_options, index, name, sizeof name), optarg, 1, MD_ENGINE_MAX_ATOMS,
+                           &out->atoms, st);
+        else
+            rc = check_string(long_name(seed_options, index, name, sizeof name), optarg, &out->out, st);
+        if (rc != STATUS_OK)
+            return rc;
     }
-    if (rc < 0)
-        return -1;
-    if (!have_seed || !out->out) {
-        snprintf(err, errlen, "--seed N and --out DIR are required");
-        return -1;
-    }
-    return 0;
+    if (optind < argc)
+        return status_fail(st, STATUS_INVALID, "unexpected argument '%s'", argv[optind]);
+    if (!have_seed || !out->out)
+        return status_fail(st, STATUS_INVALID, "--seed N and --out DIR are required");
+    return STATUS_OK;
 }

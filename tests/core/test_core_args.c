@@ -13,10 +13,10 @@
 static void test_defaults_and_all_options(void **state)
 {
     (void)state;
-    char err[256] = "";
+    struct status st;
     struct core_args a;
     char *min[] = {"core", "--cc", "127.0.0.1:8980", "--key", "K"};
-    assert_int_equal(core_args_parse(ARGC(min), min, &a, err, sizeof err), 0);
+    assert_int_equal(core_args_parse(ARGC(min), min, &a, &st), STATUS_OK);
     assert_string_equal(a.run.cc, "127.0.0.1:8980");
     assert_string_equal(a.run.engine_key, "K");
     assert_null(a.run.donor_token);
@@ -59,7 +59,7 @@ static void test_defaults_and_all_options(void **state)
                    "3",
                    "--json",
                    "-q"};
-    assert_int_equal(core_args_parse(ARGC(all), all, &a, err, sizeof err), 0);
+    assert_int_equal(core_args_parse(ARGC(all), all, &a, &st), STATUS_OK);
     assert_string_equal(a.run.cc, "http://h:1");
     assert_string_equal(a.run.donor_token, "D");
     assert_string_equal(a.run.target_id, "T");
@@ -79,11 +79,11 @@ static void test_defaults_and_all_options(void **state)
 
 static void expect_usage_error(int argc, char **argv, const char *needle)
 {
-    char err[256] = "";
+    struct status st;
     struct core_args a;
-    assert_int_equal(core_args_parse(argc, argv, &a, err, sizeof err), -1);
-    if (!strstr(err, needle))
-        fail_msg("error '%s' lacks '%s'", err, needle);
+    assert_int_equal(core_args_parse(argc, argv, &a, &st), STATUS_INVALID);
+    if (!strstr(st.msg, needle))
+        fail_msg("error '%s' lacks '%s'", st.msg, needle);
 }
 
 static void test_refusals(void **state)
@@ -125,51 +125,67 @@ static void test_refusals(void **state)
     expect_usage_error(ARGC(threads), threads, "--threads must be an integer from 0 to 1024");
     char *flagval[] = {"core", "--cc", "h:1", "--key", "K", "--json=yes"};
     expect_usage_error(ARGC(flagval), flagval, "--json takes no value");
+    char *unknown_value[] = {"core", "--cc", "h:1", "--key", "K", "--turbo=5"};
+    expect_usage_error(ARGC(unknown_value), unknown_value, "unknown option '--turbo'");
+    char *quiet_value[] = {"core", "--cc", "h:1", "--key", "K", "--quiet=1"};
+    expect_usage_error(ARGC(quiet_value), quiet_value, "option --quiet takes no value");
+    char *short_unknown[] = {"core", "--cc", "h:1", "--key", "K", "-x"};
+    expect_usage_error(ARGC(short_unknown), short_unknown, "unknown option '-x'");
+    char *stray_first[] = {"core", "extra", "--cc", "h:1", "--key", "K"};
+    expect_usage_error(ARGC(stray_first), stray_first, "unexpected argument 'extra'");
 }
 
 static void test_help(void **state)
 {
     (void)state;
-    char err[256] = "";
+    struct status st;
     struct core_args a;
     struct core_seed_args s;
     char *help[] = {"core", "--cc", "h:1", "--help"};
-    assert_int_equal(core_args_parse(ARGC(help), help, &a, err, sizeof err), 1);
+    assert_int_equal(core_args_parse(ARGC(help), help, &a, &st), STATUS_OK);
+    assert_true(a.help);
     char *h[] = {"seed", "-h"};
-    assert_int_equal(core_args_parse_seed(ARGC(h), h, &s, err, sizeof err), 1);
+    assert_int_equal(core_args_parse_seed(ARGC(h), h, &s, &st), STATUS_OK);
+    assert_true(s.help);
 }
 
 static void test_seed_args(void **state)
 {
     (void)state;
-    char err[256] = "";
+    struct status st;
     struct core_seed_args s;
     char *ok[] = {"seed", "--seed", "18446744073709551615", "--out", "/tmp/x", "--atoms=9"};
-    assert_int_equal(core_args_parse_seed(ARGC(ok), ok, &s, err, sizeof err), 0);
+    assert_int_equal(core_args_parse_seed(ARGC(ok), ok, &s, &st), STATUS_OK);
     assert_true(s.seed == UINT64_MAX);
     assert_string_equal(s.out, "/tmp/x");
     assert_int_equal(s.atoms, 9);
     char *dflt[] = {"seed", "--out", "d", "--seed", "0"};
-    assert_int_equal(core_args_parse_seed(ARGC(dflt), dflt, &s, err, sizeof err), 0);
+    assert_int_equal(core_args_parse_seed(ARGC(dflt), dflt, &s, &st), STATUS_OK);
     assert_true(s.seed == 0);
     assert_int_equal(s.atoms, 0);
 
     char *neg[] = {"seed", "--seed", "-1", "--out", "d"};
-    assert_int_equal(core_args_parse_seed(ARGC(neg), neg, &s, err, sizeof err), -1);
-    assert_non_null(strstr(err, "--seed must be an integer"));
+    assert_int_equal(core_args_parse_seed(ARGC(neg), neg, &s, &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "--seed must be an integer"));
     char *over[] = {"seed", "--seed", "18446744073709551616", "--out", "d"};
-    assert_int_equal(core_args_parse_seed(ARGC(over), over, &s, err, sizeof err), -1);
+    assert_int_equal(core_args_parse_seed(ARGC(over), over, &s, &st), STATUS_INVALID);
     char *atoms[] = {"seed", "--seed", "1", "--out", "d", "--atoms", "10"};
-    assert_int_equal(core_args_parse_seed(ARGC(atoms), atoms, &s, err, sizeof err), -1);
-    assert_non_null(strstr(err, "--atoms must be an integer from 1 to 9"));
+    assert_int_equal(core_args_parse_seed(ARGC(atoms), atoms, &s, &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "--atoms must be an integer from 1 to 9"));
     char *noout[] = {"seed", "--seed", "1"};
-    assert_int_equal(core_args_parse_seed(ARGC(noout), noout, &s, err, sizeof err), -1);
-    assert_non_null(strstr(err, "--seed N and --out DIR are required"));
+    assert_int_equal(core_args_parse_seed(ARGC(noout), noout, &s, &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "--seed N and --out DIR are required"));
     char *noseed[] = {"seed", "--out", "d"};
-    assert_int_equal(core_args_parse_seed(ARGC(noseed), noseed, &s, err, sizeof err), -1);
+    assert_int_equal(core_args_parse_seed(ARGC(noseed), noseed, &s, &st), STATUS_INVALID);
     char *other[] = {"seed", "--seed", "1", "--out", "d", "--cores", "2"};
-    assert_int_equal(core_args_parse_seed(ARGC(other), other, &s, err, sizeof err), -1);
-    assert_non_null(strstr(err, "unknown option '--cores'"));
+    assert_int_equal(core_args_parse_seed(ARGC(other), other, &s, &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "unknown option '--cores'"));
+    char *quiet[] = {"seed", "--seed", "1", "--out", "d", "-q"};
+    assert_int_equal(core_args_parse_seed(ARGC(quiet), quiet, &s, &st), STATUS_INVALID);
+    assert_string_equal(st.msg, "unknown option '-q'");
+    char *novalue[] = {"seed", "--out", "d", "--seed"};
+    assert_int_equal(core_args_parse_seed(ARGC(novalue), novalue, &s, &st), STATUS_INVALID);
+    assert_string_equal(st.msg, "option --seed needs a value");
 }
 
 int main(void)
