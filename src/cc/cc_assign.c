@@ -168,7 +168,7 @@ static int try_shard(struct assign *a, const cc_scv *scv, cc_health_rec *rec, co
     struct client_reply reply;
     struct client_error err;
     struct cc_peer_call call = {.host = scv->host,
-                                .ca_bundle = a->svc->cfg.ca_bundle,
+                                .pool = a->svc->peers,
                                 .method = "POST",
                                 .path = "/streams/activate",
                                 .auth = scv->password,

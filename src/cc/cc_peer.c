@@ -1,7 +1,6 @@
 /* cc_peer: calls to SCVs with a per-thread client and scheme learning. */
 #include "cc/cc_peer.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,43 +10,14 @@
 #define PEER_TIMEOUT_S 15
 #define PEER_MAX_REPLY (64u << 20)
 
-static pthread_key_t client_key;
-static pthread_once_t client_key_once = PTHREAD_ONCE_INIT;
-/* Every thread's handle resumes the TLS sessions the others made with the
- * SCVs. It lives as long as the process, like the handles of live threads. */
-static struct client_share *peer_share;
-
-static void client_destroy(void *p)
+struct client_pool *cc_peer_pool_new(const char *ca_bundle, struct client_error *err)
 {
-    client_free(p);
-}
-
-static void client_key_init(void)
-{
-    struct client_error err;
-    pthread_key_create(&client_key, client_destroy);
-    peer_share = client_share_new(&err);
-}
-
-static struct client *thread_client(const char *ca_bundle, struct client_error *err)
-{
-    pthread_once(&client_key_once, client_key_init);
-    struct client *c = pthread_getspecific(client_key);
-    if (c != NULL)
-        return c;
     struct client_options opts = {.ca_bundle = ca_bundle && ca_bundle[0] ? ca_bundle : NULL,
                                   .connect_timeout_s = PEER_CONNECT_TIMEOUT_S,
                                   .timeout_s = PEER_TIMEOUT_S,
-                                  .max_reply = PEER_MAX_REPLY,
-                                  .share = peer_share};
+                                  .max_reply = PEER_MAX_REPLY};
     /* The base URL is never used: every call passes a full URL. */
-    c = client_new("http://127.0.0.1", &opts, err);
-    if (c != NULL && pthread_setspecific(client_key, c) != 0) {
-        client_free(c);
-        client_error_set(err, 0, "cannot keep a per-thread client handle");
-        return NULL;
-    }
-    return c;
+    return client_pool_new("http://127.0.0.1", &opts, err);
 }
 
 static int explicit_scheme(const char *host)
@@ -107,7 +77,7 @@ int cc_peer_request(cc_health_rec *rec, const struct cc_peer_call *call, struct 
     memset(out, 0, sizeof *out);
     if (origin == NULL)
         origin = scratch;
-    struct client *c = thread_client(call->ca_bundle, err);
+    struct client *c = client_pool_get(call->pool, err);
     if (c == NULL)
         return -1;
     if (call->body != NULL && (body = json_dumps(call->body, JSON_COMPACT)) == NULL) {

@@ -1,8 +1,9 @@
 /* cc_peer: the CC's own HTTP calls to SCVs (activate, liveness, stream
  * listing), through the client library.
  *
- * Each calling thread keeps one client handle (thread-local, freed when the
- * thread exits) so connections to SCVs are reused. SCVs register host:port
+ * Calls go through a client pool (one handle per calling thread, freed when
+ * the thread exits) so connections to SCVs are reused; the CC service owns
+ * it. SCVs register host:port
  * only, so the scheme is learnt: a host given with an explicit http:// or
  * https:// is used as is; otherwise the scheme recorded in the SCV's health
  * record is used, and when it is unknown (or probe is set) https is tried
@@ -24,14 +25,17 @@
 #define CC_PEER_LOOP_TIMEOUT_MS 3000
 
 struct cc_peer_call {
-    const char *host;      /* as registered */
-    const char *ca_bundle; /* "" or NULL: the system store */
+    struct client_pool *pool; /* from cc_peer_pool_new */
+    const char *host;         /* as registered */
     const char *method;
     const char *path;   /* starts with '/', already escaped */
     const char *auth;   /* Authorization value or NULL */
     const json_t *body; /* NULL: no body */
     int probe;          /* 1: on no answer, also try the other scheme */
 };
+
+/* The pool for calls to SCVs; ca_bundle "" or NULL: the system store. */
+struct client_pool *cc_peer_pool_new(const char *ca_bundle, struct client_error *err);
 
 /* 0 when the SCV answered (any status; *out filled, free it with
  * client_reply_free), -1 when it could not be reached (err says why).

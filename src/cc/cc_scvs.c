@@ -25,7 +25,7 @@ static void check_work(void *arg)
     struct client_reply reply;
     struct client_error err;
     struct cc_peer_call call = {
-        .host = c->host, .ca_bundle = c->svc->cfg.ca_bundle, .method = "GET", .path = "/", .probe = 1};
+        .host = c->host, .pool = c->svc->peers, .method = "GET", .path = "/", .probe = 1};
     int answered = cc_peer_request(c->rec, &call, &reply, NULL, &err) == 0;
     int was_online = cc_health_online(c->rec);
     cc_health_record(c->rec, answered);

@@ -48,6 +48,12 @@ cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen
     svc->cache = cc_cache_new(svc->store, svc->health, err, errlen);
     if (svc->cache == NULL)
         goto fail;
+    struct client_error cerr;
+    svc->peers = cc_peer_pool_new(cfg->ca_bundle, &cerr);
+    if (svc->peers == NULL) {
+        snprintf(err, errlen, "%s", cerr.message);
+        goto fail;
+    }
     return svc;
 fail:
     cc_service_destroy(svc);
@@ -82,6 +88,7 @@ void cc_service_destroy(cc_service *svc)
 {
     if (svc == NULL)
         return;
+    client_pool_free(svc->peers);
     cc_cache_free(svc->cache);
     cc_health_free(svc->health);
     cc_store_close(svc->store);

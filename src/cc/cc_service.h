@@ -29,6 +29,7 @@ typedef struct cc_service {
     cc_cache *cache;
     struct server *server;
     struct cc_metrics *metrics; /* GET /metrics figures (cc_metrics.h); from attach on */
+    struct client_pool *peers;  /* calls to SCVs (cc_peer) */
     atomic_int logins;          /* Argon2 jobs queued or running */
 } cc_service;
 

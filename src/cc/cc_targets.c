@@ -202,8 +202,7 @@ static int gather_shard(cc_job *job, const cc_view *view, const char *scv_name, 
     const cc_scv *scv = cc_view_scv(view, scv_name, &health);
     if (scv == NULL)
         return -1;
-    struct cc_peer_call call = {
-        .host = scv->host, .ca_bundle = job->svc->cfg.ca_bundle, .method = "GET", .path = path};
+    struct cc_peer_call call = {.host = scv->host, .pool = job->svc->peers, .method = "GET", .path = path};
     if (cc_peer_request(health, &call, &reply, NULL, &err) != 0) {
         log_warn("listing streams of %s on SCV '%s': %s", job->param, scv_name, err.message);
         return -1;

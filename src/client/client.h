@@ -61,6 +61,19 @@ struct client;
 /* A handle for the CC at base_url (see above), or NULL with err filled. */
 struct client *client_new(const char *base_url, const struct client_options *opts, struct client_error *err);
 void client_free(struct client *c);
+
+/* A pool keeps one handle per calling thread, made on first use from the
+ * pool's base URL and options, so a daemon's threads reuse their
+ * connections; the pool's own share lets the handles resume each other's
+ * TLS sessions (opts->share is ignored). A thread's handle is freed when
+ * the thread exits; client_pool_free frees the calling thread's and must
+ * come after every other thread that used the pool has exited. */
+struct client_pool;
+struct client_pool *client_pool_new(const char *base_url, const struct client_options *opts,
+                                    struct client_error *err);
+/* This thread's handle (made now if needed), or NULL with err filled. */
+struct client *client_pool_get(struct client_pool *p, struct client_error *err);
+void client_pool_free(struct client_pool *p);
 /* The Authorization value sent by the typed calls below (NULL: none). Copied. */
 int client_set_token(struct client *c, const char *token);
 const char *client_base_url(const struct client *c);

@@ -17,7 +17,7 @@
 struct scv_cc {
     struct config cfg;
     char secret[128];
-    pthread_key_t client_key;
+    struct client_pool *clients; /* one handle per calling thread */
     pthread_mutex_t cache_lock;
     json_t *verified; /* sha256(token) -> {"user","admin","until"} */
     json_t *targets;  /* target id -> {"info","until"} */
@@ -32,11 +32,6 @@ static void set_err(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
-static void client_destroy(void *p)
-{
-    client_free(p);
-}
-
 scv_cc *scv_cc_new(const struct config *cfg, const char *secret)
 {
     scv_cc *cc = calloc(1, sizeof *cc);
@@ -47,8 +42,15 @@ scv_cc *scv_cc_new(const struct config *cfg, const char *secret)
     pthread_mutex_init(&cc->cache_lock, NULL);
     cc->verified = json_object();
     cc->targets = json_object();
-    if (pthread_key_create(&cc->client_key, client_destroy) != 0 || cc->verified == NULL ||
-        cc->targets == NULL) {
+    struct client_options opts = {
+        .ca_bundle = cfg->ca_bundle[0] ? cfg->ca_bundle : NULL,
+        .connect_timeout_s = CC_CONNECT_TIMEOUT_S,
+        .timeout_s = CC_TIMEOUT_S,
+    };
+    struct client_error cerr;
+    cc->clients = client_pool_new(cfg->command_center, &opts, &cerr);
+    if (cc->clients == NULL || cc->verified == NULL || cc->targets == NULL) {
+        client_pool_free(cc->clients);
         json_decref(cc->verified);
         json_decref(cc->targets);
         free(cc);
@@ -61,9 +63,8 @@ void scv_cc_free(scv_cc *cc)
 {
     if (cc == NULL)
         return;
-    /* This thread's handle; worker and ticker threads freed theirs on exit. */
-    client_free(pthread_getspecific(cc->client_key));
-    pthread_key_delete(cc->client_key);
+    /* Worker and ticker threads freed their handles on exit. */
+    client_pool_free(cc->clients);
     json_decref(cc->verified);
     json_decref(cc->targets);
     pthread_mutex_destroy(&cc->cache_lock);
@@ -72,25 +73,14 @@ void scv_cc_free(scv_cc *cc)
 
 static struct client *thread_client(scv_cc *cc, char *err)
 {
-    struct client *c = pthread_getspecific(cc->client_key);
-    if (c != NULL)
-        return c;
+    struct client_error cerr;
     if (cc->cfg.command_center[0] == '\0') {
         set_err(err, "command_center is not set in scv.conf");
         return NULL;
     }
-    struct client_options opts = {
-        .ca_bundle = cc->cfg.ca_bundle[0] ? cc->cfg.ca_bundle : NULL,
-        .connect_timeout_s = CC_CONNECT_TIMEOUT_S,
-        .timeout_s = CC_TIMEOUT_S,
-    };
-    struct client_error cerr;
-    c = client_new(cc->cfg.command_center, &opts, &cerr);
-    if (c == NULL) {
+    struct client *c = client_pool_get(cc->clients, &cerr);
+    if (c == NULL)
         set_err(err, "cannot use command_center '%s': %s", cc->cfg.command_center, cerr.message);
-        return NULL;
-    }
-    pthread_setspecific(cc->client_key, c);
     return c;
 }
 
