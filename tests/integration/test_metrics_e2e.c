@@ -81,7 +81,9 @@ static void make_streams(struct cluster *c, char *target_id, size_t idlen)
     client_free(cc);
 }
 
-static void assign_with(const struct cluster *c, const char *key, long want)
+/* POST /core/assign with key; the reply's core token into token (may be
+ * NULL) when want is 200. */
+static void assign_with(const struct cluster *c, const char *key, long want, char *token, size_t toklen)
 {
     char url[200], auth[200];
     snprintf(url, sizeof url, "%s/core/assign", c->cc.url);
@@ -90,6 +92,23 @@ static void assign_with(const struct cluster *c, const char *key, long want)
     struct harness_response r;
     assert_int_equal(harness_http("POST", url, headers, "{}", 2, NULL, &r), 0);
     assert_int_equal(r.status, want);
+    if (token != NULL) {
+        json_t *reply = json_loads(r.body, 0, NULL);
+        snprintf(token, toklen, "%s", json_string_value(json_object_get(reply, "token")));
+        json_decref(reply);
+    }
+    harness_response_free(&r);
+}
+
+static void core_stop(const struct cluster_daemon *scv, const char *token)
+{
+    char url[200], auth[300];
+    snprintf(url, sizeof url, "%s/core/stop", scv->url);
+    snprintf(auth, sizeof auth, "Authorization: %s", token);
+    const char *headers[] = {auth, NULL};
+    struct harness_response r;
+    assert_int_equal(harness_http("PUT", url, headers, "{}", 2, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
     harness_response_free(&r);
 }
 
@@ -107,7 +126,7 @@ static void test_counters_move_with_the_work(void **state)
     assert_true(value(scv0, "siegetank_scv_disk_free_bytes") > 0);
     assert_true(value(cc0, "siegetank_info{service=\"cc\",name=\"cc\",version=\"0.1.0\"}") == 1);
 
-    assign_with(c, "not-a-key", 401);
+    assign_with(c, "not-a-key", 401, NULL, 0);
     char args[300];
     snprintf(args, sizeof args, "--key %s --cores 2 --duration 3 --frames-per-checkpoint 5", key);
     json_t *summary = cluster_run_core(c, args);
@@ -130,10 +149,20 @@ static void test_counters_move_with_the_work(void **state)
     assert_true(
         value(scv1, "siegetank_http_request_duration_seconds_count{method=\"PUT\",route=\"/core/frame\"}") >=
         committed / 5);
-    /* The cores ended their streams as they left. */
+    /* The cores ended their streams as they left; one more assignment
+     * holds a stream until its core stops. */
     snprintf(series, sizeof series, "siegetank_scv_active_cores{target=\"%s\",engine=\"%s\"}", target_id,
              MD_ENGINE_NAME);
     assert_true(value(scv1, series) == 0);
+    char token[256];
+    assign_with(c, key, 200, token, sizeof token);
+    char *scv2 = scrape(&c->scv[0]);
+    assert_true(value(scv2, series) == 1);
+    core_stop(&c->scv[0], token);
+    char *scv3 = scrape(&c->scv[0]);
+    assert_true(value(scv3, series) == 0);
+    free(scv2);
+    free(scv3);
     json_decref(summary);
     free(cc0);
     free(scv0);
@@ -184,7 +213,8 @@ static const char *sample_value(json_t *result, size_t i)
 static void test_prometheus_scrapes_both(void **state)
 {
     struct cluster *c = *state;
-    char dir[PATH_MAX + 16], conf[PATH_MAX + 48], data[PATH_MAX + 64], log[PATH_MAX + 48], listen[64], text[2048];
+    char dir[PATH_MAX + 16], conf[PATH_MAX + 48], data[PATH_MAX + 64], log[PATH_MAX + 48], listen[64],
+        text[2048];
     snprintf(dir, sizeof dir, "%s/prometheus", c->root);
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(conf, sizeof conf, "%s/prometheus.yml", dir);
