@@ -12,6 +12,8 @@ packages=(
   python3-simtk python3-matplotlib jq # tools/*.py and docs/tutorial.md
   libopenmm-dev libopenmm-plugins libexpat1-dev # the OpenMM engine of siegetank core
   prometheus # promtool checks every /metrics page; tests scrape with a private Prometheus
+  libjs-dygraphs # the dashboard's charts, compiled into the CC
+  chromium # the dashboard's browser test
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(nginx-light wrk)

@@ -371,6 +371,16 @@ const cc_target *cc_view_target(const cc_view *v, const char *id)
     return r ? &(*r)->t : NULL;
 }
 
+size_t cc_view_target_count(const cc_view *v)
+{
+    return v->n_targets;
+}
+
+const cc_target *cc_view_target_at(const cc_view *v, size_t i)
+{
+    return i < v->n_targets ? &v->targets[i]->t : NULL;
+}
+
 int cc_target_has_engine(const cc_target *t, const char *engine)
 {
     for (size_t i = 0; i < t->n_engines; i++)

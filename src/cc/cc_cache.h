@@ -47,6 +47,9 @@ void cc_view_unref(cc_view *v); /* NULL is fine */
 /* The engine an engine key names, or NULL. */
 const char *cc_view_key_engine(const cc_view *v, const char *key);
 const cc_target *cc_view_target(const cc_view *v, const char *id);
+/* The view's targets in id order (the dashboard's survey walks them). */
+size_t cc_view_target_count(const cc_view *v);
+const cc_target *cc_view_target_at(const cc_view *v, size_t i); /* NULL past the end */
 int cc_target_has_engine(const cc_target *t, const char *engine);
 /* A target for engine by the two-level weighted draw, or NULL when no
  * public target with shards lists the engine. */

@@ -3,10 +3,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "cc/cc_dashboard.h"
 #include "cc/cc_metrics.h"
 #include "cc/cc_peer.h"
 #include "util/fs.h"
+#include "util/log.h"
 
 /* Both run on ticker threads of their own, never on an event loop: a slow
  * reload or a database that does not answer delays only the next tick. */
@@ -21,6 +24,36 @@ static void safety_tick(void *arg)
 {
     cc_service *svc = arg;
     cc_cache_rebuild(svc->cache);
+}
+
+#define HISTORY_PATH_MAX (sizeof((struct config *)0)->data_folder + sizeof CC_HISTORY_FILE + 1)
+
+static void history_path(const cc_service *svc, char path[HISTORY_PATH_MAX])
+{
+    snprintf(path, HISTORY_PATH_MAX, "%s/%s", svc->cfg.data_folder, CC_HISTORY_FILE);
+}
+
+static void save_history(cc_service *svc)
+{
+    char path[HISTORY_PATH_MAX];
+    history_path(svc, path);
+    if (cc_history_save(svc->history, path) != 0)
+        log_warn("cannot save the dashboard's history to %s", path);
+}
+
+/* The dashboard's survey; the history goes to disk once a minute, so a
+ * restart loses at most that. */
+static void survey_tick(void *arg)
+{
+    cc_service *svc = arg;
+    time_t now = time(NULL);
+    cc_view *view = cc_cache_get(svc->cache);
+    cc_survey_run(svc->survey, view, svc->peers, svc->history, (double)now);
+    cc_view_unref(view);
+    if (now / 60 != svc->history_saved) {
+        svc->history_saved = now / 60;
+        save_history(svc);
+    }
 }
 
 cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen)
@@ -54,6 +87,16 @@ cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "%s", cerr.message);
         goto fail;
     }
+    svc->survey = cc_survey_new();
+    svc->history = cc_history_new();
+    if (svc->survey == NULL || svc->history == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    char path[HISTORY_PATH_MAX];
+    history_path(svc, path);
+    if (cc_history_load(svc->history, path) != 0)
+        log_warn("the dashboard's history in %s is unreadable; it starts afresh", path);
     return svc;
 fail:
     cc_service_destroy(svc);
@@ -64,7 +107,7 @@ int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errle
 {
     svc->server = s;
     if (cc_users_routes(s) != 0 || cc_keys_routes(s) != 0 || cc_targets_routes(s) != 0 ||
-        cc_scvs_routes(s) != 0 || cc_assign_routes(s) != 0) {
+        cc_scvs_routes(s) != 0 || cc_assign_routes(s) != 0 || cc_dashboard_routes(s) != 0) {
         snprintf(err, errlen, "cannot register the CC routes (route table full)");
         return -1;
     }
@@ -77,7 +120,8 @@ int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errle
     }
     if (server_add_ticker(s, CC_CACHE_POLL_MS, poll_tick, svc) != 0 ||
         server_add_ticker(s, CC_CACHE_SAFETY_MS, safety_tick, svc) != 0 ||
-        server_add_ticker(s, svc->cfg.scv_check_interval * 1000, cc_scvs_check_all, svc) != 0) {
+        server_add_ticker(s, svc->cfg.scv_check_interval * 1000, cc_scvs_check_all, svc) != 0 ||
+        server_add_ticker(s, CC_SURVEY_MS, survey_tick, svc) != 0) {
         snprintf(err, errlen, "cannot add the CC's periodic jobs");
         return -1;
     }
@@ -88,6 +132,10 @@ void cc_service_destroy(cc_service *svc)
 {
     if (svc == NULL)
         return;
+    if (svc->server != NULL && svc->history != NULL)
+        save_history(svc);
+    cc_history_free(svc->history);
+    cc_survey_free(svc->survey);
     client_pool_free(svc->peers);
     cc_cache_free(svc->cache);
     cc_health_free(svc->health);

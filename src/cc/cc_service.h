@@ -2,11 +2,13 @@
  * server runtime (PROTOCOL.md, "Command Center").
  *
  * create opens the store and loads the cache; attach registers every CC
- * route and three tickers (a change-counter poll every CC_CACHE_POLL_MS and
+ * route and four tickers (a change-counter poll every CC_CACHE_POLL_MS and
  * a full reload every CC_CACHE_SAFETY_MS, so CCs sharing a database
- * converge; SCV liveness every scv_check_interval s);
+ * converge; SCV liveness every scv_check_interval s; the dashboard's survey
+ * every CC_SURVEY_MS, which also saves the history once a minute);
  * destroy releases everything after the server has stopped. The handlers
- * live in cc_users.c, cc_keys.c, cc_targets.c, cc_scvs.c and cc_assign.c. */
+ * live in cc_users.c, cc_keys.c, cc_targets.c, cc_scvs.c, cc_assign.c and
+ * cc_dashboard.c. */
 #ifndef ST_CC_SERVICE_H
 #define ST_CC_SERVICE_H
 
@@ -15,7 +17,9 @@
 
 #include "cc/cc_cache.h"
 #include "cc/cc_health.h"
+#include "cc/cc_history.h"
 #include "cc/cc_store.h"
+#include "cc/cc_survey.h"
 #include "config/config.h"
 #include "runtime/server.h"
 
@@ -31,7 +35,12 @@ typedef struct cc_service {
     struct cc_metrics *metrics; /* GET /metrics figures (cc_metrics.h); from attach on */
     struct client_pool *peers;  /* calls to SCVs (cc_peer) */
     atomic_int logins;          /* Argon2 jobs queued or running */
+    cc_survey *survey;          /* the dashboard's figures (cc_dashboard.h) */
+    cc_history *history;        /* kept in <data folder>/CC_HISTORY_FILE */
+    long history_saved;         /* the minute of the last save (survey ticker only) */
 } cc_service;
+
+#define CC_HISTORY_FILE "dashboard-history.json"
 
 cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen);
 int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errlen);

@@ -1,0 +1,302 @@
+/* cc_dashboard: the status routes, built from the survey and the history. */
+#include "cc/cc_dashboard.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "cc/cc_job.h"
+#include "cc/cc_service.h"
+
+/* The page's files, compiled in by cmake/embed_files.cmake (src/cc/dashboard/
+ * and the Debian package libjs-dygraphs). Each array ends in a NUL its _len
+ * does not count. */
+extern const unsigned char cc_dashboard_index_html[], cc_dashboard_dashboard_js[],
+    cc_dashboard_dashboard_css[], cc_dashboard_dygraph_min_js[], cc_dashboard_dygraph_min_css[];
+extern const size_t cc_dashboard_index_html_len, cc_dashboard_dashboard_js_len,
+    cc_dashboard_dashboard_css_len, cc_dashboard_dygraph_min_js_len, cc_dashboard_dygraph_min_css_len;
+
+struct asset {
+    const char *name;
+    const char *type;
+    const unsigned char *data;
+    const size_t *len;
+};
+
+static const struct asset assets[] = {
+    {"dashboard.js", "text/javascript; charset=utf-8", cc_dashboard_dashboard_js,
+     &cc_dashboard_dashboard_js_len},
+    {"dashboard.css", "text/css; charset=utf-8", cc_dashboard_dashboard_css, &cc_dashboard_dashboard_css_len},
+    {"dygraph.min.js", "text/javascript; charset=utf-8", cc_dashboard_dygraph_min_js,
+     &cc_dashboard_dygraph_min_js_len},
+    {"dygraph.min.css", "text/css; charset=utf-8", cc_dashboard_dygraph_min_css,
+     &cc_dashboard_dygraph_min_css_len},
+};
+
+/* The page may load only what this CC serves and talk only to it. */
+#define CSP                                                                                                  \
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "        \
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static void reply_static(h2o_req_t *req, const char *type, const unsigned char *data, size_t len)
+{
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = len;
+    server_add_header(req, "Content-Type", type);
+    server_add_header(req, "Access-Control-Allow-Origin", "*");
+    server_add_header(req, "Content-Security-Policy", CSP);
+    server_add_header(req, "X-Content-Type-Options", "nosniff");
+    server_add_header(req, "Referrer-Policy", "no-referrer");
+    server_add_header(req, "Cache-Control", "no-cache");
+    h2o_send_inline(req, (const char *)data, len); /* static: no copy needed */
+}
+
+static void handle_page(struct server_request *r)
+{
+    reply_static(r->req, "text/html; charset=utf-8", cc_dashboard_index_html, cc_dashboard_index_html_len);
+}
+
+static void handle_asset(struct server_request *r)
+{
+    const char *name = r->params.values[0];
+    for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++)
+        if (strcmp(assets[i].name, name) == 0) {
+            reply_static(r->req, assets[i].type, assets[i].data, *assets[i].len);
+            return;
+        }
+    server_reply_error(r->req, 404, "no such dashboard file '%s'", name);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Who is looking: *signed_in = 0 without a token; -1 after failing the job
+ * (a token that is not a manager's). */
+static int viewer(cc_job *job, cc_user *user, int *signed_in)
+{
+    *signed_in = job->auth != NULL;
+    return *signed_in ? cc_job_manager(job, user) : 0;
+}
+
+static int visible(const cc_target *t, const cc_user *user, int signed_in)
+{
+    if (t->stage == CC_STAGE_PUBLIC)
+        return 1;
+    return signed_in && (user->role == CC_ROLE_ADMIN || strcmp(t->owner, user->name) == 0);
+}
+
+static json_t *strings(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* One target's row: its settings and what the survey saw of it. */
+static json_t *target_row(cc_service *svc, const cc_target *t, const json_t *seen, double now)
+{
+    const json_t *streams = json_object_get(seen, "streams"), *info;
+    const char *id;
+    json_int_t frames = 0;
+    json_object_foreach((json_t *)streams, id, info) frames +=
+        json_integer_value(json_object_get(info, "frames"));
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "id", t->id, "owner", t->owner, "stage",
+                     cc_stage_name(t->stage), "engines", strings(t->engines, t->n_engines), "streams",
+                     (json_int_t)json_object_size(streams), "frames", frames, "active_cores",
+                     json_integer_value(json_object_get(seen, "active_cores")), "frames_per_hour",
+                     (json_int_t)cc_history_frames_last_hour(svc->history, t->id, now));
+}
+
+static json_t *scv_rows(cc_service *svc, const json_t *snap, double now, json_t *totals)
+{
+    json_t *rows = json_array(), *scv;
+    const char *name;
+    char key[sizeof CC_HISTORY_SCV_PREFIX + CC_SCV_NAME_MAX];
+    json_int_t online = 0, streams = 0, cores = 0;
+    json_object_foreach(json_object_get(snap, "scvs"), name, scv)
+    {
+        snprintf(key, sizeof key, "%s%s", CC_HISTORY_SCV_PREFIX, name);
+        json_t *row = json_pack("{s:s, s:O, s:O, s:O, s:O, s:I}", "name", name, "online",
+                                json_object_get(scv, "online"), "reachable",
+                                json_object_get(scv, "reachable"), "streams", json_object_get(scv, "streams"),
+                                "active_cores", json_object_get(scv, "active_cores"), "frames_per_hour",
+                                (json_int_t)cc_history_frames_last_hour(svc->history, key, now));
+        json_array_append_new(rows, row);
+        online += json_is_true(json_object_get(scv, "online"));
+        streams += json_integer_value(json_object_get(scv, "streams"));
+        cores += json_integer_value(json_object_get(scv, "active_cores"));
+    }
+    json_object_set_new(totals, "scvs", json_integer((json_int_t)json_array_size(rows)));
+    json_object_set_new(totals, "scvs_online", json_integer(online));
+    json_object_set_new(totals, "streams", json_integer(streams));
+    json_object_set_new(totals, "active_cores", json_integer(cores));
+    json_object_set_new(totals, "frames_per_hour",
+                        json_integer(cc_history_frames_last_hour(svc->history, "", now)));
+    return rows;
+}
+
+/* Engines: every one a shown target lists or any core runs, with the shown
+ * targets listing it and the active cores running it (all targets). */
+static json_t *engine_rows(const json_t *snap, const json_t *targets)
+{
+    json_t *by = json_object(), *t, *n, *rows = json_array(), *e;
+    const char *id, *name;
+    size_t i, j;
+    json_object_foreach(json_object_get(snap, "targets"), id, t)
+    {
+        json_object_foreach(json_object_get(t, "engines"), name, n)
+        {
+            if (json_object_get(by, name) == NULL)
+                json_object_set_new(by, name, json_pack("{s:i, s:i}", "targets", 0, "active_cores", 0));
+            e = json_object_get(by, name);
+            json_object_set_new(
+                e, "active_cores",
+                json_integer(json_integer_value(json_object_get(e, "active_cores")) + json_integer_value(n)));
+        }
+    }
+    json_array_foreach(targets, i, t)
+    {
+        json_array_foreach(json_object_get(t, "engines"), j, n)
+        {
+            name = json_string_value(n);
+            if (json_object_get(by, name) == NULL)
+                json_object_set_new(by, name, json_pack("{s:i, s:i}", "targets", 0, "active_cores", 0));
+            e = json_object_get(by, name);
+            json_object_set_new(e, "targets",
+                                json_integer(json_integer_value(json_object_get(e, "targets")) + 1));
+        }
+    }
+    json_object_foreach(by, name, e)
+    {
+        json_array_append_new(rows, json_pack("{s:s, s:O, s:O}", "engine", name, "targets",
+                                              json_object_get(e, "targets"), "active_cores",
+                                              json_object_get(e, "active_cores")));
+    }
+    json_decref(by);
+    return rows;
+}
+
+static void work_overview(cc_job *job)
+{
+    cc_user user;
+    int signed_in;
+    if (viewer(job, &user, &signed_in) != 0)
+        return;
+    double now = now_s();
+    json_t *snap = cc_survey_get(job->svc->survey), *totals = json_object(), *targets = json_array();
+    cc_view *view = cc_cache_get(job->svc->cache);
+    for (size_t i = 0; i < cc_view_target_count(view); i++) {
+        const cc_target *t = cc_view_target_at(view, i);
+        if (visible(t, &user, signed_in))
+            json_array_append_new(
+                targets,
+                target_row(job->svc, t, json_object_get(json_object_get(snap, "targets"), t->id), now));
+    }
+    cc_view_unref(view);
+    json_t *scvs = scv_rows(job->svc, snap, now, totals);
+    job->reply = json_pack("{s:f, s:O, s:s?, s:o, s:o, s:o, s:o}", "time", now, "survey_time",
+                           json_object_get(snap, "time"), "viewer", signed_in ? user.name : NULL, "totals",
+                           totals, "scvs", scvs, "targets", targets, "engines", engine_rows(snap, targets));
+    json_decref(snap);
+}
+
+/* The job's target if the viewer may see it; else fails the job (400, as
+ * for an unknown id, so a private target's existence does not show). */
+static const cc_target *shown_target(cc_job *job, const cc_view *view)
+{
+    cc_user user;
+    int signed_in;
+    if (viewer(job, &user, &signed_in) != 0)
+        return NULL;
+    const cc_target *t = cc_view_target(view, job->param);
+    if (t == NULL || !visible(t, &user, signed_in)) {
+        cc_job_fail(job, 400, "unknown target '%s'", job->param);
+        return NULL;
+    }
+    return t;
+}
+
+static json_t *stream_rows(const json_t *seen)
+{
+    json_t *rows = json_array(), *info;
+    const char *id;
+    json_object_foreach(json_object_get(seen, "streams"), id, info)
+    {
+        const char *colon = strchr(id, ':');
+        json_array_append_new(
+            rows, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "id", id, "scv", colon ? colon + 1 : "",
+                            "frames", json_object_get(info, "frames"), "status",
+                            json_object_get(info, "status"), "error_count",
+                            json_object_get(info, "error_count"), "active", json_object_get(info, "active")));
+    }
+    return rows;
+}
+
+static void work_target(cc_job *job)
+{
+    cc_view *view = cc_cache_get(job->svc->cache);
+    const cc_target *t = shown_target(job, view);
+    if (t != NULL) {
+        double now = now_s();
+        json_t *snap = cc_survey_get(job->svc->survey);
+        const json_t *seen = json_object_get(json_object_get(snap, "targets"), t->id);
+        job->reply =
+            json_pack("{s:f, s:O, s:o, s:o}", "time", now, "survey_time", json_object_get(snap, "time"),
+                      "target", target_row(job->svc, t, seen, now), "streams", stream_rows(seen));
+        json_decref(snap);
+    }
+    cc_view_unref(view);
+}
+
+static void work_history(cc_job *job)
+{
+    cc_user user;
+    int signed_in;
+    if (viewer(job, &user, &signed_in) == 0)
+        job->reply = cc_history_series(job->svc->history, "", now_s());
+}
+
+static void work_target_history(cc_job *job)
+{
+    cc_view *view = cc_cache_get(job->svc->cache);
+    const cc_target *t = shown_target(job, view);
+    if (t != NULL)
+        job->reply = cc_history_series(job->svc->history, t->id, now_s());
+    cc_view_unref(view);
+}
+
+static void handle_overview(struct server_request *r)
+{
+    cc_job_start(r, work_overview, 0);
+}
+
+static void handle_target(struct server_request *r)
+{
+    cc_job_start(r, work_target, 0);
+}
+
+static void handle_history(struct server_request *r)
+{
+    cc_job_start(r, work_history, 0);
+}
+
+static void handle_target_history(struct server_request *r)
+{
+    cc_job_start(r, work_target_history, 0);
+}
+
+int cc_dashboard_routes(struct server *s)
+{
+    return server_route(s, "GET", "/dashboard", handle_page) |
+           server_route(s, "GET", "/dashboard/targets/:id", handle_page) |
+           server_route(s, "GET", "/dashboard/assets/:name", handle_asset) |
+           server_route(s, "GET", "/status/overview", handle_overview) |
+           server_route(s, "GET", "/status/targets/:id", handle_target) |
+           server_route(s, "GET", "/status/history", handle_history) |
+           server_route(s, "GET", "/status/history/:id", handle_target_history);
+}
