@@ -3,6 +3,7 @@
 #include "client/credentials.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ const struct command cli_commands[] = {
     {"scvs", cli_scvs, "show the stream workservers and whether they are online"},
     {"keys", cli_keys, "add, list or delete engine keys (admin)"},
     {"manager", cli_manager, "add a manager or an admin (admin)"},
+    {"status", cli_status, "show the SCVs, targets, engines and work, as the dashboard does"},
     {NULL, NULL, NULL},
 };
 
@@ -79,6 +81,29 @@ int cli_help(const char *usage)
 {
     fputs(usage, stdout);
     return CLI_OK;
+}
+
+int cli_json_only(int argc, char **argv, const char *usage, int *json, int *rc)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int ch;
+    *json = 0;
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (ch == 'j') {
+            *json = 1;
+            continue;
+        }
+        *rc = ch == 'h' ? cli_help(usage) : cli_usage(usage, "unknown option '%s'", argv[optind - 1]);
+        return 0;
+    }
+    if (optind != argc) {
+        *rc = cli_usage(usage, "unexpected argument '%s'", argv[optind]);
+        return 0;
+    }
+    return 1;
 }
 
 void cli_print_json(const json_t *value)

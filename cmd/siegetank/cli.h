@@ -1,5 +1,5 @@
 /* cli: the manager and admin subcommands of `siegetank` (login, target,
- * stream, sync, scvs, keys, manager), all going through the client library.
+ * stream, sync, scvs, keys, manager, status), all going through the client library.
  * main.c lists cli_commands; the rest of this header is what the cli*.c files
  * share. Exit codes: 0 success, 1 refused by the server or network error
  * (the server's error text is printed), 2 usage error (the subcommand's usage
@@ -24,6 +24,7 @@ int cli_sync(int argc, char **argv);
 int cli_scvs(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_manager(int argc, char **argv);
+int cli_status(int argc, char **argv);
 
 /* A handle for the saved (or SIEGETANK_CC/SIEGETANK_TOKEN) credentials.
  * need_token: fail when no token is known. NULL after printing why. */
@@ -34,6 +35,9 @@ int cli_fail(const struct client_error *err);
 int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* --help: usage to stdout; CLI_OK. */
 int cli_help(const char *usage);
+/* The options of a command taking only --json and --help: 1 when it should
+ * go on (*json set), else 0 and *rc is its exit status (help or usage). */
+int cli_json_only(int argc, char **argv, const char *usage, int *json, int *rc);
 void cli_print_json(const json_t *value);
 /* A password from the terminal without echo, or one line of stdin when it is
  * not a terminal. 0, or -1 after printing why. */

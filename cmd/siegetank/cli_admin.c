@@ -120,22 +120,10 @@ static const char scvs_usage[] =
 
 int cli_scvs(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, OPT_JSON}, {"help", no_argument, NULL, OPT_HELP}, {NULL, 0, NULL, 0}};
     struct client_error err;
-    int ch, json = 0, rc;
-    optind = 0;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (ch == OPT_JSON)
-            json = 1;
-        else if (ch == OPT_HELP)
-            return cli_help(scvs_usage);
-        else
-            return cli_usage(scvs_usage, "unknown option '%s'", argv[optind - 1]);
-    }
-    if (optind != argc)
-        return cli_usage(scvs_usage, "unexpected argument '%s'", argv[optind]);
+    int json, rc;
+    if (!cli_json_only(argc, argv, scvs_usage, &json, &rc))
+        return rc;
     struct client *c = cli_connect(0);
     if (!c)
         return CLI_FAILED;

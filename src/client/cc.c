@@ -125,6 +125,11 @@ json_t *client_targets_list(struct client *c, struct client_error *err)
     return client_call_json(c, "GET", "/targets", c->token, NULL, err);
 }
 
+json_t *client_status_overview(struct client *c, struct client_error *err)
+{
+    return client_call_json(c, "GET", "/status/overview", c->token, NULL, err);
+}
+
 json_t *client_target_info(struct client *c, const char *target_id, struct client_error *err)
 {
     return on_id(c, "GET", "/targets/info/", target_id, NULL, err);
