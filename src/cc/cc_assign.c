@@ -154,7 +154,7 @@ static int take_token(struct assign *a, const cc_scv *scv, long status, const js
         snprintf(a->url, sizeof a->url, "%s/core/start", origin);
         a->status = 200;
         a->outcome = CC_ASSIGN_OK;
-        cc_history_assigned(a->svc->history, a->target->id, (double)time(NULL));
+        cc_history_assigned(a->svc->history, a->target->id, clock_wall_s());
         return 0;
     }
     if (status != 400)

@@ -2,10 +2,10 @@
 #include "cc/cc_dashboard.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "cc/cc_job.h"
 #include "cc/cc_service.h"
+#include "util/clock.h"
 
 /* The page's files, compiled in by cmake/embed_files.cmake (src/cc/dashboard/
  * and the Debian package libjs-dygraphs). Each array ends in a NUL its _len
@@ -65,13 +65,6 @@ static void handle_asset(struct server_request *r)
             return;
         }
     server_reply_error(r->req, 404, "no such dashboard file '%s'", name);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Who is looking: *signed_in = 0 without a token; -1 after failing the job
@@ -187,7 +180,7 @@ static void work_overview(cc_job *job)
     int signed_in;
     if (viewer(job, &user, &signed_in) != 0)
         return;
-    double now = now_s();
+    double now = clock_wall_s();
     json_t *snap = cc_survey_get(job->svc->survey), *totals = json_object(), *targets = json_array();
     cc_view *view = cc_cache_get(job->svc->cache);
     for (size_t i = 0; i < cc_view_target_count(view); i++) {
@@ -242,7 +235,7 @@ static void work_target(cc_job *job)
     cc_view *view = cc_cache_get(job->svc->cache);
     const cc_target *t = shown_target(job, view);
     if (t != NULL) {
-        double now = now_s();
+        double now = clock_wall_s();
         json_t *snap = cc_survey_get(job->svc->survey);
         const json_t *seen = json_object_get(json_object_get(snap, "targets"), t->id);
         job->reply =
@@ -258,7 +251,7 @@ static void work_history(cc_job *job)
     cc_user user;
     int signed_in;
     if (viewer(job, &user, &signed_in) == 0)
-        job->reply = cc_history_series(job->svc->history, "", now_s());
+        job->reply = cc_history_series(job->svc->history, "", clock_wall_s());
 }
 
 static void work_target_history(cc_job *job)
@@ -266,7 +259,7 @@ static void work_target_history(cc_job *job)
     cc_view *view = cc_cache_get(job->svc->cache);
     const cc_target *t = shown_target(job, view);
     if (t != NULL)
-        job->reply = cc_history_series(job->svc->history, t->id, now_s());
+        job->reply = cc_history_series(job->svc->history, t->id, clock_wall_s());
     cc_view_unref(view);
 }
 

@@ -3,11 +3,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cc/cc_dashboard.h"
 #include "cc/cc_metrics.h"
 #include "cc/cc_peer.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -46,12 +46,12 @@ static void save_history(cc_service *svc)
 static void survey_tick(void *arg)
 {
     cc_service *svc = arg;
-    time_t now = time(NULL);
+    double now = clock_wall_s();
     cc_view *view = cc_cache_get(svc->cache);
-    cc_survey_run(svc->survey, view, svc->peers, svc->history, (double)now);
+    cc_survey_run(svc->survey, view, svc->peers, svc->history, now);
     cc_view_unref(view);
-    if (now / 60 != svc->history_saved) {
-        svc->history_saved = now / 60;
+    if ((long)(now / 60) != svc->history_saved) {
+        svc->history_saved = (long)(now / 60);
         save_history(svc);
     }
 }

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "util/base64.h"
+#include "util/clock.h"
 #include "util/fs.h"
 
 #define CALL_TIMEOUT_MS 30000
@@ -38,9 +38,7 @@ struct cdp {
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return clock_mono_s() * 1e3;
 }
 
 static void spawn(struct cdp *c, const char *dir, int width, int height)
