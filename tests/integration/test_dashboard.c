@@ -427,7 +427,6 @@ static void test_page_in_chromium(void **state)
     /* Signing in with the manager's token shows its private target too; the
      * token stays out of the address. */
     char js[512];
-    cdp_navigate(b, W.c.cc.url);
     snprintf(page, sizeof page, "%s/dashboard", W.c.cc.url);
     cdp_navigate(b, page);
     assert_int_equal(cdp_wait_true(b, "document.body.dataset.state === 'ready'", 30), 0);
