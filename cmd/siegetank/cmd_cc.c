@@ -83,7 +83,8 @@ static int parse_manager_args(int argc, char **argv, struct manager_args *a)
 static int add_manager(const struct config *cfg, int argc, char **argv)
 {
     struct manager_args a;
-    char err[1024], token[AUTH_TOKEN_HEX_LEN + 1];
+    char token[AUTH_TOKEN_HEX_LEN + 1];
+    struct status err;
     int rc = parse_manager_args(argc, argv, &a);
     if (rc != 0)
         return rc;
@@ -91,22 +92,17 @@ static int add_manager(const struct config *cfg, int argc, char **argv)
      * the store's informational line on open is for the daemon's log, and
      * a failure comes back in err. */
     log_set_quiet(1);
-    cc_store *st =
-        cc_store_open(cfg->database, cfg->data_folder, cfg->cc_pass, cfg->cc_pass_previous, err, sizeof err);
+    cc_store *st = cc_store_open(cfg->database, cfg->data_folder, cfg->cc_pass, cfg->cc_pass_previous, &err);
     log_set_quiet(0);
     if (st == NULL) {
-        fprintf(stderr, "siegetank cc: %s\n", err);
+        fprintf(stderr, "siegetank cc: %s\n", err.msg);
         return 1;
     }
     cc_role role = strcmp(a.role, "admin") == 0 ? CC_ROLE_ADMIN : CC_ROLE_MANAGER;
-    cc_store_status s = cc_store_create_manager(st, a.email, a.password, role, a.weight, token);
+    status_code created = cc_store_create_manager(st, a.email, a.password, role, a.weight, token, &err);
     cc_store_close(st);
-    if (s == CC_STORE_EXISTS) {
-        fprintf(stderr, "siegetank cc: a manager with email '%s' already exists\n", a.email);
-        return 1;
-    }
-    if (s != CC_STORE_OK) {
-        fprintf(stderr, "siegetank cc: cannot create the manager: %s\n", cc_store_status_str(s));
+    if (created != STATUS_OK) {
+        fprintf(stderr, "siegetank cc: %s\n", err.msg);
         return 1;
     }
     printf("%s\n", token);

@@ -114,18 +114,19 @@ static void assign_finish(struct assign *a)
 static int donor_name(struct assign *a, char user[CC_NAME_MAX + 1])
 {
     cc_user u;
+    struct status st;
     user[0] = '\0';
     if (a->donor_token == NULL)
         return 0;
-    cc_store_status st = cc_store_user_by_token(a->svc->store, a->donor_token, &u);
-    if (st == CC_STORE_OK) {
+    status_code rc = cc_store_user_by_token(a->svc->store, a->donor_token, &u, &st);
+    if (rc == STATUS_OK) {
         snprintf(user, CC_NAME_MAX + 1, "%s", u.name);
         return 0;
     }
-    if (st == CC_STORE_IO)
-        set_error(a, 503, CC_ASSIGN_UNAVAILABLE, "database unavailable; try again later");
-    else
+    if (rc == STATUS_NOT_FOUND)
         set_error(a, 400, CC_ASSIGN_BAD_REQUEST, "invalid donor token");
+    else
+        set_error(a, status_http(rc), CC_ASSIGN_UNAVAILABLE, st.msg);
     return -1;
 }
 

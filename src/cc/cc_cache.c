@@ -456,10 +456,10 @@ static cc_view *load_view(cc_cache *c, const cc_view *base)
     cc_strlist deleted;
     uint64_t generation;
     double start = clock_mono_s();
-    cc_store_status st =
-        cc_store_load_changes(c->store, base ? &base->generation : NULL, &snap, &deleted, &generation);
-    if (st != CC_STORE_OK) {
-        log_error("cache reload failed: %s", cc_store_status_str(st));
+    struct status st;
+    if (cc_store_load_changes(c->store, base ? &base->generation : NULL, &snap, &deleted, &generation, &st) !=
+        STATUS_OK) {
+        log_error("cache reload failed: %s", st.msg);
         return NULL;
     }
     size_t n_changed = snap.n_targets, n_deleted = deleted.n;
@@ -608,7 +608,7 @@ int cc_cache_poll(cc_cache *c)
     uint64_t now;
     /* A failure here is the store's to log (once per outage), not ours at
      * every poll. */
-    if (cc_store_change_counter(c->store, &now) != CC_STORE_OK)
+    if (cc_store_change_counter(c->store, &now, NULL) != STATUS_OK)
         return -1;
     pthread_mutex_lock(&c->lock);
     int stale = c->current->generation != now;

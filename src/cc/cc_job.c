@@ -123,10 +123,9 @@ void cc_job_fail(cc_job *job, int status, const char *fmt, ...)
     job->reply = NULL;
 }
 
-void cc_job_store_fail(cc_job *job, cc_store_status st, const char *what)
+void cc_job_store_fail(cc_job *job, const struct status *st)
 {
-    int status = st == CC_STORE_DENIED ? 401 : st == CC_STORE_IO ? 503 : 400;
-    cc_job_fail(job, status, "%s: %s", what, cc_store_status_str(st));
+    cc_job_fail(job, status_http(st->code), "%s", st->msg);
 }
 
 int cc_job_user(cc_job *job, cc_user *out)
@@ -135,13 +134,14 @@ int cc_job_user(cc_job *job, cc_user *out)
         cc_job_fail(job, 401, "missing user token in the Authorization header");
         return -1;
     }
-    cc_store_status st = cc_store_user_by_token(job->svc->store, job->auth, out);
-    if (st == CC_STORE_OK)
+    struct status st;
+    status_code rc = cc_store_user_by_token(job->svc->store, job->auth, out, &st);
+    if (rc == STATUS_OK)
         return 0;
-    if (st == CC_STORE_IO)
-        cc_job_fail(job, 503, "database unavailable; try again later");
-    else
+    if (rc == STATUS_NOT_FOUND)
         cc_job_fail(job, 401, "invalid or expired user token");
+    else
+        cc_job_store_fail(job, &st);
     return -1;
 }
 

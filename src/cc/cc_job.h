@@ -35,11 +35,12 @@ enum { CC_JOB_LOGIN = 1 }; /* flags: takes a login slot or replies 503 */
 void cc_job_start(struct server_request *r, cc_job_fn work, int flags);
 
 void cc_job_fail(cc_job *job, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Maps a store status to 400/401/503 with its reason, prefixed by what. */
-void cc_job_store_fail(cc_job *job, cc_store_status st, const char *what);
+/* Fails the job with a store's failure: status_http(st->code) and its
+ * message. */
+void cc_job_store_fail(cc_job *job, const struct status *st);
 
 /* The user of the job's token into out; 0, or -1 after failing the job
- * with 401 (503 when the store is down). */
+ * with 401 (the store's status when it failed). */
 int cc_job_user(cc_job *job, cc_user *out);
 int cc_job_manager(cc_job *job, cc_user *out); /* manager or admin */
 int cc_job_admin(cc_job *job, cc_user *out);

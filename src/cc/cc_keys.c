@@ -19,9 +19,9 @@ static void work_create(cc_job *job)
         cc_job_fail(job, 400, "%s", err);
         return;
     }
-    cc_store_status st = cc_store_key_create(job->svc->store, engine, description, key);
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot create the engine key");
+    struct status st;
+    if (cc_store_key_create(job->svc->store, engine, description, key, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     job->reply = json_pack("{s:s}", "key", key);
@@ -35,9 +35,9 @@ static void work_list(cc_job *job)
     size_t n = 0;
     if (cc_job_admin(job, &admin) != 0)
         return;
-    cc_store_status st = cc_store_key_list(job->svc->store, &keys, &n);
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot list engine keys");
+    struct status st;
+    if (cc_store_key_list(job->svc->store, &keys, &n, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     job->reply = json_object();
@@ -53,13 +53,9 @@ static void work_delete(cc_job *job)
     cc_user admin;
     if (cc_job_admin(job, &admin) != 0)
         return;
-    cc_store_status st = cc_store_key_delete(job->svc->store, job->param);
-    if (st == CC_STORE_NOT_FOUND || st == CC_STORE_INVALID) {
-        cc_job_fail(job, 400, "unknown engine key");
-        return;
-    }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot delete the engine key");
+    struct status st;
+    if (cc_store_key_delete(job->svc->store, job->param, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     job->refresh = 1;

@@ -87,9 +87,9 @@ static void work_register(cc_job *job)
         cc_job_fail(job, 400, "bad SCV name '%s': it must be " CONFIG_NAME_RULE, name);
         return;
     }
-    cc_store_status st = cc_store_scv_upsert(job->svc->store, name, host, password);
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot register the SCV");
+    struct status st;
+    if (cc_store_scv_upsert(job->svc->store, name, host, password, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     cc_health_rec *rec = cc_health_get(job->svc->health, name);
@@ -120,14 +120,11 @@ static void work_shards(cc_job *job)
         cc_job_fail(job, 400, "bad op '%s': use 'add' or 'remove'", op);
         return;
     }
-    cc_store_status st = add ? cc_store_shard_add(job->svc->store, job->param, scv)
-                             : cc_store_shard_remove(job->svc->store, job->param, scv);
-    if (st == CC_STORE_NOT_FOUND) {
-        cc_job_fail(job, 400, "unknown target '%s'", job->param);
-        return;
-    }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot change the shards");
+    struct status st;
+    status_code rc = add ? cc_store_shard_add(job->svc->store, job->param, scv, &st)
+                         : cc_store_shard_remove(job->svc->store, job->param, scv, &st);
+    if (rc != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     job->refresh = 1;
@@ -185,9 +182,9 @@ static void work_stats(cc_job *job)
             goto out;
         }
     }
-    cc_store_status st = cc_store_stats_insert(job->svc->store, v, json_array_size(list), &inserted);
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot record the stats");
+    struct status st;
+    if (cc_store_stats_insert(job->svc->store, v, json_array_size(list), &inserted, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         goto out;
     }
     job->reply = json_pack("{s:I}", "inserted", (json_int_t)inserted);

@@ -69,10 +69,12 @@ cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "cannot create data folder '%s'", cfg->data_folder);
         goto fail;
     }
-    svc->store =
-        cc_store_open(cfg->database, cfg->data_folder, cfg->cc_pass, cfg->cc_pass_previous, err, errlen);
-    if (svc->store == NULL)
+    struct status st;
+    svc->store = cc_store_open(cfg->database, cfg->data_folder, cfg->cc_pass, cfg->cc_pass_previous, &st);
+    if (svc->store == NULL) {
+        snprintf(err, errlen, "%s", st.msg);
         goto fail;
+    }
     svc->health = cc_health_new();
     if (svc->health == NULL) {
         snprintf(err, errlen, "out of memory");

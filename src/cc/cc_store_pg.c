@@ -1,11 +1,14 @@
-/* The PostgreSQL backend of cc_store. See cc_store_pg.h.
+/* The PostgreSQL backend of cc_store (cc_store_backend.h). See
+ * cc_store_pg.h.
  *
- * Every write runs in an explicit transaction (BEGIN … COMMIT). That makes
- * reconnection simple and safe: when the first statement of a call is
- * BEGIN or a plain SELECT and it fails because a pooled connection went
+ * A transaction holds one pooled connection from begin to end; every
+ * write runs in an explicit transaction (BEGIN … COMMIT). That makes
+ * reconnection simple and safe: when the first statement of a transaction
+ * is BEGIN or a plain SELECT and it fails because a pooled connection went
  * stale (the server restarted since it was last used), nothing can have
- * happened yet, so the call reconnects and sends it again. A failure later
- * in a call is reported as CC_STORE_IO and the connection is dropped. */
+ * happened yet, so it reconnects and sends it again. A connection that
+ * cannot be opened, or breaks later, makes the call UNAVAILABLE and is
+ * dropped; any other failure is IO. */
 #include "cc/cc_store_pg.h"
 
 #include <arpa/inet.h>
@@ -15,8 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "cc/cc_store_backend.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define SCHEMA_VERSION 3
@@ -24,37 +28,40 @@
 #define CONNECT_TIMEOUT_S "5"
 /* While the server is down, at most one connection attempt runs at a time
  * and every other call fails at once; the next attempt waits as long as
- * the last failed one took, capped at RETRY_MAX_MS. An unreachable host
+ * the last failed one took, capped at RETRY_MAX_S. An unreachable host
  * would otherwise hold each worker for CONNECT_TIMEOUT_S per call and tie
  * up the whole pool, while a refused connection costs nothing and is
  * retried at once, so the first call after a restart succeeds. */
-#define RETRY_MAX_MS 1000
-#define MAX_PARAMS 64
+#define RETRY_MAX_S 1.0
 /* pg_advisory_xact_lock key taken while the schema is checked or created:
  * "stnk" in ASCII. */
 #define SCHEMA_LOCK_KEY "1937010283"
 
-typedef struct pg_conn {
+typedef struct pg pg;
+
+/* A pool slot; while busy, it is the transaction of one call. */
+typedef struct cc_store_tx {
+    pg *p;
     PGconn *conn;
+    cc_tx_mode mode;
     int reused; /* opened before the current call */
     int sent;   /* statements sent during the current call */
     int busy;
-    char sqlstate[6];
-    char constraint[64];
+    char constraint[64]; /* of the last failed statement */
 } pg_conn;
 
-typedef struct pg {
+struct pg {
     const char **keys; /* libpq connection parameters, NULL-terminated */
     const char **values;
     PQconninfoOption *parsed; /* owns most of the strings above */
     char display[512];        /* the URL without its password */
     int down;                 /* the last connection attempt failed */
     int probing;              /* a connection attempt runs during an outage */
-    long long retry_at_ms;    /* no attempt before this (CLOCK_MONOTONIC) */
+    double retry_at;          /* no attempt before this (clock_mono_s) */
     pthread_mutex_t lock;
     pthread_cond_t freed;
     pg_conn pool[POOL_SIZE];
-} pg;
+};
 
 /* Everything that the CC caches changes only through these tables. Stats,
  * donors and token updates leave the generation alone, so routine traffic
@@ -210,15 +217,15 @@ static int hosts_need_tls(const char *hosts)
  * asks for require, verify-ca or verify-full (weaker modes are raised, not
  * obeyed). IP literals, localhost and socket folders are local or
  * deliberately addressed, as for every other peer in PROTOCOL.md. */
-static int set_params(pg *p, const char *url, char *err, size_t errlen)
+static int set_params(pg *p, const char *url, struct status *st)
 {
     char *msg = NULL;
     size_t n = 0, i = 0;
 
     p->parsed = PQconninfoParse(url, &msg);
     if (!p->parsed) {
-        snprintf(err, errlen, "database URL %s cannot be parsed: %s", p->display,
-                 msg ? msg : "out of memory");
+        status_fail(st, STATUS_INVALID, "database URL %s cannot be parsed: %s", p->display,
+                    msg ? msg : "out of memory");
         PQfreemem(msg);
         return -1;
     }
@@ -227,7 +234,7 @@ static int set_params(pg *p, const char *url, char *err, size_t errlen)
     p->keys = calloc(n + 4, sizeof *p->keys);
     p->values = calloc(n + 4, sizeof *p->values);
     if (!p->keys || !p->values) {
-        snprintf(err, errlen, "out of memory");
+        status_fail(st, STATUS_IO, "out of memory");
         return -1;
     }
     const char *sslmode = option(p->parsed, "sslmode");
@@ -266,7 +273,7 @@ static void message(const char *msg, char *out, size_t outlen)
         out[--len] = '\0';
 }
 
-static PGconn *connect_db(pg *p, char *err, size_t errlen)
+static PGconn *connect_db(pg *p, struct status *st)
 {
     char msg[512];
     PGconn *conn = PQconnectdbParams(p->keys, p->values, 0);
@@ -274,16 +281,9 @@ static PGconn *connect_db(pg *p, char *err, size_t errlen)
     if (conn && PQstatus(conn) == CONNECTION_OK)
         return conn;
     message(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof msg);
-    snprintf(err, errlen, "cannot connect to PostgreSQL at %s: %s", p->display, msg);
+    status_fail(st, STATUS_UNAVAILABLE, "cannot connect to PostgreSQL at %s: %s", p->display, msg);
     PQfinish(conn);
     return NULL;
-}
-
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* Under the lock: 1 when this caller may try to connect now (it then owns
@@ -292,7 +292,7 @@ static int may_connect(pg *p)
 {
     if (!p->down)
         return 1;
-    if (p->probing || monotonic_ms() < p->retry_at_ms)
+    if (p->probing || clock_mono_s() < p->retry_at)
         return 0;
     p->probing = 1;
     return 1;
@@ -302,7 +302,7 @@ static int may_connect(pg *p)
  * every call in between. */
 static int reconnect(pg *p, pg_conn *c)
 {
-    char err[768];
+    struct status err;
     PQfinish(c->conn);
     c->conn = NULL;
     pthread_mutex_lock(&p->lock);
@@ -310,17 +310,17 @@ static int reconnect(pg *p, pg_conn *c)
     pthread_mutex_unlock(&p->lock);
     if (!allowed)
         return -1;
-    long long start = monotonic_ms();
-    c->conn = connect_db(p, err, sizeof err);
-    long long end = monotonic_ms();
+    double start = clock_mono_s();
+    c->conn = connect_db(p, &err);
+    double end = clock_mono_s();
     pthread_mutex_lock(&p->lock);
     int was_down = p->down;
     p->down = c->conn == NULL;
     p->probing = 0;
-    p->retry_at_ms = end + (end - start < RETRY_MAX_MS ? end - start : RETRY_MAX_MS);
+    p->retry_at = end + (end - start < RETRY_MAX_S ? end - start : RETRY_MAX_S);
     pthread_mutex_unlock(&p->lock);
     if (!c->conn && !was_down)
-        log_error("cc database: %s; calls fail until it is back", err);
+        log_error("cc database: %s; calls fail until it is back", err.msg);
     if (c->conn && was_down)
         log_info("cc database: reconnected to %s", p->display);
     return c->conn ? 0 : -1;
@@ -379,30 +379,30 @@ static int starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Maps a failed result to a status; constraint violations and bad text
- * (invalid UTF-8) are the caller's business, the rest is logged. */
-static cc_store_status failure(pg_conn *c, PGresult *res, const char *sql)
+/* Maps a failed statement to a status: a broken connection is UNAVAILABLE;
+ * constraint violations and bad text (invalid UTF-8) are the caller's
+ * business; the rest is logged. */
+static status_code failure(pg_conn *c, PGresult *res, const char *sql)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     char msg[512];
 
-    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
     snprintf(c->constraint, sizeof c->constraint, "%s", cons ? cons : "");
     if (state && strcmp(state, "23505") == 0)
-        return CC_STORE_EXISTS;
+        return STATUS_EXISTS;
     if (state && strcmp(state, "23503") == 0)
-        return CC_STORE_CONFLICT;
+        return STATUS_CONFLICT;
     if (state && strncmp(state, "22", 2) == 0)
-        return CC_STORE_INVALID;
-    message(PQerrorMessage(c->conn), msg, sizeof msg);
+        return STATUS_INVALID;
+    message(c->conn ? PQerrorMessage(c->conn) : "no connection", msg, sizeof msg);
     log_error("cc database: '%.40s' failed: %s", sql, msg);
-    return CC_STORE_IO;
+    return !c->conn || PQstatus(c->conn) != CONNECTION_OK ? STATUS_UNAVAILABLE : STATUS_IO;
 }
 
 /* Runs sql with text parameters. OK with the result in *out (when out is
  * not NULL; the caller PQclears it), or a status from failure(). */
-static cc_store_status q(pg *p, pg_conn *c, PGresult **out, const char *sql, int n, const char *const *params)
+static status_code q(pg_conn *c, PGresult **out, const char *sql, int n, const char *const *params)
 {
     int retry_safe = c->reused && c->sent == 0 && (starts_with(sql, "BEGIN") || starts_with(sql, "SELECT"));
     PGresult *res;
@@ -414,16 +414,13 @@ static cc_store_status q(pg *p, pg_conn *c, PGresult **out, const char *sql, int
     if (retry_safe && PQstatus(c->conn) != CONNECTION_OK) {
         PQclear(res);
         res = NULL;
-        if (reconnect(p, c) == 0)
-            res = PQexecParams(c->conn, sql, n, NULL, params, NULL, NULL, 0);
+        if (reconnect(c->p, c) != 0)
+            return STATUS_UNAVAILABLE;
+        res = PQexecParams(c->conn, sql, n, NULL, params, NULL, NULL, 0);
     }
-    if (!c->conn || !res) {
-        PQclear(res);
-        return CC_STORE_IO;
-    }
-    ExecStatusType st = PQresultStatus(res);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        cc_store_status rc = failure(c, res, sql);
+        status_code rc = failure(c, res, sql);
         PQclear(res);
         return rc;
     }
@@ -431,23 +428,13 @@ static cc_store_status q(pg *p, pg_conn *c, PGresult **out, const char *sql, int
         *out = res;
     else
         PQclear(res);
-    return CC_STORE_OK;
+    return STATUS_OK;
 }
 
 /* Number of rows a command changed. */
 static long changed(PGresult *res)
 {
     return strtol(PQcmdTuples(res), NULL, 10);
-}
-
-/* Commits when rc is OK; a failed commit becomes IO. The rollback of any
- * other outcome happens in release(). */
-static cc_store_status finish(pg *p, pg_conn *c, cc_store_status rc)
-{
-    if (rc != CC_STORE_OK)
-        return rc;
-    rc = q(p, c, NULL, "COMMIT", 0, NULL);
-    return rc == CC_STORE_OK ? CC_STORE_OK : CC_STORE_IO;
 }
 
 static void val(const PGresult *r, int row, int col, char *dst, size_t size)
@@ -465,54 +452,103 @@ static void fmt_double(char buf[32], double v)
     snprintf(buf, 32, "%.17g", v);
 }
 
+/* Fills one zeroed array element from row of r. 0 or -1. */
+typedef int (*row_fill)(const PGresult *r, int row, void *elem);
+
+/* Runs a query and appends one zeroed element of elem bytes to *v per
+ * row (one allocation, with a spare so an empty result still allocates),
+ * filled through fill and counted in *n. A row that fails to fill is still
+ * counted, so on IO the caller's free releases whatever *v holds. */
+static status_code collect(pg_conn *c, const char *sql, int np, const char *const *params, void **v,
+                           size_t *n, size_t elem, row_fill fill)
+{
+    PGresult *res = NULL;
+    status_code rc = q(c, &res, sql, np, params);
+    if (rc == STATUS_OK && !(*v = calloc((size_t)PQntuples(res) + 1, elem)))
+        rc = STATUS_IO;
+    for (int i = 0; rc == STATUS_OK && i < PQntuples(res); i++) {
+        ++*n;
+        if (fill(res, i, (char *)*v + (size_t)i * elem) != 0)
+            rc = STATUS_IO;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* The first row of a query through fill (NOT_FOUND without one). */
+static status_code one_row(pg_conn *c, const char *sql, int np, const char *const *params, row_fill fill,
+                           void *out)
+{
+    PGresult *res = NULL;
+    status_code rc = q(c, &res, sql, np, params);
+    if (rc == STATUS_OK && PQntuples(res) == 0)
+        rc = STATUS_NOT_FOUND;
+    if (rc == STATUS_OK && fill(res, 0, out) != 0)
+        rc = STATUS_IO;
+    PQclear(res);
+    return rc;
+}
+
+/* One write statement; NOT_FOUND when it changed no row and must_change
+ * is set. */
+static status_code write_one(pg_conn *c, const char *sql, int n, const char *const *params, int must_change)
+{
+    PGresult *res = NULL;
+    status_code rc = q(c, &res, sql, n, params);
+    if (rc == STATUS_OK && must_change && changed(res) == 0)
+        rc = STATUS_NOT_FOUND;
+    PQclear(res);
+    return rc;
+}
+
 /* ---- schema ---- */
 
 /* Runs a script of several statements (only the simple query protocol
- * takes them). 0, or -1 with a reason in err. */
-static int run_script(pg *p, pg_conn *c, const char *sql, char *err, size_t errlen)
+ * takes them). 0, or -1 with a reason in st. */
+static int run_script(pg *p, pg_conn *c, const char *sql, struct status *st)
 {
     PGresult *made = PQexec(c->conn, sql);
     int ok = PQresultStatus(made) == PGRES_COMMAND_OK;
     if (!ok) {
         char msg[512];
         message(PQerrorMessage(c->conn), msg, sizeof msg);
-        snprintf(err, errlen, "cannot create or upgrade the schema in %s: %s", p->display, msg);
+        status_fail(st, STATUS_IO, "cannot create or upgrade the schema in %s: %s", p->display, msg);
     }
     PQclear(made);
     return ok ? 0 : -1;
 }
 
-static int create_schema(pg *p, pg_conn *c, char *err, size_t errlen)
+static int create_schema(pg *p, pg_conn *c, struct status *st)
 {
     PGresult *res = NULL;
     int rc = -1, version = 0;
 
-    if (q(p, c, NULL, "BEGIN", 0, NULL) != CC_STORE_OK ||
-        q(p, c, NULL, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")", 0, NULL) != CC_STORE_OK ||
-        q(p, c, &res, "SELECT to_regclass('meta') IS NOT NULL", 0, NULL) != CC_STORE_OK) {
-        snprintf(err, errlen, "cannot read the schema of %s (see the log)", p->display);
+    if (q(c, NULL, "BEGIN", 0, NULL) != STATUS_OK ||
+        q(c, NULL, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")", 0, NULL) != STATUS_OK ||
+        q(c, &res, "SELECT to_regclass('meta') IS NOT NULL", 0, NULL) != STATUS_OK) {
+        status_fail(st, STATUS_IO, "cannot read the schema of %s (see the log)", p->display);
         goto out;
     }
     if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
         PQclear(res);
-        if (q(p, c, &res, "SELECT schema_version FROM meta", 0, NULL) != CC_STORE_OK || PQntuples(res) != 1) {
-            snprintf(err, errlen, "cannot read the schema version of %s", p->display);
+        if (q(c, &res, "SELECT schema_version FROM meta", 0, NULL) != STATUS_OK || PQntuples(res) != 1) {
+            status_fail(st, STATUS_IO, "cannot read the schema version of %s", p->display);
             goto out;
         }
         version = atoi(PQgetvalue(res, 0, 0));
         if (version > SCHEMA_VERSION) {
-            snprintf(err, errlen,
-                     "database schema version %d is newer than this program's (%d); upgrade siegetank",
-                     version, SCHEMA_VERSION);
+            status_fail(st, STATUS_CONFLICT,
+                        "database schema version %d is newer than this program's (%d); upgrade siegetank",
+                        version, SCHEMA_VERSION);
             goto out;
         }
     }
-    if ((version < 1 && run_script(p, c, schema_sql, err, errlen) != 0) ||
-        (version < 2 && run_script(p, c, schema_v2_sql, err, errlen) != 0) ||
-        (version < 3 && run_script(p, c, schema_v3_sql, err, errlen) != 0))
+    if ((version < 1 && run_script(p, c, schema_sql, st) != 0) ||
+        (version < 2 && run_script(p, c, schema_v2_sql, st) != 0) ||
+        (version < 3 && run_script(p, c, schema_v3_sql, st) != 0))
         goto out;
-    if (finish(p, c, CC_STORE_OK) != CC_STORE_OK) {
-        snprintf(err, errlen, "cannot commit the schema in %s", p->display);
+    if (q(c, NULL, "COMMIT", 0, NULL) != STATUS_OK) {
+        status_fail(st, STATUS_IO, "cannot commit the schema in %s", p->display);
         goto out;
     }
     rc = 0;
@@ -536,21 +572,23 @@ static void pg_close(void *impl)
     free(p);
 }
 
-void *cc_store_pg_open(const char *url, char *err, size_t errlen)
+static void *pg_open(const char *url, struct status *st)
 {
     pg *p = calloc(1, sizeof *p);
     if (!p) {
-        snprintf(err, errlen, "out of memory");
+        status_fail(st, STATUS_IO, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->freed, NULL);
+    for (int i = 0; i < POOL_SIZE; i++)
+        p->pool[i].p = p;
     cc_store_pg_redact(url, p->display, sizeof p->display);
-    if (set_params(p, url, err, errlen) != 0)
+    if (set_params(p, url, st) != 0)
         goto fail;
     pg_conn *c = &p->pool[0];
-    c->conn = connect_db(p, err, errlen);
-    if (!c->conn || create_schema(p, c, err, errlen) != 0)
+    c->conn = connect_db(p, st);
+    if (!c->conn || create_schema(p, c, st) != 0)
         goto fail;
     log_info("cc database: PostgreSQL at %s%s", p->display,
              PQsslInUse(c->conn) ? " (TLS)" : " (not encrypted: local address)");
@@ -561,12 +599,72 @@ fail:
     return NULL;
 }
 
+/* ---- transactions ---- */
+
+static status_code pg_begin(void *impl, cc_tx_mode mode, cc_store_tx **tx)
+{
+    pg_conn *c = acquire(impl);
+    if (!c)
+        return STATUS_UNAVAILABLE;
+    c->mode = mode;
+    status_code rc = mode == CC_TX_ONE ? STATUS_OK
+                     : mode == CC_TX_SNAPSHOT
+                         ? q(c, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL)
+                         : q(c, NULL, "BEGIN", 0, NULL);
+    if (rc != STATUS_OK) {
+        release(impl, c);
+        return rc;
+    }
+    *tx = c;
+    return STATUS_OK;
+}
+
+/* The rollback of a failed call happens in release(). */
+static status_code pg_end(cc_store_tx *c, status_code rc)
+{
+    if (rc == STATUS_OK && c->mode != CC_TX_ONE) {
+        rc = q(c, NULL, "COMMIT", 0, NULL);
+        if (rc != STATUS_OK && rc != STATUS_UNAVAILABLE)
+            rc = STATUS_IO;
+    }
+    release(c->p, c);
+    return rc;
+}
+
+static int flag_row(const PGresult *r, int row, void *out)
+{
+    (void)r;
+    (void)row;
+    *(int *)out = 1;
+    return 0;
+}
+
+/* In a write transaction a probed target row stays locked (FOR UPDATE),
+ * so no shard is added between a delete's check and the delete. */
+static status_code pg_exists(cc_store_tx *c, cc_probe what, const char *key, int *found)
+{
+    static const char *const sql[] = {
+        [CC_PROBE_USER] = "SELECT 1 FROM users WHERE name = $1",
+        [CC_PROBE_DONOR_EMAIL] = "SELECT 1 FROM users WHERE email = $1 AND role = 'donor'",
+        [CC_PROBE_ADMIN] = "SELECT 1 FROM users WHERE role = 'admin' LIMIT 1",
+        [CC_PROBE_TARGET] = "SELECT 1 FROM targets WHERE id = $1",
+        [CC_PROBE_TARGET_SHARDS] = "SELECT 1 FROM shards WHERE target_id = $1 LIMIT 1",
+    };
+    const char *text = what == CC_PROBE_TARGET && c->mode == CC_TX_WRITE
+                           ? "SELECT 1 FROM targets WHERE id = $1 FOR UPDATE"
+                           : sql[what];
+    *found = 0;
+    status_code rc = one_row(c, text, what == CC_PROBE_ADMIN ? 0 : 1, &key, flag_row, found);
+    return rc == STATUS_NOT_FOUND ? STATUS_OK : rc;
+}
+
 /* ---- users ---- */
 
 #define USER_COLS "name, email, role, weight, creation_date"
 
-static void read_user(const PGresult *r, int row, cc_user *u)
+static int read_user(const PGresult *r, int row, void *out)
 {
+    cc_user *u = out;
     char role_name[16];
     cc_role role = CC_ROLE_DONOR;
 
@@ -577,196 +675,70 @@ static void read_user(const PGresult *r, int row, cc_user *u)
     u->role = role;
     u->weight = dval(r, row, 3);
     u->creation_date = dval(r, row, 4);
+    return 0;
 }
 
-/* 1 when the query yields a row, 0 when not; rc is set on error. */
-static int exists(pg *p, pg_conn *c, cc_store_status *rc, const char *sql, const char *param)
+static int read_user_row(const PGresult *r, int row, void *out)
 {
-    PGresult *res;
-    *rc = q(p, c, &res, sql, 1, &param);
-    if (*rc != CC_STORE_OK)
-        return 0;
-    int found = PQntuples(res) > 0;
-    PQclear(res);
-    return found;
+    cc_user_row *u = out;
+    val(r, row, 5, u->password_hash, sizeof u->password_hash);
+    return read_user(r, row, &u->user);
 }
 
-static cc_store_status pg_user_insert(void *impl, const cc_user *user, const char *password_hash,
-                                      const char *token_hash)
+static status_code pg_user_insert(cc_store_tx *c, const cc_user *user, const char *password_hash,
+                                  const char *token_hash)
 {
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    cc_store_status rc = CC_STORE_IO;
     char weight[32], created[32];
 
-    if (!c)
-        return CC_STORE_IO;
-    rc = q(p, c, NULL, "BEGIN", 0, NULL);
-    if (rc != CC_STORE_OK)
-        goto out;
-    if (exists(p, c, &rc, "SELECT 1 FROM users WHERE name = $1", user->name)) {
-        rc = CC_STORE_EXISTS;
-        goto out;
-    }
-    if (rc != CC_STORE_OK)
-        goto out;
-    if (user->role == CC_ROLE_DONOR &&
-        exists(p, c, &rc, "SELECT 1 FROM users WHERE email = $1 AND role = 'donor'", user->email)) {
-        rc = CC_STORE_EMAIL_EXISTS;
-        goto out;
-    }
-    if (rc != CC_STORE_OK)
-        goto out;
     fmt_double(weight, user->weight);
     fmt_double(created, user->creation_date);
     const char *params[] = {user->name, user->email, cc_role_name(user->role), password_hash, token_hash,
                             weight,     created};
-    rc = q(p, c, NULL,
-           "INSERT INTO users(name, email, role, password_hash, token_hash, weight, creation_date)"
-           " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-           7, params);
+    status_code rc =
+        q(c, NULL,
+          "INSERT INTO users(name, email, role, password_hash, token_hash, weight, creation_date)"
+          " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          7, params);
     /* A concurrent insert from another CC can still win the race. */
-    if (rc == CC_STORE_EXISTS && strcmp(c->constraint, "users_donor_email") == 0)
-        rc = CC_STORE_EMAIL_EXISTS;
-    rc = finish(p, c, rc);
-out:
-    release(p, c);
+    if (rc == STATUS_EXISTS && strcmp(c->constraint, "users_donor_email") == 0)
+        rc = STATUS_CONFLICT;
     return rc;
 }
 
-static cc_store_status pg_user_get(void *impl, int donors, const char *name, cc_user_row *out)
+static status_code pg_user_get(cc_store_tx *c, int donors, const char *name, cc_user_row *out)
 {
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    PGresult *res = NULL;
-    cc_store_status rc;
-
-    if (!c)
-        return CC_STORE_IO;
-    rc = q(p, c, &res,
-           donors ? "SELECT " USER_COLS ", password_hash FROM users WHERE name = $1 AND role = 'donor'"
-                  : "SELECT " USER_COLS ", password_hash FROM users WHERE name = $1 AND role <> 'donor'",
-           1, &name);
-    if (rc == CC_STORE_OK && PQntuples(res) == 0)
-        rc = CC_STORE_NOT_FOUND;
-    if (rc == CC_STORE_OK) {
-        read_user(res, 0, &out->user);
-        val(res, 0, 5, out->password_hash, sizeof out->password_hash);
-    }
-    PQclear(res);
-    release(p, c);
-    return rc;
+    return one_row(c,
+                   donors
+                       ? "SELECT " USER_COLS ", password_hash FROM users WHERE name = $1 AND role = 'donor'"
+                       : "SELECT " USER_COLS ", password_hash FROM users WHERE name = $1 AND role <> 'donor'",
+                   1, &name, read_user_row, out);
 }
 
-/* One write statement in its own transaction; NOT_FOUND when it changed
- * no row and must_change is set. */
-static cc_store_status write_one(pg *p, const char *sql, int n, const char *const *params, int must_change)
-{
-    pg_conn *c = acquire(p);
-    PGresult *res = NULL;
-    cc_store_status rc;
-
-    if (!c)
-        return CC_STORE_IO;
-    rc = q(p, c, NULL, "BEGIN", 0, NULL);
-    if (rc == CC_STORE_OK)
-        rc = q(p, c, &res, sql, n, params);
-    if (rc == CC_STORE_OK && must_change && changed(res) == 0)
-        rc = CC_STORE_NOT_FOUND;
-    PQclear(res);
-    rc = finish(p, c, rc);
-    release(p, c);
-    return rc;
-}
-
-static cc_store_status pg_user_set_token(void *impl, const char *name, const char *password_hash,
-                                         const char *token_hash)
+static status_code pg_user_set_token(cc_store_tx *c, const char *name, const char *password_hash,
+                                     const char *token_hash)
 {
     const char *params[] = {token_hash, name, password_hash};
-    return write_one(impl, "UPDATE users SET token_hash = $1 WHERE name = $2 AND password_hash = $3", 3,
-                     params, 1);
+    return write_one(c, "UPDATE users SET token_hash = $1 WHERE name = $2 AND password_hash = $3", 3, params,
+                     1);
 }
 
-/* One read statement; NOT_FOUND when it yields no row, else each row goes
- * to fn. */
-static cc_store_status read_rows(pg *p, const char *sql, int n, const char *const *params,
-                                 int (*fn)(const PGresult *r, int row, void *arg), void *arg, int need_row)
+static status_code pg_user_by_token(cc_store_tx *c, const char *token_hash, cc_user *out)
 {
-    pg_conn *c = acquire(p);
-    PGresult *res = NULL;
-    cc_store_status rc;
-
-    if (!c)
-        return CC_STORE_IO;
-    rc = q(p, c, &res, sql, n, params);
-    if (rc == CC_STORE_OK && need_row && PQntuples(res) == 0)
-        rc = CC_STORE_NOT_FOUND;
-    for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
-        if (fn(res, i, arg) != 0)
-            rc = CC_STORE_IO;
-    }
-    PQclear(res);
-    release(p, c);
-    return rc;
-}
-
-static int user_row(const PGresult *r, int row, void *arg)
-{
-    read_user(r, row, arg);
-    return 0;
-}
-
-static cc_store_status pg_user_by_token(void *impl, const char *token_hash, cc_user *out)
-{
-    return read_rows(impl, "SELECT " USER_COLS " FROM users WHERE token_hash = $1", 1, &token_hash, user_row,
-                     out, 1);
-}
-
-static int flag_row(const PGresult *r, int row, void *arg)
-{
-    (void)r;
-    (void)row;
-    *(int *)arg = 1;
-    return 0;
-}
-
-static cc_store_status pg_admin_exists(void *impl, int *out)
-{
-    *out = 0;
-    return read_rows(impl, "SELECT 1 FROM users WHERE role = 'admin' LIMIT 1", 0, NULL, flag_row, out, 0);
+    return one_row(c, "SELECT " USER_COLS " FROM users WHERE token_hash = $1", 1, &token_hash, read_user,
+                   out);
 }
 
 /* ---- engine keys ---- */
 
-static cc_store_status pg_key_insert(void *impl, const cc_engine_key_row *row)
+static status_code pg_key_insert(cc_store_tx *c, const cc_engine_key_row *row)
 {
     char created[32];
     fmt_double(created, row->creation_date);
     const char *params[] = {row->key_hash, row->key_sealed, row->engine, row->description, created};
-    return write_one(impl,
+    return write_one(c,
                      "INSERT INTO engine_keys(key_hash, key_sealed, engine, description, creation_date)"
                      " VALUES ($1, $2, $3, $4, $5)",
                      5, params, 0);
-}
-
-/* Fills one zeroed array element from row of r. 0 or -1. */
-typedef int (*row_fill)(const PGresult *r, int row, void *elem);
-
-/* Allocates *v with one zeroed element of elem bytes per row of res (and a
- * spare, so an empty result is still an allocation) and fills each through
- * fill, counting in *n. A row that fails to fill is still counted, so on
- * IO the caller's free releases whatever *v holds. */
-static cc_store_status collect_rows(const PGresult *res, void **v, size_t *n, size_t elem, row_fill fill)
-{
-    *v = calloc((size_t)PQntuples(res) + 1, elem);
-    if (!*v)
-        return CC_STORE_IO;
-    for (int i = 0; i < PQntuples(res); i++) {
-        ++*n;
-        if (fill(res, i, (char *)*v + (size_t)i * elem) != 0)
-            return CC_STORE_IO;
-    }
-    return CC_STORE_OK;
 }
 
 static int fill_key(const PGresult *r, int row, void *elem)
@@ -780,27 +752,14 @@ static int fill_key(const PGresult *r, int row, void *elem)
     return k->key_sealed ? 0 : -1;
 }
 
-/* Rows of a whole-table read are counted first so one allocation fits. */
-static cc_store_status pg_key_list(void *impl, cc_engine_key_row **out, size_t *n)
+static status_code pg_key_list(cc_store_tx *c, cc_engine_key_row **out, size_t *n)
 {
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    PGresult *res = NULL;
-    cc_store_status rc;
-
-    *out = NULL;
-    *n = 0;
-    if (!c)
-        return CC_STORE_IO;
-    rc = q(p, c, &res,
-           "SELECT key_hash, key_sealed, engine, description, creation_date FROM engine_keys"
-           " ORDER BY creation_date, key_hash",
-           0, NULL);
-    if (rc == CC_STORE_OK)
-        rc = collect_rows(res, (void **)out, n, sizeof **out, fill_key);
-    PQclear(res);
-    release(p, c);
-    if (rc != CC_STORE_OK) {
+    status_code rc =
+        collect(c,
+                "SELECT key_hash, key_sealed, engine, description, creation_date FROM engine_keys"
+                " ORDER BY creation_date, key_hash",
+                0, NULL, (void **)out, n, sizeof **out, fill_key);
+    if (rc != STATUS_OK) {
         cc_engine_key_rows_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -808,185 +767,92 @@ static cc_store_status pg_key_list(void *impl, cc_engine_key_row **out, size_t *
     return rc;
 }
 
-static cc_store_status pg_key_delete(void *impl, const char *key_hash)
+static status_code pg_key_delete(cc_store_tx *c, const char *key_hash)
 {
-    return write_one(impl, "DELETE FROM engine_keys WHERE key_hash = $1", 1, &key_hash, 1);
+    return write_one(c, "DELETE FROM engine_keys WHERE key_hash = $1", 1, &key_hash, 1);
 }
 
-static int engine_row(const PGresult *r, int row, void *arg)
+static int fill_key_ref(const PGresult *r, int row, void *elem)
 {
-    val(r, row, 0, arg, CC_ENGINE_MAX + 1);
+    cc_engine_key_ref *k = elem;
+    val(r, row, 0, k->key_hash, sizeof k->key_hash);
+    val(r, row, 1, k->engine, sizeof k->engine);
     return 0;
 }
 
-static cc_store_status pg_key_lookup(void *impl, const char *key_hash, char engine[CC_ENGINE_MAX + 1])
+static status_code pg_key_refs(cc_store_tx *c, cc_engine_key_ref **out, size_t *n)
 {
-    return read_rows(impl, "SELECT engine FROM engine_keys WHERE key_hash = $1", 1, &key_hash, engine_row,
-                     engine, 1);
+    return collect(c, "SELECT key_hash, engine FROM engine_keys ORDER BY key_hash", 0, NULL, (void **)out, n,
+                   sizeof **out, fill_key_ref);
 }
 
 /* ---- targets ---- */
 
 #define TARGET_COLS "id, owner, stage, engines, options, weight, creation_date"
 
-/* Fills t from a row whose first columns are TARGET_COLS. 0 or -1. */
-static int read_target(const PGresult *r, int row, cc_target *t)
+/* Fills a zeroed target from a row of TARGET_COLS. 0 or -1. */
+static int read_target(const PGresult *r, int row, void *out)
 {
-    char stage[16];
-    cc_stage parsed = CC_STAGE_DISABLED;
-
-    memset(t, 0, sizeof *t);
+    cc_target *t = out;
     val(r, row, 0, t->id, sizeof t->id);
     val(r, row, 1, t->owner, sizeof t->owner);
-    val(r, row, 2, stage, sizeof stage);
-    cc_stage_parse(stage, &parsed);
-    t->stage = parsed;
     t->weight = dval(r, row, 5);
     t->creation_date = dval(r, row, 6);
-    if (cc_engines_parse(PQgetvalue(r, row, 3), t) != 0)
-        return -1;
-    t->options = json_loads(PQgetvalue(r, row, 4), 0, NULL);
-    if (!json_is_object(t->options)) {
-        json_decref(t->options);
-        t->options = json_object();
-    }
-    return t->options ? 0 : -1;
+    return cc_target_from_row(t, PQgetvalue(r, row, 2), PQgetvalue(r, row, 3), PQgetvalue(r, row, 4));
 }
 
-static int add_shard(cc_target *t, const char *scv)
-{
-    char **v = realloc(t->shards, (t->n_shards + 1) * sizeof *v);
-    if (!v)
-        return -1;
-    t->shards = v;
-    v[t->n_shards] = strdup(scv);
-    if (!v[t->n_shards])
-        return -1;
-    t->n_shards++;
-    return 0;
-}
-
-static cc_store_status pg_target_insert(void *impl, const cc_target *t)
+/* Inserts the row t, or (update) writes its stage, engines, options and
+ * weight: the first five parameters. */
+static status_code write_target(cc_store_tx *c, const cc_target *t, int update)
 {
     char *engines = cc_engines_json((const char *const *)t->engines, t->n_engines);
     char *options = t->options ? json_dumps(t->options, JSON_COMPACT) : strdup("{}");
     char weight[32], created[32];
-    cc_store_status rc = CC_STORE_IO;
+    status_code rc = STATUS_IO;
 
     if (engines && options) {
         fmt_double(weight, t->weight);
         fmt_double(created, t->creation_date);
-        const char *params[] = {t->id, t->owner, cc_stage_name(t->stage), engines, options, weight, created};
-        rc = write_one(impl, "INSERT INTO targets(" TARGET_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)", 7,
-                       params, 0);
+        const char *params[] = {t->id, cc_stage_name(t->stage), engines, options, weight, t->owner, created};
+        rc = update
+                 ? write_one(
+                       c,
+                       "UPDATE targets SET stage = $2, engines = $3, options = $4, weight = $5 WHERE id = $1",
+                       5, params, 0)
+                 : write_one(c,
+                             "INSERT INTO targets(id, stage, engines, options, weight, owner, creation_date)"
+                             " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                             7, params, 0);
     }
     free(engines);
     free(options);
     return rc;
 }
 
-static cc_store_status pg_target_get(void *impl, const char *id, cc_target *out)
+static status_code pg_target_insert(cc_store_tx *c, const cc_target *t)
 {
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    PGresult *res = NULL;
-    cc_store_status rc;
-
-    if (!c)
-        return CC_STORE_IO;
-    /* One statement, so the row and its shards are read at one instant. */
-    rc = q(p, c, &res,
-           "SELECT t.id, t.owner, t.stage, t.engines, t.options, t.weight, t.creation_date, s.scv"
-           " FROM targets t LEFT JOIN shards s ON s.target_id = t.id WHERE t.id = $1 ORDER BY s.scv",
-           1, &id);
-    if (rc == CC_STORE_OK && PQntuples(res) == 0)
-        rc = CC_STORE_NOT_FOUND;
-    if (rc == CC_STORE_OK && read_target(res, 0, out) != 0)
-        rc = CC_STORE_IO;
-    for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
-        if (!PQgetisnull(res, i, 7) && add_shard(out, PQgetvalue(res, i, 7)) != 0)
-            rc = CC_STORE_IO;
-    }
-    PQclear(res);
-    release(p, c);
-    if (rc != CC_STORE_OK)
-        cc_target_free(out);
-    return rc;
+    return write_target(c, t, 0);
 }
 
-static cc_store_status pg_target_update(void *impl, const char *id, const cc_target_update *u)
+static status_code pg_target_write(cc_store_tx *c, const cc_target *t)
 {
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    PGresult *res = NULL;
-    cc_target t = {0};
-    char *engines = NULL, *options = NULL;
-    char weight[32];
-    cc_store_status rc;
-
-    if (!c)
-        return CC_STORE_IO;
-    rc = q(p, c, NULL, "BEGIN", 0, NULL);
-    if (rc == CC_STORE_OK)
-        rc = q(p, c, &res, "SELECT " TARGET_COLS " FROM targets WHERE id = $1 FOR UPDATE", 1, &id);
-    if (rc == CC_STORE_OK && PQntuples(res) == 0)
-        rc = CC_STORE_NOT_FOUND;
-    if (rc != CC_STORE_OK)
-        goto out;
-    rc = CC_STORE_IO;
-    if (read_target(res, 0, &t) != 0)
-        goto out;
-    if (u->options && json_object_update(t.options, (json_t *)u->options) != 0)
-        goto out;
-    options = json_dumps(t.options, JSON_COMPACT);
-    engines = u->set_engines ? cc_engines_json(u->engines, u->n_engines)
-                             : cc_engines_json((const char *const *)t.engines, t.n_engines);
-    if (!options || !engines)
-        goto out;
-    if (strlen(options) > CC_OPTIONS_MAX) {
-        rc = CC_STORE_INVALID;
-        goto out;
-    }
-    fmt_double(weight, u->set_weight ? u->weight : t.weight);
-    const char *params[] = {cc_stage_name(u->set_stage ? u->stage : t.stage), engines, options, weight, id};
-    rc = q(p, c, NULL, "UPDATE targets SET stage = $1, engines = $2, options = $3, weight = $4 WHERE id = $5",
-           5, params);
-    rc = finish(p, c, rc);
-out:
-    PQclear(res);
-    release(p, c);
-    cc_target_free(&t);
-    free(engines);
-    free(options);
-    return rc;
+    return write_target(c, t, 1);
 }
 
-static cc_store_status pg_target_delete(void *impl, const char *id)
+/* In a write transaction the row stays locked until end. */
+static status_code pg_target_read(cc_store_tx *c, const char *id, cc_target *out)
 {
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    cc_store_status rc;
+    return one_row(c,
+                   c->mode == CC_TX_WRITE ? "SELECT " TARGET_COLS " FROM targets WHERE id = $1 FOR UPDATE"
+                                          : "SELECT " TARGET_COLS " FROM targets WHERE id = $1",
+                   1, &id, read_target, out);
+}
 
-    if (!c)
-        return CC_STORE_IO;
-    /* The row lock keeps shards from being added between check and delete. */
-    rc = q(p, c, NULL, "BEGIN", 0, NULL);
-    if (rc != CC_STORE_OK)
-        goto out;
-    if (!exists(p, c, &rc, "SELECT 1 FROM targets WHERE id = $1 FOR UPDATE", id)) {
-        rc = rc == CC_STORE_OK ? CC_STORE_NOT_FOUND : rc;
-        goto out;
-    }
-    if (exists(p, c, &rc, "SELECT 1 FROM shards WHERE target_id = $1 LIMIT 1", id)) {
-        rc = CC_STORE_CONFLICT;
-        goto out;
-    }
-    if (rc == CC_STORE_OK)
-        rc = q(p, c, NULL, "DELETE FROM targets WHERE id = $1", 1, &id);
-    rc = finish(p, c, rc);
-out:
-    release(p, c);
-    return rc;
+/* The row lock taken by the probe keeps shards from being added between
+ * check and delete. */
+static status_code pg_target_delete(cc_store_tx *c, const char *id)
+{
+    return write_one(c, "DELETE FROM targets WHERE id = $1", 1, &id, 1);
 }
 
 static int fill_id(const PGresult *r, int row, void *elem)
@@ -996,109 +862,82 @@ static int fill_id(const PGresult *r, int row, void *elem)
     return *id ? 0 : -1;
 }
 
-static cc_store_status pg_target_list(void *impl, const char *owner, cc_strlist *out)
+static status_code pg_target_list(cc_store_tx *c, const char *owner, cc_strlist *out)
 {
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    PGresult *res = NULL;
-    cc_store_status rc;
-
-    if (!c)
-        return CC_STORE_IO;
-    rc = q(p, c, &res,
-           owner ? "SELECT id FROM targets WHERE owner = $1 ORDER BY creation_date, id"
-                 : "SELECT id FROM targets WHERE stage = 'public' ORDER BY creation_date, id",
-           owner ? 1 : 0, owner ? &owner : NULL);
-    if (rc == CC_STORE_OK)
-        rc = collect_rows(res, (void **)&out->v, &out->n, sizeof *out->v, fill_id);
-    PQclear(res);
-    release(p, c);
-    if (rc != CC_STORE_OK)
-        cc_strlist_free(out);
-    return rc;
+    return collect(c,
+                   owner ? "SELECT id FROM targets WHERE owner = $1 ORDER BY creation_date, id"
+                         : "SELECT id FROM targets WHERE stage = 'public' ORDER BY creation_date, id",
+                   owner ? 1 : 0, owner ? &owner : NULL, (void **)&out->v, &out->n, sizeof *out->v, fill_id);
 }
 
-/* Adds or removes a shard in a transaction that first checks the target,
- * so an unknown target is NOT_FOUND either way. */
-static cc_store_status shard_change(pg *p, const char *target_id, const char *scv, const char *sql)
+/* *since as the text of a bigint parameter. */
+static const char *since_param(const uint64_t *since, char buf[32])
 {
-    pg_conn *c = acquire(p);
-    const char *params[] = {target_id, scv};
-    cc_store_status rc;
+    if (!since)
+        return NULL;
+    snprintf(buf, 32, "%llu", (unsigned long long)*since);
+    return buf;
+}
 
-    if (!c)
-        return CC_STORE_IO;
-    rc = q(p, c, NULL, "BEGIN", 0, NULL);
-    if (rc != CC_STORE_OK)
-        goto out;
-    if (!exists(p, c, &rc, "SELECT 1 FROM targets WHERE id = $1", target_id)) {
-        rc = rc == CC_STORE_OK ? CC_STORE_NOT_FOUND : rc;
-        goto out;
+static status_code pg_targets_since(cc_store_tx *c, const uint64_t *since, cc_target **out, size_t *n)
+{
+    char buf[32];
+    const char *param = since_param(since, buf);
+    return collect(c,
+                   since ? "SELECT " TARGET_COLS " FROM targets WHERE changed > $1 ORDER BY id"
+                         : "SELECT " TARGET_COLS " FROM targets ORDER BY id",
+                   since ? 1 : 0, &param, (void **)out, n, sizeof **out, read_target);
+}
+
+static status_code pg_deleted_since(cc_store_tx *c, uint64_t since, cc_strlist *out)
+{
+    char buf[32];
+    const char *param = since_param(&since, buf);
+    return collect(c, "SELECT id FROM target_deletions WHERE changed > $1 ORDER BY id", 1, &param,
+                   (void **)&out->v, &out->n, sizeof *out->v, fill_id);
+}
+
+/* ---- shards ---- */
+
+/* Ids sort in the "C" collation, the same order as strcmp. */
+static status_code pg_shard_rows(cc_store_tx *c, const char *target_id, const uint64_t *since, cc_shard_fn fn,
+                                 void *arg)
+{
+    char buf[32];
+    const char *param = target_id ? target_id : since_param(since, buf);
+    PGresult *res = NULL;
+    status_code rc = q(c, &res,
+                       target_id ? "SELECT target_id, scv FROM shards WHERE target_id = $1 ORDER BY scv"
+                       : since   ? "SELECT target_id, scv FROM shards WHERE target_id IN"
+                                   " (SELECT id FROM targets WHERE changed > $1) ORDER BY target_id, scv"
+                                 : "SELECT target_id, scv FROM shards ORDER BY target_id, scv",
+                       param ? 1 : 0, &param);
+
+    for (int i = 0; rc == STATUS_OK && i < PQntuples(res); i++) {
+        if (fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), arg) != 0)
+            rc = STATUS_IO;
     }
-    rc = q(p, c, NULL, sql, 2, params);
-    /* The target was deleted by another CC since the check. */
-    if (rc == CC_STORE_CONFLICT)
-        rc = CC_STORE_NOT_FOUND;
-    rc = finish(p, c, rc);
-out:
-    release(p, c);
-    return rc;
-}
-
-static cc_store_status pg_shard_add(void *impl, const char *target_id, const char *scv)
-{
-    return shard_change(impl, target_id, scv,
-                        "INSERT INTO shards(target_id, scv) VALUES ($1, $2) ON CONFLICT DO NOTHING");
-}
-
-static cc_store_status pg_shard_remove(void *impl, const char *target_id, const char *scv)
-{
-    return shard_change(impl, target_id, scv, "DELETE FROM shards WHERE target_id = $1 AND scv = $2");
-}
-
-/* ---- sealing ---- */
-
-/* Insert if absent, then read back: when several CCs start at once, the
- * later inserts wait for the first and do nothing, and all read its salt. */
-static cc_store_status pg_seal_salt(void *impl, const char *candidate, char out[AUTH_SALT_HEX_LEN + 1])
-{
-    pg *p = impl;
-    const char *params[] = {candidate};
-    PGresult *res = NULL;
-    pg_conn *c = acquire(p);
-    if (!c)
-        return CC_STORE_IO;
-    cc_store_status rc = q(p, c, NULL, "BEGIN", 0, NULL);
-    if (rc == CC_STORE_OK)
-        rc = q(p, c, NULL, "INSERT INTO seal_salt(salt) VALUES ($1) ON CONFLICT DO NOTHING", 1, params);
-    if (rc == CC_STORE_OK)
-        rc = q(p, c, &res, "SELECT salt FROM seal_salt", 0, NULL);
-    if (rc == CC_STORE_OK && PQntuples(res) != 1)
-        rc = CC_STORE_IO;
-    if (rc == CC_STORE_OK)
-        val(res, 0, 0, out, AUTH_SALT_HEX_LEN + 1);
     PQclear(res);
-    rc = finish(p, c, rc);
-    release(p, c);
     return rc;
 }
 
-static cc_store_status pg_reseal(void *impl, int scv, const char *id, const char *old_sealed,
-                                 const char *new_sealed)
+static status_code pg_shard_change(cc_store_tx *c, int add, const char *target_id, const char *scv)
 {
-    const char *params[] = {new_sealed, id, old_sealed};
-    return write_one(impl,
-                     scv ? "UPDATE scvs SET password_sealed = $1 WHERE name = $2 AND password_sealed = $3"
-                         : "UPDATE engine_keys SET key_sealed = $1 WHERE key_hash = $2 AND key_sealed = $3",
-                     3, params, 1);
+    const char *params[] = {target_id, scv};
+    status_code rc = q(c, NULL,
+                       add ? "INSERT INTO shards(target_id, scv) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                           : "DELETE FROM shards WHERE target_id = $1 AND scv = $2",
+                       2, params);
+    /* The target was deleted by another CC since the check. */
+    return rc == STATUS_CONFLICT ? STATUS_NOT_FOUND : rc;
 }
 
-/* ---- SCVs ---- */
+/* ---- SCVs and managers ---- */
 
-static cc_store_status pg_scv_upsert(void *impl, const cc_scv_row *row)
+static status_code pg_scv_upsert(cc_store_tx *c, const cc_scv_row *row)
 {
     const char *params[] = {row->name, row->host, row->password_sealed};
-    return write_one(impl,
+    return write_one(c,
                      "INSERT INTO scvs(name, host, password_sealed) VALUES ($1, $2, $3)"
                      " ON CONFLICT (name) DO UPDATE SET host = EXCLUDED.host,"
                      " password_sealed = EXCLUDED.password_sealed",
@@ -1114,18 +953,11 @@ static int fill_scv(const PGresult *r, int row, void *elem)
     return s->password_sealed ? 0 : -1;
 }
 
-static cc_store_status scv_rows(pg *p, pg_conn *c, cc_scv_row **out, size_t *n)
+static status_code pg_scv_list(cc_store_tx *c, cc_scv_row **out, size_t *n)
 {
-    PGresult *res = NULL;
-    cc_store_status rc = q(p, c, &res, "SELECT name, host, password_sealed FROM scvs ORDER BY name", 0, NULL);
-
-    *out = NULL;
-    *n = 0;
-    if (rc != CC_STORE_OK)
-        return rc;
-    rc = collect_rows(res, (void **)out, n, sizeof **out, fill_scv);
-    PQclear(res);
-    if (rc != CC_STORE_OK) {
+    status_code rc = collect(c, "SELECT name, host, password_sealed FROM scvs ORDER BY name", 0, NULL,
+                             (void **)out, n, sizeof **out, fill_scv);
+    if (rc != STATUS_OK) {
         cc_scv_rows_free(*out, *n);
         *out = NULL;
         *n = 0;
@@ -1133,17 +965,67 @@ static cc_store_status scv_rows(pg *p, pg_conn *c, cc_scv_row **out, size_t *n)
     return rc;
 }
 
-static cc_store_status pg_scv_list(void *impl, cc_scv_row **out, size_t *n)
+static int fill_manager(const PGresult *r, int row, void *elem)
 {
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    *out = NULL;
-    *n = 0;
-    if (!c)
-        return CC_STORE_IO;
-    cc_store_status rc = scv_rows(p, c, out, n);
-    release(p, c);
-    return rc;
+    cc_manager_weight *m = elem;
+    char role[16];
+    cc_role parsed = CC_ROLE_MANAGER;
+
+    val(r, row, 0, m->name, sizeof m->name);
+    val(r, row, 1, role, sizeof role);
+    cc_role_parse(role, &parsed);
+    m->role = parsed;
+    m->weight = dval(r, row, 2);
+    return 0;
+}
+
+static status_code pg_managers(cc_store_tx *c, cc_manager_weight **out, size_t *n)
+{
+    return collect(c, "SELECT name, role, weight FROM users WHERE role <> 'donor' ORDER BY name", 0, NULL,
+                   (void **)out, n, sizeof **out, fill_manager);
+}
+
+static int read_generation(const PGresult *r, int row, void *out)
+{
+    *(uint64_t *)out = strtoull(PQgetvalue(r, row, 0), NULL, 10);
+    return 0;
+}
+
+static status_code pg_generation(cc_store_tx *c, uint64_t *out)
+{
+    status_code rc = one_row(c, "SELECT generation FROM meta", 0, NULL, read_generation, out);
+    return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
+}
+
+/* ---- sealing ---- */
+
+/* When several CCs start at once, the later inserts wait for the first
+ * and do nothing, and all read its salt. */
+static status_code pg_salt_offer(cc_store_tx *c, const char *candidate)
+{
+    return write_one(c, "INSERT INTO seal_salt(salt) VALUES ($1) ON CONFLICT DO NOTHING", 1, &candidate, 0);
+}
+
+static int read_salt(const PGresult *r, int row, void *out)
+{
+    val(r, row, 0, out, AUTH_SALT_HEX_LEN + 1);
+    return 0;
+}
+
+static status_code pg_salt_get(cc_store_tx *c, char out[AUTH_SALT_HEX_LEN + 1])
+{
+    status_code rc = one_row(c, "SELECT salt FROM seal_salt", 0, NULL, read_salt, out);
+    return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
+}
+
+static status_code pg_reseal(cc_store_tx *c, int scv, const char *id, const char *old_sealed,
+                             const char *new_sealed)
+{
+    const char *params[] = {new_sealed, id, old_sealed};
+    return write_one(c,
+                     scv ? "UPDATE scvs SET password_sealed = $1 WHERE name = $2 AND password_sealed = $3"
+                         : "UPDATE engine_keys SET key_sealed = $1 WHERE key_hash = $2 AND key_sealed = $3",
+                     3, params, 1);
 }
 
 /* ---- stats ---- */
@@ -1169,233 +1051,60 @@ out:
     return text;
 }
 
-static cc_store_status pg_stats_insert(void *impl, const cc_stats_fragment *v, size_t n, size_t *inserted)
+static status_code pg_stats_insert(cc_store_tx *c, const cc_stats_fragment *v, size_t n, size_t *inserted)
 {
-    pg *p = impl;
-    pg_conn *c = NULL;
     PGresult *res = NULL;
-    cc_store_status rc;
     char *batch = stats_json(v, n);
 
     *inserted = 0;
     /* json_pack refuses text that is not UTF-8, as PostgreSQL would. */
     if (!batch)
-        return CC_STORE_INVALID;
-    c = acquire(p);
-    if (!c) {
-        free(batch);
-        return CC_STORE_IO;
-    }
+        return STATUS_INVALID;
     const char *param = batch;
-    rc = q(p, c, NULL, "BEGIN", 0, NULL);
-    if (rc == CC_STORE_OK)
-        rc = q(p, c, &res,
-               "INSERT INTO stats(id, target_id, stream_id, engine, user_name, start_time, end_time, frames)"
-               " SELECT id, target_id, stream_id, engine, user_name, start_time, end_time, frames"
-               " FROM json_to_recordset($1::json) AS x(id text, target_id text, stream_id text, engine text,"
-               " user_name text, start_time double precision, end_time double precision, frames bigint)"
-               " ON CONFLICT (id) DO NOTHING",
-               1, &param);
-    long count = rc == CC_STORE_OK ? changed(res) : 0;
+    status_code rc =
+        q(c, &res,
+          "INSERT INTO stats(id, target_id, stream_id, engine, user_name, start_time, end_time, frames)"
+          " SELECT id, target_id, stream_id, engine, user_name, start_time, end_time, frames"
+          " FROM json_to_recordset($1::json) AS x(id text, target_id text, stream_id text, engine text,"
+          " user_name text, start_time double precision, end_time double precision, frames bigint)"
+          " ON CONFLICT (id) DO NOTHING",
+          1, &param);
+    if (rc == STATUS_OK)
+        *inserted = (size_t)changed(res);
     PQclear(res);
-    rc = finish(p, c, rc);
-    release(p, c);
     free(batch);
-    if (rc == CC_STORE_OK)
-        *inserted = (size_t)count;
     return rc;
-}
-
-/* ---- the whole cache ---- */
-
-static int fill_target(const PGresult *r, int row, void *elem)
-{
-    return read_target(r, row, elem);
-}
-
-static cc_store_status load_targets(pg *p, pg_conn *c, const char *since, cc_snapshot *out)
-{
-    PGresult *res = NULL;
-    size_t t = 0;
-    cc_store_status rc = q(p, c, &res,
-                           since ? "SELECT " TARGET_COLS " FROM targets WHERE changed > $1 ORDER BY id"
-                                 : "SELECT " TARGET_COLS " FROM targets ORDER BY id",
-                           since ? 1 : 0, &since);
-
-    if (rc != CC_STORE_OK)
-        return rc;
-    rc = collect_rows(res, (void **)&out->targets, &out->n_targets, sizeof *out->targets, fill_target);
-    PQclear(res);
-    res = NULL;
-    if (rc == CC_STORE_OK)
-        rc = q(p, c, &res,
-               since ? "SELECT target_id, scv FROM shards WHERE target_id IN"
-                       " (SELECT id FROM targets WHERE changed > $1) ORDER BY target_id, scv"
-                     : "SELECT target_id, scv FROM shards ORDER BY target_id, scv",
-               since ? 1 : 0, &since);
-    /* Both lists are sorted by id in the "C" collation (strcmp order), so
-     * one merge pass attaches every shard. */
-    for (int i = 0; rc == CC_STORE_OK && i < PQntuples(res); i++) {
-        const char *id = PQgetvalue(res, i, 0);
-        while (t < out->n_targets && strcmp(out->targets[t].id, id) < 0)
-            t++;
-        if (t < out->n_targets && strcmp(out->targets[t].id, id) == 0 &&
-            add_shard(&out->targets[t], PQgetvalue(res, i, 1)) != 0)
-            rc = CC_STORE_IO;
-    }
-    PQclear(res);
-    return rc;
-}
-
-static cc_store_status load_deleted(pg *p, pg_conn *c, const char *since, cc_strlist *deleted)
-{
-    PGresult *res = NULL;
-    if (!since)
-        return CC_STORE_OK;
-    cc_store_status rc =
-        q(p, c, &res, "SELECT id FROM target_deletions WHERE changed > $1 ORDER BY id", 1, &since);
-    if (rc == CC_STORE_OK)
-        rc = collect_rows(res, (void **)&deleted->v, &deleted->n, sizeof *deleted->v, fill_id);
-    PQclear(res);
-    return rc;
-}
-
-static cc_store_status load_generation(pg *p, pg_conn *c, uint64_t *out)
-{
-    PGresult *res = NULL;
-    cc_store_status rc = q(p, c, &res, "SELECT generation FROM meta", 0, NULL);
-    if (rc == CC_STORE_OK && PQntuples(res) != 1)
-        rc = CC_STORE_IO;
-    if (rc == CC_STORE_OK)
-        *out = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return rc;
-}
-
-static int fill_manager(const PGresult *r, int row, void *elem)
-{
-    cc_manager_weight *m = elem;
-    char role[16];
-    cc_role parsed = CC_ROLE_MANAGER;
-
-    val(r, row, 0, m->name, sizeof m->name);
-    val(r, row, 1, role, sizeof role);
-    cc_role_parse(role, &parsed);
-    m->role = parsed;
-    m->weight = dval(r, row, 2);
-    return 0;
-}
-
-static cc_store_status load_managers(pg *p, pg_conn *c, cc_snapshot *out)
-{
-    PGresult *res = NULL;
-    cc_store_status rc =
-        q(p, c, &res, "SELECT name, role, weight FROM users WHERE role <> 'donor' ORDER BY name", 0, NULL);
-
-    if (rc != CC_STORE_OK)
-        return rc;
-    rc = collect_rows(res, (void **)&out->managers, &out->n_managers, sizeof *out->managers, fill_manager);
-    PQclear(res);
-    return rc;
-}
-
-static int fill_key_ref(const PGresult *r, int row, void *elem)
-{
-    cc_engine_key_ref *k = elem;
-    val(r, row, 0, k->key_hash, sizeof k->key_hash);
-    val(r, row, 1, k->engine, sizeof k->engine);
-    return 0;
-}
-
-static cc_store_status load_keys(pg *p, pg_conn *c, cc_snapshot *out)
-{
-    PGresult *res = NULL;
-    cc_store_status rc = q(p, c, &res, "SELECT key_hash, engine FROM engine_keys ORDER BY key_hash", 0, NULL);
-
-    if (rc != CC_STORE_OK)
-        return rc;
-    rc = collect_rows(res, (void **)&out->keys, &out->n_keys, sizeof *out->keys, fill_key_ref);
-    PQclear(res);
-    return rc;
-}
-
-static cc_store_status pg_load_since(void *impl, const uint64_t *since, cc_snapshot *out, cc_strlist *deleted,
-                                     uint64_t *generation, cc_scv_row **scvs, size_t *n_scvs)
-{
-    pg *p = impl;
-    pg_conn *c = acquire(p);
-    char since_text[32];
-    const char *since_param = NULL;
-    cc_store_status rc;
-
-    *scvs = NULL;
-    *n_scvs = 0;
-    if (!c)
-        return CC_STORE_IO;
-    if (since) {
-        snprintf(since_text, sizeof since_text, "%llu", (unsigned long long)*since);
-        since_param = since_text;
-    }
-    /* One snapshot for every table and the generation: a shard never points
-     * at a target the same load missed, and no change is read twice or
-     * skipped by the next load. */
-    rc = q(p, c, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
-    if (rc == CC_STORE_OK)
-        rc = load_generation(p, c, generation);
-    if (rc == CC_STORE_OK)
-        rc = load_targets(p, c, since_param, out);
-    if (rc == CC_STORE_OK)
-        rc = load_deleted(p, c, since_param, deleted);
-    if (rc == CC_STORE_OK)
-        rc = load_managers(p, c, out);
-    if (rc == CC_STORE_OK)
-        rc = load_keys(p, c, out);
-    if (rc == CC_STORE_OK)
-        rc = scv_rows(p, c, scvs, n_scvs);
-    rc = finish(p, c, rc);
-    release(p, c);
-    if (rc != CC_STORE_OK) {
-        cc_scv_rows_free(*scvs, *n_scvs);
-        *scvs = NULL;
-        *n_scvs = 0;
-    }
-    return rc;
-}
-
-static int generation_row(const PGresult *r, int row, void *arg)
-{
-    *(uint64_t *)arg = strtoull(PQgetvalue(r, row, 0), NULL, 10);
-    return 0;
-}
-
-static cc_store_status pg_change_counter(void *impl, uint64_t *out)
-{
-    return read_rows(impl, "SELECT generation FROM meta", 0, NULL, generation_row, out, 1);
 }
 
 const cc_store_ops cc_store_pg_ops = {
+    .open = pg_open,
     .close = pg_close,
+    .begin = pg_begin,
+    .end = pg_end,
+    .exists = pg_exists,
     .user_insert = pg_user_insert,
     .user_get = pg_user_get,
     .user_set_token = pg_user_set_token,
     .user_by_token = pg_user_by_token,
-    .admin_exists = pg_admin_exists,
     .key_insert = pg_key_insert,
     .key_list = pg_key_list,
     .key_delete = pg_key_delete,
-    .key_lookup = pg_key_lookup,
     .target_insert = pg_target_insert,
-    .target_get = pg_target_get,
-    .target_update = pg_target_update,
+    .target_read = pg_target_read,
+    .target_write = pg_target_write,
     .target_delete = pg_target_delete,
     .target_list = pg_target_list,
-    .shard_add = pg_shard_add,
-    .shard_remove = pg_shard_remove,
+    .targets_since = pg_targets_since,
+    .deleted_since = pg_deleted_since,
+    .shard_rows = pg_shard_rows,
+    .shard_change = pg_shard_change,
     .scv_upsert = pg_scv_upsert,
     .scv_list = pg_scv_list,
-    .seal_salt = pg_seal_salt,
+    .managers = pg_managers,
+    .key_refs = pg_key_refs,
+    .generation = pg_generation,
+    .salt_offer = pg_salt_offer,
+    .salt_get = pg_salt_get,
     .reseal = pg_reseal,
     .stats_insert = pg_stats_insert,
-    .load_since = pg_load_since,
-    .change_counter = pg_change_counter,
 };

@@ -1,9 +1,10 @@
-/* cc_store_pg: the PostgreSQL backend of cc_store (see cc_store.h), chosen
- * with database = postgresql://… (or postgres://…) in cc.conf.
+/* cc_store_pg: the PostgreSQL backend of cc_store (cc_store_backend.h,
+ * cc_store_pg_ops), chosen with database = postgresql://… (or postgres://…)
+ * in cc.conf; here, the helpers for its URL.
  *
  * A small pool of libpq connections behind a mutex serves the worker
  * threads. A connection that breaks (server restart) is dropped and opened
- * again on the next call: during the outage calls return CC_STORE_IO, and
+ * again on the next call: during the outage calls return STATUS_UNAVAILABLE, and
  * the first call after the server is back succeeds. The schema is created
  * on first connect under an advisory lock, so several CCs may start at once.
  * Connections to a host given by a domain name are always encrypted
@@ -13,12 +14,6 @@
 #define ST_CC_STORE_PG_H
 
 #include <stddef.h>
-
-#include "cc/cc_store.h"
-
-/* NULL with a reason (without the password) in err. */
-void *cc_store_pg_open(const char *url, char *err, size_t errlen);
-extern const cc_store_ops cc_store_pg_ops;
 
 /* 1 when url starts with postgresql:// or postgres://. */
 int cc_store_pg_is_url(const char *url);

@@ -22,16 +22,17 @@ static void work_list(cc_job *job)
 {
     cc_user user;
     cc_strlist ids = {0};
-    cc_store_status st;
+    struct status st;
+    status_code rc;
     if (job->auth != NULL) {
         if (cc_job_manager(job, &user) != 0)
             return;
-        st = cc_store_target_list_owner(job->svc->store, user.name, &ids);
+        rc = cc_store_target_list_owner(job->svc->store, user.name, &ids, &st);
     } else {
-        st = cc_store_target_list_public(job->svc->store, &ids);
+        rc = cc_store_target_list_public(job->svc->store, &ids, &st);
     }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot list targets");
+    if (rc != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     job->reply = json_pack("{s:o}", "targets", string_array(ids.v, ids.n));
@@ -78,9 +79,9 @@ static void work_create(cc_job *job)
     }
     t.owner = user.name;
     t.engines = engines;
-    cc_store_status st = cc_store_target_create(job->svc->store, &t, id);
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot create the target (options too large?)");
+    struct status st;
+    if (cc_store_target_create(job->svc->store, &t, id, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         goto out;
     }
     job->reply = json_pack("{s:s}", "target_id", id);
@@ -92,13 +93,9 @@ out:
 static void work_info(cc_job *job)
 {
     cc_target t;
-    cc_store_status st = cc_store_target_get(job->svc->store, job->param, &t);
-    if (st == CC_STORE_NOT_FOUND || st == CC_STORE_INVALID) {
-        cc_job_fail(job, 400, "unknown target '%s'", job->param);
-        return;
-    }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot read the target");
+    struct status st;
+    if (cc_store_target_get(job->svc->store, job->param, &t, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     job->reply =
@@ -114,13 +111,9 @@ static int owned_target(cc_job *job, cc_target *t)
     cc_user user;
     if (cc_job_manager(job, &user) != 0)
         return -1;
-    cc_store_status st = cc_store_target_get(job->svc->store, job->param, t);
-    if (st == CC_STORE_NOT_FOUND || st == CC_STORE_INVALID) {
-        cc_job_fail(job, 400, "unknown target '%s'", job->param);
-        return -1;
-    }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot read the target");
+    struct status st;
+    if (cc_store_target_get(job->svc->store, job->param, t, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return -1;
     }
     if (user.role != CC_ROLE_ADMIN && strcmp(t->owner, user.name) != 0) {
@@ -164,9 +157,9 @@ static void work_update(cc_job *job)
     cc_target_free(&t);
     if (parse_update(job, &u, &engines) != 0)
         goto out;
-    cc_store_status st = cc_store_target_update(job->svc->store, job->param, &u);
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot update the target");
+    struct status st;
+    if (cc_store_target_update(job->svc->store, job->param, &u, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         goto out;
     }
     job->refresh = 1;
@@ -180,13 +173,9 @@ static void work_delete(cc_job *job)
     if (owned_target(job, &t) != 0)
         return;
     cc_target_free(&t);
-    cc_store_status st = cc_store_target_delete(job->svc->store, job->param);
-    if (st == CC_STORE_CONFLICT) {
-        cc_job_fail(job, 400, "target '%s' still has shards: delete its streams first", job->param);
-        return;
-    }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot delete the target");
+    struct status st;
+    if (cc_store_target_delete(job->svc->store, job->param, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     job->refresh = 1;
@@ -224,13 +213,9 @@ static void work_streams(cc_job *job)
 {
     cc_target t;
     char path[64 + 3 * ROUTER_PARAM_BYTES];
-    cc_store_status st = cc_store_target_get(job->svc->store, job->param, &t);
-    if (st == CC_STORE_NOT_FOUND || st == CC_STORE_INVALID) {
-        cc_job_fail(job, 400, "unknown target '%s'", job->param);
-        return;
-    }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot read the target");
+    struct status st;
+    if (cc_store_target_get(job->svc->store, job->param, &t, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     /* Target ids in the store are uuid4 text: safe in a path as they are. */

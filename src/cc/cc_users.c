@@ -21,9 +21,9 @@ static int may_create_manager(cc_job *job)
     int exists = 0;
     if (job->auth != NULL)
         return cc_job_admin(job, &admin);
-    cc_store_status st = cc_store_admin_exists(job->svc->store, &exists);
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot check for admins");
+    struct status st;
+    if (cc_store_admin_exists(job->svc->store, &exists, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return -1;
     }
     if (exists) {
@@ -59,13 +59,9 @@ static void work_create_manager(cc_job *job)
         cc_job_fail(job, 400, "unknown role '%s': use 'admin' or 'manager'", role_name);
         return;
     }
-    cc_store_status st = cc_store_create_manager(job->svc->store, email, password, role, weight, token);
-    if (st == CC_STORE_EXISTS) {
-        cc_job_fail(job, 400, "a manager with email '%s' already exists", email);
-        return;
-    }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot create the manager");
+    struct status st;
+    if (cc_store_create_manager(job->svc->store, email, password, role, weight, token, &st) != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     reply_token(job, token);
@@ -83,13 +79,14 @@ static void authenticate(cc_job *job, int donors)
         cc_job_fail(job, 400, "%s", err);
         return;
     }
-    cc_store_status st = cc_store_authenticate(job->svc->store, donors, name, password, token);
-    if (st == CC_STORE_DENIED || st == CC_STORE_NOT_FOUND) {
+    struct status st;
+    status_code rc = cc_store_authenticate(job->svc->store, donors, name, password, token, &st);
+    if (rc == STATUS_DENIED || rc == STATUS_NOT_FOUND) {
         cc_job_fail(job, 401, "wrong %s or password", key);
         return;
     }
-    if (st != CC_STORE_OK) {
-        cc_job_store_fail(job, st, "cannot log in");
+    if (rc != STATUS_OK) {
+        cc_job_store_fail(job, &st);
         return;
     }
     reply_token(job, token);
@@ -117,13 +114,9 @@ static void work_create_donor(cc_job *job)
         cc_job_fail(job, 400, "%s", err);
         return;
     }
-    cc_store_status st = cc_store_create_donor(job->svc->store, username, email, password, token);
-    if (st == CC_STORE_EXISTS)
-        cc_job_fail(job, 400, "username '%s' is taken", username);
-    else if (st == CC_STORE_EMAIL_EXISTS)
-        cc_job_fail(job, 400, "email '%s' is already registered", email);
-    else if (st != CC_STORE_OK)
-        cc_job_store_fail(job, st, "cannot create the donor");
+    struct status st;
+    if (cc_store_create_donor(job->svc->store, username, email, password, token, &st) != STATUS_OK)
+        cc_job_store_fail(job, &st);
     else
         reply_token(job, token);
 }

@@ -35,6 +35,13 @@ struct store_fixture {
     const store_backend *backend;
 };
 
+/* What the store answers through cc_store_load_changes: everything
+ * (cc_snapshot_free), the engine of a plain key (NOT_FOUND when the key is
+ * unknown), the SCVs whose password unseals (free() *out). */
+status_code store_load_all(cc_store *st, cc_snapshot *out);
+status_code store_key_lookup(cc_store *st, const char *key, char engine[CC_ENGINE_MAX + 1]);
+status_code store_scv_list(cc_store *st, cc_scv **out, size_t *n);
+
 /* Opens f->database with f->dir; NULL with the reason on stderr. */
 cc_store *store_cases_open(store_fixture *f);
 /* Closes and reopens f->st (asserts success). */

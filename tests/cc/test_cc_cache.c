@@ -217,9 +217,9 @@ static void shared_open(struct shared_db *db)
     char err[256];
     snprintf(db->dir, sizeof db->dir, "/tmp/st-cc-cache.XXXXXX");
     assert_non_null(mkdtemp(db->dir));
-    db->mine = cc_store_open(NULL, db->dir, "cache-test-pass", NULL, err, sizeof err);
+    db->mine = cc_store_open(NULL, db->dir, "cache-test-pass", NULL, NULL);
     assert_non_null(db->mine);
-    db->other = cc_store_open(NULL, db->dir, "cache-test-pass", NULL, err, sizeof err);
+    db->other = cc_store_open(NULL, db->dir, "cache-test-pass", NULL, NULL);
     assert_non_null(db->other);
     db->health = cc_health_new();
     db->cache = cc_cache_new(db->mine, db->health, err, sizeof err);
@@ -247,7 +247,7 @@ static void make_target(struct shared_db *db, cc_stage stage, char id[CC_TARGET_
 {
     const char *engines[] = {"openmm"};
     cc_target_new t = {.owner = "m@x.org", .stage = stage, .engines = engines, .n_engines = 1, .weight = 1};
-    assert_int_equal(cc_store_target_create(db->other, &t, id), CC_STORE_OK);
+    assert_int_equal(cc_store_target_create(db->other, &t, id, NULL), STATUS_OK);
 }
 
 /* Polls the cache (as its ticker does) and returns the view it then holds. */
@@ -273,12 +273,13 @@ static void test_changes_reach_the_cache(void **state)
     assert_null(cc_view_key_engine(v, "no-such-key"));
     cc_view_unref(v);
     /* A new engine key, manager, target, SCV and shard. */
-    assert_int_equal(cc_store_key_create(db.other, "openmm", "k", key), CC_STORE_OK);
-    assert_int_equal(cc_store_create_manager(db.other, "m@x.org", "password-1", CC_ROLE_MANAGER, 2, db.token),
-                     CC_STORE_OK);
+    assert_int_equal(cc_store_key_create(db.other, "openmm", "k", key, NULL), STATUS_OK);
+    assert_int_equal(
+        cc_store_create_manager(db.other, "m@x.org", "password-1", CC_ROLE_MANAGER, 2, db.token, NULL),
+        STATUS_OK);
     make_target(&db, CC_STAGE_PUBLIC, id);
     make_target(&db, CC_STAGE_PUBLIC, other_id);
-    assert_int_equal(cc_store_scv_upsert(db.other, "s1", "127.0.0.1:1", "pw"), CC_STORE_OK);
+    assert_int_equal(cc_store_scv_upsert(db.other, "s1", "127.0.0.1:1", "pw", NULL), STATUS_OK);
     v = polled(&db);
     assert_string_equal(cc_view_key_engine(v, key), "openmm");
     assert_non_null(cc_view_target(v, id));
@@ -286,7 +287,7 @@ static void test_changes_reach_the_cache(void **state)
     assert_non_null(cc_view_scv(v, "s1", NULL));
     assert_null(drawn(v, "openmm")); /* no shards yet */
     cc_view_unref(v);
-    assert_int_equal(cc_store_shard_add(db.other, id, "s1"), CC_STORE_OK);
+    assert_int_equal(cc_store_shard_add(db.other, id, "s1", NULL), STATUS_OK);
     v = polled(&db);
     assert_int_equal(cc_view_target(v, id)->n_shards, 1);
     assert_string_equal(cc_view_target(v, id)->shards[0], "s1");
@@ -294,23 +295,23 @@ static void test_changes_reach_the_cache(void **state)
     cc_view *before = v;
 
     /* A stage change takes it off the draw; the earlier view still draws. */
-    assert_int_equal(cc_store_target_update(db.other, id, &to_private), CC_STORE_OK);
+    assert_int_equal(cc_store_target_update(db.other, id, &to_private, NULL), STATUS_OK);
     v = polled(&db);
     assert_int_equal(cc_view_target(v, id)->stage, CC_STAGE_PRIVATE);
     assert_null(drawn(v, "openmm"));
     assert_string_equal(drawn(before, "openmm")->id, id);
     cc_view_unref(before);
-    assert_int_equal(cc_store_target_update(db.other, id, &to_public), CC_STORE_OK);
+    assert_int_equal(cc_store_target_update(db.other, id, &to_public, NULL), STATUS_OK);
     cc_view_unref(v);
 
     /* The shard removed, the target deleted, the key deleted. */
-    assert_int_equal(cc_store_shard_remove(db.other, id, "s1"), CC_STORE_OK);
+    assert_int_equal(cc_store_shard_remove(db.other, id, "s1", NULL), STATUS_OK);
     v = polled(&db);
     assert_int_equal(cc_view_target(v, id)->n_shards, 0);
     assert_null(drawn(v, "openmm"));
     before = v;
-    assert_int_equal(cc_store_target_delete(db.other, id), CC_STORE_OK);
-    assert_int_equal(cc_store_key_delete(db.other, key), CC_STORE_OK);
+    assert_int_equal(cc_store_target_delete(db.other, id, NULL), STATUS_OK);
+    assert_int_equal(cc_store_key_delete(db.other, key, NULL), STATUS_OK);
     v = polled(&db);
     assert_null(cc_view_target(v, id));
     assert_non_null(cc_view_target(v, other_id)); /* unchanged, kept */
@@ -336,18 +337,20 @@ static void test_patched_view_matches_full_load(void **state)
     for (int i = 0; i < N; i++) {
         make_target(&db, CC_STAGE_PUBLIC, ids[i]);
         if (i % 3 == 0)
-            assert_int_equal(cc_store_shard_add(db.other, ids[i], i % 2 ? "s1" : "s2"), CC_STORE_OK);
+            assert_int_equal(cc_store_shard_add(db.other, ids[i], i % 2 ? "s1" : "s2", NULL), STATUS_OK);
         if (i % 4 == 1)
-            assert_int_equal(cc_store_target_update(db.other, ids[i], &to_private), CC_STORE_OK);
+            assert_int_equal(cc_store_target_update(db.other, ids[i], &to_private, NULL), STATUS_OK);
         if (i % 5 == 2 && i % 3 == 0) /* a target with shards cannot go */
-            assert_int_equal(cc_store_shard_remove(db.other, ids[i], i % 2 ? "s1" : "s2"), CC_STORE_OK);
+            assert_int_equal(cc_store_shard_remove(db.other, ids[i], i % 2 ? "s1" : "s2", NULL), STATUS_OK);
         if (i % 5 == 2)
-            assert_int_equal(cc_store_target_delete(db.other, ids[i]), CC_STORE_OK);
+            assert_int_equal(cc_store_target_delete(db.other, ids[i], NULL), STATUS_OK);
         if (i % 7 == 0) /* several changes per poll as well as one */
             cc_view_unref(polled(&db));
     }
     cc_view *v = polled(&db);
-    assert_int_equal(cc_store_load_all(db.mine, &full), CC_STORE_OK);
+    cc_strlist deleted;
+    uint64_t generation;
+    assert_int_equal(cc_store_load_changes(db.mine, NULL, &full, &deleted, &generation, NULL), STATUS_OK);
     assert_int_equal(full.n_targets, N - N / 5);
     for (int i = 0; i < N; i++) {
         const cc_target *t = cc_view_target(v, ids[i]);
@@ -381,12 +384,12 @@ static void test_refresh_after_own_write(void **state)
     const char *engines[] = {"openmm"};
     cc_target_new t = {.owner = "m@x.org", .stage = CC_STAGE_PUBLIC, .engines = engines, .n_engines = 1};
     shared_open(&db);
-    assert_int_equal(cc_store_target_create(db.mine, &t, id), CC_STORE_OK);
+    assert_int_equal(cc_store_target_create(db.mine, &t, id, NULL), STATUS_OK);
     assert_int_equal(cc_cache_refresh(db.cache), 0);
     cc_view *v = cc_cache_get(db.cache);
     assert_non_null(cc_view_target(v, id));
     cc_view_unref(v);
-    assert_int_equal(cc_store_target_delete(db.mine, id), CC_STORE_OK);
+    assert_int_equal(cc_store_target_delete(db.mine, id, NULL), STATUS_OK);
     assert_int_equal(cc_cache_refresh(db.cache), 0);
     v = cc_cache_get(db.cache);
     assert_null(cc_view_target(v, id));

@@ -77,11 +77,11 @@ static int teardown(void **state)
 static void test_open_errors(void **state)
 {
     store_fixture *f = *state;
-    char err[256] = "", path[128];
-    assert_null(
-        cc_store_open("mysql://u:hunter2@nowhere/db", f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "not supported"));
-    assert_null(strstr(err, "hunter2"));
+    struct status err = {0};
+    char path[128];
+    assert_null(cc_store_open("mysql://u:hunter2@nowhere/db", f->dir, STORE_TEST_PASS, NULL, &err));
+    assert_non_null(strstr(err.msg, "not supported"));
+    assert_null(strstr(err.msg, "hunter2"));
 
     /* A database from a newer schema is refused, not silently used. */
     cc_store_close(f->st);
@@ -89,14 +89,15 @@ static void test_open_errors(void **state)
     sqlite3 *db;
     snprintf(path, sizeof path, "%s/cc.db", f->dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    assert_null(cc_store_open(NULL, f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "newer"));
+    assert_null(cc_store_open(NULL, f->dir, STORE_TEST_PASS, NULL, &err));
+    assert_non_null(strstr(err.msg, "newer"));
 }
 
-/* A version 1 database (before the change counter) is upgraded in place
- * and keeps its rows. */
+/* A version 1 database (before the change counter, versioned by PRAGMA
+ * user_version, with the stats column `user`) is upgraded in place and
+ * keeps its rows. */
 static void test_upgrade_v1(void **state)
 {
     store_fixture *f = *state;
@@ -107,7 +108,7 @@ static void test_upgrade_v1(void **state)
     cc_target got;
     uint64_t v = 0, w = 0;
 
-    assert_int_equal(cc_store_target_create(f->st, &t, id), CC_STORE_OK);
+    assert_int_equal(cc_store_target_create(f->st, &t, id, NULL), STATUS_OK);
     cc_store_close(f->st);
     f->st = NULL;
     snprintf(path, sizeof path, "%s/cc.db", f->dir);
@@ -118,19 +119,24 @@ static void test_upgrade_v1(void **state)
                      "DROP TRIGGER targets_del; DROP TRIGGER shards_ins; DROP TRIGGER shards_del;"
                      "DROP TRIGGER engine_keys_ins; DROP TRIGGER engine_keys_del;"
                      "DROP TRIGGER scvs_ins; DROP TRIGGER scvs_upd; DROP TRIGGER managers_ins;"
-                     "DROP TRIGGER managers_upd; DROP TRIGGER managers_del;"
-                     "PRAGMA user_version = 1",
+                     "DROP TRIGGER managers_upd; DROP TRIGGER managers_del; DROP TABLE schema_version;"
+                     "ALTER TABLE stats RENAME COLUMN user_name TO user; PRAGMA user_version = 1",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     f->st = store_cases_open(f);
     assert_non_null(f->st);
-    assert_int_equal(cc_store_target_get(f->st, id, &got), CC_STORE_OK);
+    assert_int_equal(cc_store_target_get(f->st, id, &got, NULL), STATUS_OK);
     cc_target_free(&got);
-    assert_int_equal(cc_store_change_counter(f->st, &v), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_add(f->st, id, "scv1"), CC_STORE_OK);
-    assert_int_equal(cc_store_change_counter(f->st, &w), CC_STORE_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &v, NULL), STATUS_OK);
+    assert_int_equal(cc_store_shard_add(f->st, id, "scv1", NULL), STATUS_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &w, NULL), STATUS_OK);
     assert_true(w > v);
+    cc_stats_fragment fr = {.id = "f1", .target_id = "t", .stream_id = "s", .engine = "e", .frames = 3};
+    size_t inserted = 0;
+    assert_int_equal(cc_store_stats_insert(f->st, &fr, 1, &inserted, NULL), STATUS_OK);
+    assert_int_equal(inserted, 1);
+    assert_int_equal(f->backend->stats_rows(f), 1000003);
 }
 
 /* Two stores on one file (the CC and the bootstrap CLI): each sees the
@@ -175,8 +181,8 @@ static void test_legacy_secret_key_migrates(void **state)
     cc_engine_key *keys = NULL;
     cc_scv *scvs = NULL;
     size_t n = 0;
-    assert_int_equal(cc_store_key_create(f->st, "openmm", "old", key), CC_STORE_OK);
-    assert_int_equal(cc_store_scv_upsert(f->st, "s1", "127.0.0.1:9", "scv-password"), CC_STORE_OK);
+    assert_int_equal(cc_store_key_create(f->st, "openmm", "old", key, NULL), STATUS_OK);
+    assert_int_equal(cc_store_scv_upsert(f->st, "s1", "127.0.0.1:9", "scv-password", NULL), STATUS_OK);
     cc_store_close(f->st);
     f->st = NULL;
 
@@ -199,11 +205,11 @@ static void test_legacy_secret_key_migrates(void **state)
 
     assert_int_equal(unlink(keyfile), 0);
     store_cases_reopen(f);
-    assert_int_equal(cc_store_key_list(f->st, &keys, &n), CC_STORE_OK);
+    assert_int_equal(cc_store_key_list(f->st, &keys, &n, NULL), STATUS_OK);
     assert_int_equal(n, 1);
     assert_string_equal(keys[0].key, key);
     free(keys);
-    assert_int_equal(cc_store_scv_list(f->st, &scvs, &n), CC_STORE_OK);
+    assert_int_equal(store_scv_list(f->st, &scvs, &n), STATUS_OK);
     assert_int_equal(n, 1);
     assert_string_equal(scvs[0].password, "scv-password");
     free(scvs);
@@ -220,11 +226,11 @@ static void test_two_stores(void **state)
     cc_snapshot s;
 
     assert_non_null(other);
-    assert_int_equal(cc_store_change_counter(f->st, &v), CC_STORE_OK);
-    assert_int_equal(cc_store_target_create(other, &t, id), CC_STORE_OK);
-    assert_int_equal(cc_store_change_counter(f->st, &w), CC_STORE_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &v, NULL), STATUS_OK);
+    assert_int_equal(cc_store_target_create(other, &t, id, NULL), STATUS_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &w, NULL), STATUS_OK);
     assert_true(w > v);
-    assert_int_equal(cc_store_load_all(f->st, &s), CC_STORE_OK);
+    assert_int_equal(store_load_all(f->st, &s), STATUS_OK);
     assert_int_equal(s.n_targets, 1);
     assert_string_equal(s.targets[0].id, id);
     cc_snapshot_free(&s);

@@ -120,42 +120,42 @@ static int file_has(const char *path, const char *needle)
 static void test_open_errors(void **state)
 {
     store_fixture *f = *state;
-    char err[512] = "", url[512];
+    struct status err = {0};
+    char url[512];
     int port = pg_harness_port(server);
 
     /* Nothing listens there; the reason names the server, never the password. */
     log_set_quiet(1);
-    assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:1/x", f->dir, STORE_TEST_PASS, NULL, err,
-                              sizeof err));
-    assert_non_null(strstr(err, "cannot connect"));
-    assert_non_null(strstr(err, "127.0.0.1:1"));
-    assert_null(strstr(err, "hunter2"));
+    assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:1/x", f->dir, STORE_TEST_PASS, NULL, &err));
+    assert_non_null(strstr(err.msg, "cannot connect"));
+    assert_non_null(strstr(err.msg, "127.0.0.1:1"));
+    assert_null(strstr(err.msg, "hunter2"));
     assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:1/x?connect_timeout=zz", f->dir,
-                              STORE_TEST_PASS, NULL, err, sizeof err));
-    assert_null(strstr(err, "hunter2"));
-    assert_null(cc_store_open("postgresql://cc:hunter2@127.0.0.1:%zz/x", f->dir, STORE_TEST_PASS, NULL, err,
-                              sizeof err));
-    assert_null(strstr(err, "hunter2"));
+                              STORE_TEST_PASS, NULL, &err));
+    assert_null(strstr(err.msg, "hunter2"));
+    assert_null(
+        cc_store_open("postgresql://cc:hunter2@127.0.0.1:%zz/x", f->dir, STORE_TEST_PASS, NULL, &err));
+    assert_null(strstr(err.msg, "hunter2"));
 
     /* A domain name demands TLS, which this server does not offer; an
      * explicit weaker sslmode is raised, not obeyed. */
     snprintf(url, sizeof url, "postgresql://postgres:hunter2@db.example.org:%d/%s?hostaddr=127.0.0.1", port,
              f->dbname);
-    assert_null(cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "SSL"));
-    assert_null(strstr(err, "hunter2"));
+    assert_null(cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, &err));
+    assert_non_null(strstr(err.msg, "SSL"));
+    assert_null(strstr(err.msg, "hunter2"));
     snprintf(url, sizeof url, "postgresql://postgres@db.example.org:%d/%s?hostaddr=127.0.0.1&sslmode=disable",
              port, f->dbname);
-    assert_null(cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "SSL"));
+    assert_null(cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, &err));
+    assert_non_null(strstr(err.msg, "SSL"));
     /* localhost and the socket folder are local: plain connections. */
     snprintf(url, sizeof url, "postgresql://postgres:hunter2@localhost:%d/%s", port, f->dbname);
-    cc_store *st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, sizeof err);
+    cc_store *st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, &err);
     assert_non_null(st);
     cc_store_close(st);
     snprintf(url, sizeof url, "postgresql://postgres@/%s?host=%s&port=%d", f->dbname, pg_harness_dir(server),
              port);
-    st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, sizeof err);
+    st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, &err);
     assert_non_null(st);
     cc_store_close(st);
     log_set_quiet(0);
@@ -165,15 +165,15 @@ static void test_open_errors(void **state)
     f->st = NULL;
     assert_int_equal(
         pg_harness_query(server, f->dbname, "UPDATE meta SET schema_version = 99", NULL, NULL, 0), 0);
-    assert_null(cc_store_open(f->database, f->dir, STORE_TEST_PASS, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "newer"));
+    assert_null(cc_store_open(f->database, f->dir, STORE_TEST_PASS, NULL, &err));
+    assert_non_null(strstr(err.msg, "newer"));
 }
 
-static cc_store_status new_target(cc_store *st, char id[CC_TARGET_ID_LEN + 1])
+static status_code new_target(cc_store *st, char id[CC_TARGET_ID_LEN + 1])
 {
     const char *engines[] = {"openmm"};
     cc_target_new t = {.owner = "m@x.org", .stage = CC_STAGE_PUBLIC, .engines = engines, .n_engines = 1};
-    return cc_store_target_create(st, &t, id);
+    return cc_store_target_create(st, &t, id, NULL);
 }
 
 static void stats_one(cc_stats_fragment *fr, const char *id)
@@ -210,19 +210,20 @@ static void test_restart(void **state)
     snprintf(logpath, sizeof logpath, "%s/log.txt", f->dir);
     assert_int_equal(log_open(logpath), 0);
 
-    assert_int_equal(new_target(f->st, id), CC_STORE_OK);
-    assert_int_equal(cc_store_key_create(f->st, "openmm", "d", key), CC_STORE_OK);
+    assert_int_equal(new_target(f->st, id), STATUS_OK);
+    assert_int_equal(cc_store_key_create(f->st, "openmm", "d", key, NULL), STATUS_OK);
     log_set_quiet(1);
     assert_int_equal(pg_harness_stop(server), 0);
-    assert_int_equal(cc_store_target_get(f->st, id, &t), CC_STORE_IO);
-    assert_int_equal(new_target(f->st, id2), CC_STORE_IO);
+    assert_int_equal(cc_store_target_get(f->st, id, &t, NULL), STATUS_UNAVAILABLE);
+    assert_int_equal(new_target(f->st, id2), STATUS_UNAVAILABLE);
     stats_one(&fr, "during");
-    assert_int_equal(cc_store_stats_insert(f->st, &fr, 1, &ins), CC_STORE_IO);
+    assert_int_equal(cc_store_stats_insert(f->st, &fr, 1, &ins, NULL), STATUS_UNAVAILABLE);
     assert_int_equal(ins, 0);
-    assert_int_equal(cc_store_load_all(f->st, &s), CC_STORE_IO);
+    assert_int_equal(store_load_all(f->st, &s), STATUS_UNAVAILABLE);
     assert_int_equal(s.n_targets, 0);
-    assert_int_equal(cc_store_change_counter(f->st, &v), CC_STORE_IO);
-    assert_int_equal(cc_store_create_manager(f->st, "m@x.org", "pw", CC_ROLE_MANAGER, 1, tok), CC_STORE_IO);
+    assert_int_equal(cc_store_change_counter(f->st, &v, NULL), STATUS_UNAVAILABLE);
+    assert_int_equal(cc_store_create_manager(f->st, "m@x.org", "pw", CC_ROLE_MANAGER, 1, tok, NULL),
+                     STATUS_UNAVAILABLE);
     assert_int_equal(pg_harness_resume(server), 0);
     log_set_quiet(0);
     log_close();
@@ -231,23 +232,24 @@ static void test_restart(void **state)
 
     /* More calls than pooled connections, so every stale one is met. */
     for (int i = 0; i < 6; i++) {
-        assert_int_equal(cc_store_target_get(f->st, id, &t), CC_STORE_OK);
+        assert_int_equal(cc_store_target_get(f->st, id, &t, NULL), STATUS_OK);
         cc_target_free(&t);
     }
-    assert_int_equal(cc_store_key_lookup(f->st, key, engine), CC_STORE_OK);
-    assert_int_equal(cc_store_stats_insert(f->st, &fr, 1, &ins), CC_STORE_OK);
+    assert_int_equal(store_key_lookup(f->st, key, engine), STATUS_OK);
+    assert_int_equal(cc_store_stats_insert(f->st, &fr, 1, &ins, NULL), STATUS_OK);
     assert_int_equal(ins, 1);
-    assert_int_equal(cc_store_load_all(f->st, &s), CC_STORE_OK);
+    assert_int_equal(store_load_all(f->st, &s), STATUS_OK);
     assert_int_equal(s.n_targets, 1);
     cc_snapshot_free(&s);
-    assert_int_equal(new_target(f->st, id2), CC_STORE_OK);
+    assert_int_equal(new_target(f->st, id2), STATUS_OK);
 
     /* A second restart with idle connections in the pool. */
     assert_int_equal(pg_harness_stop(server), 0);
     assert_int_equal(pg_harness_resume(server), 0);
-    assert_int_equal(cc_store_create_manager(f->st, "m@x.org", "pw", CC_ROLE_MANAGER, 1, tok), CC_STORE_OK);
-    assert_int_equal(cc_store_change_counter(f->st, &v), CC_STORE_OK);
-    assert_int_equal(cc_store_target_delete(f->st, id2), CC_STORE_OK);
+    assert_int_equal(cc_store_create_manager(f->st, "m@x.org", "pw", CC_ROLE_MANAGER, 1, tok, NULL),
+                     STATUS_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &v, NULL), STATUS_OK);
+    assert_int_equal(cc_store_target_delete(f->st, id2, NULL), STATUS_OK);
 }
 
 /* Two CCs on one database (same cc_pass): each sees the other's
@@ -265,36 +267,37 @@ static void test_two_stores(void **state)
     size_t n = 0;
 
     assert_non_null(b);
-    assert_int_equal(cc_store_change_counter(f->st, &va), CC_STORE_OK);
-    assert_int_equal(cc_store_change_counter(b, &vb), CC_STORE_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &va, NULL), STATUS_OK);
+    assert_int_equal(cc_store_change_counter(b, &vb, NULL), STATUS_OK);
     assert_true(va == vb);
-    assert_int_equal(new_target(f->st, id), CC_STORE_OK);
-    assert_int_equal(cc_store_shard_add(b, id, "scv1"), CC_STORE_OK);
-    assert_int_equal(cc_store_key_create(b, "openmm", "d", key), CC_STORE_OK);
-    assert_int_equal(cc_store_scv_upsert(f->st, "scv1", "h:1", "sekrit"), CC_STORE_OK);
-    assert_int_equal(cc_store_change_counter(f->st, &wa), CC_STORE_OK);
-    assert_int_equal(cc_store_change_counter(b, &wb), CC_STORE_OK);
+    assert_int_equal(new_target(f->st, id), STATUS_OK);
+    assert_int_equal(cc_store_shard_add(b, id, "scv1", NULL), STATUS_OK);
+    assert_int_equal(cc_store_key_create(b, "openmm", "d", key, NULL), STATUS_OK);
+    assert_int_equal(cc_store_scv_upsert(f->st, "scv1", "h:1", "sekrit", NULL), STATUS_OK);
+    assert_int_equal(cc_store_change_counter(f->st, &wa, NULL), STATUS_OK);
+    assert_int_equal(cc_store_change_counter(b, &wb, NULL), STATUS_OK);
     assert_true(wa > va);
     assert_true(wa == wb);
 
-    assert_int_equal(cc_store_key_lookup(f->st, key, engine), CC_STORE_OK);
-    assert_int_equal(cc_store_scv_list(b, &scvs, &n), CC_STORE_OK);
+    assert_int_equal(store_key_lookup(f->st, key, engine), STATUS_OK);
+    assert_int_equal(store_scv_list(b, &scvs, &n), STATUS_OK);
     assert_int_equal(n, 1);
     assert_string_equal(scvs[0].password, "sekrit");
     free(scvs);
-    assert_int_equal(cc_store_load_all(b, &s), CC_STORE_OK);
+    assert_int_equal(store_load_all(b, &s), STATUS_OK);
     assert_int_equal(s.n_targets, 1);
     assert_int_equal(s.targets[0].n_shards, 1);
     assert_int_equal(s.n_keys, 1);
     cc_snapshot_free(&s);
-    assert_int_equal(cc_store_target_delete(b, id), CC_STORE_CONFLICT);
+    assert_int_equal(cc_store_target_delete(b, id, NULL), STATUS_CONFLICT);
 
     stats_one(&fr[0], "a");
     stats_one(&fr[1], "b");
     stats_one(&fr[2], "c");
-    assert_int_equal(cc_store_stats_insert(f->st, fr, 2, &ins), CC_STORE_OK);
+    assert_int_equal(cc_store_stats_insert(f->st, fr, 2, &ins, NULL), STATUS_OK);
     assert_int_equal(ins, 2);
-    assert_int_equal(cc_store_stats_insert(b, fr, 3, &ins), CC_STORE_OK); /* a retry through the other CC */
+    assert_int_equal(cc_store_stats_insert(b, fr, 3, &ins, NULL),
+                     STATUS_OK); /* a retry through the other CC */
     assert_int_equal(ins, 1);
     assert_int_equal(pg_stats_rows(f), 3 * 1000000 + 3);
     cc_store_close(b);
@@ -311,12 +314,12 @@ static void test_bad_text(void **state)
     int admin = -1;
 
     for (int i = 0; i < 6; i++)
-        assert_int_equal(cc_store_create_manager(f->st, "\xff\xfe@x.org", "pw", CC_ROLE_ADMIN, 1, tok),
-                         CC_STORE_INVALID);
+        assert_int_equal(cc_store_create_manager(f->st, "\xff\xfe@x.org", "pw", CC_ROLE_ADMIN, 1, tok, NULL),
+                         STATUS_INVALID);
     stats_one(&fr, "s\xff");
-    assert_int_equal(cc_store_stats_insert(f->st, &fr, 1, &ins), CC_STORE_INVALID);
+    assert_int_equal(cc_store_stats_insert(f->st, &fr, 1, &ins, NULL), STATUS_INVALID);
     assert_int_equal(ins, 0);
-    assert_int_equal(cc_store_admin_exists(f->st, &admin), CC_STORE_OK);
+    assert_int_equal(cc_store_admin_exists(f->st, &admin, NULL), STATUS_OK);
     assert_int_equal(admin, 0);
     assert_int_equal(pg_stats_rows(f), 0);
 }
@@ -356,11 +359,11 @@ static void test_concurrent_create(void **state)
     for (int i = 0; i < 4; i++)
         assert_non_null(o[i].st);
     char key[AUTH_TOKEN_HEX_LEN + 1];
-    assert_int_equal(cc_store_key_create(o[0].st, "openmm", "k", key), CC_STORE_OK);
+    assert_int_equal(cc_store_key_create(o[0].st, "openmm", "k", key, NULL), STATUS_OK);
     for (int i = 1; i < 4; i++) {
         cc_engine_key *keys = NULL;
         size_t n = 0;
-        assert_int_equal(cc_store_key_list(o[i].st, &keys, &n), CC_STORE_OK);
+        assert_int_equal(cc_store_key_list(o[i].st, &keys, &n, NULL), STATUS_OK);
         assert_int_equal(n, 1);
         assert_string_equal(keys[0].key, key);
         free(keys);
@@ -396,7 +399,7 @@ static void test_load_100k(void **state)
                                       NULL, NULL, 0),
                      0);
     double t0 = clock_mono_s();
-    assert_int_equal(cc_store_load_all(f->st, &s), CC_STORE_OK);
+    assert_int_equal(store_load_all(f->st, &s), STATUS_OK);
     printf("load_all of 100000 targets: %.0f ms\n", (clock_mono_s() - t0) * 1000);
     assert_int_equal(s.n_targets, 100000);
     size_t sharded = 0;
@@ -416,14 +419,14 @@ static void test_load_100k(void **state)
 /* Opens url with the log captured; 1 when the store opened and its log
  * line says TLS, 0 when it opened without, -1 when it did not open (the
  * reason in err). */
-static int open_tls(store_fixture *f, const char *url, char *err, size_t errlen)
+static int open_tls(store_fixture *f, const char *url, struct status *err)
 {
     char logpath[128];
     snprintf(logpath, sizeof logpath, "%s/tls.log", f->dir);
     unlink(logpath);
     log_set_quiet(1);
     assert_int_equal(log_open(logpath), 0);
-    cc_store *st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err, errlen);
+    cc_store *st = cc_store_open(url, f->dir, STORE_TEST_PASS, NULL, err);
     log_close();
     log_set_quiet(0);
     if (!st)
@@ -439,7 +442,8 @@ static int open_tls(store_fixture *f, const char *url, char *err, size_t errlen)
 static void test_tls(void **state)
 {
     store_fixture *f = *state;
-    char pki[128], cert[160], chain[160], both[160], key[160], root[160], url[1024], err[512];
+    char pki[128], cert[160], chain[160], both[160], key[160], root[160], url[1024];
+    struct status err = {0};
     size_t n1 = 0, n2 = 0;
     int port = pg_harness_port(server);
 
@@ -462,19 +466,19 @@ static void test_tls(void **state)
 
     snprintf(url, sizeof url, "postgresql://postgres@db.example.org:%d/%s?hostaddr=127.0.0.1&sslmode=disable",
              port, f->dbname);
-    assert_int_equal(open_tls(f, url, err, sizeof err), 1);
+    assert_int_equal(open_tls(f, url, &err), 1);
     snprintf(url, sizeof url, "postgresql://postgres@127.0.0.1:%d/%s?sslmode=disable", port, f->dbname);
-    assert_int_equal(open_tls(f, url, err, sizeof err), 0);
+    assert_int_equal(open_tls(f, url, &err), 0);
     /* verify-full is obeyed: the certificate names localhost, not db.example.org. */
     snprintf(url, sizeof url, "postgresql://postgres@localhost:%d/%s?sslmode=verify-full&sslrootcert=%s",
              port, f->dbname, root);
-    assert_int_equal(open_tls(f, url, err, sizeof err), 1);
+    assert_int_equal(open_tls(f, url, &err), 1);
     snprintf(
         url, sizeof url,
         "postgresql://postgres@db.example.org:%d/%s?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert=%s",
         port, f->dbname, root);
-    assert_int_equal(open_tls(f, url, err, sizeof err), -1);
-    assert_non_null(strstr(err, "db.example.org"));
+    assert_int_equal(open_tls(f, url, &err), -1);
+    assert_non_null(strstr(err.msg, "db.example.org"));
 }
 
 int main(void)
