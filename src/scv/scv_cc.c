@@ -1,7 +1,6 @@
 #include "scv/scv_cc.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +21,6 @@ struct scv_cc {
     json_t *verified; /* sha256(token) -> {"user","admin","until"} */
     json_t *targets;  /* target id -> {"info","until"} */
 };
-
-static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, SCV_CC_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
 
 scv_cc *scv_cc_new(const struct config *cfg, const char *secret)
 {
@@ -71,50 +61,51 @@ void scv_cc_free(scv_cc *cc)
     free(cc);
 }
 
-static struct client *thread_client(scv_cc *cc, char *err)
+static struct client *thread_client(scv_cc *cc, struct status *st)
 {
     struct client_error cerr;
     if (cc->cfg.command_center[0] == '\0') {
-        set_err(err, "command_center is not set in scv.conf");
+        status_fail(st, STATUS_UNAVAILABLE, "command_center is not set in scv.conf");
         return NULL;
     }
     struct client *c = client_pool_get(cc->clients, &cerr);
     if (c == NULL)
-        set_err(err, "cannot use command_center '%s': %s", cc->cfg.command_center, cerr.message);
+        status_fail(st, STATUS_UNAVAILABLE, "cannot use command_center '%s': %s", cc->cfg.command_center,
+                    cerr.message);
     return c;
 }
 
 /* One call; on OK *reply_json is the parsed 200 body (new reference, {} when
  * empty) if reply_json is not NULL. */
-static scv_cc_rc call(scv_cc *cc, const char *method, const char *path, const char *auth, const json_t *body,
-                      json_t **reply_json, char *err)
+static status_code call(scv_cc *cc, const char *method, const char *path, const char *auth,
+                        const json_t *body, json_t **reply_json, struct status *st)
 {
     static const char *const json_headers[] = {"Content-Type: application/json", NULL};
     struct client_reply reply;
     struct client_error cerr;
-    scv_cc_rc rc = SCV_CC_UNREACHABLE;
+    status_code rc = STATUS_UNAVAILABLE;
     char *text = NULL;
-    struct client *c = thread_client(cc, err);
+    struct client *c = thread_client(cc, st);
     if (c == NULL)
-        return SCV_CC_UNREACHABLE;
+        return STATUS_UNAVAILABLE;
     if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
-        set_err(err, "out of memory encoding a request to the command center");
-        return SCV_CC_UNREACHABLE;
+        return status_fail(st, STATUS_UNAVAILABLE, "out of memory encoding a request to the command center");
     }
     if (client_request(c, method, path, auth, text, text ? strlen(text) : 0, text ? json_headers : NULL,
                        &reply, &cerr) != 0) {
-        set_err(err, "command center %s is unreachable: %s", cc->cfg.command_center, cerr.message);
+        status_fail(st, STATUS_UNAVAILABLE, "command center %s is unreachable: %s", cc->cfg.command_center,
+                    cerr.message);
         goto out;
     }
     if (reply.status == 200) {
-        rc = SCV_CC_OK;
+        rc = STATUS_OK;
         if (reply_json != NULL)
             *reply_json = reply.json != NULL ? json_incref(reply.json) : json_object();
     } else if (reply.status == 400 || reply.status == 401) {
-        rc = SCV_CC_REFUSED;
-        set_err(err, "%s", cerr.message);
+        rc = status_fail(st, STATUS_CONFLICT, "%s", cerr.message);
     } else {
-        set_err(err, "command center answered %s %s with %ld: %s", method, path, reply.status, cerr.message);
+        status_fail(st, STATUS_UNAVAILABLE, "command center answered %s %s with %ld: %s", method, path,
+                    reply.status, cerr.message);
     }
     client_reply_free(&reply);
 out:
@@ -145,23 +136,24 @@ static void cache_put(scv_cc *cc, json_t *cache, const char *key, json_t *value,
     pthread_mutex_unlock(&cc->cache_lock);
 }
 
-scv_cc_rc scv_cc_verify(scv_cc *cc, const char *user_token, char *user, size_t user_len, int *admin,
-                        char *err)
+status_code scv_cc_verify(scv_cc *cc, const char *user_token, char *user, size_t user_len, int *admin,
+                          struct status *st)
 {
     char key[CRYPTO_SHA256_HEX_LEN + 1];
     double now = clock_wall_s();
     json_t *who = NULL;
-    scv_cc_rc rc = SCV_CC_OK;
+    status_code rc = STATUS_OK;
     crypto_sha256_hex(user_token, strlen(user_token), key);
     who = cache_get(cc, cc->verified, key, now);
     if (who == NULL) {
-        rc = call(cc, "GET", "/users/verify", user_token, NULL, &who, err);
-        if (rc != SCV_CC_OK)
+        rc = call(cc, "GET", "/users/verify", user_token, NULL, &who, st);
+        if (rc != STATUS_OK)
             return rc;
         if (!json_is_string(json_object_get(who, "user"))) {
-            set_err(err, "the command center's /users/verify reply lacks \"user\"; is it a Siegetank CC?");
             json_decref(who);
-            return SCV_CC_UNREACHABLE;
+            return status_fail(
+                st, STATUS_UNAVAILABLE,
+                "the command center's /users/verify reply lacks \"user\"; is it a Siegetank CC?");
         }
         cache_put(cc, cc->verified, key, who, now);
     }
@@ -169,65 +161,62 @@ scv_cc_rc scv_cc_verify(scv_cc *cc, const char *user_token, char *user, size_t u
     const char *role = json_string_value(json_object_get(who, "role"));
     *admin = role != NULL && strcmp(role, "admin") == 0;
     json_decref(who);
-    return SCV_CC_OK;
+    return STATUS_OK;
 }
 
-scv_cc_rc scv_cc_target_info(scv_cc *cc, const char *target_id, json_t **info, char *err)
+status_code scv_cc_target_info(scv_cc *cc, const char *target_id, json_t **info, struct status *st)
 {
     double now = clock_wall_s();
     *info = cache_get(cc, cc->targets, target_id, now);
     if (*info != NULL)
-        return SCV_CC_OK;
+        return STATUS_OK;
     char *escaped = client_path_escape(target_id, 0);
     char path[1024];
     if (escaped == NULL || snprintf(path, sizeof path, "/targets/info/%s", escaped) >= (int)sizeof path) {
         free(escaped);
-        set_err(err, "target id is too long");
-        return SCV_CC_REFUSED;
+        return status_fail(st, STATUS_INVALID, "target id is too long");
     }
     free(escaped);
-    scv_cc_rc rc = call(cc, "GET", path, NULL, NULL, info, err);
-    if (rc != SCV_CC_OK)
+    status_code rc = call(cc, "GET", path, NULL, NULL, info, st);
+    if (rc != STATUS_OK)
         return rc;
     if (!json_is_object(*info) || !json_is_string(json_object_get(*info, "owner"))) {
-        set_err(err, "the command center's target info lacks \"owner\"");
         json_decref(*info);
         *info = NULL;
-        return SCV_CC_UNREACHABLE;
+        return status_fail(st, STATUS_UNAVAILABLE, "the command center's target info lacks \"owner\"");
     }
     cache_put(cc, cc->targets, target_id, *info, now);
-    return SCV_CC_OK;
+    return STATUS_OK;
 }
 
-scv_cc_rc scv_cc_register(scv_cc *cc, char *err)
+status_code scv_cc_register(scv_cc *cc, struct status *st)
 {
     json_t *body = json_pack("{s:s,s:s,s:s}", "name", cc->cfg.name, "host", cc->cfg.external_host, "password",
                              cc->secret);
-    scv_cc_rc rc = call(cc, "PUT", "/scvs/register", cc->cfg.cc_pass, body, NULL, err);
+    status_code rc = call(cc, "PUT", "/scvs/register", cc->cfg.cc_pass, body, NULL, st);
     json_decref(body);
     return rc;
 }
 
-scv_cc_rc scv_cc_shard(scv_cc *cc, const char *target_id, const char *op, char *err)
+status_code scv_cc_shard(scv_cc *cc, const char *target_id, const char *op, struct status *st)
 {
     char path[1024];
     char *escaped = client_path_escape(target_id, 0);
     if (escaped == NULL || snprintf(path, sizeof path, "/targets/shards/%s", escaped) >= (int)sizeof path) {
         free(escaped);
-        set_err(err, "target id is too long");
-        return SCV_CC_REFUSED;
+        return status_fail(st, STATUS_INVALID, "target id is too long");
     }
     free(escaped);
     json_t *body = json_pack("{s:s,s:s}", "scv", cc->cfg.name, "op", op);
-    scv_cc_rc rc = call(cc, "PUT", path, cc->cfg.cc_pass, body, NULL, err);
+    status_code rc = call(cc, "PUT", path, cc->cfg.cc_pass, body, NULL, st);
     json_decref(body);
     return rc;
 }
 
-scv_cc_rc scv_cc_post_stats(scv_cc *cc, json_t *fragments, char *err)
+status_code scv_cc_post_stats(scv_cc *cc, json_t *fragments, struct status *st)
 {
     json_t *body = json_pack("{s:O}", "fragments", fragments);
-    scv_cc_rc rc = call(cc, "POST", "/stats", cc->cfg.cc_pass, body, NULL, err);
+    status_code rc = call(cc, "POST", "/stats", cc->cfg.cc_pass, body, NULL, st);
     json_decref(body);
     return rc;
 }

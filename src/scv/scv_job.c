@@ -129,3 +129,11 @@ void scv_job_ok(struct scv_job *job, json_t *body)
     job->status = 200;
     job->reply = body != NULL ? body : json_object();
 }
+
+void scv_job_status(struct scv_job *job, status_code rc, const struct status *st)
+{
+    if (rc == STATUS_OK)
+        scv_job_ok(job, NULL);
+    else
+        scv_job_fail(job, status_http(rc), "%s", st->msg);
+}

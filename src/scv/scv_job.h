@@ -13,6 +13,7 @@
 
 #include "runtime/server.h"
 #include "scv/scv_service.h"
+#include "util/status.h"
 
 #define SCV_JOB_ERR_LEN 1024
 
@@ -45,5 +46,8 @@ void scv_job_run_bulk(struct server_request *r, scv_job_fn work);
 void scv_job_fail(struct scv_job *job, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void scv_job_ok(struct scv_job *job, json_t *body); /* steals body; NULL = {} */
+/* Replies {} when rc is STATUS_OK, else status_http(rc) with
+ * {"error": st->msg}. */
+void scv_job_status(struct scv_job *job, status_code rc, const struct status *st);
 
 #endif

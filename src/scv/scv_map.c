@@ -126,8 +126,3 @@ void *scv_map_remove(scv_map *m, const char *key)
     m->count--;
     return value;
 }
-
-size_t scv_map_count(const scv_map *m)
-{
-    return m->count;
-}

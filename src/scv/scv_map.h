@@ -17,6 +17,5 @@ void *scv_map_get(const scv_map *m, const char *key);
 int scv_map_put(scv_map *m, const char *key, void *value);
 /* The removed value, or NULL when absent. */
 void *scv_map_remove(scv_map *m, const char *key);
-size_t scv_map_count(const scv_map *m);
 
 #endif

@@ -9,16 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scv/scv_handlers.h"
 #include "scv/scv_metrics.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/fs.h"
 #include "util/log.h"
-
-double scv_now(void)
-{
-    return clock_wall_s();
-}
 
 /* ---- the secret ------------------------------------------------------- */
 
@@ -80,19 +76,9 @@ static void tune_allocator(void)
         log_warn("cannot tune the allocator for large bodies; frames will cost more CPU");
 }
 
-static int load_stream(const scv_stream_record *rec, void *ctx)
-{
-    scv_index *ix = ctx;
-    if (scv_index_add(ix, rec->id, rec->target_id, rec->status, rec->frames, rec->error_count) != 0) {
-        log_error("cannot index stream %s (out of memory or a duplicate id)", rec->id);
-        return 1;
-    }
-    return 0;
-}
-
 scv_service *scv_service_create(const struct config *cfg, char *err, size_t errlen)
 {
-    char serr[STREAM_STORE_ERR_LEN] = "";
+    struct status st;
     scv_service *svc = calloc(1, sizeof *svc);
     if (svc == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -111,14 +97,17 @@ scv_service *scv_service_create(const struct config *cfg, char *err, size_t errl
                      strerror(errno));
         goto fail;
     }
-    svc->store = stream_store_open(cfg->data_folder, serr);
-    if (svc->store == NULL) {
-        snprintf(err, errlen, "cannot open the stream store: %s", serr);
-        goto fail;
-    }
-    svc->index = scv_index_new();
-    if (svc->index == NULL || stream_store_foreach(svc->store, load_stream, svc->index) != 0) {
-        snprintf(err, errlen, "cannot load the streams into memory (see the log)");
+    struct scv_streams_config scfg = {
+        .data_dir = cfg->data_folder,
+        .scv_name = cfg->name,
+        .token_ttl = cfg->heartbeat_increment,
+        .max_stream_errors = cfg->max_stream_errors,
+        .max_inflate = cfg->max_inflate_size,
+        .max_start_files = 2 * cfg->max_body_size,
+    };
+    svc->streams = scv_streams_open(&scfg, &st);
+    if (svc->streams == NULL) {
+        snprintf(err, errlen, "%s", st.msg);
         goto fail;
     }
     svc->cc = scv_cc_new(cfg, svc->secret);
@@ -136,36 +125,11 @@ void scv_service_destroy(scv_service *svc)
 {
     if (svc == NULL)
         return;
-    char err[STREAM_STORE_ERR_LEN];
     scv_cc_free(svc->cc);
-    scv_index_free(svc->index);
+    scv_streams_close(svc->streams);
     scv_metrics_free(svc->metrics);
-    /* The server has stopped and every worker has finished, so nothing can
-     * touch the store any more: a clean stop spares the next start its walk. */
-    if (svc->store && stream_store_close_clean(svc->store, err) == STREAM_STORE_OK)
-        log_info("stream store closed cleanly; the next start skips checking every stream folder");
-    else if (svc->store)
-        log_warn("stream store closed without the clean-stop marker: %s", err);
     pthread_mutex_destroy(&svc->shard_lock);
     free(svc);
-}
-
-/* ---- deactivation ----------------------------------------------------- */
-
-void scv_service_finish(scv_service *svc, scv_stream *st)
-{
-    char err[STREAM_STORE_ERR_LEN];
-    struct scv_stream_info info;
-    if (scv_index_info(svc->index, st, &info) == 0 &&
-        stream_store_discard_buffer(svc->store, info.id, err) != STREAM_STORE_OK)
-        log_error("deactivating %s: cannot discard its buffer: %s", info.id, err);
-    json_t *fragment = scv_index_finish(svc->index, st);
-    if (fragment == NULL)
-        return;
-    if (stream_store_outbox_add(svc->store, fragment, err) != STREAM_STORE_OK)
-        log_error("stats fragment lost for %s: %s", json_string_value(json_object_get(fragment, "stream_id")),
-                  err);
-    json_decref(fragment);
 }
 
 /* ---- tickers ---------------------------------------------------------- */
@@ -173,26 +137,17 @@ void scv_service_finish(scv_service *svc, scv_stream *st)
 static void tick_expiry(void *arg)
 {
     scv_service *svc = arg;
-    scv_stream **expired = NULL;
-    size_t n = scv_index_expire(svc->index, scv_now(), &expired);
-    scv_metrics_expired(svc->metrics, n);
-    for (size_t i = 0; i < n; i++) {
-        scv_stream_lock(expired[i]);
-        scv_service_finish(svc, expired[i]);
-        scv_stream_unlock(expired[i]);
-        scv_index_put(svc->index, expired[i]);
-    }
-    free(expired);
+    scv_metrics_expired(svc->metrics, scv_streams_expire(svc->streams));
 }
 
 static void tick_register(void *arg)
 {
     scv_service *svc = arg;
-    char err[SCV_CC_ERR_LEN];
-    double now = scv_now();
+    struct status st;
+    double now = clock_wall_s();
     if (now < svc->next_register)
         return;
-    if (scv_cc_register(svc->cc, err) == SCV_CC_OK) {
+    if (scv_cc_register(svc->cc, &st) == STATUS_OK) {
         if (svc->registered != 1)
             log_info(SCV_SERVICE_REGISTERED " %s as '%s' (%s)", svc->cfg.command_center, svc->cfg.name,
                      svc->cfg.external_host);
@@ -201,7 +156,8 @@ static void tick_register(void *arg)
         return;
     }
     if (svc->registered != -1)
-        log_warn("cannot register with the command center: %s (retrying every %d s)", err, SCV_RETRY_SECONDS);
+        log_warn("cannot register with the command center: %s (retrying every %d s)", st.msg,
+                 SCV_RETRY_SECONDS);
     svc->registered = -1;
     svc->next_register = now + SCV_RETRY_SECONDS;
 }
@@ -209,21 +165,20 @@ static void tick_register(void *arg)
 static void tick_ship_stats(void *arg)
 {
     scv_service *svc = arg;
-    char err[SCV_CC_ERR_LEN];
-    char serr[STREAM_STORE_ERR_LEN];
+    struct status st;
     json_t *batch = NULL;
-    double now = scv_now();
+    double now = clock_wall_s();
     if (now < svc->next_ship)
         return;
-    if (stream_store_outbox_list(svc->store, SCV_STATS_BATCH, &batch, serr) != STREAM_STORE_OK) {
-        log_error("stats outbox: %s", serr);
+    if (scv_streams_outbox_list(svc->streams, SCV_STATS_BATCH, &batch, &st) != STATUS_OK) {
+        log_error("stats outbox: %s", st.msg);
         goto out;
     }
     size_t n = json_array_size(batch);
     if (n == 0)
         goto out;
-    if (scv_cc_post_stats(svc->cc, batch, err) != SCV_CC_OK) {
-        log_warn("cannot ship %zu stats fragments to the command center: %s (will retry)", n, err);
+    if (scv_cc_post_stats(svc->cc, batch, &st) != STATUS_OK) {
+        log_warn("cannot ship %zu stats fragments to the command center: %s (will retry)", n, st.msg);
         svc->next_ship = now + SCV_RETRY_SECONDS;
         goto out;
     }
@@ -232,8 +187,8 @@ static void tick_ship_stats(void *arg)
         goto out;
     for (size_t i = 0; i < n; i++)
         ids[i] = json_string_value(json_object_get(json_array_get(batch, i), "id"));
-    if (stream_store_outbox_delete(svc->store, ids, n, serr) != STREAM_STORE_OK)
-        log_error("stats outbox: shipped fragments not deleted (the CC ignores the repeat): %s", serr);
+    if (scv_streams_outbox_delete(svc->streams, ids, n, &st) != STATUS_OK)
+        log_error("stats outbox: shipped fragments not deleted (the CC ignores the repeat): %s", st.msg);
     free(ids);
 out:
     json_decref(batch);
@@ -256,6 +211,6 @@ int scv_service_attach(scv_service *svc, struct server *s, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    scv_index_metrics(svc->index, server_metrics(s));
+    scv_streams_metrics(svc->streams, server_metrics(s));
     return 0;
 }

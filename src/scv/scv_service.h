@@ -1,9 +1,10 @@
 /* scv_service: the stream workserver daemon's state and its wiring into the
  * server runtime (PROTOCOL.md, "SCV").
  *
- * create opens the store (which reconciles it with the folders), loads every
- * stream into the index as inactive, loads or makes the secret and tunes the
- * process's allocator for large bodies (SCV_MMAP_THRESHOLD); attach
+ * create opens the streams (scv_streams: the store, reconciled with the
+ * folders, and the index of every stream, inactive), loads or makes the
+ * secret and tunes the process's allocator for large bodies
+ * (SCV_MMAP_THRESHOLD); attach
  * registers the routes and three one-second tickers (core token expiry,
  * registration with the CC every SCV_REGISTER_SECONDS or SCV_RETRY_SECONDS
  * after a failure, stats outbox shipping); destroy releases everything after
@@ -20,8 +21,7 @@
 #include "config/config.h"
 #include "runtime/server.h"
 #include "scv/scv_cc.h"
-#include "scv/scv_index.h"
-#include "scv/stream_store.h"
+#include "scv/scv_streams.h"
 
 #define SCV_REGISTER_SECONDS 30
 /* Logged once per run at the first successful registration with the CC
@@ -37,8 +37,7 @@
 
 typedef struct scv_service {
     struct config cfg;
-    stream_store *store;
-    scv_index *index;
+    scv_streams *streams;
     scv_cc *cc;
     struct scv_metrics *metrics; /* GET /metrics figures (scv_metrics.h); from attach on */
     char secret[2 * SCV_SECRET_BYTES + 1];
@@ -53,15 +52,5 @@ typedef struct scv_service {
 scv_service *scv_service_create(const struct config *cfg, char *err, size_t errlen);
 int scv_service_attach(scv_service *svc, struct server *s, char *err, size_t errlen);
 void scv_service_destroy(scv_service *svc);
-
-/* Route tables of the handler modules; 0 or -1. */
-int scv_manager_routes(struct server *s);
-int scv_core_routes(struct server *s);
-
-/* Completes a deactivation whose unbind returned 1 (io held): discards the
- * buffer, then queues the stats fragment in the durable outbox. */
-void scv_service_finish(scv_service *svc, scv_stream *st);
-
-double scv_now(void);
 
 #endif

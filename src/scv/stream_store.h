@@ -5,10 +5,11 @@
  * buffer_files/ (the uncommitted buffer) and error_log.txt.
  * Blocking calls for worker threads; nothing about HTTP or tokens. Callers
  * serialize calls on one stream; different streams may run concurrently.
- * Every function returns a stream_store_rc; on failure err (NULL or
- * STREAM_STORE_ERR_LEN bytes) gets a reason a user can act on, and disk or
- * database failures are also logged. File maps are JSON objects of
- * name -> string, the string's bytes stored verbatim. */
+ * Every call that can fail returns a status_code and fills st (may be NULL)
+ * with a reason a user can act on: STATUS_INVALID or STATUS_EXISTS for the
+ * caller's mistake, STATUS_NOT_FOUND for no such stream or file, STATUS_IO
+ * for a disk or database failure (also logged). File maps are JSON objects
+ * of name -> string, the string's bytes stored verbatim. */
 #ifndef ST_STREAM_STORE_H
 #define ST_STREAM_STORE_H
 
@@ -18,18 +19,11 @@
 #include <sys/types.h>
 
 #include "scv/scv_db.h"
+#include "util/status.h"
 
-#define STREAM_STORE_ERR_LEN 256
 #define STREAM_STORE_ID_MAX 200 /* leaves room for temporary prefixes within NAME_MAX */
 #define STREAM_STORE_TARGET_ID_MAX 128
 #define STREAM_STORE_ERROR_TEXT_MAX 65536
-
-typedef enum {
-    STREAM_STORE_OK = 0,
-    STREAM_STORE_INVALID = -1,   /* refused name, path or argument: the client's mistake */
-    STREAM_STORE_NOT_FOUND = -2, /* no such stream or file */
-    STREAM_STORE_IO = -3,        /* disk or database failure: the server's problem */
-} stream_store_rc;
 
 typedef struct stream_store stream_store;
 
@@ -50,7 +44,7 @@ typedef struct stream_store stream_store;
  *
  * Open stats fragments (activations the last run never finished) move to
  * the outbox either way. NULL on failure. */
-stream_store *stream_store_open(const char *data_dir, char *err);
+stream_store *stream_store_open(const char *data_dir, struct status *st);
 /* Closes without a marker: the next open walks every stream, as after a
  * crash. For tools, and whenever a clean stop cannot be vouched for. */
 void stream_store_close(stream_store *s);
@@ -60,42 +54,49 @@ void stream_store_close(stream_store *s);
  * (temporary, fsync, rename, fsync of the folder). No marker is written, and
  * the reason is logged, when any of that fails or when a disk or database
  * failure since open may have left something only the walk repairs. s is
- * freed either way; returns STREAM_STORE_OK when the marker was written. */
-int stream_store_close_clean(stream_store *s, char *err);
+ * freed either way; returns STATUS_OK when the marker was written. */
+status_code stream_store_close_clean(stream_store *s, struct status *st);
 
 #define STREAM_STORE_CLEAN_MARKER "clean-stop"
 
+/* Checks a file map: an object (or NULL when optional) of name -> string,
+ * every name one the name rule accepts (stream_path.h); what names the map
+ * in the reason. INVALID otherwise. */
+status_code stream_store_check_files(const json_t *map, const char *what, int optional, struct status *st);
+
 /* Every stream record (one SELECT), to build the server's indexes. */
-int stream_store_foreach(stream_store *s, scv_stream_fn fn, void *ctx);
+status_code stream_store_foreach(stream_store *s, scv_stream_fn fn, void *ctx);
 
 /* id: a name (see stream_path.h) of at most STREAM_STORE_ID_MAX bytes, by
  * convention "<uuid4>:<scv name>". tags may be NULL. Writes and fsyncs
  * everything, then inserts the record (status OK, 0 frames); on failure
- * nothing is left behind. INVALID if the id exists. */
-int stream_store_create(stream_store *s, const char *id, const char *target_id, const json_t *files,
-                        const json_t *tags, double now, char *err);
-int stream_store_delete(stream_store *s, const char *id, char *err);
+ * nothing is left behind. EXISTS if the id exists. */
+status_code stream_store_create(stream_store *s, const char *id, const char *target_id, const json_t *files,
+                                const json_t *tags, double now, struct status *st);
+status_code stream_store_delete(stream_store *s, const char *id, struct status *st);
 
-int stream_store_set_state(stream_store *s, const char *id, scv_stream_status status, int error_count,
-                           char *err);
+status_code stream_store_set_state(stream_store *s, const char *id, scv_stream_status status, int error_count,
+                                   struct status *st);
 /* Appends "[<UTC time>] <text>\n" to the stream's error_log.txt. */
-int stream_store_log_error(stream_store *s, const char *id, const char *text, size_t len, double now,
-                           char *err);
+status_code stream_store_log_error(stream_store *s, const char *id, const char *text, size_t len, double now,
+                                   struct status *st);
 
 /* One PUT /core/frame's files, appended to buffer_files/ as a unit (no
  * fsync; commit makes them durable). begin, then per file
  * stream_store_frame_file (NOT_FOUND for an unknown stream; INVALID for a
  * refused name or "checkpoint_files") and stream_store_frame_write any
- * number of times, then stream_store_frame_end, which frees f. end with
- * keep = 0 cuts every file back to its length before begin (removing the
- * ones begin did not find), so a refused frame leaves the buffer as it was;
- * it returns IO when that fails, and the buffer must then be discarded. */
+ * number of times, then stream_store_frame_end, which frees f. end
+ * with keep = 0 cuts every file back to its length before begin (removing
+ * the ones begin did not find), so a refused frame leaves the buffer as it
+ * was; it returns IO when that fails, and the buffer must then be
+ * discarded. */
 typedef struct stream_store_frame stream_store_frame;
-int stream_store_frame_begin(stream_store *s, const char *id, stream_store_frame **f, char *err);
-int stream_store_frame_file(stream_store_frame *f, const char *name, char *err);
-int stream_store_frame_write(stream_store_frame *f, const void *data, size_t len, char *err);
-int stream_store_frame_end(stream_store_frame *f, int keep, char *err);
-int stream_store_discard_buffer(stream_store *s, const char *id, char *err);
+status_code stream_store_frame_begin(stream_store *s, const char *id, stream_store_frame **f,
+                                     struct status *st);
+status_code stream_store_frame_file(stream_store_frame *f, const char *name, struct status *st);
+status_code stream_store_frame_write(stream_store_frame *f, const void *data, size_t len, struct status *st);
+status_code stream_store_frame_end(stream_store_frame *f, int keep, struct status *st);
+status_code stream_store_discard_buffer(stream_store *s, const char *id, struct status *st);
 
 /* Commits the buffer holding k >= 1 frames with the given checkpoint files:
  * files into buffer_files/checkpoint_files/, fsync every file and both
@@ -106,39 +107,40 @@ int stream_store_discard_buffer(stream_store *s, const char *id, char *err);
  * activation's stats fragment as it stands once this commit is in (an
  * object with a string "id"; the next open moves it to the outbox if the
  * activation does not end first), or NULL. *new_frames = old + k. */
-int stream_store_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
-                        const json_t *credit, int64_t *new_frames, char *err);
+status_code stream_store_commit(stream_store *s, const char *id, const json_t *checkpoint_files, int64_t k,
+                                const json_t *credit, int64_t *new_frames, struct status *st);
 
 /* *out = {"partitions":[..ascending], "seed_files":[..]} plus, when
  * partitions exist, "frame_files" and "checkpoint_files" of the latest.
  * Files whose names break the name rule (stream_path.h) are left out, logged
  * and named in "skipped_files" (stream-relative, escaped as
  * stream_path_escape does). */
-int stream_store_sync(stream_store *s, const char *id, json_t **out, char *err);
+status_code stream_store_sync(stream_store *s, const char *id, json_t **out, struct status *st);
 
 /* *out = the latest checkpoint's files plus every seed file the checkpoint
  * lacks, as name -> string (names that break the name rule are logged and
  * left out). IO if they total over max_total bytes or one is
  * not UTF-8 text (JSON cannot carry it). */
-int stream_store_start_files(stream_store *s, const char *id, size_t max_total, json_t **out, char *err);
+status_code stream_store_start_files(stream_store *s, const char *id, size_t max_total, json_t **out,
+                                     struct status *st);
 
 /* Opens a regular file by a path relative to the stream folder (e.g.
  * "files/system.xml.gz.b64", "38/frames.xtc"); the caller closes *fd. */
-int stream_store_open_file(stream_store *s, const char *id, const char *path, size_t path_len, int *fd,
-                           off_t *size, char *err);
+status_code stream_store_open_file(stream_store *s, const char *id, const char *path, size_t path_len,
+                                   int *fd, off_t *size, struct status *st);
 
 /* Atomically replaces (or creates) a file by a stream-relative path, making
  * missing parent folders. Refuses a path starting at buffer_files/ or at a
  * partition-like number that is not an existing partition, so an upload can
  * never fake a partition or frame count. */
-int stream_store_upload(stream_store *s, const char *id, const char *path, size_t path_len, const void *data,
-                        size_t len, char *err);
+status_code stream_store_upload(stream_store *s, const char *id, const char *path, size_t path_len,
+                                const void *data, size_t len, struct status *st);
 
 /* Stats outbox. fragment must be an object with a string "id"; adding an
  * id already present is a no-op, and it replaces the open fragment of that
  * id (the running credit a commit saved). list: a new array, oldest first. */
-int stream_store_outbox_add(stream_store *s, const json_t *fragment, char *err);
-int stream_store_outbox_list(stream_store *s, size_t max, json_t **out, char *err);
-int stream_store_outbox_delete(stream_store *s, const char *const *ids, size_t n, char *err);
+status_code stream_store_outbox_add(stream_store *s, const json_t *fragment, struct status *st);
+status_code stream_store_outbox_list(stream_store *s, size_t max, json_t **out, struct status *st);
+status_code stream_store_outbox_delete(stream_store *s, const char *const *ids, size_t n, struct status *st);
 
 #endif

@@ -501,13 +501,14 @@ static void test_manager_refusals(void **state)
 
 static void seed_streams(const char *data, int n)
 {
-    char err[STREAM_STORE_ERR_LEN], id[128];
-    stream_store *s = stream_store_open(data, err);
+    char id[128];
+    struct status err;
+    stream_store *s = stream_store_open(data, &err);
     assert_non_null(s);
     json_t *files = json_pack("{s:s}", "state.xml", "S0");
     for (int i = 0; i < n; i++) {
         snprintf(id, sizeof id, "00000000-0000-4000-8000-00000000000%d:firebat", i);
-        assert_int_equal(stream_store_create(s, id, TARGET, files, NULL, 0, err), STREAM_STORE_OK);
+        assert_int_equal(stream_store_create(s, id, TARGET, files, NULL, 0, &err), STATUS_OK);
     }
     json_decref(files);
     stream_store_close(s);

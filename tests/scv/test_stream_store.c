@@ -25,7 +25,7 @@
 typedef struct {
     char dir[64];
     stream_store *s;
-    char err[STREAM_STORE_ERR_LEN];
+    struct status err;
 } fixture;
 
 static int setup(void **state)
@@ -34,7 +34,7 @@ static int setup(void **state)
     strcpy(f->dir, "/tmp/st_store_XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
-    f->s = stream_store_open(f->dir, f->err);
+    f->s = stream_store_open(f->dir, &f->err);
     *state = f;
     return f->s ? 0 : -1;
 }
@@ -51,7 +51,7 @@ static int teardown(void **state)
 static void reopen(fixture *f)
 {
     stream_store_close(f->s);
-    f->s = stream_store_open(f->dir, f->err);
+    f->s = stream_store_open(f->dir, &f->err);
     assert_non_null(f->s);
 }
 
@@ -111,7 +111,7 @@ static int collect(const scv_stream_record *rec, void *ctx)
 static seen list_streams(fixture *f)
 {
     seen s = {0};
-    assert_int_equal(stream_store_foreach(f->s, collect, &s), STREAM_STORE_OK);
+    assert_int_equal(stream_store_foreach(f->s, collect, &s), STATUS_OK);
     return s;
 }
 
@@ -119,7 +119,7 @@ static void create_default(fixture *f, const char *id)
 {
     json_t *files = json_pack("{s:s, s:s}", "system.xml.gz.b64", "SYSTEM", "state.xml.gz.b64", "SEEDSTATE");
     json_t *tags = json_pack("{s:s}", "note", "hello");
-    assert_int_equal(stream_store_create(f->s, id, "target-1", files, tags, 1000.0, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_create(f->s, id, "target-1", files, tags, 1000.0, &f->err), STATUS_OK);
     json_decref(files);
     json_decref(tags);
 }
@@ -128,26 +128,26 @@ static void create_default(fixture *f, const char *id)
 static int append_one(fixture *f, const char *id, const char *name, const char *data)
 {
     stream_store_frame *fr;
-    int rc = stream_store_frame_begin(f->s, id, &fr, f->err);
-    if (rc != STREAM_STORE_OK)
+    int rc = stream_store_frame_begin(f->s, id, &fr, &f->err);
+    if (rc != STATUS_OK)
         return rc;
-    rc = stream_store_frame_file(fr, name, f->err);
-    if (rc == STREAM_STORE_OK)
-        rc = stream_store_frame_write(fr, data, strlen(data), f->err);
-    int end = stream_store_frame_end(fr, rc == STREAM_STORE_OK, f->err);
-    return rc != STREAM_STORE_OK ? rc : end;
+    rc = stream_store_frame_file(fr, name, &f->err);
+    if (rc == STATUS_OK)
+        rc = stream_store_frame_write(fr, data, strlen(data), &f->err);
+    int end = stream_store_frame_end(fr, rc == STATUS_OK, &f->err);
+    return rc != STATUS_OK ? rc : end;
 }
 
 static void append(fixture *f, const char *id, const char *name, const char *data)
 {
-    assert_int_equal(append_one(f, id, name, data), STREAM_STORE_OK);
+    assert_int_equal(append_one(f, id, name, data), STATUS_OK);
 }
 
 static int64_t commit(fixture *f, const char *id, const char *state, int64_t k)
 {
     json_t *ck = json_pack("{s:s}", "state.xml.gz.b64", state);
     int64_t total = -1;
-    assert_int_equal(stream_store_commit(f->s, id, ck, k, NULL, &total, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_commit(f->s, id, ck, k, NULL, &total, &f->err), STATUS_OK);
     json_decref(ck);
     return total;
 }
@@ -157,7 +157,7 @@ static void test_create_list_delete(void **state)
     fixture *f = *state;
     json_t *files = json_object();
     json_object_set_new(files, "bin", json_stringn("a\0b", 3));
-    assert_int_equal(stream_store_create(f->s, ID, "target-1", files, NULL, 1000.0, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_create(f->s, ID, "target-1", files, NULL, 1000.0, &f->err), STATUS_OK);
     json_decref(files);
     create_default(f, ID2);
 
@@ -174,18 +174,17 @@ static void test_create_list_delete(void **state)
     assert_true(s.recs[0].creation_date == 1000.0);
 
     json_t *again = json_pack("{s:s}", "x", "y");
-    assert_int_equal(stream_store_create(f->s, ID, "target-1", again, NULL, 1.0, f->err),
-                     STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_create(f->s, ID, "target-1", again, NULL, 1.0, &f->err), STATUS_EXISTS);
     json_decref(again);
     assert_file(sp(f, ID, "files/bin"), "a\0b", 3);
 
-    assert_int_equal(stream_store_delete(f->s, ID, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_delete(f->s, ID, &f->err), STATUS_OK);
     assert_false(fs_exists(sp(f, ID, NULL)));
     s = list_streams(f);
     assert_int_equal(s.n, 1);
     assert_string_equal(s.ids[0], ID2);
-    assert_int_equal(stream_store_delete(f->s, ID, f->err), STREAM_STORE_NOT_FOUND);
-    assert_int_equal(stream_store_delete(f->s, "../x", f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_delete(f->s, ID, &f->err), STATUS_NOT_FOUND);
+    assert_int_equal(stream_store_delete(f->s, "../x", &f->err), STATUS_INVALID);
     char streams[128];
     snprintf(streams, sizeof streams, "%s/streams", f->dir);
     assert_int_equal(count_entries(streams), 1);
@@ -193,9 +192,9 @@ static void test_create_list_delete(void **state)
 
 static void expect_create_refused(fixture *f, const char *id, const char *target, json_t *files, json_t *tags)
 {
-    f->err[0] = '\0';
-    assert_int_equal(stream_store_create(f->s, id, target, files, tags, 1.0, f->err), STREAM_STORE_INVALID);
-    assert_true(strlen(f->err) > 0);
+    status_clear(&f->err);
+    assert_int_equal(stream_store_create(f->s, id, target, files, tags, 1.0, &f->err), STATUS_INVALID);
+    assert_true(strlen(f->err.msg) > 0);
     json_decref(files);
     json_decref(tags);
 }
@@ -238,7 +237,7 @@ static void test_frames_commit_sync_start(void **state)
     create_default(f, ID);
 
     json_t *sync = NULL;
-    assert_int_equal(stream_store_sync(f->s, ID, &sync, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_sync(f->s, ID, &sync, &f->err), STATUS_OK);
     assert_int_equal(json_array_size(json_object_get(sync, "partitions")), 0);
     assert_int_equal(json_array_size(json_object_get(sync, "seed_files")), 2);
     assert_null(json_object_get(sync, "frame_files"));
@@ -259,7 +258,7 @@ static void test_frames_commit_sync_start(void **state)
     assert_file(sp(f, ID, "5/frames.xtc"), S("EF"));
     assert_int_equal(list_streams(f).recs[0].frames, 5);
 
-    assert_int_equal(stream_store_sync(f->s, ID, &sync, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_sync(f->s, ID, &sync, &f->err), STATUS_OK);
     json_t *want =
         json_pack("{s:[i,i], s:[s,s], s:[s], s:[s]}", "partitions", 2, 5, "seed_files", "state.xml.gz.b64",
                   "system.xml.gz.b64", "frame_files", "frames.xtc", "checkpoint_files", "state.xml.gz.b64");
@@ -268,14 +267,14 @@ static void test_frames_commit_sync_start(void **state)
     json_decref(sync);
 
     json_t *start = NULL;
-    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, &f->err), STATUS_OK);
     want = json_pack("{s:s, s:s}", "state.xml.gz.b64", "S2", "system.xml.gz.b64", "SYSTEM");
     assert_true(json_equal(start, want));
     json_decref(want);
     json_decref(start);
 
     /* A budget smaller than the files refuses rather than truncating. */
-    assert_int_equal(stream_store_start_files(f->s, ID, 4, &start, f->err), STREAM_STORE_IO);
+    assert_int_equal(stream_store_start_files(f->s, ID, 4, &start, &f->err), STATUS_IO);
     assert_null(start);
 }
 
@@ -284,15 +283,15 @@ static void test_start_files_without_partition_and_refusals(void **state)
     fixture *f = *state;
     create_default(f, ID);
     json_t *start = NULL;
-    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, &f->err), STATUS_OK);
     assert_string_equal(json_string_value(json_object_get(start, "state.xml.gz.b64")), "SEEDSTATE");
     json_decref(start);
     assert_int_equal(fs_write_file(sp(f, ID, "files/binary"), "\xff\xfe", 2, 0), 0);
-    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, f->err), STREAM_STORE_IO);
-    assert_non_null(strstr(f->err, "UTF-8"));
-    assert_int_equal(stream_store_start_files(f->s, ID2, 1 << 20, &start, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_start_files(f->s, ID, 1 << 20, &start, &f->err), STATUS_IO);
+    assert_non_null(strstr(f->err.msg, "UTF-8"));
+    assert_int_equal(stream_store_start_files(f->s, ID2, 1 << 20, &start, &f->err), STATUS_NOT_FOUND);
     json_t *sync = NULL;
-    assert_int_equal(stream_store_sync(f->s, ID2, &sync, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_sync(f->s, ID2, &sync, &f->err), STATUS_NOT_FOUND);
     assert_null(sync);
 }
 
@@ -303,14 +302,14 @@ static void test_frame_rollback(void **state)
     create_default(f, ID);
     append(f, ID, "frames.xtc", "AB");
     stream_store_frame *fr;
-    assert_int_equal(stream_store_frame_begin(f->s, ID, &fr, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_frame_begin(f->s, ID, &fr, &f->err), STATUS_OK);
     const char *names[] = {"frames.xtc", "new.log", "frames.xtc"};
     for (size_t i = 0; i < 3; i++) {
-        assert_int_equal(stream_store_frame_file(fr, names[i], f->err), STREAM_STORE_OK);
-        assert_int_equal(stream_store_frame_write(fr, "xyz", 3, f->err), STREAM_STORE_OK);
+        assert_int_equal(stream_store_frame_file(fr, names[i], &f->err), STATUS_OK);
+        assert_int_equal(stream_store_frame_write(fr, "xyz", 3, &f->err), STATUS_OK);
     }
-    assert_int_equal(stream_store_frame_file(fr, ".hidden", f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_frame_end(fr, 0, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_frame_file(fr, ".hidden", &f->err), STATUS_INVALID);
+    assert_int_equal(stream_store_frame_end(fr, 0, &f->err), STATUS_OK);
     assert_file(sp(f, ID, "buffer_files/frames.xtc"), S("AB"));
     assert_false(fs_exists(sp(f, ID, "buffer_files/new.log")));
     append(f, ID, "frames.xtc", "CD");
@@ -323,19 +322,19 @@ static void test_frame_and_commit_refusals(void **state)
     create_default(f, ID);
     const char *bad[] = {"", "../x", "a/b", ".x", "checkpoint_files"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(append_one(f, ID, bad[i], "x"), STREAM_STORE_INVALID);
-    assert_int_equal(append_one(f, ID, NULL, "x"), STREAM_STORE_INVALID);
-    assert_int_equal(append_one(f, ID2, "frames.xtc", "x"), STREAM_STORE_NOT_FOUND);
+        assert_int_equal(append_one(f, ID, bad[i], "x"), STATUS_INVALID);
+    assert_int_equal(append_one(f, ID, NULL, "x"), STATUS_INVALID);
+    assert_int_equal(append_one(f, ID2, "frames.xtc", "x"), STATUS_NOT_FOUND);
     assert_false(fs_exists(sp(f, ID, "buffer_files")));
 
     append(f, ID, "frames.xtc", "AB");
     json_t *ck = json_pack("{s:s}", "state", "S");
     json_t *badck = json_pack("{s:s}", "../state", "S");
     int64_t total = -1;
-    assert_int_equal(stream_store_commit(f->s, ID, ck, 0, NULL, &total, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_commit(f->s, ID, badck, 1, NULL, &total, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, NULL, &total, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_commit(f->s, ID2, ck, 1, NULL, &total, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_commit(f->s, ID, ck, 0, NULL, &total, &f->err), STATUS_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID, badck, 1, NULL, &total, &f->err), STATUS_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, NULL, &total, &f->err), STATUS_INVALID);
+    assert_int_equal(stream_store_commit(f->s, ID2, ck, 1, NULL, &total, &f->err), STATUS_NOT_FOUND);
     assert_int_equal(total, -1);
     assert_false(fs_exists(sp(f, ID, "buffer_files/checkpoint_files")));
     assert_file(sp(f, ID, "buffer_files/frames.xtc"), S("AB"));
@@ -348,10 +347,10 @@ static void test_discard(void **state)
     fixture *f = *state;
     create_default(f, ID);
     append(f, ID, "frames.xtc", "AB");
-    assert_int_equal(stream_store_discard_buffer(f->s, ID, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_discard_buffer(f->s, ID, &f->err), STATUS_OK);
     assert_false(fs_exists(sp(f, ID, "buffer_files")));
-    assert_int_equal(stream_store_discard_buffer(f->s, ID, f->err), STREAM_STORE_OK);
-    assert_int_equal(stream_store_discard_buffer(f->s, ID2, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_discard_buffer(f->s, ID, &f->err), STATUS_OK);
+    assert_int_equal(stream_store_discard_buffer(f->s, ID2, &f->err), STATUS_NOT_FOUND);
     append(f, ID, "frames.xtc", "CD");
     assert_int_equal(commit(f, ID, "S", 1), 1);
     assert_file(sp(f, ID, "1/frames.xtc"), S("CD"));
@@ -430,7 +429,7 @@ static void expect_open_refused(fixture *f, const char *path, size_t len, int wa
 {
     int fd = -1;
     off_t size = -1;
-    assert_int_equal(stream_store_open_file(f->s, ID, path, len, &fd, &size, f->err), want);
+    assert_int_equal(stream_store_open_file(f->s, ID, path, len, &fd, &size, &f->err), want);
     assert_int_equal(fd, -1);
 }
 
@@ -443,16 +442,15 @@ static void test_open_file_confinement(void **state)
 
     int fd = -1;
     off_t size = 0;
-    assert_int_equal(stream_store_open_file(f->s, ID, S("1/frames.xtc"), &fd, &size, f->err),
-                     STREAM_STORE_OK);
+    assert_int_equal(stream_store_open_file(f->s, ID, S("1/frames.xtc"), &fd, &size, &f->err), STATUS_OK);
     assert_int_equal(size, 3);
     char buf[8] = {0};
     assert_int_equal(read(fd, buf, sizeof buf), 3);
     assert_memory_equal(buf, "ABC", 3);
     close(fd);
     assert_int_equal(
-        stream_store_open_file(f->s, ID, S("1/checkpoint_files/state.xml.gz.b64"), &fd, &size, f->err),
-        STREAM_STORE_OK);
+        stream_store_open_file(f->s, ID, S("1/checkpoint_files/state.xml.gz.b64"), &fd, &size, &f->err),
+        STATUS_OK);
     close(fd);
 
     char outside[128];
@@ -461,19 +459,17 @@ static void test_open_file_confinement(void **state)
     assert_int_equal(symlink(outside, sp(f, ID, "files/evil")), 0);
     assert_int_equal(symlink(f->dir, sp(f, ID, "escape")), 0);
 
-    expect_open_refused(f, S("../" ID2 "/files/system.xml.gz.b64"), STREAM_STORE_INVALID);
-    expect_open_refused(f, S("files/../../x"), STREAM_STORE_INVALID);
-    expect_open_refused(f, S("/etc/passwd"), STREAM_STORE_INVALID);
-    expect_open_refused(f, S(""), STREAM_STORE_INVALID);
-    expect_open_refused(f, S("files/system.xml.gz.b64\0/x"), STREAM_STORE_INVALID);
-    expect_open_refused(f, S("files/evil"), STREAM_STORE_INVALID);
-    expect_open_refused(f, S("escape/secret"), STREAM_STORE_INVALID);
-    expect_open_refused(f, S("files"), STREAM_STORE_INVALID);
-    expect_open_refused(f, S("files/missing"), STREAM_STORE_NOT_FOUND);
-    assert_int_equal(stream_store_open_file(f->s, ID2, S("files/a"), &fd, &size, f->err),
-                     STREAM_STORE_NOT_FOUND);
-    assert_int_equal(stream_store_open_file(f->s, "..", S("secret"), &fd, &size, f->err),
-                     STREAM_STORE_INVALID);
+    expect_open_refused(f, S("../" ID2 "/files/system.xml.gz.b64"), STATUS_INVALID);
+    expect_open_refused(f, S("files/../../x"), STATUS_INVALID);
+    expect_open_refused(f, S("/etc/passwd"), STATUS_INVALID);
+    expect_open_refused(f, S(""), STATUS_INVALID);
+    expect_open_refused(f, S("files/system.xml.gz.b64\0/x"), STATUS_INVALID);
+    expect_open_refused(f, S("files/evil"), STATUS_INVALID);
+    expect_open_refused(f, S("escape/secret"), STATUS_INVALID);
+    expect_open_refused(f, S("files"), STATUS_INVALID);
+    expect_open_refused(f, S("files/missing"), STATUS_NOT_FOUND);
+    assert_int_equal(stream_store_open_file(f->s, ID2, S("files/a"), &fd, &size, &f->err), STATUS_NOT_FOUND);
+    assert_int_equal(stream_store_open_file(f->s, "..", S("secret"), &fd, &size, &f->err), STATUS_INVALID);
 }
 
 static void test_upload(void **state)
@@ -483,14 +479,13 @@ static void test_upload(void **state)
     append(f, ID, "frames.xtc", "AB");
     assert_int_equal(commit(f, ID, "S1", 2), 2);
 
-    assert_int_equal(stream_store_upload(f->s, ID, S("files/state.xml.gz.b64"), S("NEW"), f->err),
-                     STREAM_STORE_OK);
+    assert_int_equal(stream_store_upload(f->s, ID, S("files/state.xml.gz.b64"), S("NEW"), &f->err),
+                     STATUS_OK);
     assert_file(sp(f, ID, "files/state.xml.gz.b64"), S("NEW"));
-    assert_int_equal(stream_store_upload(f->s, ID, S("2/checkpoint_files/state.xml.gz.b64"), S("CK"), f->err),
-                     STREAM_STORE_OK);
+    assert_int_equal(
+        stream_store_upload(f->s, ID, S("2/checkpoint_files/state.xml.gz.b64"), S("CK"), &f->err), STATUS_OK);
     assert_file(sp(f, ID, "2/checkpoint_files/state.xml.gz.b64"), S("CK"));
-    assert_int_equal(stream_store_upload(f->s, ID, S("analysis/deep/notes"), S("N"), f->err),
-                     STREAM_STORE_OK);
+    assert_int_equal(stream_store_upload(f->s, ID, S("analysis/deep/notes"), S("N"), &f->err), STATUS_OK);
     assert_file(sp(f, ID, "analysis/deep/notes"), S("N"));
 
     /* A symlink as the last component is replaced, never written through. */
@@ -498,7 +493,7 @@ static void test_upload(void **state)
     snprintf(outside, sizeof outside, "%s/secret", f->dir);
     assert_int_equal(fs_write_file(outside, "SECRET", 6, 0), 0);
     assert_int_equal(symlink(outside, sp(f, ID, "files/link")), 0);
-    assert_int_equal(stream_store_upload(f->s, ID, S("files/link"), S("MINE"), f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_upload(f->s, ID, S("files/link"), S("MINE"), &f->err), STATUS_OK);
     assert_file(outside, S("SECRET"));
     struct stat sb;
     assert_int_equal(lstat(sp(f, ID, "files/link"), &sb), 0);
@@ -509,11 +504,11 @@ static void test_upload(void **state)
                              "buffer_files/x", "9/x",           "2",    "escape/new",
                              "escape/sub/new", "files/.hidden", "files"};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
-        int rc = stream_store_upload(f->s, ID, refused[i], strlen(refused[i]), S("X"), f->err);
-        assert_int_equal(rc, STREAM_STORE_INVALID);
+        int rc = stream_store_upload(f->s, ID, refused[i], strlen(refused[i]), S("X"), &f->err);
+        assert_int_equal(rc, STATUS_INVALID);
     }
-    assert_int_equal(stream_store_upload(f->s, ID, S("files/a\0b"), S("X"), f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_upload(f->s, ID2, S("files/a"), S("X"), f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_upload(f->s, ID, S("files/a\0b"), S("X"), &f->err), STATUS_INVALID);
+    assert_int_equal(stream_store_upload(f->s, ID2, S("files/a"), S("X"), &f->err), STATUS_NOT_FOUND);
     assert_false(fs_exists(sp(f, ID, "buffer_files")));
     assert_false(fs_exists(sp(f, ID, "9")));
     char sub[128];
@@ -539,29 +534,29 @@ static void test_outbox(void **state)
         json_t *frag =
             json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "id", id, "target_id", "t", "stream_id", ID,
                       "engine", "openmm", "user", "donor", "start_time", 1.0, "end_time", 2.0, "frames", i);
-        assert_int_equal(stream_store_outbox_add(f->s, frag, f->err), STREAM_STORE_OK);
-        assert_int_equal(stream_store_outbox_add(f->s, frag, f->err), STREAM_STORE_OK);
+        assert_int_equal(stream_store_outbox_add(f->s, frag, &f->err), STATUS_OK);
+        assert_int_equal(stream_store_outbox_add(f->s, frag, &f->err), STATUS_OK);
         json_decref(frag);
     }
     json_t *bad = json_pack("{s:i}", "frames", 1);
-    assert_int_equal(stream_store_outbox_add(f->s, bad, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_outbox_add(f->s, bad, &f->err), STATUS_INVALID);
     json_decref(bad);
     bad = json_pack("{s:s}", "id", "");
-    assert_int_equal(stream_store_outbox_add(f->s, bad, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_outbox_add(f->s, bad, &f->err), STATUS_INVALID);
     json_decref(bad);
-    assert_int_equal(stream_store_outbox_add(f->s, NULL, f->err), STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_outbox_add(f->s, NULL, &f->err), STATUS_INVALID);
 
     json_t *list = NULL;
-    assert_int_equal(stream_store_outbox_list(f->s, 2, &list, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_outbox_list(f->s, 2, &list, &f->err), STATUS_OK);
     assert_int_equal(json_array_size(list), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), "frag1");
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "engine")), "openmm");
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "id")), "frag2");
     json_decref(list);
     const char *acked[] = {"frag1", "frag2"};
-    assert_int_equal(stream_store_outbox_delete(f->s, acked, 2, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_outbox_delete(f->s, acked, 2, &f->err), STATUS_OK);
     reopen(f);
-    assert_int_equal(stream_store_outbox_list(f->s, 10, &list, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_outbox_list(f->s, 10, &list, &f->err), STATUS_OK);
     assert_int_equal(json_array_size(list), 1);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "frames")), 3);
     json_decref(list);
@@ -573,14 +568,14 @@ static void test_state_error_log_and_reopen(void **state)
     create_default(f, ID);
     append(f, ID, "frames.xtc", "AB");
     assert_int_equal(commit(f, ID, "S1", 3), 3);
-    assert_int_equal(stream_store_set_state(f->s, ID, SCV_STREAM_STOPPED, 3, f->err), STREAM_STORE_OK);
-    assert_int_equal(stream_store_set_state(f->s, ID2, SCV_STREAM_OK, 0, f->err), STREAM_STORE_NOT_FOUND);
-    assert_int_equal(stream_store_set_state(f->s, ID, SCV_STREAM_OK, -1, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_log_error(f->s, ID, S("core crashed"), 0.0, f->err), STREAM_STORE_OK);
-    assert_int_equal(stream_store_log_error(f->s, ID, S("again"), 86400.0, f->err), STREAM_STORE_OK);
-    assert_int_equal(stream_store_log_error(f->s, ID2, S("x"), 0.0, f->err), STREAM_STORE_NOT_FOUND);
-    assert_int_equal(stream_store_log_error(f->s, ID, "x", STREAM_STORE_ERROR_TEXT_MAX + 1, 0.0, f->err),
-                     STREAM_STORE_INVALID);
+    assert_int_equal(stream_store_set_state(f->s, ID, SCV_STREAM_STOPPED, 3, &f->err), STATUS_OK);
+    assert_int_equal(stream_store_set_state(f->s, ID2, SCV_STREAM_OK, 0, &f->err), STATUS_NOT_FOUND);
+    assert_int_equal(stream_store_set_state(f->s, ID, SCV_STREAM_OK, -1, &f->err), STATUS_INVALID);
+    assert_int_equal(stream_store_log_error(f->s, ID, S("core crashed"), 0.0, &f->err), STATUS_OK);
+    assert_int_equal(stream_store_log_error(f->s, ID, S("again"), 86400.0, &f->err), STATUS_OK);
+    assert_int_equal(stream_store_log_error(f->s, ID2, S("x"), 0.0, &f->err), STATUS_NOT_FOUND);
+    assert_int_equal(stream_store_log_error(f->s, ID, "x", STREAM_STORE_ERROR_TEXT_MAX + 1, 0.0, &f->err),
+                     STATUS_INVALID);
     assert_file(sp(f, ID, "error_log.txt"),
                 S("[1970-01-01T00:00:00Z] core crashed\n[1970-01-02T00:00:00Z] again\n"));
 
@@ -607,7 +602,7 @@ static const char *marker(fixture *f, const char *suffix)
 
 static void close_clean(fixture *f)
 {
-    assert_int_equal(stream_store_close_clean(f->s, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_close_clean(f->s, &f->err), STATUS_OK);
     f->s = NULL;
 }
 
@@ -639,7 +634,7 @@ static void test_clean_stop_skips_walk(void **state)
      * discarded and started again. */
     append(f, ID, "frames.xtc", "CD");
     append(f, ID2, "frames.xtc", "EF");
-    assert_int_equal(stream_store_discard_buffer(f->s, ID2, f->err), STREAM_STORE_OK);
+    assert_int_equal(stream_store_discard_buffer(f->s, ID2, &f->err), STATUS_OK);
     append(f, ID2, "frames.xtc", "GH");
     close_clean(f);
     assert_true(fs_exists(marker(f, "")));
@@ -730,11 +725,11 @@ static void test_no_marker_after_failure(void **state)
     assert_int_equal(fs_write_file(sp(f, ID, "1"), "x", 1, 0), 0);
     json_t *ck = json_pack("{s:s}", "state.xml.gz.b64", "S1");
     int64_t total = -1;
-    assert_int_equal(stream_store_commit(f->s, ID, ck, 1, NULL, &total, f->err), STREAM_STORE_IO);
+    assert_int_equal(stream_store_commit(f->s, ID, ck, 1, NULL, &total, &f->err), STATUS_IO);
     json_decref(ck);
-    assert_int_equal(stream_store_close_clean(f->s, f->err), STREAM_STORE_IO);
+    assert_int_equal(stream_store_close_clean(f->s, &f->err), STATUS_IO);
     f->s = NULL;
-    assert_non_null(strstr(f->err, "checks every stream"));
+    assert_non_null(strstr(f->err.msg, "checks every stream"));
     assert_false(fs_exists(marker(f, "")));
     plant_leftovers(f);
     reopen(f);
@@ -742,8 +737,8 @@ static void test_no_marker_after_failure(void **state)
     assert_false(fs_exists(sp(f, ID, "buffer_files")));
 
     /* Refusals of the caller's making do not cost the next start a walk. */
-    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, NULL, &total, f->err), STREAM_STORE_INVALID);
-    assert_int_equal(stream_store_delete(f->s, ID2, f->err), STREAM_STORE_NOT_FOUND);
+    assert_int_equal(stream_store_commit(f->s, ID, NULL, 1, NULL, &total, &f->err), STATUS_INVALID);
+    assert_int_equal(stream_store_delete(f->s, ID2, &f->err), STATUS_NOT_FOUND);
     close_clean(f);
     assert_true(fs_exists(marker(f, "")));
 }
@@ -751,12 +746,12 @@ static void test_no_marker_after_failure(void **state)
 static void test_second_open_refused(void **state)
 {
     fixture *f = *state;
-    char err[STREAM_STORE_ERR_LEN] = "";
+    struct status err = {0};
     create_default(f, ID);
     close_clean(f);
     reopen(f);
-    assert_null(stream_store_open(f->dir, err));
-    assert_non_null(strstr(err, "in use"));
+    assert_null(stream_store_open(f->dir, &err));
+    assert_non_null(strstr(err.msg, "in use"));
     /* The refused open took nothing: the marker was the first open's, and
      * that one removed it; the records are intact. */
     assert_false(fs_exists(marker(f, "")));
@@ -768,11 +763,12 @@ static void test_second_open_refused(void **state)
 static void test_open_refuses_unusable_folder(void **state)
 {
     fixture *f = *state;
-    char path[128], err[STREAM_STORE_ERR_LEN] = "";
+    char path[128];
+    struct status err = {0};
     snprintf(path, sizeof path, "%s/afile", f->dir);
     assert_int_equal(fs_write_file(path, "x", 1, 0), 0);
-    assert_null(stream_store_open(path, err));
-    assert_true(strlen(err) > 0);
+    assert_null(stream_store_open(path, &err));
+    assert_true(strlen(err.msg) > 0);
 }
 
 /* ---- the walk on several threads ---- */
@@ -877,7 +873,7 @@ static void assert_many_repaired(fixture *f)
     assert_non_null(frames);
     for (int i = 0; i < MANY; i++)
         frames[i] = -1;
-    assert_int_equal(stream_store_foreach(f->s, collect_many, frames), STREAM_STORE_OK);
+    assert_int_equal(stream_store_foreach(f->s, collect_many, frames), STATUS_OK);
     for (int i = 0; i < MANY; i++) {
         const char *id = many_id(i);
         if (i % PLANT_KINDS == PLANT_NO_FOLDER) {
@@ -955,16 +951,16 @@ static void deep_tree(fixture *f, const char *id, const char *name, int make)
 static void test_reconcile_many_streams_failure(void **state)
 {
     fixture *f = *state;
-    char err[STREAM_STORE_ERR_LEN] = "";
+    struct status err = {0};
     /* In the last slice of the walk, not the calling thread's. */
     const char *bad = many_id(MANY - 10);
     stream_store_close(f->s);
     f->s = NULL;
     plant_many(f);
     deep_tree(f, bad, ".trash-deep", 1);
-    assert_null(stream_store_open(f->dir, err));
-    assert_non_null(strstr(err, bad));
-    assert_non_null(strstr(err, "too long"));
+    assert_null(stream_store_open(f->dir, &err));
+    assert_non_null(strstr(err.msg, bad));
+    assert_non_null(strstr(err.msg, "too long"));
 
     /* Every other folder's repair stands on its own; once the cause is gone
      * the next open finishes the walk. */
