@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/xtc.h"
 #include "scv/json_slices.h"
 #include "scv/stream_path.h"
 #include "util/base64.h"
@@ -18,6 +19,7 @@ struct frame_ctx {
     stream_store_frame *fr;
     size_t budget;
     size_t max_inflate;
+    int64_t frames;
     struct status sink; /* why the last sink write failed */
 };
 
@@ -44,6 +46,25 @@ static status_code append_gzip(struct frame_ctx *c, const char *name, const void
     default:
         return status_fail(st, STATUS_INVALID, "frame file '%s' is not valid gzip", name);
     }
+}
+
+/* The credit integrity rule: an XTC file holds exactly the claimed frames. */
+static status_code check_xtc(struct frame_ctx *c, const char *name, struct status *st)
+{
+    char why[STATUS_MSG_LEN];
+    const void *data;
+    size_t len;
+    struct status inner;
+    if (stream_store_frame_appended(c->fr, &data, &len, &inner) != STATUS_OK)
+        return status_fail(st, inner.code, "cannot buffer the frame: %s", inner.msg);
+    long n = xtc_count_frames(data, len, why, sizeof why);
+    if (n < 0)
+        return status_fail(st, STATUS_INVALID, "frame file '%s' is not XTC: %s", name, why);
+    if (n != c->frames)
+        return status_fail(st, STATUS_INVALID,
+                           "frame file '%s' holds %ld XTC frames, but \"frames\" says %lld", name, n,
+                           (long long)c->frames);
+    return STATUS_OK;
 }
 
 /* Appends one file under its decoded name. */
@@ -74,6 +95,8 @@ static status_code append_file(struct frame_ctx *c, const json_slices *slices, c
     else if (gz)
         rc = append_gzip(c, name, bytes, bytes_len, st);
     free(decoded);
+    if (rc == STATUS_OK && len > 4 && strcmp(plain + len - 4, ".xtc") == 0)
+        rc = check_xtc(c, name, st);
     return rc;
 }
 
@@ -109,8 +132,7 @@ status_code scv_frame_append(stream_store *store, const char *id, const char *bo
     json_error_t jerr;
     json_slices slices = {0};
     struct status inner;
-    struct frame_ctx c = {.budget = max_inflate, .max_inflate = max_inflate};
-    int64_t claimed = 1;
+    struct frame_ctx c = {.budget = max_inflate, .max_inflate = max_inflate, .frames = 1};
     status_code rc;
     *broken = 0;
     json_t *root = json_slices_load(body, len, FRAME_SLICE_MIN, &slices, &jerr);
@@ -124,7 +146,7 @@ status_code scv_frame_append(stream_store *store, const char *id, const char *bo
         rc = status_fail(st, STATUS_INVALID, "\"files\" must be an object of name: string");
         goto out;
     }
-    if ((rc = frames_field(root, &claimed, st)) != STATUS_OK)
+    if ((rc = frames_field(root, &c.frames, st)) != STATUS_OK)
         goto out;
     if ((rc = stream_store_frame_begin(store, id, &c.fr, &inner)) != STATUS_OK) {
         status_fail(st, rc, "cannot buffer the frame: %s", inner.msg);
@@ -136,7 +158,7 @@ status_code scv_frame_append(stream_store *store, const char *id, const char *bo
         rc = status_fail(st, STATUS_IO, "cannot buffer the frame: %s; the stream was released", inner.msg);
     }
 out:
-    *frames = claimed;
+    *frames = c.frames;
     json_decref(root);
     json_slices_free(&slices);
     return rc;

@@ -5,8 +5,10 @@
  * A file's name says its encoding: ".b64" then ".gz" suffixes are undone
  * (base64 text, then gzip bytes) and the rest names the buffer file it is
  * appended to; inflating streams straight into the buffer, within
- * max_inflate bytes for all the frame's files together. Either every file
- * is appended or, on any refusal, none: the buffer is left as it was. Long
+ * max_inflate bytes for all the frame's files together. A file whose
+ * decoded name ends in ".xtc" must hold exactly "frames" XTC frames (credit
+ * integrity, PROTOCOL.md "Donors and credit"). Either every file is
+ * appended or, on any refusal, none: the buffer is left as it was. Long
  * strings are read in place from body (json_slices), so body is only read. */
 #ifndef ST_SCV_FRAME_H
 #define ST_SCV_FRAME_H

@@ -85,16 +85,20 @@ status_code stream_store_log_error(stream_store *s, const char *id, const char *
  * fsync; commit makes them durable). begin, then per file
  * stream_store_frame_file (NOT_FOUND for an unknown stream; INVALID for a
  * refused name or "checkpoint_files") and stream_store_frame_write any
- * number of times, then stream_store_frame_end, which frees f. end
- * with keep = 0 cuts every file back to its length before begin (removing
- * the ones begin did not find), so a refused frame leaves the buffer as it
- * was; it returns IO when that fails, and the buffer must then be
- * discarded. */
+ * number of times, then stream_store_frame_end, which frees f. appended
+ * maps the bytes the current file gained since its stream_store_frame_file
+ * (read-only, valid until the next frame_file or end; *len 0 when none).
+ * end with keep = 0 cuts every file back to its length before begin
+ * (removing the ones begin did not find), so a refused frame leaves the
+ * buffer as it was; it returns IO when that fails, and the buffer must then
+ * be discarded. */
 typedef struct stream_store_frame stream_store_frame;
 status_code stream_store_frame_begin(stream_store *s, const char *id, stream_store_frame **f,
                                      struct status *st);
 status_code stream_store_frame_file(stream_store_frame *f, const char *name, struct status *st);
 status_code stream_store_frame_write(stream_store_frame *f, const void *data, size_t len, struct status *st);
+status_code stream_store_frame_appended(stream_store_frame *f, const void **data, size_t *len,
+                                        struct status *st);
 status_code stream_store_frame_end(stream_store_frame *f, int keep, struct status *st);
 status_code stream_store_discard_buffer(stream_store *s, const char *id, struct status *st);
 

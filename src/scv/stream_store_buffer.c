@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,7 +79,16 @@ struct stream_store_frame {
     int stream_fd, buf_fd, fd; /* -1 until opened */
     struct frame_touch *touched;
     size_t ntouched, cap;
+    void *map; /* stream_store_frame_appended's mapping, or NULL */
+    size_t map_len;
 };
+
+static void frame_unmap(stream_store_frame *f)
+{
+    if (f->map != NULL)
+        munmap(f->map, f->map_len);
+    f->map = NULL;
+}
 
 status_code stream_store_frame_begin(stream_store *s, const char *id, stream_store_frame **out,
                                      struct status *st)
@@ -114,7 +124,8 @@ static int frame_open(stream_store_frame *f, const char *name)
         f->cap = cap;
     }
     struct frame_touch *t = &f->touched[f->ntouched];
-    const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+    /* Readable too, for stream_store_frame_appended. */
+    const int flags = O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
     struct stat sb;
     f->fd = openat(f->buf_fd, name, flags);
     if (f->fd >= 0 && fstat(f->fd, &sb) == 0)
@@ -137,6 +148,7 @@ static status_code frame_file(stream_store_frame *f, const char *name, struct st
             "bad frame file name '%.64s': must be 1..255 bytes, without '/', not starting with '.' "
             "and not " CHECKPOINT_DIR,
             name ? name : "");
+    frame_unmap(f);
     ss_close_fd(f->fd);
     f->fd = -1;
     if (f->buf_fd < 0 && ss_buffer_note(f->s, f->id) != 0)
@@ -164,6 +176,37 @@ status_code stream_store_frame_write(stream_store_frame *f, const void *data, si
     return STATUS_OK;
 }
 
+status_code stream_store_frame_appended(stream_store_frame *f, const void **data, size_t *len,
+                                        struct status *st)
+{
+    struct stat sb;
+    *data = NULL;
+    *len = 0;
+    if (f->fd < 0)
+        return ss_fail(st, STATUS_INVALID, "no frame file is open");
+    frame_unmap(f);
+    const struct frame_touch *t = &f->touched[f->ntouched - 1];
+    off_t start = t->before < 0 ? 0 : t->before;
+    if (fstat(f->fd, &sb) != 0)
+        return ss_note_failure(f->s, ss_fail(st, STATUS_IO, "cannot read back frame file %s of stream %s: %s",
+                                             t->name, f->id, strerror(errno)));
+    if (sb.st_size <= start)
+        return STATUS_OK;
+    /* A mapping starts on a page boundary. */
+    off_t page = (off_t)sysconf(_SC_PAGESIZE);
+    off_t from = start - start % page;
+    size_t map_len = (size_t)(sb.st_size - from);
+    void *map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, f->fd, from);
+    if (map == MAP_FAILED)
+        return ss_note_failure(f->s, ss_fail(st, STATUS_IO, "cannot read back frame file %s of stream %s: %s",
+                                             t->name, f->id, strerror(errno)));
+    f->map = map;
+    f->map_len = map_len;
+    *data = (const unsigned char *)map + (start - from);
+    *len = (size_t)(sb.st_size - start);
+    return STATUS_OK;
+}
+
 /* Undoes the touches, newest first (a name may be touched twice). */
 static int frame_rollback(stream_store_frame *f)
 {
@@ -186,6 +229,7 @@ static int frame_rollback(stream_store_frame *f)
 status_code stream_store_frame_end(stream_store_frame *f, int keep, struct status *st)
 {
     status_code rc = STATUS_OK;
+    frame_unmap(f);
     ss_close_fd(f->fd);
     if (!keep && frame_rollback(f) != 0)
         rc = ss_note_failure(f->s, ss_fail(st, STATUS_IO,

@@ -29,6 +29,7 @@
 
 #include "client/client.h"
 #include "cluster.h"
+#include "core/xtc.h"
 #include "harness.h"
 #include "stats_peek.h"
 #include "util/base64.h"
@@ -43,7 +44,7 @@
 /* One committed (or maybe committed) partition as the cores sent it. */
 struct partition {
     int64_t total;         /* the folder name: frames after this commit */
-    unsigned char *frames; /* frames.xtc bytes of this partition */
+    unsigned char *frames; /* frames.xtc bytes of this partition (XTC frames) */
     size_t frames_len;
     json_t *checkpoint; /* name -> string, stored verbatim */
 };
@@ -87,12 +88,6 @@ static uint64_t rng_next(uint64_t *s)
 static size_t rng_range(uint64_t *s, size_t lo, size_t hi)
 {
     return lo + (size_t)(rng_next(s) % (hi - lo + 1));
-}
-
-static void fill_random(uint64_t *s, unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)rng_next(s);
 }
 
 static void partition_free(struct partition *p)
@@ -144,6 +139,33 @@ static json_t *make_checkpoint(uint64_t *rng, int64_t total)
     return files;
 }
 
+/* k XTC frames of one random system (1 to 300 atoms, so both of the
+ * format's forms), back to back: the SCV counts them against the claim. */
+static unsigned char *xtc_frames(uint64_t *rng, long k, size_t *len)
+{
+    int32_t natoms = (int32_t)rng_range(rng, 1, 300);
+    float(*coords)[3] = malloc(sizeof *coords * (size_t)natoms);
+    unsigned char *out = NULL;
+    assert_non_null(coords);
+    *len = 0;
+    for (long i = 0; i < k; i++) {
+        for (int32_t a = 0; a < natoms; a++)
+            for (int d = 0; d < 3; d++)
+                coords[a][d] = (float)rng_range(rng, 0, 10000) / 1000.0f;
+        xtc_frame f = {.natoms = natoms, .step = (int32_t)i, .time = (float)i, .coords = coords};
+        size_t n;
+        unsigned char *one = xtc_encode_alloc(&f, &n);
+        assert_non_null(one);
+        out = realloc(out, *len + n);
+        assert_non_null(out);
+        memcpy(out + *len, one, n);
+        *len += n;
+        free(one);
+    }
+    free(coords);
+    return out;
+}
+
 /* Sends 1..3 frame requests of 1..3 frames each; appends their bytes to
  * p->frames. Returns the number of frames sent, or -1 on any failure. */
 static int64_t send_frames(struct client *cl, uint64_t *rng, const char *origin, const char *token,
@@ -154,10 +176,8 @@ static int64_t send_frames(struct client *cl, uint64_t *rng, const char *origin,
     size_t requests = rng_range(rng, 1, 3);
     for (size_t r = 0; r < requests; r++) {
         long k = (long)rng_range(rng, 1, 3);
-        size_t n = rng_range(rng, 100, 4000);
-        unsigned char *bytes = malloc(n);
-        assert_non_null(bytes);
-        fill_random(rng, bytes, n);
+        size_t n;
+        unsigned char *bytes = xtc_frames(rng, k, &n);
         size_t b64_len;
         char *b64 = base64_encode(bytes, n, &b64_len);
         json_t *files = json_pack("{s:s}", "frames.xtc.b64", b64);

@@ -21,6 +21,7 @@
 
 #include "harness.h"
 #include "scv/stream_store.h"
+#include "core/xtc.h"
 #include "util/crypto.h"
 #include "util/wire_file.h"
 
@@ -123,12 +124,12 @@ static void jcall_expect(const char *base, const char *method, const char *path,
     json_decref(jcall(base, method, path, auth, body, expect));
 }
 
-/* Sends a frame whose frames.xtc is bytes (base64, gzip too when gz). */
+/* Sends a frame whose frames.dat is bytes (base64, gzip too when gz). */
 static void send_frame(const char *scv, const char *token, const char *bytes, int gz, long expect)
 {
     json_t *files = json_object();
     char *enc = wire_file_encode(bytes, strlen(bytes), WIRE_FILE_B64 | (gz ? WIRE_FILE_GZ : 0), NULL);
-    json_object_set_new(files, gz ? "frames.xtc.gz.b64" : "frames.xtc.b64", json_string(enc));
+    json_object_set_new(files, gz ? "frames.dat.gz.b64" : "frames.dat.b64", json_string(enc));
     free(enc);
     jcall_expect(scv, "PUT", "/core/frame", token, json_pack("{s:o}", "files", files), expect);
 }
@@ -358,7 +359,7 @@ static void test_lifecycle(void **state)
     for (size_t i = 0; i < json_array_size(parts); i++) {
         char file[64];
         size_t len;
-        snprintf(file, sizeof file, "%lld/frames.xtc",
+        snprintf(file, sizeof file, "%lld/frames.dat",
                  (long long)json_integer_value(json_array_get(parts, i)));
         char *bytes = download(scv, dep.admin, id, file, &status, &len);
         assert_int_equal(status, 200);
@@ -560,7 +561,7 @@ static void test_core_refusals(void **state)
     assert_string_not_equal(token, token2);
 
     /* wrong MD5, unknown token, bad bodies */
-    const char *frame = "{\"files\":{\"frames.xtc\":\"abc\"}}";
+    const char *frame = "{\"files\":{\"frames.dat\":\"abc\"}}";
     json_decref(call(scv.url, "PUT", "/core/frame", token, "00000000000000000000000000000000", frame,
                      strlen(frame), &status, NULL));
     assert_int_equal(status, 400);
@@ -587,7 +588,7 @@ static void test_core_refusals(void **state)
     free(big);
 
     /* a good frame after all the refusals: nothing else was buffered */
-    jcall_expect(scv.url, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "frames.xtc", "ok"),
+    jcall_expect(scv.url, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "frames.dat", "ok"),
                  200);
     json_t *act = jcall(scv.url, "GET", "/active_streams", NULL, NULL, 200);
     json_t *streams = json_object_get(act, TARGET);
@@ -605,7 +606,7 @@ static void test_core_refusals(void **state)
         usleep(500 * 1000);
     }
     jcall_expect(scv.url, "POST", "/core/heartbeat", token2, NULL, 400);
-    jcall_expect(scv.url, "PUT", "/core/frame", token2, json_pack("{s:{s:s}}", "files", "frames.xtc", "late"),
+    jcall_expect(scv.url, "PUT", "/core/frame", token2, json_pack("{s:{s:s}}", "files", "frames.dat", "late"),
                  400);
     act = jcall(scv.url, "GET", "/active_cores", NULL, NULL, 200);
     assert_int_equal(json_integer_value(json_object_get(act, "openmm")), 1);
@@ -627,10 +628,13 @@ static char *zeros_gz_b64(size_t n)
     return enc;
 }
 
-static long frame_put(const char *scv, const char *token, json_t *files, char *error, size_t n)
+/* PUT /core/frame of files (stolen) claiming frames (0: no claim). */
+static long frame_put(const char *scv, const char *token, json_t *files, long frames, char *error, size_t n)
 {
     long status;
     json_t *body = json_pack("{s:o}", "files", files);
+    if (frames > 0)
+        json_object_set_new(body, "frames", json_integer(frames));
     char *text = json_dumps(body, JSON_COMPACT);
     json_t *j = call(scv, "PUT", "/core/frame", token, "auto", text, strlen(text), &status, NULL);
     snprintf(error, n, "%s", j ? json_string_value(json_object_get(j, "error")) : "");
@@ -679,25 +683,25 @@ static void test_frame_bombs(void **state)
     json_t *files = json_pack("{s:s,s:s,s:s,s:s,s:s}", "a.gz.b64", bomb, "b.gz.b64", bomb, "c.gz.b64", bomb,
                               "d.gz.b64", bomb, "e.gz", "not gzip");
     long hwm = harness_proc_status_kb(scv.pid, "VmHWM");
-    assert_int_equal(frame_put(scv.url, "garbage", json_incref(files), error, sizeof error), 400);
+    assert_int_equal(frame_put(scv.url, "garbage", json_incref(files), 0, error, sizeof error), 400);
     assert_string_equal(error, "unknown or expired core token");
     assert_true(harness_proc_status_kb(scv.pid, "VmHWM") - hwm < 32 << 10); /* kB */
     /* under the real token they are refused past 1M inflated */
-    assert_int_equal(frame_put(scv.url, token, files, error, sizeof error), 413);
+    assert_int_equal(frame_put(scv.url, token, files, 0, error, sizeof error), 413);
     free(bomb);
 
     /* three files each under the cap, over it together: nothing appended */
-    assert_int_equal(frame_put(scv.url, token, json_pack("{s:s}", "frames.xtc", "ok"), error, sizeof error),
-                     200);
+    assert_int_equal(
+        frame_put(scv.url, token, json_pack("{s:s}", "frames.dat", "ok"), 0, error, sizeof error), 200);
     char *part = zeros_gz_b64(400u << 10);
-    files = json_pack("{s:s,s:s,s:s}", "frames.xtc.gz.b64", part, "x.gz.b64", part, "y.gz.b64", part);
-    assert_int_equal(frame_put(scv.url, token, files, error, sizeof error), 413);
-    assert_buffer(&scv, "frames.xtc", "ok");
+    files = json_pack("{s:s,s:s,s:s}", "frames.dat.gz.b64", part, "x.gz.b64", part, "y.gz.b64", part);
+    assert_int_equal(frame_put(scv.url, token, files, 0, error, sizeof error), 413);
+    assert_buffer(&scv, "frames.dat", "ok");
     assert_buffer(&scv, "x", NULL);
     assert_buffer(&scv, "y", NULL);
     /* two of them fit, streamed to the buffer */
     files = json_pack("{s:s,s:s}", "x.gz.b64", part, "y.gz.b64", part);
-    assert_int_equal(frame_put(scv.url, token, files, error, sizeof error), 200);
+    assert_int_equal(frame_put(scv.url, token, files, 0, error, sizeof error), 200);
     free(part);
     char path[PATH_MAX + 256];
     struct stat sb;
@@ -708,6 +712,96 @@ static void test_frame_bombs(void **state)
     json_t *entry = json_object_get(json_object_get(act, TARGET), STREAM0);
     assert_int_equal(json_integer_value(json_object_get(entry, "buffer_frames")), 2);
     json_decref(act);
+    assert_int_equal(harness_stop(scv.pid, SIGTERM, 15), 0);
+}
+
+/* ---- credit integrity ---------------------------------------------------- */
+
+/* Size of buffer_files/<name> of STREAM0, or -1 when there is none. */
+static long long buffer_size(const struct daemon *scv, const char *name)
+{
+    char path[PATH_MAX + 256];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/streams/%s/buffer_files/%s", scv->data, STREAM0, name);
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* n XTC frames of a 3-atom system, back to back. */
+static unsigned char *xtc_bytes(int n, size_t *len)
+{
+    float coords[3][3] = {{0.1f, 0.2f, 0.3f}, {1, 1, 1}, {2, 0, 2}};
+    unsigned char *out = malloc((size_t)n * XTC_RAW_FRAME_BYTES(3));
+    assert_non_null(out);
+    *len = 0;
+    for (int i = 0; i < n; i++) {
+        xtc_frame f = {.natoms = 3, .step = i, .time = (float)i, .coords = coords};
+        size_t k = xtc_encode(&f, out + *len, XTC_RAW_FRAME_BYTES(3));
+        assert_true(k > 0);
+        *len += k;
+    }
+    return out;
+}
+
+/* Credit integrity (PROTOCOL.md, "Donors and credit"): the .xtc files of a
+ * frame hold exactly the frames it claims, in whatever encoding they come;
+ * otherwise 400 and nothing of the frame is appended. */
+static void test_frame_integrity(void **state)
+{
+    (void)state;
+    struct daemon scv;
+    char secret[256], token[256], extra[256], error[256];
+    size_t one_len, two_len;
+    prepare(&scv);
+    snprintf(scv.data, sizeof scv.data, "%s/firebat_data", scv.dir);
+    seed_streams(scv.data, 1);
+    snprintf(extra, sizeof extra, "command_center = 'http://127.0.0.1:%d'", harness_free_port());
+    start(&scv, "scv", extra);
+    scv_secret(&scv, secret, sizeof secret);
+    activate(&scv, secret, TARGET, token, sizeof token, 200);
+    unsigned char *one = xtc_bytes(1, &one_len), *two = xtc_bytes(2, &two_len);
+    char *one_b64 = wire_file_encode(one, one_len, WIRE_FILE_B64, NULL);
+    char *two_b64 = wire_file_encode(two, two_len, WIRE_FILE_B64, NULL);
+    char *two_gz = wire_file_encode(two, two_len, WIRE_FILE_GZ | WIRE_FILE_B64, NULL);
+    json_t *honest = json_pack("{s:s,s:s}", "frames.xtc.b64", two_b64, "frames.xtc.gz.b64", two_gz);
+
+    /* a billion frames claimed for one byte */
+    assert_int_equal(frame_put(scv.url, token, json_pack("{s:s}", "frames.xtc.b64", "QQ=="), 1000000000,
+                               error, sizeof error),
+                     400);
+    /* two frames claimed as three, or as one: the frame's other file goes too */
+    assert_int_equal(frame_put(scv.url, token,
+                               json_pack("{s:s,s:s}", "log.txt", "x", "frames.xtc.b64", two_b64), 3, error,
+                               sizeof error),
+                     400);
+    assert_non_null(strstr(error, "holds 2 XTC frames"));
+    assert_int_equal(
+        frame_put(scv.url, token, json_pack("{s:s}", "frames.xtc.gz.b64", two_gz), 0, error, sizeof error),
+        400);
+    /* bytes that are not XTC at all */
+    assert_int_equal(
+        frame_put(scv.url, token, json_pack("{s:s}", "frames.xtc", "xtc-bytes"), 1, error, sizeof error),
+        400);
+    assert_int_equal(buffer_size(&scv, "frames.xtc"), -1);
+    assert_int_equal(buffer_size(&scv, "log.txt"), -1);
+
+    /* honest claims, each file counted; no claim is one frame */
+    assert_int_equal(
+        frame_put(scv.url, token, json_pack("{s:s}", "frames.xtc.b64", one_b64), 0, error, sizeof error),
+        200);
+    assert_int_equal(frame_put(scv.url, token, json_incref(honest), 2, error, sizeof error), 200);
+    assert_int_equal(buffer_size(&scv, "frames.xtc"), (long long)(one_len + 2 * two_len));
+    /* one honest file and one short one: neither is kept */
+    json_object_set_new(honest, "frames.xtc.b64", json_string(one_b64));
+    assert_int_equal(frame_put(scv.url, token, honest, 2, error, sizeof error), 400);
+    assert_int_equal(buffer_size(&scv, "frames.xtc"), (long long)(one_len + 2 * two_len));
+    /* files that are not .xtc carry no count */
+    assert_int_equal(
+        frame_put(scv.url, token, json_pack("{s:s}", "notes.dat", "abc"), 5, error, sizeof error), 200);
+    free(one);
+    free(two);
+    free(one_b64);
+    free(two_b64);
+    free(two_gz);
     assert_int_equal(harness_stop(scv.pid, SIGTERM, 15), 0);
 }
 
@@ -747,7 +841,7 @@ static void test_hostile_names(void **state)
     assign(&dep, token, sizeof token);
     jcall_expect(scv, "PUT", "/core/frame", token,
                  json_pack("{s:{s:s}}", "files", "evil\r\nX-Injected: yes", "x"), 400);
-    jcall_expect(scv, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "frames.xtc", "AB"), 200);
+    jcall_expect(scv, "PUT", "/core/frame", token, json_pack("{s:{s:s}}", "files", "frames.dat", "AB"), 200);
     jcall_expect(scv, "PUT", "/core/checkpoint", token, json_pack("{s:{s:s}}", "files", "st\x7f", "S"), 400);
     checkpoint(scv, token, "S1");
     jcall_expect(scv, "PUT", "/core/stop", token, json_object(), 200);
@@ -811,7 +905,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_core_refusals),    cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_manager_refusals), cmocka_unit_test(test_frame_bombs),
-        cmocka_unit_test(test_hostile_names),
+        cmocka_unit_test(test_frame_integrity),  cmocka_unit_test(test_hostile_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,7 +74,7 @@ static void activation(struct stats_test *t, int target, long frames)
     free(text);
     json_decref(body);
 
-    json_t *frame = json_pack("{s:s}", "frames.xtc", "xtc-bytes");
+    json_t *frame = json_pack("{s:s}", "frames.dat", "xtc-bytes");
     json_t *checkpoint = json_pack("{s:s}", "state.xml", "<state/>");
     for (long left = frames; left > 0;) {
         long k = left < 3 ? left : 3;
@@ -299,7 +299,7 @@ static void interrupted_activation(struct stats_test *t, int sig)
     assert_int_equal(reply.status, 200);
     json_t *token = json_incref(json_object_get(reply.json, "token"));
     client_reply_free(&reply);
-    json_t *frame = json_pack("{s:s}", "frames.xtc", "xtc-bytes");
+    json_t *frame = json_pack("{s:s}", "frames.dat", "xtc-bytes");
     json_t *checkpoint = json_pack("{s:s}", "state.xml", "<state/>");
     long frames = 100 + t->nexpected;
     assert_int_equal(client_core_frame(cl, scv(t)->url, json_string_value(token), frame, frames - 1, &err),
