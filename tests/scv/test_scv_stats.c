@@ -123,7 +123,7 @@ static void check_cc_stats(struct stats_test *t)
     sqlite3_busy_timeout(db, 5000);
     assert_int_equal(
         sqlite3_prepare_v2(db,
-                           "SELECT target_id, stream_id, engine, user, start_time, end_time, frames"
+                           "SELECT target_id, stream_id, engine, user_name, start_time, end_time, frames"
                            " FROM stats",
                            -1, &st, NULL),
         SQLITE_OK);
