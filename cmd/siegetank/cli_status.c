@@ -16,12 +16,31 @@ static const char *yes_no(const json_t *v)
 
 #define FIELD(obj, name) cli_text(json_object_get((obj), (name)))
 
+/* "a, b" for a JSON array of strings (the target's engines). */
+static const char *joined(const json_t *list, char *out, size_t n)
+{
+    size_t i, used = 0;
+    json_t *e;
+    out[0] = '\0';
+    json_array_foreach(list, i, e)
+    {
+        int w = snprintf(out + used, n - used, "%s%s", i ? ", " : "", json_string_value(e));
+        if (w < 0 || (size_t)w >= n - used)
+            break;
+        used += (size_t)w;
+    }
+    return out;
+}
+
 static void print_tables(const json_t *o)
 {
     const json_t *totals = json_object_get(o, "totals"), *row;
+    char engines[256];
     size_t i;
-    printf("SCVs online %s of %s, streams %s, ", FIELD(totals, "scvs_online"), FIELD(totals, "scvs"),
-           FIELD(totals, "streams"));
+    /* cli_text's buffer is reused: one field per call. */
+    printf("SCVs online %s", FIELD(totals, "scvs_online"));
+    printf(" of %s, ", FIELD(totals, "scvs"));
+    printf("streams %s, ", FIELD(totals, "streams"));
     printf("active cores %s, ", FIELD(totals, "active_cores"));
     printf("frames in the last hour %s\n\n", FIELD(totals, "frames_per_hour"));
 
@@ -39,11 +58,10 @@ static void print_tables(const json_t *o)
            "FRAMES", "CORES", "FRAMES/H");
     json_array_foreach(json_object_get(o, "targets"), i, row)
     {
-        /* cli_text's buffer is reused: one field per call. */
         printf("%-36s", FIELD(row, "id"));
         printf(" %-24s", FIELD(row, "owner"));
         printf(" %-8s", FIELD(row, "stage"));
-        printf(" %-12s", FIELD(row, "engines"));
+        printf(" %-12s", joined(json_object_get(row, "engines"), engines, sizeof engines));
         printf(" %8s", FIELD(row, "streams"));
         printf(" %10s", FIELD(row, "frames"));
         printf(" %6s", FIELD(row, "active_cores"));
