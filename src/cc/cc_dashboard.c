@@ -133,6 +133,22 @@ static json_t *scv_rows(cc_service *svc, const json_t *snap, double now, json_t 
     return rows;
 }
 
+/* by's entry for engine, made when new. */
+static json_t *engine_entry(json_t *by, const char *engine)
+{
+    json_t *e = json_object_get(by, engine);
+    if (e == NULL) {
+        e = json_pack("{s:s, s:i, s:i}", "engine", engine, "targets", 0, "active_cores", 0);
+        json_object_set_new(by, engine, e);
+    }
+    return e;
+}
+
+static void add_int(json_t *obj, const char *key, json_int_t n)
+{
+    json_object_set_new(obj, key, json_integer(json_integer_value(json_object_get(obj, key)) + n));
+}
+
 /* Engines: every one a shown target lists or any core runs, with the shown
  * targets listing it and the active cores running it (all targets). */
 static json_t *engine_rows(const json_t *snap, const json_t *targets)
@@ -143,33 +159,14 @@ static json_t *engine_rows(const json_t *snap, const json_t *targets)
     json_object_foreach(json_object_get(snap, "targets"), id, t)
     {
         json_object_foreach(json_object_get(t, "engines"), name, n)
-        {
-            if (json_object_get(by, name) == NULL)
-                json_object_set_new(by, name, json_pack("{s:i, s:i}", "targets", 0, "active_cores", 0));
-            e = json_object_get(by, name);
-            json_object_set_new(
-                e, "active_cores",
-                json_integer(json_integer_value(json_object_get(e, "active_cores")) + json_integer_value(n)));
-        }
+            add_int(engine_entry(by, name), "active_cores", json_integer_value(n));
     }
     json_array_foreach(targets, i, t)
     {
         json_array_foreach(json_object_get(t, "engines"), j, n)
-        {
-            name = json_string_value(n);
-            if (json_object_get(by, name) == NULL)
-                json_object_set_new(by, name, json_pack("{s:i, s:i}", "targets", 0, "active_cores", 0));
-            e = json_object_get(by, name);
-            json_object_set_new(e, "targets",
-                                json_integer(json_integer_value(json_object_get(e, "targets")) + 1));
-        }
+            add_int(engine_entry(by, json_string_value(n)), "targets", 1);
     }
-    json_object_foreach(by, name, e)
-    {
-        json_array_append_new(rows, json_pack("{s:s, s:O, s:O}", "engine", name, "targets",
-                                              json_object_get(e, "targets"), "active_cores",
-                                              json_object_get(e, "active_cores")));
-    }
+    json_object_foreach(by, name, e) json_array_append(rows, e);
     json_decref(by);
     return rows;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cc/cc_peer.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define PATH_MAX_LEN (64 + CC_ID_MAX)
@@ -295,6 +296,20 @@ out:
     free(p.keys);
 }
 
+/* A round slower than its interval delays the dashboard's figures and the
+ * history by as much: say so, with the number that drives its cost. */
+static void warn_if_slow(const struct round *r, double seconds)
+{
+    const char *id;
+    json_t *t;
+    size_t streams = 0;
+    if (seconds * 1000 <= CC_SURVEY_MS)
+        return;
+    json_object_foreach(r->targets, id, t) streams += json_object_size(json_object_get(t, "streams"));
+    log_warn("dashboard survey: one round over %zu streams took %.1f s (interval %d s)", streams, seconds,
+             CC_SURVEY_MS / 1000);
+}
+
 void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers, cc_history *history,
                    double now)
 {
@@ -304,11 +319,13 @@ void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers,
         log_warn("dashboard survey: out of memory");
         goto out;
     }
+    double start = clock_mono_s();
     for (size_t i = 0; i < cc_view_scv_count(view); i++) {
         cc_health_rec *health = NULL;
         const cc_scv *scv = cc_view_scv_at(view, i, &health);
         survey_scv(&r, scv, health);
     }
+    warn_if_slow(&r, clock_mono_s() - start);
     feed_history(&r, history, now);
     pthread_mutex_lock(&s->lock);
     json_t *old = s->snap;
