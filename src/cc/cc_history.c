@@ -142,8 +142,13 @@ void cc_history_assigned(cc_history *h, const char *target_id, double now)
         struct series *s = get(h, keys[k], m);
         if (s == NULL)
             continue;
-        s->assigned[slot(s->last)]++;
+        size_t i = slot(s->last);
+        s->assigned[i]++;
         s->worked = s->last;
+        /* The CC is clearly up this minute, even before its first survey
+         * in it: not a gap. */
+        if (k == 0 && s->cores[i] < 0)
+            s->cores[i] = 0;
     }
     pthread_mutex_unlock(&h->lock);
 }

@@ -46,10 +46,10 @@ static void save_history(cc_service *svc)
 static void survey_tick(void *arg)
 {
     cc_service *svc = arg;
-    double now = clock_wall_s();
     cc_view *view = cc_cache_get(svc->cache);
-    cc_survey_run(svc->survey, view, svc->peers, svc->history, now);
+    cc_survey_run(svc->survey, view, svc->peers, svc->history);
     cc_view_unref(view);
+    double now = clock_wall_s();
     if ((long)(now / 60) != svc->history_saved) {
         svc->history_saved = (long)(now / 60);
         save_history(svc);

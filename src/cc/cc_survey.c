@@ -24,9 +24,9 @@ struct round {
     json_t *scvs, *targets;
 };
 
-static json_t *empty_snapshot(double now)
+static json_t *empty_snapshot(void)
 {
-    return json_pack("{s:f, s:{}, s:{}}", "time", now, "scvs", "targets");
+    return json_pack("{s:i, s:{}, s:{}}", "time", 0, "scvs", "targets");
 }
 
 cc_survey *cc_survey_new(void)
@@ -34,7 +34,7 @@ cc_survey *cc_survey_new(void)
     cc_survey *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->snap = empty_snapshot(0);
+    s->snap = empty_snapshot();
     if (s->snap == NULL) {
         free(s);
         return NULL;
@@ -310,11 +310,10 @@ static void warn_if_slow(const struct round *r, double seconds)
              CC_SURVEY_MS / 1000);
 }
 
-void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers, cc_history *history,
-                   double now)
+void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers, cc_history *history)
 {
     struct round r = {view, peers, cc_survey_get(s), json_object(), json_object()};
-    json_t *snap = json_pack("{s:f, s:O, s:O}", "time", now, "scvs", r.scvs, "targets", r.targets);
+    json_t *snap = json_pack("{s:O, s:O}", "scvs", r.scvs, "targets", r.targets);
     if (snap == NULL) {
         log_warn("dashboard survey: out of memory");
         goto out;
@@ -326,6 +325,10 @@ void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers,
         survey_scv(&r, scv, health);
     }
     warn_if_slow(&r, clock_mono_s() - start);
+    /* Stamped when it ends: any assignment that came before is in an
+     * earlier or the same minute. */
+    double now = clock_wall_s();
+    json_object_set_new(snap, "time", json_real(now));
     feed_history(&r, history, now);
     pthread_mutex_lock(&s->lock);
     json_t *old = s->snap;

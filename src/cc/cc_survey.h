@@ -39,9 +39,10 @@ void cc_survey_free(cc_survey *s);
  * before the first round. Never NULL. */
 json_t *cc_survey_get(cc_survey *s);
 
-/* One round over the SCVs and targets of view at now, calling them through
- * peers (cc_peer_pool_new). Rounds must not overlap (one ticker runs them). */
-void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers, cc_history *history,
-                   double now);
+/* One round over the SCVs and targets of view, calling them through peers
+ * (cc_peer_pool_new); the snapshot and the history's sample are stamped
+ * with the time the round ended. Rounds must not overlap (one ticker runs
+ * them). */
+void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers, cc_history *history);
 
 #endif

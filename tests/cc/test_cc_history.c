@@ -95,6 +95,22 @@ static void test_unlisted_target_has_no_cores(void **state)
     cc_history_free(h);
 }
 
+/* An assignment shows at once, before the minute's first survey. */
+static void test_assignment_before_survey(void **state)
+{
+    (void)state;
+    cc_history *h = cc_history_new();
+    sample(h, DAY0 + 55, 1, 1);
+    cc_history_assigned(h, T, DAY0 + 61);
+    json_t *all = cc_history_series(h, "", DAY0 + 62), *t = cc_history_series(h, T, DAY0 + 62);
+    assert_int_equal(value(all, "assignments", 0), 1);
+    assert_int_equal(value(t, "assignments", 0), 1);
+    assert_int_equal(value(t, "active_cores", 0), 0);
+    json_decref(all);
+    json_decref(t);
+    cc_history_free(h);
+}
+
 static void save_path(char *path)
 {
     char dir[PATH_MAX];
@@ -165,6 +181,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minutes_and_gaps),
         cmocka_unit_test(test_unlisted_target_has_no_cores),
+        cmocka_unit_test(test_assignment_before_survey),
         cmocka_unit_test(test_save_and_load),
         cmocka_unit_test(test_idle_series_expire),
     };
