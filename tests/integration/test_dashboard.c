@@ -473,6 +473,7 @@ static void test_cli_status(void **state)
     struct cli_result r;
     const char *argv[] = {"status", NULL};
     assert_int_equal(cli_run(&call, argv, &r), 0);
+    assert_non_null(strstr(r.out, "SCVs online 1 of 1, streams 3, "));
     assert_non_null(strstr(r.out, "s1 "));
     assert_non_null(strstr(r.out, W.pub));
     assert_null(strstr(r.out, W.priv));
