@@ -444,6 +444,8 @@ struct cc_cache {
     size_t n_retired;
     unsigned long requested, completed;
     int running, last_rc;
+    /* For cc_cache_freshness, read without the lock (clock_mono_s, seconds). */
+    _Atomic double fresh_at, last_load;
 };
 
 /* A view of the store as of now: everything when base is NULL, else base
@@ -470,6 +472,7 @@ static cc_view *load_view(cc_cache *c, const cc_view *base)
     }
     v->generation = generation;
     double took = (clock_mono_s() - start) * 1e3;
+    atomic_store_explicit(&c->last_load, took / 1e3, memory_order_relaxed);
     if (took > SLOW_RELOAD_MS)
         log_warn("cache reload (%zu targets, %zu changed, %zu deleted) took %.0f ms", v->n_targets, n_changed,
                  n_deleted, took);
@@ -488,6 +491,7 @@ cc_cache *cc_cache_new(cc_store *store, cc_health *health, char *err, size_t err
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     c->current = load_view(c, NULL);
+    atomic_store(&c->fresh_at, clock_mono_s());
     if (c->current == NULL) {
         snprintf(err, errlen, "cannot load the cache from the database (see the error log)");
         cc_cache_free(c);
@@ -559,6 +563,8 @@ static int run_reload(cc_cache *c, cc_view *base)
     int rc = v != NULL && swap_in(c, v) == 0 ? 0 : -1;
     if (rc != 0)
         cc_view_unref(v);
+    else
+        atomic_store_explicit(&c->fresh_at, clock_mono_s(), memory_order_relaxed);
     size_t n = take_unused(c, unused, sizeof unused / sizeof unused[0]);
     c->completed = target;
     c->last_rc = rc;
@@ -613,5 +619,14 @@ int cc_cache_poll(cc_cache *c)
     pthread_mutex_lock(&c->lock);
     int stale = c->current->generation != now;
     pthread_mutex_unlock(&c->lock);
-    return stale ? cc_cache_refresh(c) : 0;
+    if (stale)
+        return cc_cache_refresh(c);
+    atomic_store_explicit(&c->fresh_at, clock_mono_s(), memory_order_relaxed);
+    return 0;
+}
+
+void cc_cache_freshness(cc_cache *c, double *age, double *last_load)
+{
+    *age = clock_mono_s() - atomic_load_explicit(&c->fresh_at, memory_order_relaxed);
+    *last_load = atomic_load_explicit(&c->last_load, memory_order_relaxed);
 }

@@ -77,5 +77,9 @@ int cc_cache_rebuild(cc_cache *c);
  * when the view is current, -1 when the store could not be read (the old
  * view stays). */
 int cc_cache_poll(cc_cache *c);
+/* For /metrics, without the lock: seconds since the cache was last known to
+ * match the store (a poll found no change, or a reload was swapped in), and
+ * how long the last load from the store took. */
+void cc_cache_freshness(cc_cache *c, double *age, double *last_load);
 
 #endif

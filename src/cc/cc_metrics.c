@@ -12,12 +12,20 @@ struct cc_metrics {
     struct cc_service *svc;
     struct metrics_series *outcomes[CC_ASSIGN_OUTCOMES];
     struct metrics_series *duration, *online, *offline, *argon2;
+    struct metrics_series *cache_age_ms, *cache_load_us, *db_errors;
 };
 
+/* Reads atomics only: the cache's freshness, the store's error count and
+ * the login slots. */
 static void collect(void *arg)
 {
     struct cc_metrics *cm = arg;
+    double age, load;
     metrics_set(cm->argon2, atomic_load_explicit(&cm->svc->logins, memory_order_relaxed));
+    cc_cache_freshness(cm->svc->cache, &age, &load);
+    metrics_set(cm->cache_age_ms, (int64_t)(age * 1e3));
+    metrics_set(cm->cache_load_us, (int64_t)(load * 1e6));
+    metrics_set(cm->db_errors, (int64_t)cc_store_errors(cm->svc->store));
 }
 
 struct cc_metrics *cc_metrics_new(struct metrics *m, struct cc_service *svc)
@@ -53,6 +61,23 @@ struct cc_metrics *cc_metrics_new(struct metrics *m, struct cc_service *svc)
                               .name = "siegetank_cc_argon2_in_flight",
                               .help = "Password hashes (Argon2id, logins and sign-ups) queued or running."});
     cm->argon2 = metrics_series(f, NULL);
+    f = metrics_family(
+        m, &(struct metrics_spec){.type = METRICS_GAUGE,
+                                  .name = "siegetank_cc_cache_age_seconds",
+                                  .help = "Since the assignment cache was last known to match the database.",
+                                  .scale = 1e3});
+    cm->cache_age_ms = metrics_series(f, NULL);
+    f = metrics_family(
+        m, &(struct metrics_spec){.type = METRICS_GAUGE,
+                                  .name = "siegetank_cc_cache_refresh_duration_seconds",
+                                  .help = "How long the cache's last load from the database took.",
+                                  .scale = 1e6});
+    cm->cache_load_us = metrics_series(f, NULL);
+    f = metrics_family(
+        m, &(struct metrics_spec){.type = METRICS_COUNTER,
+                                  .name = "siegetank_cc_database_errors_total",
+                                  .help = "Store calls the database failed (unreachable, or an error)."});
+    cm->db_errors = metrics_series(f, NULL);
     if (metrics_on_scrape(m, collect, cm) != 0) {
         free(cm);
         return NULL;

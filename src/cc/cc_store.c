@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ struct cc_store {
     const cc_store_ops *ops;
     void *impl;
     cc_seal *seal;
+    atomic_ulong errors; /* calls the database failed (IO, UNAVAILABLE) */
 };
 
 static const char *const role_names[] = {"admin", "manager", "donor"};
@@ -214,9 +216,11 @@ static void copy_text(char *dst, size_t size, const char *src)
 }
 
 /* Records a failed call in st: "cannot <what>: <reason>" (the backend
- * logged the database's own reason). */
-static status_code fail(struct status *st, status_code rc, const char *what)
+ * logged the database's own reason), and counts the database's failures. */
+static status_code fail(cc_store *s, struct status *st, status_code rc, const char *what)
 {
+    if (rc == STATUS_IO || rc == STATUS_UNAVAILABLE)
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
     const char *reason = rc == STATUS_UNAVAILABLE ? "database unavailable; try again later"
                          : rc == STATUS_IO        ? "database failure (see the CC's log)"
                                                   : status_name(rc);
@@ -375,7 +379,7 @@ static status_code insert_user(cc_store *s, const cc_user *user, const char *pwh
     status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, &tx);
 
     if (rc != STATUS_OK)
-        return fail(st, rc, "create the user");
+        return fail(s, st, rc, "create the user");
     rc = s->ops->exists(tx, CC_PROBE_USER, user->name, &name_taken);
     if (rc == STATUS_OK && !name_taken && user->role == CC_ROLE_DONOR)
         rc = s->ops->exists(tx, CC_PROBE_DONOR_EMAIL, user->email, &email_taken);
@@ -393,7 +397,7 @@ static status_code insert_user(cc_store *s, const cc_user *user, const char *pwh
         return status_fail(st, STATUS_EXISTS, "a manager with email '%s' already exists", user->name);
     if (email_taken)
         return status_fail(st, STATUS_EXISTS, "email '%s' is already registered", user->email);
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "create the user");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "create the user");
 }
 
 static status_code create_user(cc_store *s, cc_user *user, const char *password,
@@ -475,7 +479,7 @@ status_code cc_store_authenticate(cc_store *s, int donors, const char *name, con
         return status_fail(st, STATUS_NOT_FOUND, "no such user");
     }
     if (rc != STATUS_OK)
-        return fail(st, rc, "log in");
+        return fail(s, st, rc, "log in");
     /* The slow hash runs outside any transaction. */
     if (!auth_password_verify(row.password_hash, password))
         return status_fail(st, STATUS_DENIED, "wrong password");
@@ -487,7 +491,7 @@ status_code cc_store_authenticate(cc_store *s, int donors, const char *name, con
         rc = s->ops->end(tx, s->ops->user_set_token(tx, row.user.name, row.password_hash, token_hash));
     if (rc == STATUS_NOT_FOUND) /* the password changed meanwhile */
         return status_fail(st, STATUS_DENIED, "wrong password");
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "log in");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "log in");
 }
 
 status_code cc_store_user_by_token(cc_store *s, const char *token, cc_user *out, struct status *st)
@@ -503,7 +507,7 @@ status_code cc_store_user_by_token(cc_store *s, const char *token, cc_user *out,
         rc = s->ops->end(tx, s->ops->user_by_token(tx, token_hash, out));
     if (rc == STATUS_NOT_FOUND)
         return status_fail(st, rc, "invalid or expired user token");
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "check the user token");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "check the user token");
 }
 
 status_code cc_store_admin_exists(cc_store *s, int *out, struct status *st)
@@ -514,7 +518,7 @@ status_code cc_store_admin_exists(cc_store *s, int *out, struct status *st)
     status_code rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->exists(tx, CC_PROBE_ADMIN, "", out));
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "check for admins");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "check for admins");
 }
 
 /* ---- engine keys ---- */
@@ -540,7 +544,7 @@ status_code cc_store_key_create(cc_store *s, const char *engine, const char *des
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->key_insert(tx, &row));
     free(row.key_sealed);
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "create the engine key");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "create the engine key");
 }
 
 status_code cc_store_key_list(cc_store *s, cc_engine_key **out, size_t *n, struct status *st)
@@ -570,7 +574,7 @@ status_code cc_store_key_list(cc_store *s, cc_engine_key **out, size_t *n, struc
         k->creation_date = rows[i].creation_date;
     }
     cc_engine_key_rows_free(rows, n_rows);
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "list engine keys");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "list engine keys");
 }
 
 status_code cc_store_key_delete(cc_store *s, const char *key, struct status *st)
@@ -587,7 +591,7 @@ status_code cc_store_key_delete(cc_store *s, const char *key, struct status *st)
     }
     if (rc == STATUS_NOT_FOUND)
         return status_fail(st, rc, "unknown engine key");
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "delete the engine key");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "delete the engine key");
 }
 
 /* ---- targets ---- */
@@ -614,7 +618,7 @@ status_code cc_store_target_create(cc_store *s, const cc_target_new *t, char id_
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->target_insert(tx, &row));
     if (rc != STATUS_OK)
-        return fail(st, rc, "create the target");
+        return fail(s, st, rc, "create the target");
     memcpy(id_out, row.id, sizeof row.id);
     return STATUS_OK;
 }
@@ -667,7 +671,7 @@ status_code cc_store_target_get(cc_store *s, const char *id, cc_target *out, str
     if (rc == STATUS_OK)
         return STATUS_OK;
     cc_target_free(out);
-    return rc == STATUS_NOT_FOUND ? unknown_target(st, id) : fail(st, rc, "read the target");
+    return rc == STATUS_NOT_FOUND ? unknown_target(st, id) : fail(s, st, rc, "read the target");
 }
 
 /* row: the stored t with u applied; it shares t's memory. Options keys
@@ -717,7 +721,7 @@ status_code cc_store_target_update(cc_store *s, const char *id, const cc_target_
         return unknown_target(st, id);
     if (rc == STATUS_INVALID)
         return invalid(st, "update the target (options too large?)");
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "update the target");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "update the target");
 }
 
 status_code cc_store_target_delete(cc_store *s, const char *id, struct status *st)
@@ -746,7 +750,7 @@ status_code cc_store_target_delete(cc_store *s, const char *id, struct status *s
         return unknown_target(st, id);
     if (rc == STATUS_CONFLICT)
         return status_fail(st, rc, "target '%s' still has shards: delete its streams first", id);
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "delete the target");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "delete the target");
 }
 
 static status_code target_list(cc_store *s, const char *owner, cc_strlist *out, struct status *st)
@@ -759,7 +763,7 @@ static status_code target_list(cc_store *s, const char *owner, cc_strlist *out, 
     if (rc == STATUS_OK)
         return STATUS_OK;
     cc_strlist_free(out);
-    return fail(st, rc, "list targets");
+    return fail(s, st, rc, "list targets");
 }
 
 status_code cc_store_target_list_owner(cc_store *s, const char *owner, cc_strlist *out, struct status *st)
@@ -801,7 +805,7 @@ static status_code shard_change(cc_store *s, int add, const char *target_id, con
     }
     if (rc == STATUS_NOT_FOUND)
         return unknown_target(st, target_id);
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "change the shards");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "change the shards");
 }
 
 status_code cc_store_shard_add(cc_store *s, const char *target_id, const char *scv, struct status *st)
@@ -833,7 +837,7 @@ status_code cc_store_scv_upsert(cc_store *s, const char *name, const char *host,
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->scv_upsert(tx, &row));
     free(row.password_sealed);
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "register the SCV");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "register the SCV");
 }
 
 /* The SCVs whose password unseals, in *out (*n_out of them); one that does
@@ -888,7 +892,7 @@ status_code cc_store_stats_insert(cc_store *s, const cc_stats_fragment *v, size_
     if (rc == STATUS_OK)
         return STATUS_OK;
     *inserted = 0;
-    return rc == STATUS_INVALID ? invalid(st, "record the stats") : fail(st, rc, "record the stats");
+    return rc == STATUS_INVALID ? invalid(st, "record the stats") : fail(s, st, rc, "record the stats");
 }
 
 /* Every read of a load, in the caller's snapshot transaction. */
@@ -936,7 +940,7 @@ status_code cc_store_load_changes(cc_store *s, const uint64_t *since, cc_snapsho
         return STATUS_OK;
     cc_snapshot_free(out);
     cc_strlist_free(deleted);
-    return fail(st, rc, "load the cache");
+    return fail(s, st, rc, "load the cache");
 }
 
 status_code cc_store_change_counter(cc_store *s, uint64_t *out, struct status *st)
@@ -947,5 +951,10 @@ status_code cc_store_change_counter(cc_store *s, uint64_t *out, struct status *s
     status_code rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->generation(tx, out));
-    return rc == STATUS_OK ? STATUS_OK : fail(st, rc, "read the change counter");
+    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "read the change counter");
+}
+
+unsigned long cc_store_errors(cc_store *s)
+{
+    return atomic_load_explicit(&s->errors, memory_order_relaxed);
 }

@@ -230,4 +230,8 @@ status_code cc_store_load_changes(cc_store *s, const uint64_t *since, cc_snapsho
  * last load, load the changes since that one. */
 status_code cc_store_change_counter(cc_store *s, uint64_t *out, struct status *st);
 
+/* Calls that failed because of the database (IO or UNAVAILABLE) since the
+ * store was opened; lock-free, for /metrics. */
+unsigned long cc_store_errors(cc_store *s);
+
 #endif

@@ -449,12 +449,8 @@ static void write_family(FILE *out, struct metrics *m, const struct metrics_fami
             continue;
         }
         write_name(out, f->name, "", s->labels, NULL);
-        uint64_t sum = cell_sum(m, s->cell);
-        if (f->type == METRICS_COUNTER)
-            write_value(out, f, (double)sum);
-        else
-            write_value(out, f,
-                        (double)(atomic_load_explicit(&s->set_value, memory_order_relaxed) + (int64_t)sum));
+        int64_t sum = (int64_t)cell_sum(m, s->cell);
+        write_value(out, f, (double)(atomic_load_explicit(&s->set_value, memory_order_relaxed) + sum));
     }
 }
 

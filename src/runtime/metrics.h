@@ -10,8 +10,9 @@
  * own shard (its first update claims one; past METRICS_SHARDS threads share
  * one). metrics_write sums the shards and takes no lock that an update or a
  * new series takes. Making a series is lock-free too, but walks the family's
- * series, so hot paths keep the pointer. A gauge is either set
- * (metrics_set) or moved (metrics_add/metrics_sub), never both.
+ * series, so hot paths keep the pointer. A series is either set
+ * (metrics_set: a gauge, or a counter whose total another module keeps,
+ * copied by a collector) or moved (metrics_add/metrics_sub), never both.
  * Every update function accepts a NULL series and then does nothing. */
 #ifndef ST_METRICS_H
 #define ST_METRICS_H
@@ -62,7 +63,7 @@ struct metrics_series *metrics_series(struct metrics_family *f, const char *cons
 
 void metrics_add(struct metrics_series *s, uint64_t n);         /* counters; gauges up */
 void metrics_sub(struct metrics_series *s, uint64_t n);         /* gauges down */
-void metrics_set(struct metrics_series *s, int64_t value);      /* gauges */
+void metrics_set(struct metrics_series *s, int64_t value);      /* see above */
 void metrics_observe(struct metrics_series *s, uint64_t value); /* histograms */
 static inline void metrics_inc(struct metrics_series *s)
 {

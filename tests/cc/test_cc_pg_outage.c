@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 
 #include "cc_pg_pair.h"
 #include "harness.h"
+#include "metrics_page.h"
 #include "scv_proc.h"
 
 #define VISIBLE_MS 2000
@@ -95,6 +97,11 @@ static void test_database_restart(void **state)
     usleep(1200000);
     expect_outage(&p, b, key, body, target);
     assert_true(running(a->pid) && running(b->pid));
+    /* Its metrics say so. */
+    char *page = metrics_page_get(b->url);
+    assert_true(metrics_page_value(page, "siegetank_cc_database_errors_total") >= 10);
+    assert_true(metrics_page_value(page, "siegetank_cc_assignments_total{outcome=\"unavailable\"}") == 2);
+    free(page);
 
     assert_int_equal(pg_harness_resume(p.pg), 0);
     /* Writes work again on both, without a restart. */

@@ -13,50 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client/client.h"
 #include "cluster.h"
 #include "core/md_engine.h"
 #include "harness.h"
+#include "metrics_page.h"
 #include "seed_files.h"
 
 #define PROMETHEUS "/usr/bin/prometheus"
-
-/* The page of a daemon, checked by promtool (caller frees). */
-static char *scrape(const struct cluster_daemon *d)
-{
-    char url[200];
-    snprintf(url, sizeof url, "%s/metrics", d->url);
-    struct harness_response r;
-    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, NULL, &r), 0);
-    assert_int_equal(r.status, 200);
-    char type[128];
-    assert_int_equal(harness_header(&r, "content-type", type, sizeof type), 0);
-    assert_non_null(strstr(type, "text/plain; version=0.0.4"));
-    FILE *p = popen("promtool check metrics", "w");
-    assert_non_null(p);
-    fwrite(r.body, 1, r.len, p);
-    int status = pclose(p);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("promtool check metrics refused the %s page:\n%s", d->kind, r.body);
-    char *text = strdup(r.body);
-    harness_response_free(&r);
-    return text;
-}
-
-/* The value of the sample `series` (name and labels exactly as the page
- * writes them); fails the test when the page lacks it. */
-static double value(const char *text, const char *series)
-{
-    size_t len = strlen(series);
-    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, series, len) == 0 && p[len] == ' ')
-            return strtod(p + len + 1, NULL);
-    fail_msg("no sample %s in:\n%s", series, text);
-    return -1;
-}
 
 static void make_streams(struct cluster *c, char *target_id, size_t idlen)
 {
@@ -119,12 +85,12 @@ static void test_counters_move_with_the_work(void **state)
     assert_int_equal(cluster_engine_key(c, MD_ENGINE_NAME, key, sizeof key), 0);
     make_streams(c, target_id, sizeof target_id);
 
-    char *cc0 = scrape(&c->cc), *scv0 = scrape(&c->scv[0]);
-    assert_true(value(cc0, "siegetank_cc_assignments_total{outcome=\"ok\"}") == 0);
-    assert_true(value(scv0, "siegetank_scv_frames_committed_total") == 0);
-    assert_true(value(scv0, "siegetank_scv_streams{status=\"ok\"}") == 2);
-    assert_true(value(scv0, "siegetank_scv_disk_free_bytes") > 0);
-    assert_true(value(cc0, "siegetank_info{service=\"cc\",name=\"cc\",version=\"0.1.0\"}") == 1);
+    char *cc0 = metrics_page_get(c->cc.url), *scv0 = metrics_page_get(c->scv[0].url);
+    assert_true(metrics_page_value(cc0, "siegetank_cc_assignments_total{outcome=\"ok\"}") == 0);
+    assert_true(metrics_page_value(scv0, "siegetank_scv_frames_committed_total") == 0);
+    assert_true(metrics_page_value(scv0, "siegetank_scv_streams{status=\"ok\"}") == 2);
+    assert_true(metrics_page_value(scv0, "siegetank_scv_disk_free_bytes") > 0);
+    assert_true(metrics_page_value(cc0, "siegetank_info{service=\"cc\",name=\"cc\",version=\"0.1.0\"}") == 1);
 
     assign_with(c, "not-a-key", 401, NULL, 0);
     char args[300];
@@ -134,33 +100,38 @@ static void test_counters_move_with_the_work(void **state)
     double committed = (double)json_integer_value(json_object_get(summary, "frames_committed"));
     assert_true(committed > 0);
 
-    char *cc1 = scrape(&c->cc), *scv1 = scrape(&c->scv[0]);
-    assert_true(value(cc1, "siegetank_cc_assignments_total{outcome=\"ok\"}") >= 2);
-    assert_true(value(cc1, "siegetank_cc_assignments_total{outcome=\"bad_key\"}") == 1);
-    assert_true(value(cc1, "siegetank_cc_assignment_duration_seconds_count") >=
-                value(cc1, "siegetank_cc_assignments_total{outcome=\"ok\"}") + 1);
+    char *cc1 = metrics_page_get(c->cc.url), *scv1 = metrics_page_get(c->scv[0].url);
+    assert_true(metrics_page_value(cc1, "siegetank_cc_assignments_total{outcome=\"ok\"}") >= 2);
+    assert_true(metrics_page_value(cc1, "siegetank_cc_assignments_total{outcome=\"bad_key\"}") == 1);
+    assert_true(metrics_page_value(cc1, "siegetank_cc_assignment_duration_seconds_count") >=
+                metrics_page_value(cc1, "siegetank_cc_assignments_total{outcome=\"ok\"}") + 1);
     assert_true(
-        value(cc1, "siegetank_http_requests_total{method=\"POST\",route=\"/core/assign\",code=\"401\"}") ==
+        metrics_page_value(
+            cc1, "siegetank_http_requests_total{method=\"POST\",route=\"/core/assign\",code=\"401\"}") == 1);
+    assert_true(metrics_page_value(cc1, "siegetank_cc_scvs{state=\"online\"}") == 1);
+    assert_true(metrics_page_value(cc1, "siegetank_cc_cache_age_seconds") >= 0);
+    assert_true(metrics_page_value(cc1, "siegetank_cc_cache_refresh_duration_seconds") > 0);
+    assert_true(metrics_page_value(cc1, "siegetank_cc_database_errors_total") == 0);
+    assert_true(
+        metrics_page_value(
+            scv1, "siegetank_http_requests_total{method=\"PUT\",route=\"/core/checkpoint\",code=\"200\"}") >=
         1);
-    assert_true(value(cc1, "siegetank_cc_scvs{state=\"online\"}") == 1);
     assert_true(
-        value(scv1,
-              "siegetank_http_requests_total{method=\"PUT\",route=\"/core/checkpoint\",code=\"200\"}") >= 1);
-    assert_true(
-        value(scv1, "siegetank_http_request_duration_seconds_count{method=\"PUT\",route=\"/core/frame\"}") >=
+        metrics_page_value(
+            scv1, "siegetank_http_request_duration_seconds_count{method=\"PUT\",route=\"/core/frame\"}") >=
         committed / 5);
     /* The cores ended their streams as they left; one more assignment
      * holds a stream until its core stops. */
     snprintf(series, sizeof series, "siegetank_scv_active_cores{target=\"%s\",engine=\"%s\"}", target_id,
              MD_ENGINE_NAME);
-    assert_true(value(scv1, series) == 0);
+    assert_true(metrics_page_value(scv1, series) == 0);
     char token[256];
     assign_with(c, key, 200, token, sizeof token);
-    char *scv2 = scrape(&c->scv[0]);
-    assert_true(value(scv2, series) == 1);
+    char *scv2 = metrics_page_get(c->scv[0].url);
+    assert_true(metrics_page_value(scv2, series) == 1);
     core_stop(&c->scv[0], token);
-    char *scv3 = scrape(&c->scv[0]);
-    assert_true(value(scv3, series) == 0);
+    char *scv3 = metrics_page_get(c->scv[0].url);
+    assert_true(metrics_page_value(scv3, series) == 0);
     free(scv2);
     free(scv3);
     json_decref(summary);
