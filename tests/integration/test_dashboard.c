@@ -442,8 +442,22 @@ static void test_page_in_chromium(void **state)
     json_decref(href);
     check_figures(b, "/dashboard", "/status/overview", W.manager_token, 0);
     json_decref(cdp_eval(b, "sessionStorage.clear(); true"));
-
     assert_no_errors(b);
+
+    /* A refused token is said so and forgotten: the public view comes back.
+     * (The browser logs the 401 itself, so this comes after the check.) */
+    json_decref(cdp_eval(b, "document.getElementById('token').value = 'not-a-token';"
+                            "document.getElementById('signin').requestSubmit(); true"));
+    assert_int_equal(
+        cdp_wait_true(b,
+                      "document.getElementById('error').textContent.startsWith('sign-in refused') &&"
+                      " document.body.dataset.state === 'ready' && !sessionStorage.length",
+                      30),
+        0);
+    snprintf(js, sizeof js, "document.querySelector('[data-k=\"target.%s.stage\"]') === null", W.priv);
+    json_t *gone = cdp_eval(b, js);
+    assert_true(json_is_true(gone));
+    json_decref(gone);
     cdp_stop(b);
 }
 

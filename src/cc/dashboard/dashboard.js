@@ -12,6 +12,7 @@
   var REFRESH_MS = 10000;
   var TOKEN_KEY = "siegetank-token";
   var charts = {};
+  var refused = ""; /* why the last token was refused, shown until the next sign-in */
   window.siegetankCharts = charts; /* for tests and the curious */
 
   function token() {
@@ -23,7 +24,11 @@
     if (token()) headers.Authorization = token();
     return fetch(path, { headers: headers, cache: "no-store" }).then(function (r) {
       return r.json().then(function (body) {
-        if (!r.ok) throw new Error(body.error || "HTTP " + r.status);
+        if (!r.ok) {
+          var e = new Error(body.error || "HTTP " + r.status);
+          e.status = r.status;
+          throw e;
+        }
         return body;
       });
     });
@@ -223,12 +228,20 @@
       return;
     }
     page.render(main, m).then(function (data) {
-      setError("");
+      setError(refused);
       var when = new Date(data.survey_time * 1000);
       document.getElementById("updated").textContent = data.survey_time ? "as of " + when.toLocaleTimeString() : "waiting for the first survey";
       document.body.dataset.survey = String(data.survey_time);
       document.body.dataset.state = "ready";
     }).catch(function (e) {
+      if (e.status === 401 && token()) {
+        /* A refused token is forgotten: the page falls back to the public
+         * view at once instead of failing every refresh. */
+        sessionStorage.removeItem(TOKEN_KEY);
+        refused = "sign-in refused: " + e.message;
+        refresh();
+        return;
+      }
       setError(e.message);
       document.body.dataset.state = "error";
     }).then(function () {
@@ -249,6 +262,7 @@
     var input = document.getElementById("token");
     if (input.value) sessionStorage.setItem(TOKEN_KEY, input.value.trim());
     input.value = "";
+    refused = "";
     refresh();
   });
   document.getElementById("signout").addEventListener("click", function () {
