@@ -83,10 +83,27 @@
     ["active_cores", "Active cores"],
   ];
 
+  /* The time the charts show at first: from the oldest minute with data
+   * (at least the last hour) to now; double-click a chart for all 24 h. */
+  function shown_span(h) {
+    var n = h.frames.length, first = n - 60;
+    for (var i = 0; i < n; i++) {
+      if (h.assignments[i] !== null || h.frames[i] !== null || h.active_cores[i] !== null) {
+        first = Math.min(i, first);
+        break;
+      }
+    }
+    var at = function (i) {
+      return (h.start + i * h.step) * 1000;
+    };
+    return [at(Math.max(first, 0)), at(n - 1)];
+  }
+
   /* One chart per series of h (a /status/history reply). Dygraph measures
    * its div, so the charts are drawn by draw() once the boxes are in the
    * page. */
   function charts_for(scope, h, draw) {
+    var span = shown_span(h);
     return el("div", { class: "charts" }, SERIES.map(function (s) {
       var id = scope + "." + s[0];
       var box = el("div", { class: "chart", "data-chart": id });
@@ -115,6 +132,7 @@
           strokeWidth: 1.5,
           colors: ["#1f6fb4"],
           legend: "follow",
+          dateWindow: span,
           axes: { y: { axisLabelWidth: 40 } },
         });
       });
