@@ -40,14 +40,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char dir[PATH_MAX], err[STREAM_STORE_ERR_LEN];
+    char dir[PATH_MAX];
+    struct status err;
     log_set_quiet(1);
     snprintf(dir, sizeof dir, "%s/scv", fuzz_tmpdir());
     snprintf(buffer_dir, sizeof buffer_dir, "%s/streams/%s/buffer_files", dir, ID);
-    store = stream_store_open(dir, err);
+    store = stream_store_open(dir, &err);
     json_t *files = json_pack("{s:s}", "state.xml", "<xml/>");
-    if (store == NULL || stream_store_create(store, ID, "target", files, NULL, 1.0, err) != STREAM_STORE_OK) {
-        fprintf(stderr, "fuzz_frame_buffer: %s\n", err);
+    if (store == NULL || stream_store_create(store, ID, "target", files, NULL, 1.0, &err) != STATUS_OK) {
+        fprintf(stderr, "fuzz_frame_buffer: %s\n", err.msg);
         abort();
     }
     json_decref(files);
@@ -97,39 +98,39 @@ struct run {
 
 static void op_begin(struct run *r)
 {
-    char err[STREAM_STORE_ERR_LEN];
+    struct status err;
     if (r->frame != NULL)
         return;
-    FUZZ_CHECK(stream_store_frame_begin(store, ID, &r->frame, err) == STREAM_STORE_OK);
+    FUZZ_CHECK(stream_store_frame_begin(store, ID, &r->frame, &err) == STATUS_OK);
     model_copy(r->before, r->now);
     r->open = -1;
 }
 
 static void op_file(struct run *r, int which)
 {
-    char err[STREAM_STORE_ERR_LEN];
+    struct status err;
     if (r->frame == NULL)
         return;
-    int rc = stream_store_frame_file(r->frame, names[which], err);
+    int rc = stream_store_frame_file(r->frame, names[which], &err);
     if (which < GOOD_NAMES) {
-        FUZZ_CHECK(rc == STREAM_STORE_OK);
+        FUZZ_CHECK(rc == STATUS_OK);
         r->now[which].exists = 1;
         r->open = which;
     } else {
-        FUZZ_CHECK(rc == STREAM_STORE_INVALID);
+        FUZZ_CHECK(rc == STATUS_INVALID);
     }
 }
 
 static void op_write(struct run *r, size_t want)
 {
-    char err[STREAM_STORE_ERR_LEN];
+    struct status err;
     size_t n = want < (size_t)(r->end - r->p) ? want : (size_t)(r->end - r->p);
     if (r->frame == NULL || r->open < 0)
         return;
     struct file_model *f = &r->now[r->open];
     if (f->len + n > MODEL_MAX)
         return;
-    FUZZ_CHECK(stream_store_frame_write(r->frame, r->p, n, err) == STREAM_STORE_OK);
+    FUZZ_CHECK(stream_store_frame_write(r->frame, r->p, n, &err) == STATUS_OK);
     memcpy(f->data + f->len, r->p, n);
     f->len += n;
     r->p += n;
@@ -137,10 +138,10 @@ static void op_write(struct run *r, size_t want)
 
 static void op_end(struct run *r, int keep)
 {
-    char err[STREAM_STORE_ERR_LEN];
+    struct status err;
     if (r->frame == NULL)
         return;
-    FUZZ_CHECK(stream_store_frame_end(r->frame, keep, err) == STREAM_STORE_OK);
+    FUZZ_CHECK(stream_store_frame_end(r->frame, keep, &err) == STATUS_OK);
     r->frame = NULL;
     if (!keep)
         model_copy(r->now, r->before);
@@ -150,7 +151,7 @@ static void op_end(struct run *r, int keep)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct run r;
-    char err[STREAM_STORE_ERR_LEN];
+    struct status err;
     for (int i = 0; i < NNAMES; i++) {
         if (r.now[i].data == NULL &&
             ((r.now[i].data = malloc(MODEL_MAX)) == NULL || (r.before[i].data = malloc(MODEL_MAX)) == NULL))
@@ -179,6 +180,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     op_end(&r, 0);
-    FUZZ_CHECK(stream_store_discard_buffer(store, ID, err) == STREAM_STORE_OK);
+    FUZZ_CHECK(stream_store_discard_buffer(store, ID, &err) == STATUS_OK);
     return 0;
 }
