@@ -186,12 +186,6 @@ static status_code one_row(sqldb *db, sqlite3_stmt *stmt, const char *what,
     return rc;
 }
 
-/* NOT_FOUND when the last statement changed no row. */
-static status_code changed_one(sqldb *db, status_code rc)
-{
-    return rc == STATUS_OK && sqlite3_changes(db->conn) == 0 ? STATUS_NOT_FOUND : rc;
-}
-
 static int read_flag(sqlite3_stmt *stmt, void *out)
 {
     (void)stmt;
@@ -263,10 +257,10 @@ static status_code sq_user_get(cc_store_tx *tx, int donors, const char *name, cc
 static status_code sq_user_set_token(cc_store_tx *tx, const char *name, const char *password_hash,
                                      const char *token_hash)
 {
-    return changed_one(tx->db,
-                       sqldb_run(tx->db, "token update",
-                                 "UPDATE users SET token_hash = ?1 WHERE name = ?2 AND password_hash = ?3",
-                                 "ttt", token_hash, name, password_hash));
+    return sqldb_changed_one(
+        tx->db, sqldb_run(tx->db, "token update",
+                          "UPDATE users SET token_hash = ?1 WHERE name = ?2 AND password_hash = ?3", "ttt",
+                          token_hash, name, password_hash));
 }
 
 static status_code sq_user_by_token(cc_store_tx *tx, const char *token_hash, cc_user *out)
@@ -315,8 +309,8 @@ static status_code sq_key_list(cc_store_tx *tx, cc_engine_key_row **out, size_t 
 
 static status_code sq_key_delete(cc_store_tx *tx, const char *key_hash)
 {
-    return changed_one(tx->db, sqldb_run(tx->db, "engine key delete",
-                                         "DELETE FROM engine_keys WHERE key_hash = ?1", "t", key_hash));
+    return sqldb_changed_one(tx->db, sqldb_run(tx->db, "engine key delete",
+                                               "DELETE FROM engine_keys WHERE key_hash = ?1", "t", key_hash));
 }
 
 static int fill_key_ref(sqlite3_stmt *stmt, void *elem)
@@ -391,8 +385,8 @@ static status_code sq_target_read(cc_store_tx *tx, const char *id, cc_target *ou
 
 static status_code sq_target_delete(cc_store_tx *tx, const char *id)
 {
-    return changed_one(tx->db,
-                       sqldb_run(tx->db, "target delete", "DELETE FROM targets WHERE id = ?1", "t", id));
+    return sqldb_changed_one(
+        tx->db, sqldb_run(tx->db, "target delete", "DELETE FROM targets WHERE id = ?1", "t", id));
 }
 
 static status_code sq_target_list(cc_store_tx *tx, const char *owner, cc_strlist *out)
@@ -555,7 +549,7 @@ static status_code sq_salt_get(cc_store_tx *tx, char out[AUTH_SALT_HEX_LEN + 1])
 static status_code sq_reseal(cc_store_tx *tx, int scv, const char *id, const char *old_sealed,
                              const char *new_sealed)
 {
-    return changed_one(
+    return sqldb_changed_one(
         tx->db,
         sqldb_run(tx->db, "sealing again",
                   scv ? "UPDATE scvs SET password_sealed = ?1 WHERE name = ?2 AND password_sealed = ?3"

@@ -1,19 +1,16 @@
 #include "scv/scv_db.h"
 
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
+#include "util/sqldb.h"
 
 struct scv_db {
-    sqlite3 *conn;
-    pthread_mutex_t lock;
+    sqldb *db;
 };
 
-static const char *const SCHEMA_SQL = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
-                                      "CREATE TABLE IF NOT EXISTS streams ("
+static const char *const schema_sql = "CREATE TABLE IF NOT EXISTS streams ("
                                       " id TEXT PRIMARY KEY,"
                                       " target_id TEXT NOT NULL,"
                                       " status TEXT NOT NULL CHECK (status IN ('OK', 'STOPPED')),"
@@ -34,222 +31,94 @@ static const char *const SCHEMA_SQL = "CREATE TABLE IF NOT EXISTS schema_version
                                       " fragment_id TEXT NOT NULL,"
                                       " body TEXT NOT NULL);";
 
-static void log_sqlite(scv_db *db, const char *what)
-{
-    log_error("scv database: %s: %s", what, sqlite3_errmsg(db->conn));
-}
-
-static int exec_locked(scv_db *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) == SQLITE_OK)
-        return 0;
-    log_error("scv database: %s", msg ? msg : sqlite3_errmsg(db->conn));
-    sqlite3_free(msg);
-    return -1;
-}
-
-static int read_schema_version(scv_db *db, int *version)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db->conn, "SELECT MAX(version) FROM schema_version", -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    if (sqlite3_step(st) != SQLITE_ROW)
-        goto out;
-    *version = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 0);
-    rc = 0;
-out:
-    if (rc != 0)
-        log_sqlite(db, "reading the schema version");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Ends the open transaction: commits when rc is 0, else (or when the
- * commit fails) rolls back. 0 or -1. */
-static int tx_finish(scv_db *db, int rc)
-{
-    if (rc == 0 && exec_locked(db, "COMMIT") == 0)
-        return 0;
-    exec_locked(db, "ROLLBACK");
-    return -1;
-}
-
-static int create_schema(scv_db *db)
-{
-    int version = 0;
-    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
-        return -1;
-    if (exec_locked(db, SCHEMA_SQL) != 0 || read_schema_version(db, &version) != 0)
-        goto fail;
-    if (version > SCV_DB_SCHEMA_VERSION) {
-        log_error("scv database: schema version %d is newer than this program's %d; upgrade siegetank",
-                  version, SCV_DB_SCHEMA_VERSION);
-        goto fail;
-    }
-    if (version == 0 && exec_locked(db, "INSERT INTO schema_version (version) VALUES (1)") != 0)
-        goto fail;
-    return exec_locked(db, "COMMIT");
-fail:
-    exec_locked(db, "ROLLBACK");
-    return -1;
-}
+static const sqldb_schema_step schema_steps[] = {{NULL, schema_sql}};
 
 scv_db *scv_db_open(const char *path)
 {
+    struct status st;
     scv_db *db = calloc(1, sizeof *db);
-    if (!db)
+    if (!db) {
+        log_error("scv database: out of memory");
         return NULL;
-    pthread_mutex_init(&db->lock, NULL);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
-    if (sqlite3_open_v2(path, &db->conn, flags, NULL) != SQLITE_OK) {
-        log_error("scv database: cannot open %s: %s", path,
-                  db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
-        goto fail;
     }
-    sqlite3_busy_timeout(db->conn, 5000);
-    if (exec_locked(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL") != 0)
-        goto fail;
-    if (create_schema(db) != 0)
-        goto fail;
+    db->db = sqldb_open(path, "scv database", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", &st);
+    if (!db->db || sqldb_migrate(db->db, schema_steps, 1, &st) != STATUS_OK) {
+        log_error("scv database: %s", st.msg);
+        scv_db_close(db);
+        return NULL;
+    }
     return db;
-fail:
-    scv_db_close(db);
-    return NULL;
 }
 
 void scv_db_close(scv_db *db)
 {
     if (!db)
         return;
-    sqlite3_close(db->conn);
-    pthread_mutex_destroy(&db->lock);
+    sqldb_close(db->db);
     free(db);
 }
 
-/* Steps a bound statement that returns no rows. Lock must be held. */
-static int step_done(scv_db *db, sqlite3_stmt *st, const char *what)
+status_code scv_db_stream_insert(scv_db *db, const char *id, const char *target_id, double creation_date)
 {
-    if (sqlite3_step(st) == SQLITE_DONE)
-        return 0;
-    log_sqlite(db, what);
-    return -1;
-}
-
-static sqlite3_stmt *prepare(scv_db *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_sqlite(db, "preparing a statement");
-        return NULL;
-    }
-    return st;
-}
-
-int scv_db_stream_insert(scv_db *db, const char *id, const char *target_id, double creation_date)
-{
-    int rc = -1;
-    pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st = prepare(db, "INSERT INTO streams (id, target_id, status, frames, error_count, "
-                                   "creation_date) VALUES (?1, ?2, 'OK', 0, 0, ?3)");
-    if (!st)
-        goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, target_id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 3, creation_date);
-    rc = step_done(db, st, "inserting a stream");
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&db->lock);
+    sqldb_lock(db->db);
+    status_code rc =
+        sqldb_run(db->db, "inserting a stream",
+                  "INSERT INTO streams (id, target_id, status, frames, error_count, creation_date)"
+                  " VALUES (?1, ?2, 'OK', 0, 0, ?3)",
+                  "ttd", id, target_id, creation_date);
+    sqldb_unlock(db->db);
     return rc;
 }
 
-/* Runs a one-row UPDATE/DELETE keyed by id (?1); SCV_DB_NOT_FOUND when no
- * row matched. Lock must be held; st is finalized. */
-static int step_one_row(scv_db *db, sqlite3_stmt *st, const char *id, const char *what)
+status_code scv_db_stream_delete(scv_db *db, const char *id)
 {
-    int rc = -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (step_done(db, st, what) != 0)
-        goto out;
-    rc = sqlite3_changes(db->conn) == 0 ? SCV_DB_NOT_FOUND : 0;
-out:
-    sqlite3_finalize(st);
+    sqldb_lock(db->db);
+    status_code rc = sqldb_changed_one(
+        db->db, sqldb_run(db->db, "deleting a stream", "DELETE FROM streams WHERE id = ?1", "t", id));
+    sqldb_unlock(db->db);
     return rc;
 }
 
-int scv_db_stream_delete(scv_db *db, const char *id)
+status_code scv_db_stream_get_frames(scv_db *db, const char *id, int64_t *frames)
 {
-    int rc = -1;
-    pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st = prepare(db, "DELETE FROM streams WHERE id = ?1");
-    if (st)
-        rc = step_one_row(db, st, id, "deleting a stream");
-    pthread_mutex_unlock(&db->lock);
-    return rc;
-}
-
-int scv_db_stream_get_frames(scv_db *db, const char *id, int64_t *frames)
-{
-    int rc = -1;
-    pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st = prepare(db, "SELECT frames FROM streams WHERE id = ?1");
-    if (!st)
-        goto out;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
+    sqldb_lock(db->db);
+    sqlite3_stmt *st = sqldb_prepare(db->db, "SELECT frames FROM streams WHERE id = ?1", "t", id);
+    status_code rc = st ? sqldb_row(db->db, st, "reading a stream's frames") : STATUS_IO;
+    if (rc == STATUS_OK)
         *frames = sqlite3_column_int64(st, 0);
-        rc = 0;
-    } else if (step == SQLITE_DONE) {
-        rc = SCV_DB_NOT_FOUND;
-    } else {
-        log_sqlite(db, "reading a stream's frames");
-    }
-out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&db->lock);
+    sqldb_unlock(db->db);
     return rc;
 }
 
-int scv_db_stream_set_frames(scv_db *db, const char *id, int64_t frames)
+status_code scv_db_stream_set_frames(scv_db *db, const char *id, int64_t frames)
 {
-    int rc = -1;
-    pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st = prepare(db, "UPDATE streams SET frames = ?2 WHERE id = ?1");
-    if (st) {
-        sqlite3_bind_int64(st, 2, frames);
-        rc = step_one_row(db, st, id, "updating a stream's frames");
-    }
-    pthread_mutex_unlock(&db->lock);
+    sqldb_lock(db->db);
+    status_code rc = sqldb_changed_one(db->db, sqldb_run(db->db, "updating a stream's frames",
+                                                         "UPDATE streams SET frames = ?2 WHERE id = ?1", "ti",
+                                                         id, frames));
+    sqldb_unlock(db->db);
     return rc;
 }
 
-int scv_db_stream_set_state(scv_db *db, const char *id, scv_stream_status status, int error_count)
+status_code scv_db_stream_set_state(scv_db *db, const char *id, scv_stream_status status, int error_count)
 {
-    int rc = -1;
-    pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st = prepare(db, "UPDATE streams SET status = ?2, error_count = ?3 WHERE id = ?1");
-    if (st) {
-        sqlite3_bind_text(st, 2, status == SCV_STREAM_STOPPED ? "STOPPED" : "OK", -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, error_count);
-        rc = step_one_row(db, st, id, "updating a stream's state");
-    }
-    pthread_mutex_unlock(&db->lock);
+    sqldb_lock(db->db);
+    status_code rc = sqldb_changed_one(
+        db->db, sqldb_run(db->db, "updating a stream's state",
+                          "UPDATE streams SET status = ?2, error_count = ?3 WHERE id = ?1", "tti", id,
+                          status == SCV_STREAM_STOPPED ? "STOPPED" : "OK", (int64_t)error_count));
+    sqldb_unlock(db->db);
     return rc;
 }
 
-int scv_db_stream_foreach(scv_db *db, scv_stream_fn fn, void *ctx)
+status_code scv_db_stream_foreach(scv_db *db, scv_stream_fn fn, void *ctx)
 {
-    int rc = -1;
-    pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st = prepare(db, "SELECT id, target_id, status, frames, error_count, creation_date "
-                                   "FROM streams");
-    if (!st)
-        goto out;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    sqldb_lock(db->db);
+    sqlite3_stmt *st = sqldb_prepare(
+        db->db, "SELECT id, target_id, status, frames, error_count, creation_date FROM streams", NULL);
+    status_code rc = st ? STATUS_OK : STATUS_IO;
+    while (rc == STATUS_OK && (rc = sqldb_row(db->db, st, "listing streams")) == STATUS_OK) {
         scv_stream_record rec = {
             .id = (const char *)sqlite3_column_text(st, 0),
             .target_id = (const char *)sqlite3_column_text(st, 1),
@@ -259,233 +128,170 @@ int scv_db_stream_foreach(scv_db *db, scv_stream_fn fn, void *ctx)
             .error_count = sqlite3_column_int(st, 4),
             .creation_date = sqlite3_column_double(st, 5),
         };
-        int stop = fn(&rec, ctx);
-        if (stop) {
-            rc = stop;
-            goto out;
-        }
+        if (fn(&rec, ctx) != 0)
+            rc = STATUS_IO;
     }
-    if (step != SQLITE_DONE) {
-        log_sqlite(db, "listing streams");
-        goto out;
-    }
-    rc = 0;
-out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&db->lock);
-    return rc;
+    sqldb_unlock(db->db);
+    return rc == STATUS_NOT_FOUND ? STATUS_OK : rc;
 }
 
-/* Binds id to ?1, steps, and resets so the statement can be bound again. */
-static int run_keyed(scv_db *db, sqlite3_stmt *st, const char *id, const char *what)
+/* Binds id to ?1 and steps (the statement is reset for new bindings). */
+static status_code run_keyed(scv_db *db, sqlite3_stmt *st, const char *id, const char *what)
 {
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = step_done(db, st, what);
-    sqlite3_reset(st);
+    return sqldb_step(db->db, st, what);
+}
+
+/* Opens a write transaction under the lock; scv_db_end closes both. */
+static status_code begin(scv_db *db)
+{
+    sqldb_lock(db->db);
+    status_code rc = sqldb_begin(db->db, 1);
+    if (rc != STATUS_OK)
+        sqldb_unlock(db->db);
     return rc;
 }
 
-int scv_db_reconcile(scv_db *db, const char *const *drop, size_t ndrop, const scv_db_frames_fix *fix,
-                     size_t nfix)
+static status_code end(scv_db *db, status_code rc)
 {
-    int rc = -1;
-    sqlite3_stmt *del = NULL, *upd = NULL;
-    pthread_mutex_lock(&db->lock);
-    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
-        goto out;
-    del = prepare(db, "DELETE FROM streams WHERE id = ?1");
-    upd = prepare(db, "UPDATE streams SET frames = ?2 WHERE id = ?1");
-    if (!del || !upd)
-        goto finish;
-    for (size_t i = 0; i < ndrop; i++) {
-        if (run_keyed(db, del, drop[i], "dropping a stream record") != 0)
-            goto finish;
-    }
-    for (size_t i = 0; i < nfix; i++) {
+    rc = sqldb_end(db->db, rc);
+    sqldb_unlock(db->db);
+    return rc;
+}
+
+status_code scv_db_reconcile(scv_db *db, const char *const *drop, size_t ndrop, const scv_db_frames_fix *fix,
+                             size_t nfix)
+{
+    if (begin(db) != STATUS_OK)
+        return STATUS_IO;
+    sqlite3_stmt *del = sqldb_prepare(db->db, "DELETE FROM streams WHERE id = ?1", NULL);
+    sqlite3_stmt *upd = sqldb_prepare(db->db, "UPDATE streams SET frames = ?2 WHERE id = ?1", NULL);
+    status_code rc = del && upd ? STATUS_OK : STATUS_IO;
+    for (size_t i = 0; rc == STATUS_OK && i < ndrop; i++)
+        rc = run_keyed(db, del, drop[i], "dropping a stream record");
+    for (size_t i = 0; rc == STATUS_OK && i < nfix; i++) {
         sqlite3_bind_int64(upd, 2, fix[i].frames);
-        if (run_keyed(db, upd, fix[i].id, "fixing a stream's frames") != 0)
-            goto finish;
+        rc = run_keyed(db, upd, fix[i].id, "fixing a stream's frames");
     }
-    rc = 0;
-finish:
-    rc = tx_finish(db, rc);
-out:
     sqlite3_finalize(del);
     sqlite3_finalize(upd);
-    pthread_mutex_unlock(&db->lock);
-    return rc;
+    return end(db, rc);
 }
 
-int scv_db_outbox_add(scv_db *db, const char *id, const char *json_text, double created)
+status_code scv_db_outbox_add(scv_db *db, const char *id, const char *json_text, double created)
 {
-    int rc = -1;
-    sqlite3_stmt *ins = NULL, *del = NULL;
-    pthread_mutex_lock(&db->lock);
-    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
-        goto out;
-    ins = prepare(db, "INSERT OR IGNORE INTO stats_outbox (id, body, created) VALUES (?1, ?2, ?3)");
-    del = prepare(db, "DELETE FROM open_fragments WHERE id = ?1");
-    if (!ins || !del)
-        goto finish;
-    sqlite3_bind_text(ins, 2, json_text, -1, SQLITE_STATIC);
-    sqlite3_bind_double(ins, 3, created);
+    if (begin(db) != STATUS_OK)
+        return STATUS_IO;
     /* One transaction: the final fragment replaces its running copy. */
-    if (run_keyed(db, ins, id, "adding a stats fragment") != 0 ||
-        run_keyed(db, del, id, "closing an open stats fragment") != 0)
-        goto finish;
-    rc = 0;
-finish:
-    rc = tx_finish(db, rc);
-out:
-    sqlite3_finalize(ins);
-    sqlite3_finalize(del);
-    pthread_mutex_unlock(&db->lock);
-    return rc;
+    status_code rc = sqldb_run(db->db, "adding a stats fragment",
+                               "INSERT OR IGNORE INTO stats_outbox (id, body, created) VALUES (?1, ?2, ?3)",
+                               "ttd", id, json_text, created);
+    if (rc == STATUS_OK)
+        rc = sqldb_run(db->db, "closing an open stats fragment", "DELETE FROM open_fragments WHERE id = ?1",
+                       "t", id);
+    return end(db, rc);
 }
 
-int scv_db_commit_intent(scv_db *db, const char *stream_id, int64_t partition, const char *fragment_id,
-                         const char *json_text)
+status_code scv_db_commit_intent(scv_db *db, const char *stream_id, int64_t partition,
+                                 const char *fragment_id, const char *json_text)
 {
-    int rc = -1;
-    pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st =
-        prepare(db, "INSERT OR REPLACE INTO commit_intents (stream_id, partition, fragment_id, body)"
-                    " VALUES (?1, ?2, ?3, ?4)");
+    sqldb_lock(db->db);
     /* WAL with synchronous=NORMAL may lose the last transactions on power
      * loss; this one must be on disk before the rename it describes. */
-    if (!st || exec_locked(db, "PRAGMA synchronous=FULL") != 0)
-        goto out;
-    sqlite3_bind_int64(st, 2, partition);
-    sqlite3_bind_text(st, 3, fragment_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, json_text, -1, SQLITE_STATIC);
-    rc = run_keyed(db, st, stream_id, "recording a commit's credit");
-    if (exec_locked(db, "PRAGMA synchronous=NORMAL") != 0)
-        rc = -1;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&db->lock);
+    status_code rc = sqldb_exec(db->db, "PRAGMA synchronous=FULL");
+    if (rc == STATUS_OK)
+        rc = sqldb_run(db->db, "recording a commit's credit",
+                       "INSERT OR REPLACE INTO commit_intents (stream_id, partition, fragment_id, body)"
+                       " VALUES (?1, ?2, ?3, ?4)",
+                       "titt", stream_id, partition, fragment_id, json_text);
+    if (sqldb_exec(db->db, "PRAGMA synchronous=NORMAL") != STATUS_OK)
+        rc = STATUS_IO;
+    sqldb_unlock(db->db);
     return rc;
 }
 
-int scv_db_commit_done(scv_db *db, const char *stream_id, int64_t frames, const char *fragment_id,
-                       const char *json_text)
+status_code scv_db_commit_done(scv_db *db, const char *stream_id, int64_t frames, const char *fragment_id,
+                               const char *json_text)
 {
-    int rc = -1;
-    sqlite3_stmt *upd = NULL, *save = NULL, *drop = NULL;
-    pthread_mutex_lock(&db->lock);
-    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
-        goto out;
-    upd = prepare(db, "UPDATE streams SET frames = ?2 WHERE id = ?1");
-    save = prepare(db, "INSERT OR REPLACE INTO open_fragments (id, body) VALUES (?1, ?2)");
-    drop = prepare(db, "DELETE FROM commit_intents WHERE stream_id = ?1");
-    if (!upd || !save || !drop)
-        goto finish;
-    sqlite3_bind_int64(upd, 2, frames);
-    sqlite3_bind_text(save, 2, json_text, -1, SQLITE_STATIC);
-    if (run_keyed(db, upd, stream_id, "updating a stream's frames") != 0 ||
-        (fragment_id != NULL && run_keyed(db, save, fragment_id, "saving an open stats fragment") != 0) ||
-        run_keyed(db, drop, stream_id, "closing a commit's credit record") != 0)
-        goto finish;
-    rc = 0;
-finish:
-    rc = tx_finish(db, rc);
-out:
-    sqlite3_finalize(upd);
-    sqlite3_finalize(save);
-    sqlite3_finalize(drop);
-    pthread_mutex_unlock(&db->lock);
-    return rc;
+    if (begin(db) != STATUS_OK)
+        return STATUS_IO;
+    status_code rc = sqldb_run(db->db, "updating a stream's frames",
+                               "UPDATE streams SET frames = ?2 WHERE id = ?1", "ti", stream_id, frames);
+    if (rc == STATUS_OK && fragment_id != NULL)
+        rc = sqldb_run(db->db, "saving an open stats fragment",
+                       "INSERT OR REPLACE INTO open_fragments (id, body) VALUES (?1, ?2)", "tt", fragment_id,
+                       json_text);
+    if (rc == STATUS_OK)
+        rc = sqldb_run(db->db, "closing a commit's credit record",
+                       "DELETE FROM commit_intents WHERE stream_id = ?1", "t", stream_id);
+    return end(db, rc);
 }
 
 /* Applies one intent row of st (stream_id, partition, fragment_id, body)
- * when its partition exists. 0, or -1 on failure. */
-static int resolve_intent(scv_db *db, sqlite3_stmt *st, sqlite3_stmt *save, scv_db_partition_fn exists,
-                          void *ctx, int64_t *applied)
+ * when its partition exists. */
+static status_code resolve_intent(scv_db *db, sqlite3_stmt *st, sqlite3_stmt *save,
+                                  scv_db_partition_fn exists, void *ctx, int64_t *applied)
 {
-    const char *stream_id = (const char *)sqlite3_column_text(st, 0);
-    int found = exists(stream_id, sqlite3_column_int64(st, 1), ctx);
+    int found = exists((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ctx);
     if (found <= 0)
-        return found;
+        return found == 0 ? STATUS_OK : STATUS_IO;
     sqlite3_bind_text(save, 2, (const char *)sqlite3_column_text(st, 3), -1, SQLITE_TRANSIENT);
-    if (run_keyed(db, save, (const char *)sqlite3_column_text(st, 2), "applying a commit's credit") != 0)
-        return -1;
-    (*applied)++;
-    return 0;
+    status_code rc =
+        run_keyed(db, save, (const char *)sqlite3_column_text(st, 2), "applying a commit's credit");
+    if (rc == STATUS_OK)
+        (*applied)++;
+    return rc;
 }
 
-int scv_db_commit_intents_resolve(scv_db *db, scv_db_partition_fn exists, void *ctx, int64_t *applied)
+status_code scv_db_commit_intents_resolve(scv_db *db, scv_db_partition_fn exists, void *ctx, int64_t *applied)
 {
-    int rc = -1, step;
-    sqlite3_stmt *st = NULL, *save = NULL;
     *applied = 0;
-    pthread_mutex_lock(&db->lock);
-    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
-        goto out;
-    st = prepare(db, "SELECT stream_id, partition, fragment_id, body FROM commit_intents");
-    save = prepare(db, "INSERT OR REPLACE INTO open_fragments (id, body) VALUES (?1, ?2)");
-    if (!st || !save)
-        goto finish;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (resolve_intent(db, st, save, exists, ctx, applied) != 0)
-            goto finish;
-    }
-    if (step != SQLITE_DONE) {
-        log_sqlite(db, "listing the commits' credit records");
-        goto finish;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (exec_locked(db, "DELETE FROM commit_intents") != 0)
-        goto finish;
-    rc = 0;
-finish:
-    rc = tx_finish(db, rc);
-out:
+    if (begin(db) != STATUS_OK)
+        return STATUS_IO;
+    sqlite3_stmt *st =
+        sqldb_prepare(db->db, "SELECT stream_id, partition, fragment_id, body FROM commit_intents", NULL);
+    sqlite3_stmt *save =
+        sqldb_prepare(db->db, "INSERT OR REPLACE INTO open_fragments (id, body) VALUES (?1, ?2)", NULL);
+    status_code rc = st && save ? STATUS_OK : STATUS_IO;
+    while (rc == STATUS_OK &&
+           (rc = sqldb_row(db->db, st, "listing the commits' credit records")) == STATUS_OK)
+        rc = resolve_intent(db, st, save, exists, ctx, applied);
     sqlite3_finalize(st);
     sqlite3_finalize(save);
-    pthread_mutex_unlock(&db->lock);
-    return rc;
+    if (rc == STATUS_NOT_FOUND)
+        rc = sqldb_exec(db->db, "DELETE FROM commit_intents");
+    return end(db, rc);
 }
 
-int scv_db_open_fragments_close(scv_db *db, double created, int64_t *moved)
+status_code scv_db_open_fragments_close(scv_db *db, double created, int64_t *moved)
 {
-    int rc = -1;
-    sqlite3_stmt *st = NULL;
     *moved = 0;
-    pthread_mutex_lock(&db->lock);
-    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
-        goto out;
-    st = prepare(db, "INSERT OR IGNORE INTO stats_outbox (id, body, created)"
-                     " SELECT id, body, ?1 FROM open_fragments");
-    if (!st)
-        goto finish;
-    sqlite3_bind_double(st, 1, created);
-    if (step_done(db, st, "closing the open stats fragments") != 0)
-        goto finish;
-    *moved = sqlite3_changes(db->conn);
-    if (exec_locked(db, "DELETE FROM open_fragments") != 0)
-        goto finish;
-    rc = 0;
-finish:
-    rc = tx_finish(db, rc);
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&db->lock);
+    if (begin(db) != STATUS_OK)
+        return STATUS_IO;
+    status_code rc = sqldb_run(db->db, "closing the open stats fragments",
+                               "INSERT OR IGNORE INTO stats_outbox (id, body, created)"
+                               " SELECT id, body, ?1 FROM open_fragments",
+                               "d", created);
+    if (rc == STATUS_OK) {
+        *moved = sqlite3_changes(db->db->conn);
+        rc = sqldb_exec(db->db, "DELETE FROM open_fragments");
+    }
+    rc = end(db, rc);
+    if (rc != STATUS_OK)
+        *moved = 0;
     return rc;
 }
 
-int scv_db_outbox_list(scv_db *db, size_t max, json_t **out)
+status_code scv_db_outbox_list(scv_db *db, size_t max, json_t **out)
 {
-    int rc = -1;
     json_t *list = json_array();
     *out = NULL;
-    pthread_mutex_lock(&db->lock);
-    sqlite3_stmt *st = prepare(db, "SELECT id, body FROM stats_outbox ORDER BY seq LIMIT ?1");
-    if (!st || !list)
-        goto out;
-    sqlite3_bind_int64(st, 1, max > INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    sqldb_lock(db->db);
+    sqlite3_stmt *st = sqldb_prepare(db->db, "SELECT id, body FROM stats_outbox ORDER BY seq LIMIT ?1", "i",
+                                     max > INT64_MAX ? INT64_MAX : (int64_t)max);
+    status_code rc = st && list ? STATUS_OK : STATUS_IO;
+    while (rc == STATUS_OK && (rc = sqldb_row(db->db, st, "listing stats fragments")) == STATUS_OK) {
         json_error_t jerr;
         json_t *frag = json_loads((const char *)sqlite3_column_text(st, 1), 0, &jerr);
         if (!frag) {
@@ -496,39 +302,24 @@ int scv_db_outbox_list(scv_db *db, size_t max, json_t **out)
         }
         json_array_append_new(list, frag);
     }
-    if (step != SQLITE_DONE) {
-        log_sqlite(db, "listing stats fragments");
-        goto out;
+    sqlite3_finalize(st);
+    sqldb_unlock(db->db);
+    if (rc != STATUS_NOT_FOUND) {
+        json_decref(list);
+        return rc;
     }
     *out = list;
-    list = NULL;
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&db->lock);
-    json_decref(list);
-    return rc;
+    return STATUS_OK;
 }
 
-int scv_db_outbox_delete(scv_db *db, const char *const *ids, size_t n)
+status_code scv_db_outbox_delete(scv_db *db, const char *const *ids, size_t n)
 {
-    int rc = -1;
-    sqlite3_stmt *st = NULL;
-    pthread_mutex_lock(&db->lock);
-    if (exec_locked(db, "BEGIN IMMEDIATE") != 0)
-        goto out;
-    st = prepare(db, "DELETE FROM stats_outbox WHERE id = ?1");
-    if (!st)
-        goto finish;
-    for (size_t i = 0; i < n; i++) {
-        if (run_keyed(db, st, ids[i], "deleting a stats fragment") != 0)
-            goto finish;
-    }
-    rc = 0;
-finish:
-    rc = tx_finish(db, rc);
-out:
+    if (begin(db) != STATUS_OK)
+        return STATUS_IO;
+    sqlite3_stmt *st = sqldb_prepare(db->db, "DELETE FROM stats_outbox WHERE id = ?1", NULL);
+    status_code rc = st ? STATUS_OK : STATUS_IO;
+    for (size_t i = 0; rc == STATUS_OK && i < n; i++)
+        rc = run_keyed(db, st, ids[i], "deleting a stats fragment");
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&db->lock);
-    return rc;
+    return end(db, rc);
 }

@@ -330,10 +330,10 @@ static status_code stream_delete(stream_store *s, const char *id, struct status 
         return ss_fail(st, STATUS_IO, "cannot delete stream %s: %s", id, strerror(errno));
     if (moved && fsync(s->streams_fd) != 0)
         return ss_fail(st, STATUS_IO, "cannot delete stream %s durably: %s", id, strerror(errno));
-    int db_rc = scv_db_stream_delete(s->db, id);
+    status_code db_rc = scv_db_stream_delete(s->db, id);
     if (db_rc < 0)
         return ss_fail(st, STATUS_IO, "cannot delete the record of stream %s from scv.db", id);
-    if (!moved && db_rc == SCV_DB_NOT_FOUND)
+    if (!moved && db_rc == STATUS_NOT_FOUND)
         return ss_fail(st, STATUS_NOT_FOUND, "unknown stream %s", id);
     ss_buffer_forget(s, id);
     if (ss_remove_tree(s, trash, NULL) != 0) {
@@ -359,8 +359,8 @@ status_code stream_store_set_state(stream_store *s, const char *id, scv_stream_s
         return rc;
     if (error_count < 0)
         return ss_fail(st, STATUS_INVALID, "error count must not be negative");
-    int db_rc = scv_db_stream_set_state(s->db, id, status, error_count);
-    if (db_rc == SCV_DB_NOT_FOUND)
+    status_code db_rc = scv_db_stream_set_state(s->db, id, status, error_count);
+    if (db_rc == STATUS_NOT_FOUND)
         return ss_fail(st, STATUS_NOT_FOUND, "unknown stream %s", id);
     if (db_rc != 0)
         return ss_fail(st, STATUS_IO, "cannot update the state of stream %s in scv.db", id);

@@ -146,6 +146,11 @@ status_code sqldb_run(sqldb *db, const char *what, const char *sql, const char *
     return rc;
 }
 
+status_code sqldb_changed_one(sqldb *db, status_code rc)
+{
+    return rc == STATUS_OK && sqlite3_changes(db->conn) == 0 ? STATUS_NOT_FOUND : rc;
+}
+
 /* Grows *v (of elem bytes each) so index n fits, zeroing the new part. */
 static int grow(void **v, size_t *cap, size_t n, size_t elem)
 {

@@ -55,6 +55,8 @@ status_code sqldb_row(sqldb *db, sqlite3_stmt *stmt, const char *what);
  * returns no rows: OK, EXISTS or IO. sqlite3_changes(db->conn) then tells
  * how many rows it changed. */
 status_code sqldb_run(sqldb *db, const char *what, const char *sql, const char *types, ...);
+/* NOT_FOUND when rc is OK but the last statement changed no row, else rc. */
+status_code sqldb_changed_one(sqldb *db, status_code rc);
 
 /* Fills one zeroed array element from the current row. 0 or -1. */
 typedef int (*sqldb_fill_fn)(sqlite3_stmt *stmt, void *elem);

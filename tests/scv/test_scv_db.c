@@ -82,15 +82,15 @@ static void test_streams(void **state)
     fixture *f = *state;
     assert_int_equal(scv_db_stream_insert(f->db, "b:scv", "t1", 10.5), 0);
     assert_int_equal(scv_db_stream_insert(f->db, "a:scv", "t1", 11.0), 0);
-    assert_int_equal(scv_db_stream_insert(f->db, "a:scv", "t2", 12.0), -1);
+    assert_int_equal(scv_db_stream_insert(f->db, "a:scv", "t2", 12.0), STATUS_EXISTS);
     assert_int_equal(scv_db_stream_set_frames(f->db, "a:scv", 38), 0);
     assert_int_equal(scv_db_stream_set_state(f->db, "b:scv", SCV_STREAM_STOPPED, 4), 0);
-    assert_int_equal(scv_db_stream_set_state(f->db, "zz", SCV_STREAM_OK, 0), SCV_DB_NOT_FOUND);
-    assert_int_equal(scv_db_stream_set_frames(f->db, "zz", 1), SCV_DB_NOT_FOUND);
+    assert_int_equal(scv_db_stream_set_state(f->db, "zz", SCV_STREAM_OK, 0), STATUS_NOT_FOUND);
+    assert_int_equal(scv_db_stream_set_frames(f->db, "zz", 1), STATUS_NOT_FOUND);
     int64_t frames = -1;
     assert_int_equal(scv_db_stream_get_frames(f->db, "a:scv", &frames), 0);
     assert_int_equal(frames, 38);
-    assert_int_equal(scv_db_stream_get_frames(f->db, "zz", &frames), SCV_DB_NOT_FOUND);
+    assert_int_equal(scv_db_stream_get_frames(f->db, "zz", &frames), STATUS_NOT_FOUND);
 
     seen s = {0};
     assert_int_equal(scv_db_stream_foreach(f->db, collect, &s), 0);
@@ -100,10 +100,10 @@ static void test_streams(void **state)
     assert_int_equal(seen_record(&s, "b:scv")->status, SCV_STREAM_STOPPED);
     assert_int_equal(seen_record(&s, "b:scv")->error_count, 4);
     assert_true(seen_record(&s, "b:scv")->creation_date == 10.5);
-    assert_int_equal(scv_db_stream_foreach(f->db, stop_at_first, NULL), 42);
+    assert_int_equal(scv_db_stream_foreach(f->db, stop_at_first, NULL), STATUS_IO);
 
     assert_int_equal(scv_db_stream_delete(f->db, "a:scv"), 0);
-    assert_int_equal(scv_db_stream_delete(f->db, "a:scv"), SCV_DB_NOT_FOUND);
+    assert_int_equal(scv_db_stream_delete(f->db, "a:scv"), STATUS_NOT_FOUND);
 }
 
 static void test_reconcile_batch(void **state)
@@ -214,7 +214,17 @@ static void test_reopen_and_newer_schema(void **state)
     scv_db_close(f->db);
     f->db = NULL;
 
+    /* As versions before the shared scheme left it: only the table. */
     sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 0", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    f->db = scv_db_open(f->path);
+    assert_non_null(f->db);
+    assert_int_equal(scv_db_stream_get_frames(f->db, "kept", &frames), 0);
+    scv_db_close(f->db);
+    f->db = NULL;
+
     assert_int_equal(sqlite3_open(f->path, &raw), SQLITE_OK);
     assert_int_equal(sqlite3_exec(raw, "INSERT INTO schema_version VALUES (99)", NULL, NULL, NULL),
                      SQLITE_OK);
