@@ -53,8 +53,7 @@ struct assign {
     double start; /* clock_mono_s */
     char *body;   /* the activation request */
     char origin[CC_PEER_ORIGIN_MAX];
-    int status;
-    char error[512];
+    struct status status; /* the reply unless a token was won */
     char token[AUTH_SECRET_MAX + 1];
     char url[CC_PEER_ORIGIN_MAX + 16];
 };
@@ -82,11 +81,10 @@ static void assign_free(struct assign *a)
     free(a);
 }
 
-static void set_error(struct assign *a, int status, cc_assign_outcome outcome, const char *msg)
+static void set_error(struct assign *a, status_code code, cc_assign_outcome outcome, const char *msg)
 {
-    a->status = status;
     a->outcome = outcome;
-    snprintf(a->error, sizeof a->error, "%s", msg);
+    status_fail(&a->status, code, "%s", msg);
 }
 
 /* Counts the answer (also one that was never sent: the core left). */
@@ -103,10 +101,10 @@ static void assign_finish(struct assign *a)
 {
     count_outcome(a);
     h2o_req_t *req = server_req_ref_take(&a->ref);
-    if (req != NULL && a->status == 200)
+    if (req != NULL && a->status.code == STATUS_OK)
         server_reply_json(req, 200, json_pack("{s:s, s:s}", "token", a->token, "url", a->url));
     else if (req != NULL)
-        server_reply_error(req, a->status, "%s", a->error);
+        server_reply_status(req, &a->status);
     assign_free(a);
 }
 
@@ -124,9 +122,9 @@ static int donor_name(struct assign *a, char user[CC_NAME_MAX + 1])
         return 0;
     }
     if (rc == STATUS_NOT_FOUND)
-        set_error(a, 400, CC_ASSIGN_BAD_REQUEST, "invalid donor token");
+        set_error(a, STATUS_INVALID, CC_ASSIGN_BAD_REQUEST, "invalid donor token");
     else
-        set_error(a, status_http(rc), CC_ASSIGN_UNAVAILABLE, st.msg);
+        set_error(a, rc, CC_ASSIGN_UNAVAILABLE, st.msg);
     return -1;
 }
 
@@ -139,7 +137,7 @@ static int make_body(struct assign *a, const char *user)
     a->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (a->body == NULL) {
-        set_error(a, 503, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
+        set_error(a, STATUS_UNAVAILABLE, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
         return -1;
     }
     return 0;
@@ -153,7 +151,7 @@ static int take_token(struct assign *a, const cc_scv *scv, long status, const js
     if (status == 200 && token != NULL && strlen(token) <= AUTH_SECRET_MAX) {
         snprintf(a->token, sizeof a->token, "%s", token);
         snprintf(a->url, sizeof a->url, "%s/core/start", origin);
-        a->status = 200;
+        status_clear(&a->status);
         a->outcome = CC_ASSIGN_OK;
         cc_history_assigned(a->svc->history, a->target->id, clock_wall_s());
         return 0;
@@ -192,7 +190,7 @@ static int online_shards(struct assign *a)
     const cc_target *t = a->target;
     a->shards = calloc(t->n_shards ? t->n_shards : 1, sizeof *a->shards);
     if (a->shards == NULL) {
-        set_error(a, 503, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
+        set_error(a, STATUS_UNAVAILABLE, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
         return -1;
     }
     for (size_t i = 0; i < t->n_shards; i++) {
@@ -237,7 +235,7 @@ static void assign_work(void *arg)
     a->settled = 1;
     body = json_loads(a->body, 0, NULL);
     if (body == NULL) {
-        set_error(a, 503, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
+        set_error(a, STATUS_UNAVAILABLE, CC_ASSIGN_UNAVAILABLE, "server is out of memory; try again later");
         return;
     }
     for (size_t i = 0; i < a->n && try_shard(a, a->shards[i].scv, a->shards[i].health, body) != 0; i++)
@@ -373,7 +371,7 @@ static void handle_assign(struct server_request *r)
         goto fail;
     }
     json_decref(body);
-    set_error(a, 400, CC_ASSIGN_NO_STREAMS, "no streams available");
+    set_error(a, STATUS_INVALID, CC_ASSIGN_NO_STREAMS, "no streams available");
     a->http = schemes_known(a) ? server_http_client(r) : NULL;
     server_req_ref_init(&a->ref, r);
     if (a->donor_token != NULL || a->http == NULL)

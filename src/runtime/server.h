@@ -29,6 +29,7 @@
 #include "runtime/http_client.h"
 #include "runtime/metrics.h"
 #include "runtime/router.h"
+#include "util/status.h"
 
 struct server;
 
@@ -108,6 +109,9 @@ void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
 void server_reply_ok(h2o_req_t *req); /* 200 {} */
 /* 200 with body (copied) of the given content type, e.g. text or HTML. */
 void server_reply_text(h2o_req_t *req, const char *content_type, const char *body, size_t len);
+/* A failed status: status_http(st->code) with {"error": st->msg}, or the
+ * code's generic reason when no message was recorded. */
+void server_reply_status(h2o_req_t *req, const struct status *st);
 /* Streams size bytes of fd (closed when done) as application/octet-stream
  * with a Content-Disposition naming filename, encoded per RFC 6266
  * (filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>). */

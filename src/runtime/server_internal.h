@@ -9,6 +9,8 @@
  *   server_loop.c      event-loop threads, their listeners and accepting
  *   server_ticker.c    periodic background jobs
  *   server_metrics.c   the metrics registry and GET /metrics
+ *   server_job.c       a request's blocking work with its copied inputs
+ *                      (server_job.h; public API only)
  * Nothing here is thread-local: a request finds its loop thread through its
  * h2o context (server_loop_of). */
 #ifndef ST_SERVER_INTERNAL_H

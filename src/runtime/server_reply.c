@@ -83,6 +83,12 @@ void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
     server_reply_json(req, status, json_pack("{s:s}", "error", utf8_scrub(msg)));
 }
 
+void server_reply_status(h2o_req_t *req, const struct status *st)
+{
+    server_reply_error(req, status_http(st->code), "%s",
+                       st->msg[0] != '\0' ? st->msg : status_name(st->code));
+}
+
 /* No copy, no encoding. */
 void server_reply_constant(h2o_req_t *req, const char *body, size_t len)
 {

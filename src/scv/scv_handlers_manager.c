@@ -1,12 +1,12 @@
 /* SCV requests from managers and from the CC (PROTOCOL.md, "Manager and CC
  * requests"). Memory-only requests answer on the loop; anything touching
- * the CC or the disk runs as an scv_job. */
+ * the CC or the disk runs as a server_job. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "scv/scv_handlers.h"
-#include "scv/scv_job.h"
+#include "runtime/server_job.h"
 #include "scv/scv_service.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -14,29 +14,30 @@
 /* ---- authorization ---------------------------------------------------- */
 
 /* A refusal by the CC answers refused (a status code); no answer, 503. */
-static void fail_cc(struct scv_job *job, status_code rc, status_code refused, const char *what,
+static void fail_cc(struct server_job *job, status_code rc, status_code refused, const char *what,
                     const struct status *st)
 {
-    scv_job_fail(job, status_http(rc == STATUS_UNAVAILABLE ? rc : refused), "%s: %s", what, st->msg);
+    status_fail(&job->status, rc == STATUS_UNAVAILABLE ? rc : refused, "%s: %s", what, st->msg);
 }
 
 /* 0 when the caller owns target_id (or is an admin); else the job has failed. */
-static int authorize(struct scv_job *job, const char *target_id)
+static int authorize(struct server_job *job, const char *target_id)
 {
+    scv_service *svc = job->app;
     char user[256];
     struct status st;
     int admin = 0;
     json_t *info = NULL;
     if (job->auth == NULL || job->auth[0] == '\0') {
-        scv_job_fail(job, 401, "missing Authorization header (a manager token)");
+        status_fail(&job->status, STATUS_DENIED, "missing Authorization header (a manager token)");
         return -1;
     }
-    status_code rc = scv_cc_verify(job->svc->cc, job->auth, user, sizeof user, &admin, &st);
+    status_code rc = scv_cc_verify(svc->cc, job->auth, user, sizeof user, &admin, &st);
     if (rc != STATUS_OK) {
         fail_cc(job, rc, STATUS_DENIED, "manager token refused by the command center", &st);
         return -1;
     }
-    rc = scv_cc_target_info(job->svc->cc, target_id, &info, &st);
+    rc = scv_cc_target_info(svc->cc, target_id, &info, &st);
     if (rc != STATUS_OK) {
         fail_cc(job, rc, STATUS_INVALID, "unknown target", &st);
         return -1;
@@ -44,7 +45,7 @@ static int authorize(struct scv_job *job, const char *target_id)
     int owner = admin || strcmp(json_string_value(json_object_get(info, "owner")), user) == 0;
     json_decref(info);
     if (!owner) {
-        scv_job_fail(job, 401, "%s does not own target %s", user, target_id);
+        status_fail(&job->status, STATUS_DENIED, "%s does not own target %s", user, target_id);
         return -1;
     }
     return 0;
@@ -52,22 +53,19 @@ static int authorize(struct scv_job *job, const char *target_id)
 
 /* 0 when the stream named by the first path parameter exists and the caller
  * may manage it, with its snapshot; else the job has failed. */
-static int authorize_stream(struct scv_job *job, struct scv_stream_info *info)
+static int authorize_stream(struct server_job *job, struct scv_stream_info *info)
 {
-    struct status st;
-    status_code rc = scv_streams_info(job->svc->streams, job->param[0], info, &st);
-    if (rc != STATUS_OK) {
-        scv_job_status(job, rc, &st);
+    scv_service *svc = job->app;
+    if (scv_streams_info(svc->streams, job->param[0], info, &job->status) != STATUS_OK)
         return -1;
-    }
     return authorize(job, info->target_id);
 }
 
 /* ---- POST /streams ---------------------------------------------------- */
 
-static void add_stream(struct scv_job *job, const char *target_id, const json_t *files, const json_t *tags)
+static void add_stream(struct server_job *job, const char *target_id, const json_t *files, const json_t *tags)
 {
-    scv_service *svc = job->svc;
+    scv_service *svc = job->app;
     char id[STREAM_STORE_ID_MAX + 1];
     struct status st;
     pthread_mutex_lock(&svc->shard_lock);
@@ -79,23 +77,24 @@ static void add_stream(struct scv_job *job, const char *target_id, const json_t 
     }
     rc = scv_streams_create(svc->streams, target_id, files, tags, id, &st);
     if (rc == STATUS_OK) {
-        scv_job_ok(job, json_pack("{s:s}", "stream_id", id));
+        job->reply = json_pack("{s:s}", "stream_id", id);
         goto out;
     }
-    scv_job_status(job, rc, &st);
+    job->status = st;
     if (first && scv_cc_shard(svc->cc, target_id, "remove", &st) != STATUS_OK)
         log_warn("target %s keeps this SCV as a shard with no streams: %s", target_id, st.msg);
 out:
     pthread_mutex_unlock(&svc->shard_lock);
 }
 
-static void work_add(struct scv_job *job)
+static void work_add(struct server_job *job)
 {
     json_error_t jerr;
     struct status st;
     json_t *body = json_loadb(job->body, job->body_len, 0, &jerr);
     if (!json_is_object(body)) {
-        scv_job_fail(job, 400, "the body must be a JSON object: %s", body ? "" : jerr.text);
+        status_fail(&job->status, STATUS_INVALID, "the body must be a JSON object: %s",
+                    body ? "" : jerr.text);
         goto out;
     }
     json_t *target = json_object_get(body, "target_id");
@@ -105,7 +104,7 @@ static void work_add(struct scv_job *job)
         tags = NULL;
     if (!json_is_string(target) || json_string_length(target) == 0 ||
         json_string_length(target) > STREAM_STORE_TARGET_ID_MAX) {
-        scv_job_fail(job, 400, "\"target_id\" must be a target id string");
+        status_fail(&job->status, STATUS_INVALID, "\"target_id\" must be a target id string");
         goto out;
     }
     /* Refused before the CC is asked anything. */
@@ -113,7 +112,7 @@ static void work_add(struct scv_job *job)
     if (rc == STATUS_OK)
         rc = stream_store_check_files(tags, "tag", 1, &st);
     if (rc != STATUS_OK) {
-        scv_job_status(job, rc, &st);
+        job->status = st;
         goto out;
     }
     if (authorize(job, json_string_value(target)) == 0)
@@ -124,7 +123,7 @@ out:
 
 static void handle_add(struct server_request *r)
 {
-    scv_job_run(r, work_add);
+    server_job_run(r, work_add, 0);
 }
 
 /* ---- info, start, stop, delete ---------------------------------------- */
@@ -135,7 +134,7 @@ static void handle_info(struct server_request *r)
     struct scv_stream_info info;
     struct status st;
     if (scv_streams_info(svc->streams, r->params.values[0], &info, &st) != STATUS_OK) {
-        server_reply_error(r->req, status_http(st.code), "%s", st.msg);
+        server_reply_status(r->req, &st);
         return;
     }
     server_reply_json(
@@ -144,27 +143,27 @@ static void handle_info(struct server_request *r)
                   (json_int_t)info.frames, "error_count", info.error_count, "active", info.active));
 }
 
-static void work_start(struct scv_job *job)
+static void work_start(struct server_job *job)
 {
+    scv_service *svc = job->app;
     struct scv_stream_info info;
-    struct status st;
     if (authorize_stream(job, &info) != 0)
         return;
-    scv_job_status(job, scv_streams_start(job->svc->streams, info.id, &st), &st);
+    scv_streams_start(svc->streams, info.id, &job->status);
 }
 
-static void work_stop(struct scv_job *job)
+static void work_stop(struct server_job *job)
 {
+    scv_service *svc = job->app;
     struct scv_stream_info info;
-    struct status st;
     if (authorize_stream(job, &info) != 0)
         return;
-    scv_job_status(job, scv_streams_stop(job->svc->streams, info.id, &st), &st);
+    scv_streams_stop(svc->streams, info.id, &job->status);
 }
 
-static void work_delete(struct scv_job *job)
+static void work_delete(struct server_job *job)
 {
-    scv_service *svc = job->svc;
+    scv_service *svc = job->app;
     struct scv_stream_info info;
     struct status st;
     pthread_mutex_lock(&svc->shard_lock);
@@ -177,87 +176,87 @@ static void work_delete(struct scv_job *job)
             goto out;
         }
     }
-    scv_job_status(job, scv_streams_delete(svc->streams, info.id, &st), &st);
+    scv_streams_delete(svc->streams, info.id, &job->status);
 out:
     pthread_mutex_unlock(&svc->shard_lock);
 }
 
 static void handle_start(struct server_request *r)
 {
-    scv_job_run(r, work_start);
+    server_job_run(r, work_start, 0);
 }
 
 static void handle_stop(struct server_request *r)
 {
-    scv_job_run(r, work_stop);
+    server_job_run(r, work_stop, 0);
 }
 
 static void handle_delete(struct server_request *r)
 {
-    scv_job_run(r, work_delete);
+    server_job_run(r, work_delete, 0);
 }
 
 /* ---- sync, download, upload ------------------------------------------- */
 
-static void work_sync(struct scv_job *job)
+static void work_sync(struct server_job *job)
 {
+    scv_service *svc = job->app;
     struct scv_stream_info info;
     struct status st;
     json_t *out = NULL;
     if (authorize_stream(job, &info) != 0)
         return;
-    status_code rc = scv_streams_sync(job->svc->streams, info.id, &out, &st);
+    status_code rc = scv_streams_sync(svc->streams, info.id, &out, &st);
     if (rc == STATUS_OK)
-        scv_job_ok(job, out);
+        job->reply = out;
     else
-        scv_job_status(job, rc, &st);
+        job->status = st;
 }
 
-static void work_download(struct scv_job *job)
+static void work_download(struct server_job *job)
 {
+    scv_service *svc = job->app;
     struct scv_stream_info info;
     struct status st;
     const char *path = job->param[1];
     if (authorize_stream(job, &info) != 0)
         return;
-    status_code rc = scv_streams_open_file(job->svc->streams, info.id, path, &job->fd, &job->fd_size, &st);
+    status_code rc = scv_streams_open_file(svc->streams, info.id, path, &job->fd, &job->fd_size, &st);
     if (rc == STATUS_OK)
         snprintf(job->filename, sizeof job->filename, "%s", path); /* the protocol's filename=<path> */
     else
-        scv_job_status(job, rc, &st);
+        job->status = st;
 }
 
-static void work_upload(struct scv_job *job)
+static void work_upload(struct server_job *job)
 {
+    scv_service *svc = job->app;
     char md5[CRYPTO_MD5_HEX_LEN + 1];
     struct scv_stream_info info;
-    struct status st;
     if (authorize_stream(job, &info) != 0)
         return;
     crypto_md5_hex(job->body, job->body_len, md5);
     if (job->content_md5 == NULL || strcasecmp(job->content_md5, md5) != 0) {
-        scv_job_fail(job, 400, "Content-MD5 %s does not match the body's MD5 %s",
-                     job->content_md5 ? job->content_md5 : "(missing)", md5);
+        status_fail(&job->status, STATUS_INVALID, "Content-MD5 %s does not match the body's MD5 %s",
+                    job->content_md5 ? job->content_md5 : "(missing)", md5);
         return;
     }
-    scv_job_status(
-        job, scv_streams_upload(job->svc->streams, info.id, job->param[1], job->body, job->body_len, &st),
-        &st);
+    scv_streams_upload(svc->streams, info.id, job->param[1], job->body, job->body_len, &job->status);
 }
 
 static void handle_sync(struct server_request *r)
 {
-    scv_job_run(r, work_sync);
+    server_job_run(r, work_sync, 0);
 }
 
 static void handle_download(struct server_request *r)
 {
-    scv_job_run(r, work_download);
+    server_job_run(r, work_download, 0);
 }
 
 static void handle_upload(struct server_request *r)
 {
-    scv_job_run(r, work_upload);
+    server_job_run(r, work_upload, 0);
 }
 
 /* ---- listings --------------------------------------------------------- */
@@ -325,7 +324,7 @@ static void handle_activate(struct server_request *r)
         goto out;
     }
     if (scv_streams_activate(svc->streams, target, engine, user, token, &st) != STATUS_OK) {
-        server_reply_error(r->req, status_http(st.code), "%s", st.msg);
+        server_reply_status(r->req, &st);
         goto out;
     }
     server_reply_json(r->req, 200, json_pack("{s:s}", "token", token));

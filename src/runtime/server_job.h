@@ -1,0 +1,71 @@
+/* server_job: a request's blocking work on a worker thread, for the
+ * daemons' handlers (the one deferred-request mechanism; server_defer
+ * underneath).
+ *
+ * server_job_run copies, on the loop, what the work may read: the path
+ * parameters, the Authorization and Content-MD5 headers, whether the peer
+ * is local, and the body (its bytes; with SERVER_JOB_JSON the body parsed as
+ * a JSON object instead, a malformed one answered 400 at once), because the
+ * request may be gone before the work ends. work(job) runs on a worker (the
+ * bulk pool with SERVER_JOB_BULK) and leaves the outcome in the job:
+ *   - a failed status (status_fail(&job->status, ...), by the work or a
+ *     callee): answered with server_reply_status;
+ *   - else fd >= 0: that file streamed (server_reply_file);
+ *   - else 200 with reply ({} when NULL), plus a Content-MD5 header of the
+ *     reply's bytes when md5_header is set.
+ * The reply is sent from the request's loop thread, or dropped with the job
+ * when the client went away. Out of memory before the work starts: 503. */
+#ifndef ST_SERVER_JOB_H
+#define ST_SERVER_JOB_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "runtime/server.h"
+#include "util/status.h"
+
+struct server_job;
+typedef void (*server_job_fn)(struct server_job *job);
+
+enum {
+    SERVER_JOB_BULK = 1, /* run on the bulk pool (server_defer_bulk): bodies to decode, digest, write */
+    SERVER_JOB_JSON = 2, /* the body as a JSON object in json, parsed on the loop (400 when malformed) */
+};
+
+/* At most max jobs holding this limit at once, counted from server_job_run
+ * to the reply; one more is answered 503 with busy as its error. */
+struct server_job_limit {
+    atomic_int used;
+    int max;
+    const char *busy;
+};
+
+struct server_job {
+    void *app;                      /* the server's application (server_request.app) */
+    char *param[ROUTER_MAX_PARAMS]; /* path parameters; NULL past the route's count */
+    char *auth;                     /* Authorization, or NULL */
+    char *content_md5;              /* Content-MD5, or NULL */
+    char *body;                     /* the body's bytes, NUL-terminated (NULL with SERVER_JOB_JSON) */
+    size_t body_len;
+    json_t *json; /* SERVER_JOB_JSON: the body object ({} when empty) */
+    int local;    /* the peer is 127.0.0.0/8 or ::1 and no proxy forwarded the request */
+    /* the outcome, set by the work */
+    struct status status;
+    json_t *reply;  /* 200's body, owned by the job; NULL: {} */
+    int md5_header; /* add Content-MD5 of the JSON reply */
+    int fd;         /* >= 0: stream this file instead (closed by the job) */
+    off_t fd_size;
+    char filename[ROUTER_PARAM_BYTES];
+    /* private */
+    server_job_fn work;
+    struct server_job_limit *limit;
+};
+
+void server_job_run(struct server_request *r, server_job_fn work, unsigned flags);
+/* The same, holding one of limit's slots (503 at once when none is free). */
+void server_job_run_limited(struct server_request *r, server_job_fn work, unsigned flags,
+                            struct server_job_limit *limit);
+
+#endif
