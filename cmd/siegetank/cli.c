@@ -160,16 +160,15 @@ int cli_parse_weight(const char *text, double *out)
     return 0;
 }
 
-const char *cli_text(const json_t *value)
+const char *cli_text_in(const json_t *value, char *buf, size_t n)
 {
-    static char buf[512];
     char *dump;
     if (!value || json_is_null(value))
         return "-";
     if (json_is_string(value))
         return json_string_value(value);
     dump = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    snprintf(buf, sizeof buf, "%s", dump ? dump : "?");
+    snprintf(buf, n, "%s", dump ? dump : "?");
     free(dump);
     return buf;
 }

@@ -44,8 +44,13 @@ void cli_print_json(const json_t *value);
 int cli_read_password(const char *prompt, char *out, size_t n);
 /* Parses a weight (a finite number >= 0). 0 or -1. */
 int cli_parse_weight(const char *text, double *out);
-/* A JSON value as display text ("-" for missing); valid until the next call. */
-const char *cli_text(const json_t *value);
+/* A JSON value as display text ("-" for missing, a string as is, anything
+ * else compact JSON cut to fit buf). */
+#define CLI_TEXT_MAX 512
+const char *cli_text_in(const json_t *value, char *buf, size_t n);
+/* cli_text_in with a fresh buffer per use (a compound literal, living to the
+ * end of the enclosing block), so several may share one printf. */
+#define cli_text(value) cli_text_in((value), (char[CLI_TEXT_MAX]){0}, CLI_TEXT_MAX)
 
 /* {"streams":[ids]} of a target: the CC's gathered list, or (when the CC
  * lacks that route) each shard's list. NULL with err filled. */
