@@ -12,30 +12,19 @@
 
 #include "harness.h"
 
-void cc_daemon_prepare(struct cc_daemon *d, const char *extra_conf)
+void cc_daemon_prepare(struct daemon_proc *d, const char *extra_conf)
 {
-    char text[4096];
-    memset(d, 0, sizeof *d);
-    harness_tmpdir(d->dir);
-    d->port = harness_free_port();
-    snprintf(d->conf, sizeof d->conf, "%s/cc.conf", d->dir);
-    snprintf(d->log, sizeof d->log, "%s/out.log", d->dir);
-    snprintf(text, sizeof text,
-             "name = 'testcc'\ninternal_http_port = %d\nthreads = 2\ncc_pass = '" CC_DAEMON_SECRET "'\n"
-             "scv_check_interval = 1\n%s\n",
-             d->port, extra_conf ? extra_conf : "");
-    harness_write(d->conf, text);
-    snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
+    daemon_proc_prepare(d, "cc", "testcc", NULL, 0);
+    daemon_proc_write_conf(d, "cc_pass = '" CC_DAEMON_SECRET "'\nscv_check_interval = 1\n%s",
+                           extra_conf ? extra_conf : "");
 }
 
-void cc_daemon_run(struct cc_daemon *d)
+void cc_daemon_run(struct daemon_proc *d)
 {
-    const char *argv[] = {harness_bin(), "cc", "-c", d->conf, NULL};
-    d->pid = harness_spawn(argv, d->log);
-    assert_int_equal(harness_wait_up(d->url, 15), 0);
+    assert_int_equal(daemon_proc_start(d, 15), 0);
 }
 
-long cc_daemon_call(const struct cc_daemon *d, const char *method, const char *path, const char *auth,
+long cc_daemon_call(const struct daemon_proc *d, const char *method, const char *path, const char *auth,
                     const char *body, json_t **out)
 {
     char url[1024], header[2048], cors[8];
@@ -60,7 +49,7 @@ long cc_daemon_call(const struct cc_daemon *d, const char *method, const char *p
     return status;
 }
 
-void cc_daemon_expect(const struct cc_daemon *d, long status, const char *method, const char *path,
+void cc_daemon_expect(const struct daemon_proc *d, long status, const char *method, const char *path,
                       const char *auth, const char *body)
 {
     long got = cc_daemon_call(d, method, path, auth, body, NULL);
@@ -70,7 +59,7 @@ void cc_daemon_expect(const struct cc_daemon *d, long status, const char *method
     assert_int_equal(got, status);
 }
 
-void cc_daemon_get(const struct cc_daemon *d, const char *method, const char *path, const char *auth,
+void cc_daemon_get(const struct daemon_proc *d, const char *method, const char *path, const char *auth,
                    const char *body, const char *key, char *out, size_t n)
 {
     json_t *v = NULL;

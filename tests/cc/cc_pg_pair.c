@@ -58,7 +58,7 @@ static int matches(long got, json_t *v, long status, const char *error)
     return text != NULL && strstr(text, error) != NULL;
 }
 
-int cc_pair_wait(const struct cc_daemon *d, long status, const char *error, int deadline_ms,
+int cc_pair_wait(const struct daemon_proc *d, long status, const char *error, int deadline_ms,
                  const char *method, const char *path, const char *auth, const char *body)
 {
     double until = clock_mono_s() + deadline_ms / 1e3;
@@ -81,7 +81,7 @@ int cc_pair_wait(const struct cc_daemon *d, long status, const char *error, int 
     }
 }
 
-int cc_pair_scv_online(const struct cc_daemon *d, const char *name)
+int cc_pair_scv_online(const struct daemon_proc *d, const char *name)
 {
     json_t *v = NULL;
     assert_int_equal(cc_daemon_call(d, "GET", "/scvs/status", NULL, NULL, &v), 200);
@@ -91,7 +91,7 @@ int cc_pair_scv_online(const struct cc_daemon *d, const char *name)
     return online;
 }
 
-pid_t cc_pair_scv_start(const struct cc_daemon *cc, const char *name, int *port)
+pid_t cc_pair_scv_start(const struct daemon_proc *cc, const char *name, int *port)
 {
     return scv_proc_start(cc->url, CC_DAEMON_SECRET, name, port);
 }

@@ -20,7 +20,7 @@
 
 struct cc_pg_pair {
     pg_harness *pg;
-    struct cc_daemon cc[2];
+    struct daemon_proc cc[2];
     char admin[64];
     char manager[64];
 };
@@ -30,13 +30,13 @@ void cc_pg_pair_stop(struct cc_pg_pair *p); /* stops the CCs (SIGTERM, clean exi
 
 /* Repeats a request until it answers status (and, when error is not NULL,
  * an error containing it) or deadline_ms passes; 0 or -1. */
-int cc_pair_wait(const struct cc_daemon *d, long status, const char *error, int deadline_ms,
+int cc_pair_wait(const struct daemon_proc *d, long status, const char *error, int deadline_ms,
                  const char *method, const char *path, const char *auth, const char *body);
 /* GET /scvs/status: 1/0 for the SCV's online flag, -1 when not listed. */
-int cc_pair_scv_online(const struct cc_daemon *d, const char *name);
+int cc_pair_scv_online(const struct daemon_proc *d, const char *name);
 
 /* A real `siegetank scv` that registers through cc; its pid and port.
  * Add streams to it with scv_proc_add_stream (scv_proc.h). */
-pid_t cc_pair_scv_start(const struct cc_daemon *cc, const char *name, int *port);
+pid_t cc_pair_scv_start(const struct daemon_proc *cc, const char *name, int *port);
 
 #endif

@@ -27,7 +27,7 @@
 #define ASSIGN "/core/assign"
 
 /* Polls GET /scvs/status until name is listed; 0 or -1 after deadline_ms. */
-static int wait_listed(const struct cc_daemon *d, const char *name, int deadline_ms)
+static int wait_listed(const struct daemon_proc *d, const char *name, int deadline_ms)
 {
     for (int waited = 0;; waited += 50) {
         if (cc_pair_scv_online(d, name) != -1)
@@ -45,7 +45,7 @@ static void test_changes_reach_the_other_cc(void **state)
     char key[64], target[64], body[256], path[256];
     int port = 0;
     cc_pg_pair_start(&p);
-    const struct cc_daemon *a = &p.cc[0], *b = &p.cc[1];
+    const struct daemon_proc *a = &p.cc[0], *b = &p.cc[1];
 
     /* An engine key made through A opens B's assign. */
     cc_daemon_get(a, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}", "key",
@@ -138,7 +138,7 @@ static int count_in_file(const char *path, const char *text)
 }
 
 /* Assigns a stream of target through d (as a core with key would). */
-static void assign_via(const struct cc_daemon *d, const char *key, const char *target)
+static void assign_via(const struct daemon_proc *d, const char *key, const char *target)
 {
     char body[256];
     snprintf(body, sizeof body, "{\"target_id\":\"%s\"}", target);
@@ -163,7 +163,7 @@ static void test_alike_ccs_share_sealed_secrets(void **state)
     char key[64], t1[64], t2[64], t3[64];
     int port1 = 0, port2 = 0;
     cc_pg_pair_start(&p);
-    struct cc_daemon *a = &p.cc[0], *b = &p.cc[1];
+    struct daemon_proc *a = &p.cc[0], *b = &p.cc[1];
     cc_daemon_get(a, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}", "key",
                   key, sizeof key);
     public_target(&p, t1, sizeof t1);

@@ -34,7 +34,7 @@ static int running(pid_t pid)
 }
 
 /* Every request below needs the database. */
-static void expect_outage(const struct cc_pg_pair *p, const struct cc_daemon *d, const char *key,
+static void expect_outage(const struct cc_pg_pair *p, const struct daemon_proc *d, const char *key,
                           const char *donor_body, const char *target)
 {
     char path[256], stats[512];
@@ -69,7 +69,7 @@ static void test_database_restart(void **state)
     char key[64], key2[64], donor[64], target[64], body[256];
     int port = 0;
     cc_pg_pair_start(&p);
-    struct cc_daemon *a = &p.cc[0], *b = &p.cc[1];
+    struct daemon_proc *a = &p.cc[0], *b = &p.cc[1];
 
     cc_daemon_get(a, "POST", "/engines/keys", p.admin, "{\"engine\":\"openmm\",\"description\":\"k\"}", "key",
                   key, sizeof key);

@@ -21,6 +21,7 @@
 
 #include "cc_daemon.h"
 #include "harness.h"
+#include "util/fs.h"
 #include "pg_harness.h"
 #include "scv_proc.h"
 
@@ -46,7 +47,7 @@ static void database_line(char *out, size_t n)
     snprintf(out, n, "database = '%s'\n", url);
 }
 
-static void cc_write_conf(struct cc_daemon *d, const char *extra)
+static void cc_write_conf(struct daemon_proc *d, const char *extra)
 {
     char conf[4096], database[512];
     database_line(database, sizeof database);
@@ -54,33 +55,31 @@ static void cc_write_conf(struct cc_daemon *d, const char *extra)
     cc_daemon_prepare(d, conf);
 }
 
-static void cc_start(struct cc_daemon *d, const char *extra)
+static void cc_start(struct daemon_proc *d, const char *extra)
 {
     cc_write_conf(d, extra);
     cc_daemon_run(d);
 }
 
-static void cc_stop(struct cc_daemon *d)
+static void cc_stop(struct daemon_proc *d)
 {
     assert_int_equal(harness_stop(d->pid, SIGTERM, 20), 0);
 }
 
-static char *read_file(const char *path)
+/* A log the test reads whole (malloc'd; asserted present). */
+static char *read_log(const char *path)
 {
-    static char buf[65536];
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-    return buf;
+    size_t len = 0;
+    char *text = fs_read_file(path, 64u << 20, &len);
+    assert_non_null(text);
+    return text;
 }
 
 /* Runs `siegetank cc -c conf add-manager args...`; returns the exit status
  * and the output (stdout and stderr) in out. */
-static int add_manager_cli(const struct cc_daemon *d, const char *const *args, char *out, size_t n)
+static int add_manager_cli(const struct daemon_proc *d, const char *const *args, char *out, size_t n)
 {
-    char log[PATH_MAX + 16];
+    char log[sizeof d->dir + 16];
     const char *argv[16] = {harness_bin(), "cc", "-c", d->conf, "add-manager"};
     int i = 5;
     for (; *args && i < 15; args++)
@@ -90,12 +89,14 @@ static int add_manager_cli(const struct cc_daemon *d, const char *const *args, c
     unlink(log);
     pid_t pid = harness_spawn(argv, log);
     int rc = harness_wait_exit(pid, 30);
-    snprintf(out, n, "%s", read_file(log));
+    char *text = read_log(log);
+    snprintf(out, n, "%s", text);
+    free(text);
     return rc;
 }
 
 /* An admin via the loopback bootstrap, then a manager it creates. */
-static void make_users(const struct cc_daemon *d, char *admin, char *manager, size_t n)
+static void make_users(const struct daemon_proc *d, char *admin, char *manager, size_t n)
 {
     cc_daemon_get(d, "POST", "/managers", NULL,
                   "{\"email\":\"root@x\",\"password\":\"pw\",\"role\":\"admin\"}", "token", admin, n);
@@ -103,7 +104,7 @@ static void make_users(const struct cc_daemon *d, char *admin, char *manager, si
                   "{\"email\":\"m1@x\",\"password\":\"pw\",\"role\":\"manager\"}", "token", manager, n);
 }
 
-static void make_target(const struct cc_daemon *d, const char *token, const char *spec, char *id, size_t n)
+static void make_target(const struct daemon_proc *d, const char *token, const char *spec, char *id, size_t n)
 {
     cc_daemon_get(d, "POST", "/targets", token, spec, "target_id", id, n);
 }
@@ -111,7 +112,7 @@ static void make_target(const struct cc_daemon *d, const char *token, const char
 static void test_cli_bootstrap(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char out[4096], token[64];
     cc_write_conf(&d, NULL);
     const char *ok[] = {"--email", "a@x", "--password", "pw", "--role", "admin", NULL};
@@ -147,7 +148,7 @@ static void test_cli_bootstrap(void **state)
 static void test_managers(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char admin[64], manager[64];
     cc_start(&d, NULL);
     /* Bootstrap from loopback while no admin exists. */
@@ -182,7 +183,7 @@ static void test_managers(void **state)
 static void test_auth_and_donors(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char admin[64], manager[64], fresh[64], donor[64];
     json_t *v = NULL;
     cc_start(&d, NULL);
@@ -232,7 +233,7 @@ static void test_auth_and_donors(void **state)
 static void test_body_limit(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char body[4096];
     cc_start(&d, "max_body_size = 1024");
     memset(body, ' ', sizeof body - 1);
@@ -247,13 +248,13 @@ static void test_body_limit(void **state)
 static void test_engine_keys(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char admin[64], manager[64], key[64], path[256];
     json_t *v = NULL;
-    char data[PATH_MAX + 32], log[PATH_MAX + 64], shared[PATH_MAX];
+    char log[PATH_MAX + 200], shared[PATH_MAX];
     cc_write_conf(&d, NULL);
+    const char *data = d.data;
     /* a data folder as an older version left it: open to others */
-    snprintf(data, sizeof data, "%s/testcc_data", d.dir);
     assert_int_equal(mkdir(data, 0755), 0);
     assert_int_equal(chmod(data, 0755), 0);
     cc_daemon_run(&d);
@@ -295,13 +296,14 @@ static void test_engine_keys(void **state)
         fail_msg("%s may be read by others", shared);
     cc_stop(&d);
     snprintf(log, sizeof log, "%s/access.log", data);
-    const char *text = read_file(log);
+    char *text = read_log(log);
     assert_null(strstr(text, key));
     assert_non_null(strstr(text, "PUT /engines/keys/delete/[redacted] "));
     assert_non_null(strstr(text, "GET /engines/keys/delete/[redacted] "));
+    free(text);
 }
 
-static int list_has(const struct cc_daemon *d, const char *auth, const char *id)
+static int list_has(const struct daemon_proc *d, const char *auth, const char *id)
 {
     json_t *v = NULL;
     assert_int_equal(cc_daemon_call(d, "GET", "/targets", auth, NULL, &v), 200);
@@ -317,7 +319,7 @@ static int list_has(const struct cc_daemon *d, const char *auth, const char *id)
 static void test_targets(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char admin[64], manager[64], other[64], donor[64], pub[64], priv[64], path[256];
     json_t *v = NULL;
     cc_start(&d, NULL);
@@ -402,7 +404,7 @@ static void test_targets(void **state)
     cc_stop(&d);
 }
 
-static int scv_online(const struct cc_daemon *d, const char *name, char *host, size_t n)
+static int scv_online(const struct daemon_proc *d, const char *name, char *host, size_t n)
 {
     json_t *v = NULL;
     assert_int_equal(cc_daemon_call(d, "GET", "/scvs/status", NULL, NULL, &v), 200);
@@ -417,7 +419,7 @@ static int scv_online(const struct cc_daemon *d, const char *name, char *host, s
 static void test_scv_endpoints(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char admin[64], manager[64], target[64], path[256], host[256], body[1024];
     json_t *v = NULL;
     cc_start(&d, "cc_pass_previous = 'rotated-1 rotated-2'\n");
@@ -493,7 +495,7 @@ static void test_scv_endpoints(void **state)
 }
 
 /* Polls the status until the SCV's online flag is want (bounded). */
-static int wait_online(const struct cc_daemon *d, const char *name, int want, int timeout_s)
+static int wait_online(const struct daemon_proc *d, const char *name, int want, int timeout_s)
 {
     for (int i = 0; i < timeout_s * 4; i++) {
         if (scv_online(d, name, NULL, 0) == want)
@@ -506,7 +508,7 @@ static int wait_online(const struct cc_daemon *d, const char *name, int want, in
 static void test_liveness(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char body[512];
     cc_start(&d, NULL);
     int closed = harness_free_port();
@@ -529,7 +531,7 @@ static void test_liveness(void **state)
 static void test_assign_refusals(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char admin[64], manager[64], key[64], other_key[64], donor[64], target[64], bare[64], path[256];
     char body[512];
     json_t *v = NULL;
@@ -585,7 +587,7 @@ static void test_assign_refusals(void **state)
 static void test_restart_persists(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char admin[64], manager[64], key[64], target[64], path[256];
     json_t *v = NULL;
     cc_start(&d, NULL);
@@ -625,7 +627,7 @@ static void test_restart_persists(void **state)
 }
 
 /* A real `siegetank scv` registered with this CC; returns its pid. */
-static pid_t scv_start(const struct cc_daemon *d, const char *name, int *port)
+static pid_t scv_start(const struct daemon_proc *d, const char *name, int *port)
 {
     pid_t pid = scv_proc_start(d->url, SECRET, name, port);
     for (int i = 0; i < 60 && scv_online(d, name, NULL, 0) != 1; i++)
@@ -634,23 +636,24 @@ static pid_t scv_start(const struct cc_daemon *d, const char *name, int *port)
     return pid;
 }
 
+/* The body of a 200 reply (malloc'd). */
 static char *scv_get(int port, const char *path)
 {
-    static char buf[8192];
     char url[256];
     struct harness_response r;
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     harness_http("GET", url, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
-    snprintf(buf, sizeof buf, "%s", r.body);
+    char *body = r.body;
+    r.body = NULL;
     harness_response_free(&r);
-    return buf;
+    return body;
 }
 
 static void test_assign_end_to_end(void **state)
 {
     (void)state;
-    struct cc_daemon d;
+    struct daemon_proc d;
     char admin[64], manager[64], key[64], donor[64], target[64], body[512], expect_url[128];
     json_t *v = NULL;
     int port = 0;
@@ -683,9 +686,10 @@ static void test_assign_end_to_end(void **state)
     assert_string_equal(json_string_value(json_object_get(v, "url")), expect_url);
     json_decref(v);
     /* The donor is the stream's user on the SCV. */
-    const char *active = scv_get(port, "/active_streams");
+    char *active = scv_get(port, "/active_streams");
     assert_non_null(strstr(active, "\"joe\""));
     assert_non_null(strstr(active, target));
+    free(active);
     /* Its only stream is taken now. */
     assert_int_equal(cc_daemon_call(&d, "POST", "/core/assign", key, body, &v), 400);
     assert_string_equal(json_string_value(json_object_get(v, "error")), "no streams available");

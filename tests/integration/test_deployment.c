@@ -28,7 +28,6 @@
 #include "harness.h"
 #include "pg_harness.h"
 #include "seed_files.h"
-#include "util/fs.h"
 
 /* The two SCVs that survive hold more streams than there are cores, so every
  * core that loses its stream with the killed SCV can be given a new one. */
@@ -43,7 +42,7 @@ struct deployment {
     struct cluster c; /* c.cc stands for the balancer once the CCs run */
     pg_harness *pg;
     char db_url[256];
-    struct cluster_daemon cc[2];
+    struct daemon_proc cc[2];
     pid_t lb_pid;
     char lb_url[128];
     char lb_log[PATH_MAX + 16];
@@ -129,22 +128,12 @@ static void start_first_cc(struct deployment *d)
  * like the first (same cc_pass and database) and nothing copied from it. */
 static void start_second_cc(struct deployment *d)
 {
-    struct cluster_daemon *cc = &d->cc[1];
-    char text[1024];
-    memset(cc, 0, sizeof *cc);
-    snprintf(cc->kind, sizeof cc->kind, "cc");
-    snprintf(cc->name, sizeof cc->name, "cc2");
-    snprintf(cc->dir, sizeof cc->dir, "%s/cc2", d->c.root);
-    snprintf(cc->conf, sizeof cc->conf, "%s/cc.conf", cc->dir);
-    snprintf(cc->log, sizeof cc->log, "%s/daemon.log", cc->dir);
-    cc->port = harness_free_port();
-    snprintf(cc->url, sizeof cc->url, "http://127.0.0.1:%d", cc->port);
-    assert_int_equal(fs_mkdir_p(cc->dir, 0700), 0);
-    snprintf(text, sizeof text,
-             "name = cc2\ninternal_http_port = %d\ncc_pass = %s\nthreads = 2\ndatabase = %s\n"
-             "scv_check_interval = 1\n",
-             cc->port, d->c.cc_pass, d->db_url);
-    harness_write(cc->conf, text);
+    struct daemon_proc *cc = &d->cc[1];
+    char dir[PATH_MAX + 80];
+    snprintf(dir, sizeof dir, "%s/cc2", d->c.root);
+    daemon_proc_prepare(cc, "cc", "cc2", dir, 0);
+    daemon_proc_write_conf(cc, "cc_pass = %s\ndatabase = %s\nscv_check_interval = 1", d->c.cc_pass,
+                           d->db_url);
     assert_int_equal(cluster_start(&d->c, cc), 0);
 }
 
@@ -331,7 +320,7 @@ static long check_trajectory(struct deployment *d, const char *stream_id)
 
 /* Rows in the SCV's durable stats outbox (shipped ones are deleted) plus its
  * open fragments (activations not yet closed). */
-static long scv_unshipped(const struct cluster_daemon *scv)
+static long scv_unshipped(const struct daemon_proc *scv)
 {
     char path[PATH_MAX + 256];
     sqlite3 *db = NULL;
@@ -425,7 +414,7 @@ static void test_failover_behind_balancer(void **state)
 {
     struct deployment *d = *state;
     setup_deployment(d);
-    struct cluster_daemon *lost_scv = &d->c.scv[NSCV - 1];
+    struct daemon_proc *lost_scv = &d->c.scv[NSCV - 1];
     char summary_path[PATH_MAX + 32];
     snprintf(summary_path, sizeof summary_path, "%s/cores.json", d->c.root);
 
@@ -493,17 +482,12 @@ static void test_failover_behind_balancer(void **state)
 static void test_forwarded_request_is_not_local(void **state)
 {
     (void)state;
-    char root[PATH_MAX], conf[PATH_MAX + 16], log[PATH_MAX + 16], text[256], url[64];
-    harness_tmpdir(root);
-    snprintf(conf, sizeof conf, "%s/cc.conf", root);
-    snprintf(log, sizeof log, "%s/cc.log", root);
-    int port = harness_free_port();
-    snprintf(text, sizeof text, "name = cc\ninternal_http_port = %d\ncc_pass = p\nthreads = 1\n", port);
-    harness_write(conf, text);
-    const char *argv[] = {NULL, "cc", "-c", conf, NULL};
-    pid_t pid = harness_spawn(argv, log);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/managers", port);
-    assert_int_equal(harness_wait_up(url, 20), 0);
+    struct daemon_proc cc;
+    char url[256];
+    daemon_proc_prepare(&cc, "cc", "cc", NULL, 0);
+    daemon_proc_write_conf(&cc, "cc_pass = p");
+    assert_int_equal(daemon_proc_start(&cc, 20), 0);
+    snprintf(url, sizeof url, "%s/managers", cc.url);
 
     const char *body = "{\"email\":\"a@b.c\",\"password\":\"long enough pw\",\"role\":\"admin\"}";
     const char *forwarded[] = {"Content-Type: application/json", "X-Forwarded-For: 203.0.113.9", NULL};
@@ -519,7 +503,7 @@ static void test_forwarded_request_is_not_local(void **state)
     harness_http("POST", url, local, body, strlen(body), NULL, &r);
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
-    assert_int_equal(harness_stop(pid, SIGTERM, 20), 0);
+    assert_int_equal(daemon_proc_stop(&cc, SIGTERM, 20), 0);
 }
 
 static int setup(void **state)

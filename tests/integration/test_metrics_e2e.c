@@ -66,7 +66,7 @@ static void assign_with(const struct cluster *c, const char *key, long want, cha
     harness_response_free(&r);
 }
 
-static void core_stop(const struct cluster_daemon *scv, const char *token)
+static void core_stop(const struct daemon_proc *scv, const char *token)
 {
     char url[200], auth[300];
     snprintf(url, sizeof url, "%s/core/stop", scv->url);

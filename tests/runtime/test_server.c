@@ -17,56 +17,28 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "daemon_proc.h"
 #include "harness.h"
 
-struct daemon {
-    char dir[PATH_MAX];
-    char conf[PATH_MAX + 16];
-    char log[PATH_MAX + 16];
-    char url[128];
-    int port;
-    pid_t pid;
-};
-
-/* A fresh folder with scv.conf (extra lines appended); sets the paths. */
-static void daemon_prepare(struct daemon *d, const char *extra, int tls)
+/* An SCV named firebat with extra config lines, its URL's scheme per tls. */
+static void daemon_prepare(struct daemon_proc *d, const char *extra, int tls)
 {
-    char text[4096];
-    harness_tmpdir(d->dir);
-    d->port = harness_free_port();
-    snprintf(d->conf, sizeof d->conf, "%s/scv.conf", d->dir);
-    snprintf(d->log, sizeof d->log, "%s/out.log", d->dir);
-    snprintf(text, sizeof text, "name = 'firebat'\ninternal_http_port = %d\nthreads = 2\n%s\n", d->port,
-             extra ? extra : "");
-    harness_write(d->conf, text);
-    snprintf(d->url, sizeof d->url, "%s://127.0.0.1:%d", tls ? "https" : "http", d->port);
+    daemon_proc_prepare(d, "scv", "firebat", NULL, tls);
+    daemon_proc_write_conf(d, "%s", extra ? extra : "");
 }
 
-/* Writes scv.conf with extra lines and starts the daemon; waits until up
- * unless expect_fail, in which case it returns the exit status. */
-static int daemon_start(struct daemon *d, const char *extra, int tls, int expect_fail)
+/* Starts the daemon and waits until up, unless expect_fail: then it returns
+ * the exit status. */
+static int daemon_start(struct daemon_proc *d, const char *extra, int tls, int expect_fail)
 {
     daemon_prepare(d, extra, tls);
-    const char *argv[] = {harness_bin(), "scv", "-c", d->conf, NULL};
-    d->pid = harness_spawn(argv, d->log);
     if (expect_fail)
-        return harness_wait_exit(d->pid, 10);
-    assert_int_equal(harness_wait_up(d->url, 10), 0);
+        return daemon_proc_run_to_exit(d, 10);
+    assert_int_equal(daemon_proc_start(d, 10), 0);
     return 0;
 }
 
-static char *read_log(const struct daemon *d)
-{
-    static char buf[16384];
-    FILE *f = fopen(d->log, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-    return buf;
-}
-
-static void get(const struct daemon *d, const char *method, const char *path, struct harness_response *r)
+static void get(const struct daemon_proc *d, const char *method, const char *path, struct harness_response *r)
 {
     char url[512];
     snprintf(url, sizeof url, "%s%s", d->url, path);
@@ -88,7 +60,7 @@ static void assert_json_error(const struct harness_response *r, long status)
 static void test_plain_http_answers(void **state)
 {
     (void)state;
-    struct daemon d;
+    struct daemon_proc d;
     struct harness_response r;
     char value[128];
     daemon_start(&d, NULL, 0, 0);
@@ -114,13 +86,13 @@ static void test_plain_http_answers(void **state)
     harness_response_free(&r);
 
     assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
-    assert_non_null(strstr(read_log(&d), "open-files limit"));
+    assert_true(daemon_proc_log_has(&d, "open-files limit"));
 }
 
 static void test_body_limit(void **state)
 {
     (void)state;
-    struct daemon d;
+    struct daemon_proc d;
     struct harness_response r;
     char url[256];
     daemon_start(&d, "max_body_size = 4K", 0, 0);
@@ -142,7 +114,7 @@ static void test_tls_with_chain(void **state)
 {
     (void)state;
     char pki[PATH_MAX], extra[4 * PATH_MAX], root[PATH_MAX + 16];
-    struct daemon d;
+    struct daemon_proc d;
     struct harness_response r;
     harness_tmpdir(pki);
     assert_int_equal(harness_make_pki(pki), 0);
@@ -172,60 +144,55 @@ static void test_refuses_bad_tls_config(void **state)
 {
     (void)state;
     char pki[PATH_MAX], extra[4 * PATH_MAX];
-    struct daemon d;
+    struct daemon_proc d;
     harness_tmpdir(pki);
     assert_int_equal(harness_make_pki(pki), 0);
 
     snprintf(extra, sizeof extra, "ssl_certfile = %s/cert.pem\nssl_key = %s/key.pem", pki, pki);
     assert_int_not_equal(daemon_start(&d, extra, 1, 1), 0);
-    assert_non_null(strstr(read_log(&d), "ssl_ca_certs"));
+    assert_true(daemon_proc_log_has(&d, "ssl_ca_certs"));
 
     snprintf(extra, sizeof extra,
              "ssl_certfile = %s/cert.pem\nssl_key = %s/missing.pem\nssl_ca_certs = %s/chain.pem", pki, pki,
              pki);
     assert_int_not_equal(daemon_start(&d, extra, 1, 1), 0);
-    assert_non_null(strstr(read_log(&d), "missing.pem"));
+    assert_true(daemon_proc_log_has(&d, "missing.pem"));
 
     snprintf(extra, sizeof extra,
              "ssl_certfile = %s/cert.pem\nssl_key = %s/other_key.pem\nssl_ca_certs = %s/chain.pem", pki, pki,
              pki);
     assert_int_not_equal(daemon_start(&d, extra, 1, 1), 0);
-    assert_non_null(strstr(read_log(&d), "does not match"));
-    assert_non_null(strstr(read_log(&d), "ssl_key"));
+    assert_true(daemon_proc_log_has(&d, "does not match"));
+    assert_true(daemon_proc_log_has(&d, "ssl_key"));
 
     snprintf(extra, sizeof extra,
              "ssl_certfile = %s/key.pem\nssl_key = %s/key.pem\nssl_ca_certs = %s/chain.pem", pki, pki, pki);
     assert_int_not_equal(daemon_start(&d, extra, 1, 1), 0);
-    assert_non_null(strstr(read_log(&d), "ssl_certfile"));
+    assert_true(daemon_proc_log_has(&d, "ssl_certfile"));
 }
 
 static void test_refuses_bad_config(void **state)
 {
     (void)state;
-    struct daemon d;
+    struct daemon_proc d;
     assert_int_not_equal(daemon_start(&d, "threads = many", 0, 1), 0);
-    assert_non_null(strstr(read_log(&d), "scv.conf:4"));
-    assert_non_null(strstr(read_log(&d), "threads"));
+    assert_true(daemon_proc_log_has(&d, "scv.conf:5"));
+    assert_true(daemon_proc_log_has(&d, "threads"));
 
     assert_int_not_equal(daemon_start(&d, "colour = blue", 0, 1), 0);
-    assert_non_null(strstr(read_log(&d), "colour"));
+    assert_true(daemon_proc_log_has(&d, "colour"));
 }
 
 static void test_port_in_use(void **state)
 {
     (void)state;
-    struct daemon first, second;
-    char text[512];
+    struct daemon_proc first, second;
     daemon_start(&first, NULL, 0, 0);
-    harness_tmpdir(second.dir);
-    snprintf(second.conf, sizeof second.conf, "%s/scv.conf", second.dir);
-    snprintf(second.log, sizeof second.log, "%s/out.log", second.dir);
-    snprintf(text, sizeof text, "name = other\ninternal_http_port = %d\n", first.port);
-    harness_write(second.conf, text);
-    const char *argv[] = {harness_bin(), "scv", "-c", second.conf, NULL};
-    second.pid = harness_spawn(argv, second.log);
-    assert_int_not_equal(harness_wait_exit(second.pid, 10), 0);
-    assert_non_null(strstr(read_log(&second), "in use"));
+    daemon_proc_prepare(&second, "scv", "other", NULL, 0);
+    second.port = first.port;
+    daemon_proc_write_conf(&second, "%s", "");
+    assert_int_not_equal(daemon_proc_run_to_exit(&second, 10), 0);
+    assert_true(daemon_proc_log_has(&second, "in use"));
     assert_int_equal(harness_stop(first.pid, SIGTERM, 15), 0);
 }
 
@@ -298,7 +265,7 @@ static void assert_raw_error(const char *reply, const char *status_line)
 static void test_raw_bytes_in_path(void **state)
 {
     (void)state;
-    struct daemon d;
+    struct daemon_proc d;
     char reply[4096];
     daemon_start(&d, NULL, 0, 0);
     const char *param = "GET /streams/info/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
@@ -327,7 +294,7 @@ static int count(const char *haystack, const char *needle)
 static void test_ambiguous_framing(void **state)
 {
     (void)state;
-    struct daemon d;
+    struct daemon_proc d;
     char reply[4096];
     daemon_start(&d, NULL, 0, 0);
     const char *both = "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
@@ -358,7 +325,7 @@ static void test_ambiguous_framing(void **state)
 static void test_connection_limit(void **state)
 {
     (void)state;
-    struct daemon d;
+    struct daemon_proc d;
     daemon_start(&d, "max_connections = 2", 0, 0);
     /* The readiness probe's connection may still be counted for a moment. */
     int a = connect_answered(d.port), b = connect_answered(d.port);
@@ -384,7 +351,7 @@ static void test_connection_limit(void **state)
 static void test_fd_limit(void **state)
 {
     (void)state;
-    struct daemon d;
+    struct daemon_proc d;
     enum { N = 150 };
     int fds[N];
     daemon_prepare(&d, "max_connections = 100000", 0);
@@ -406,7 +373,7 @@ static void test_fd_limit(void **state)
         close(fds[i]);
     close(connect_answered(d.port));
     assert_int_equal(harness_stop(d.pid, SIGTERM, 15), 0);
-    assert_non_null(strstr(read_log(&d), "cannot accept connections"));
+    assert_true(daemon_proc_log_has(&d, "cannot accept connections"));
 }
 
 static void test_usage(void **state)

@@ -33,6 +33,7 @@
 #include "harness.h"
 #include "stats_peek.h"
 #include "util/base64.h"
+#include "util/fs.h"
 
 #define NSTREAMS 3
 #define NCORES 3
@@ -40,6 +41,7 @@
 #define DEFAULT_ROUNDS 20
 #define MAX_CHECKPOINT_BYTES (192 * 1024)
 #define DRAIN_TIMEOUT_S 60
+#define FILE_MAX (256u << 20) /* a stream file read back whole */
 
 /* One committed (or maybe committed) partition as the cores sent it. */
 struct partition {
@@ -272,23 +274,6 @@ static void *core_main(void *arg)
 
 /* ---- checks after a restart ------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *data = malloc((size_t)n + 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    data[n] = '\0';
-    *len = (size_t)n;
-    return data;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -344,7 +329,7 @@ static void check_partition(const char *stream_dir, const struct partition *p)
     folder_listing(dir, listing, sizeof listing);
     assert_string_equal(listing, "checkpoint_files,frames.xtc,");
     snprintf(path, sizeof path, "%s/frames.xtc", dir);
-    char *data = read_file(path, &len);
+    char *data = fs_read_file(path, FILE_MAX, &len);
     assert_non_null(data);
     assert_int_equal(len, p->frames_len);
     assert_memory_equal(data, p->frames, len);
@@ -364,7 +349,7 @@ static void check_partition(const char *stream_dir, const struct partition *p)
     json_object_foreach(p->checkpoint, name, v)
     {
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        data = read_file(path, &len);
+        data = fs_read_file(path, FILE_MAX, &len);
         assert_non_null(data);
         assert_int_equal(len, json_string_length(v));
         assert_memory_equal(data, json_string_value(v), len);
@@ -466,7 +451,7 @@ static void check_downloads(struct crash_test *t, struct client *admin, struct l
     }
     fclose(out);
     size_t len;
-    char *data = read_file(path, &len);
+    char *data = fs_read_file(path, FILE_MAX, &len);
     assert_non_null(data);
     assert_int_equal(len, expect_len);
     size_t off = 0;
@@ -576,7 +561,7 @@ static void test_kill_during_checkpoints(void **state)
     uint64_t seed = (uint64_t)env_long("SIEGETANK_CRASH_SEED", (long)time(NULL) ^ getpid());
     print_message("crash test: %ld rounds, SIEGETANK_CRASH_SEED=%llu\n", rounds, (unsigned long long)seed);
     uint64_t rng = seed | 1;
-    struct cluster_daemon *scv = &t.c.scv[0];
+    struct daemon_proc *scv = &t.c.scv[0];
 
     for (long round = 1; round <= rounds; round++) {
         stop_while_busy(&t, &rng, SIGKILL);
@@ -668,7 +653,7 @@ static void test_kill_right_after_rename(void **state)
     print_message("kill-after-rename test: %ld rounds, SIEGETANK_CRASH_SEED=%llu\n", rounds,
                   (unsigned long long)seed);
     uint64_t rng = seed | 1;
-    struct cluster_daemon *scv = &t.c.scv[0];
+    struct daemon_proc *scv = &t.c.scv[0];
     for (long round = 1; round <= rounds; round++) {
         assert_int_equal(cluster_stop(scv, SIGTERM), 0);
         snprintf(nth, sizeof nth, "%zu", rng_range(&rng, 1, 6));

@@ -19,53 +19,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon_proc.h"
 #include "harness.h"
 #include "scv/stream_store.h"
 #include "core/xtc.h"
 #include "util/crypto.h"
+#include "util/fs.h"
 #include "util/wire_file.h"
 
 #define TARGET "3f1b0d4e-8c1a-4c39-9a43-6f2c0c4f8a11"
 
-struct daemon {
-    char dir[PATH_MAX];
-    char data[PATH_MAX + 32];
-    char url[128];
-    int port;
-    pid_t pid;
-};
-
-static void start(struct daemon *d, const char *kind, const char *extra)
+/* A daemon of kind named firebat in a fresh folder. */
+static void prepare(struct daemon_proc *d, const char *kind)
 {
-    char conf[PATH_MAX + 16], log[PATH_MAX + 16], text[4096];
-    snprintf(conf, sizeof conf, "%s/%s.conf", d->dir, kind);
-    snprintf(log, sizeof log, "%s/%s.log", d->dir, kind);
-    snprintf(text, sizeof text,
-             "name = 'firebat'\ninternal_http_port = %d\nthreads = 2\ncc_pass = 'ccpw'\n%s\n", d->port,
-             extra ? extra : "");
-    harness_write(conf, text);
-    snprintf(d->data, sizeof d->data, "%s/firebat_data", d->dir);
-    snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
-    const char *argv[] = {harness_bin(), kind, "-c", conf, NULL};
-    d->pid = harness_spawn(argv, log);
-    assert_int_equal(harness_wait_up(d->url, 15), 0);
+    daemon_proc_prepare(d, kind, "firebat", NULL, 0);
 }
 
-static void prepare(struct daemon *d)
+/* Writes its config (cc_pass 'ccpw', then extra) and starts it. */
+static void start(struct daemon_proc *d, const char *extra)
 {
-    harness_tmpdir(d->dir);
-    d->port = harness_free_port();
+    daemon_proc_write_conf(d, "cc_pass = 'ccpw'\n%s", extra ? extra : "");
+    assert_int_equal(daemon_proc_start(d, 15), 0);
 }
 
-static void scv_secret(const struct daemon *scv, char *out, size_t n)
+static void scv_secret(const struct daemon_proc *scv, char *out, size_t n)
 {
-    char path[PATH_MAX + 48];
+    char path[PATH_MAX + 200];
+    size_t len = 0;
     snprintf(path, sizeof path, "%s/secret", scv->data);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    assert_non_null(fgets(out, (int)n, f));
-    fclose(f);
-    out[strcspn(out, "\n")] = '\0';
+    char *text = fs_read_file(path, 4096, &len);
+    assert_non_null(text);
+    text[strcspn(text, "\n")] = '\0';
+    snprintf(out, n, "%s", text);
+    free(text);
 }
 
 /* One request; auth and md5 may be NULL; md5 "auto" = the body's. */
@@ -173,7 +159,7 @@ static char *download(const char *scv, const char *auth, const char *id, const c
 /* 1 once the SCV's stats outbox is empty (shipped and acknowledged). */
 static int outbox_drained(const char *data)
 {
-    char path[PATH_MAX + 48];
+    char path[PATH_MAX + 96];
     snprintf(path, sizeof path, "%s/scv.db", data);
     scv_db *db = scv_db_open(path);
     assert_non_null(db);
@@ -193,7 +179,7 @@ static int outbox_drained(const char *data)
 /* ---- a deployment: CC + SCV --------------------------------------------- */
 
 struct deployment {
-    struct daemon cc, scv;
+    struct daemon_proc cc, scv;
     char admin[256];
     char key[256];
     char target[128];
@@ -202,8 +188,8 @@ struct deployment {
 static void deploy(struct deployment *dep, const char *scv_extra)
 {
     char extra[1024];
-    prepare(&dep->cc);
-    start(&dep->cc, "cc", NULL);
+    prepare(&dep->cc, "cc");
+    start(&dep->cc, NULL);
     json_t *j = jcall(
         dep->cc.url, "POST", "/managers", NULL,
         json_pack("{s:s,s:s,s:s}", "email", "admin@x.org", "password", "pw-admin-1", "role", "admin"), 200);
@@ -218,11 +204,10 @@ static void deploy(struct deployment *dep, const char *scv_extra)
     snprintf(dep->target, sizeof dep->target, "%s", json_string_value(json_object_get(j, "target_id")));
     json_decref(j);
 
-    prepare(&dep->scv);
-    snprintf(extra, sizeof extra,
-             "command_center = 'http://127.0.0.1:%d'\nexternal_host = '127.0.0.1:%d'\n%s", dep->cc.port,
-             dep->scv.port, scv_extra ? scv_extra : "");
-    start(&dep->scv, "scv", extra);
+    prepare(&dep->scv, "scv");
+    snprintf(extra, sizeof extra, "command_center = 'http://127.0.0.1:%d'\n%s", dep->cc.port,
+             scv_extra ? scv_extra : "");
+    start(&dep->scv, extra);
     /* registration runs on a one-second ticker */
     for (int i = 0; i < 100; i++) {
         json_t *s = jcall(dep->cc.url, "GET", "/scvs/status", NULL, NULL, 200);
@@ -515,8 +500,8 @@ static void seed_streams(const char *data, int n)
     stream_store_close(s);
 }
 
-static void activate(const struct daemon *scv, const char *secret, const char *target, char *token, size_t n,
-                     long expect)
+static void activate(const struct daemon_proc *scv, const char *secret, const char *target, char *token,
+                     size_t n, long expect)
 {
     json_t *j =
         jcall(scv->url, "POST", "/streams/activate", secret,
@@ -529,16 +514,15 @@ static void activate(const struct daemon *scv, const char *secret, const char *t
 static void test_core_refusals(void **state)
 {
     (void)state;
-    struct daemon scv;
+    struct daemon_proc scv;
     char secret[256], token[256], token2[256], extra[256];
     long status;
-    prepare(&scv);
-    snprintf(scv.data, sizeof scv.data, "%s/firebat_data", scv.dir);
+    prepare(&scv, "scv");
     seed_streams(scv.data, 2);
     snprintf(extra, sizeof extra,
              "heartbeat_increment = 2\nmax_body_size = 4K\ncommand_center = 'http://127.0.0.1:%d'",
              harness_free_port());
-    start(&scv, "scv", extra);
+    start(&scv, extra);
     scv_secret(&scv, secret, sizeof secret);
     assert_true(strlen(secret) >= 32);
 
@@ -644,21 +628,19 @@ static long frame_put(const char *scv, const char *token, json_t *files, long fr
     return status;
 }
 
-static void assert_buffer(const struct daemon *scv, const char *name, const char *expect)
+static void assert_buffer(const struct daemon_proc *scv, const char *name, const char *expect)
 {
     char path[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/streams/%s/buffer_files/%s", scv->data, STREAM0, name);
-    FILE *f = fopen(path, "rb");
+    size_t len = 0;
+    char *got = fs_read_file(path, 4096, &len);
     if (expect == NULL) {
-        assert_null(f);
+        assert_null(got);
         return;
     }
-    assert_non_null(f);
-    char got[64] = "";
-    size_t len = fread(got, 1, sizeof got - 1, f);
-    fclose(f);
-    got[len] = '\0';
+    assert_non_null(got);
     assert_string_equal(got, expect);
+    free(got);
 }
 
 /* Gzip bombs: a stranger's are refused before anything is inflated; a
@@ -666,14 +648,13 @@ static void assert_buffer(const struct daemon *scv, const char *name, const char
 static void test_frame_bombs(void **state)
 {
     (void)state;
-    struct daemon scv;
+    struct daemon_proc scv;
     char secret[256], token[256], extra[256], error[256];
-    prepare(&scv);
-    snprintf(scv.data, sizeof scv.data, "%s/firebat_data", scv.dir);
+    prepare(&scv, "scv");
     seed_streams(scv.data, 1);
     snprintf(extra, sizeof extra, "max_inflate_size = 1M\ncommand_center = 'http://127.0.0.1:%d'",
              harness_free_port());
-    start(&scv, "scv", extra);
+    start(&scv, extra);
     scv_secret(&scv, secret, sizeof secret);
     activate(&scv, secret, TARGET, token, sizeof token, 200);
 
@@ -809,7 +790,7 @@ static void test_frame_integrity(void **state)
 
 /* Plants a file straight into a stream folder, as an old version or an
  * operator might have left it. */
-static void plant(const struct daemon *scv, const char *id, const char *rel)
+static void plant(const struct daemon_proc *scv, const char *id, const char *rel)
 {
     char path[PATH_MAX + 512];
     snprintf(path, sizeof path, "%s/streams/%s/%s", scv->data, id, rel);

@@ -47,7 +47,7 @@ struct stats_test {
     int nexpected;
 };
 
-static struct cluster_daemon *scv(struct stats_test *t)
+static struct daemon_proc *scv(struct stats_test *t)
 {
     return &t->c.scv[0];
 }

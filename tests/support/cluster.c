@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util/fs.h"
 
 static void sleep_ms(int ms)
 {
@@ -42,19 +43,11 @@ static void tls_lines(const struct cluster *c, char *out, size_t n)
              c->pki, c->pki, c->pki);
 }
 
-static void daemon_prepare(struct cluster *c, struct cluster_daemon *d, const char *kind, const char *name)
+static void daemon_prepare(struct cluster *c, struct daemon_proc *d, const char *kind, const char *name)
 {
-    snprintf(d->kind, sizeof d->kind, "%s", kind);
-    snprintf(d->name, sizeof d->name, "%s", name);
-    snprintf(d->dir, sizeof d->dir, "%s/%s", c->root, name);
-    snprintf(d->conf, sizeof d->conf, "%s/%s.conf", d->dir, kind);
-    snprintf(d->log, sizeof d->log, "%s/daemon.log", d->dir);
-    d->port = harness_free_port();
-    snprintf(d->url, sizeof d->url, "%s://127.0.0.1:%d", c->tls ? "https" : "http", d->port);
-    char cmd[PATH_MAX + 128];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d->dir);
-    if (system(cmd) != 0)
-        abort();
+    char dir[PATH_MAX + 80];
+    snprintf(dir, sizeof dir, "%s/%s", c->root, name);
+    daemon_proc_prepare(d, kind, name, dir, c->tls);
 }
 
 static int bootstrap_admin(struct cluster *c)
@@ -79,12 +72,10 @@ static int bootstrap_admin(struct cluster *c)
 
 int cluster_start_cc(struct cluster *c, const char *extra_conf)
 {
-    char text[6 * PATH_MAX], tls[4 * PATH_MAX];
+    char tls[4 * PATH_MAX];
     daemon_prepare(c, &c->cc, "cc", "cc");
     tls_lines(c, tls, sizeof tls);
-    snprintf(text, sizeof text, "name = cc\ninternal_http_port = %d\ncc_pass = %s\nthreads = 2\n%s%s\n",
-             c->cc.port, c->cc_pass, tls, extra_conf ? extra_conf : "");
-    harness_write(c->cc.conf, text);
+    daemon_proc_write_conf(&c->cc, "cc_pass = %s\n%s%s", c->cc_pass, tls, extra_conf ? extra_conf : "");
     if (bootstrap_admin(c) != 0)
         return -1;
     return cluster_start(c, &c->cc);
@@ -94,38 +85,29 @@ int cluster_add_scv(struct cluster *c, const char *name, const char *extra_conf)
 {
     if (c->nscv == CLUSTER_MAX_SCVS)
         return -1;
-    struct cluster_daemon *d = &c->scv[c->nscv];
-    char text[6 * PATH_MAX], tls[4 * PATH_MAX];
+    struct daemon_proc *d = &c->scv[c->nscv];
+    char tls[4 * PATH_MAX];
     daemon_prepare(c, d, "scv", name);
     tls_lines(c, tls, sizeof tls);
-    snprintf(text, sizeof text,
-             "name = %s\ninternal_http_port = %d\nexternal_host = 127.0.0.1:%d\ncommand_center = %s\n"
-             "cc_pass = %s\nthreads = 2\n%s%s\n",
-             name, d->port, d->port, c->cc.url, c->cc_pass, tls, extra_conf ? extra_conf : "");
-    harness_write(d->conf, text);
+    daemon_proc_write_conf(d, "command_center = %s\ncc_pass = %s\n%s%s", c->cc.url, c->cc_pass, tls,
+                           extra_conf ? extra_conf : "");
     if (cluster_start(c, d) != 0)
         return -1;
     return c->nscv++;
 }
 
-int cluster_start(struct cluster *c, struct cluster_daemon *d)
+int cluster_start(struct cluster *c, struct daemon_proc *d)
 {
-    const char *argv[] = {harness_bin(), d->kind, "-c", d->conf, NULL};
-    d->pid = harness_spawn(argv, d->log);
-    if (harness_wait_up(d->url, 20) != 0)
+    if (daemon_proc_start(d, 20) != 0)
         return -1;
     if (strcmp(d->kind, "scv") == 0)
         return cluster_wait_scv(c, d->name, 1, 30);
     return 0;
 }
 
-int cluster_stop(struct cluster_daemon *d, int sig)
+int cluster_stop(struct daemon_proc *d, int sig)
 {
-    if (d->pid <= 0)
-        return -1;
-    int rc = harness_stop(d->pid, sig, 30);
-    d->pid = 0;
-    return rc;
+    return daemon_proc_stop(d, sig, 30);
 }
 
 void cluster_stop_all(struct cluster *c)
@@ -156,17 +138,20 @@ int cluster_wait_scv(struct cluster *c, const char *name, int want_online, int t
     return -1;
 }
 
-int cluster_scv_secret(const struct cluster_daemon *d, char *out, size_t outlen)
+int cluster_scv_secret(const struct daemon_proc *d, char *out, size_t outlen)
 {
     char path[PATH_MAX + 256];
-    snprintf(path, sizeof path, "%s/%s_data/secret", d->dir, d->name);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/secret", d->data);
+    char *text = fs_read_file(path, 4096, &len);
+    if (text == NULL)
         return -1;
-    int ok = fgets(out, (int)outlen, f) != NULL;
-    fclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
-    return ok && out[0] != '\0' ? 0 : -1;
+    text[strcspn(text, "\r\n")] = '\0';
+    int rc = text[0] != '\0' && strlen(text) < outlen ? 0 : -1;
+    if (rc == 0)
+        snprintf(out, outlen, "%s", text);
+    free(text);
+    return rc;
 }
 
 int cluster_engine_key(struct cluster *c, const char *engine, char *key, size_t keylen)

@@ -12,26 +12,17 @@
 #include <limits.h>
 #include <sys/types.h>
 
-#define CLUSTER_MAX_SCVS 8
+#include "daemon_proc.h"
 
-struct cluster_daemon {
-    char kind[8]; /* "cc" or "scv" */
-    char name[64];
-    char dir[PATH_MAX + 80];
-    char conf[PATH_MAX + 100];
-    char log[PATH_MAX + 100];
-    char url[128]; /* scheme://127.0.0.1:port */
-    int port;
-    pid_t pid; /* 0 when not running */
-};
+#define CLUSTER_MAX_SCVS 8
 
 struct cluster {
     char root[PATH_MAX];
     int tls;
     char pki[PATH_MAX + 8];
     char cc_pass[65];
-    struct cluster_daemon cc;
-    struct cluster_daemon scv[CLUSTER_MAX_SCVS];
+    struct daemon_proc cc;
+    struct daemon_proc scv[CLUSTER_MAX_SCVS];
     int nscv;
     char admin_token[256];
 };
@@ -46,16 +37,16 @@ int cluster_start_cc(struct cluster *c, const char *extra_conf);
 int cluster_add_scv(struct cluster *c, const char *name, const char *extra_conf);
 /* (Re)starts a stopped daemon with its existing config; waits until it
  * answers (and, for an SCV, until it is online again). 0 or -1. */
-int cluster_start(struct cluster *c, struct cluster_daemon *d);
+int cluster_start(struct cluster *c, struct daemon_proc *d);
 /* Sends sig (SIGKILL for a crash, SIGTERM for a clean stop) and reaps the
  * process; returns its exit status as harness_stop does. */
-int cluster_stop(struct cluster_daemon *d, int sig);
+int cluster_stop(struct daemon_proc *d, int sig);
 void cluster_stop_all(struct cluster *c);
 /* Waits until GET /scvs/status on the CC reports name with online == want. */
 int cluster_wait_scv(struct cluster *c, const char *name, int want_online, int timeout_s);
 /* An SCV's activation secret as the CC presents it (read from its data
  * folder: <dir>/<name>_data/secret). 0 or -1. */
-int cluster_scv_secret(const struct cluster_daemon *d, char *out, size_t outlen);
+int cluster_scv_secret(const struct daemon_proc *d, char *out, size_t outlen);
 /* Runs `siegetank core --cc <cc> ARGS --json` (stderr appended to
  * <root>/core.log) and returns its JSON summary, or NULL when it exited
  * nonzero or printed no JSON. */
