@@ -699,7 +699,7 @@ static void test_frame_bombs(void **state)
 /* ---- credit integrity ---------------------------------------------------- */
 
 /* Size of buffer_files/<name> of STREAM0, or -1 when there is none. */
-static long long buffer_size(const struct daemon *scv, const char *name)
+static long long buffer_size(const struct daemon_proc *scv, const char *name)
 {
     char path[PATH_MAX + 256];
     struct stat sb;
@@ -729,14 +729,13 @@ static unsigned char *xtc_bytes(int n, size_t *len)
 static void test_frame_integrity(void **state)
 {
     (void)state;
-    struct daemon scv;
+    struct daemon_proc scv;
     char secret[256], token[256], extra[256], error[256];
     size_t one_len, two_len;
-    prepare(&scv);
-    snprintf(scv.data, sizeof scv.data, "%s/firebat_data", scv.dir);
+    prepare(&scv, "scv");
     seed_streams(scv.data, 1);
     snprintf(extra, sizeof extra, "command_center = 'http://127.0.0.1:%d'", harness_free_port());
-    start(&scv, "scv", extra);
+    start(&scv, extra);
     scv_secret(&scv, secret, sizeof secret);
     activate(&scv, secret, TARGET, token, sizeof token, 200);
     unsigned char *one = xtc_bytes(1, &one_len), *two = xtc_bytes(2, &two_len);
