@@ -20,13 +20,17 @@ struct frame_ctx {
     size_t budget;
     size_t max_inflate;
     int64_t frames;
+    uint64_t bytes;     /* appended so far */
     struct status sink; /* why the last sink write failed */
 };
 
 static int frame_sink(void *arg, const void *chunk, size_t len)
 {
     struct frame_ctx *c = arg;
-    return stream_store_frame_write(c->fr, chunk, len, &c->sink) == STATUS_OK ? 0 : -1;
+    if (stream_store_frame_write(c->fr, chunk, len, &c->sink) != STATUS_OK)
+        return -1;
+    c->bytes += len;
+    return 0;
 }
 
 static status_code append_gzip(struct frame_ctx *c, const char *name, const void *bytes, size_t len,
@@ -88,8 +92,9 @@ static status_code append_file(struct frame_ctx *c, const json_slices *slices, c
     if (b64 && (bytes = decoded = base64_decode(bytes, bytes_len, &bytes_len)) == NULL)
         return status_fail(st, STATUS_INVALID, "frame file '%s' is not valid base64", name);
     status_code rc = stream_store_frame_file(c->fr, plain, &inner);
-    if (rc == STATUS_OK && !gz)
-        rc = stream_store_frame_write(c->fr, bytes, bytes_len, &inner);
+    if (rc == STATUS_OK && !gz &&
+        (rc = stream_store_frame_write(c->fr, bytes, bytes_len, &inner)) == STATUS_OK)
+        c->bytes += bytes_len;
     if (rc != STATUS_OK)
         status_fail(st, rc, "cannot buffer the frame: %s", inner.msg);
     else if (gz)
@@ -127,7 +132,8 @@ static status_code append_all(struct frame_ctx *c, const json_t *files, const js
 }
 
 status_code scv_frame_append(stream_store *store, const char *id, const char *body, size_t len,
-                             size_t max_inflate, int64_t *frames, int *broken, struct status *st)
+                             size_t max_inflate, int64_t *frames, uint64_t *bytes, int *broken,
+                             struct status *st)
 {
     json_error_t jerr;
     json_slices slices = {0};
@@ -159,6 +165,7 @@ status_code scv_frame_append(stream_store *store, const char *id, const char *bo
     }
 out:
     *frames = c.frames;
+    *bytes = c.bytes;
     json_decref(root);
     json_slices_free(&slices);
     return rc;

@@ -19,10 +19,12 @@
 #include "scv/stream_store.h"
 #include "util/status.h"
 
-/* Appends the frame to stream id's buffer; *frames gets its "frames".
- * *broken = 1 when a refused frame could not be taken back out, so the
- * buffer must be discarded (the status is then IO). */
+/* Appends the frame to stream id's buffer; *frames gets its "frames" and
+ * *bytes what was appended (inflated). *broken = 1 when a refused frame
+ * could not be taken back out, so the buffer must be discarded (the status
+ * is then IO). */
 status_code scv_frame_append(stream_store *store, const char *id, const char *body, size_t len,
-                             size_t max_inflate, int64_t *frames, int *broken, struct status *st);
+                             size_t max_inflate, int64_t *frames, uint64_t *bytes, int *broken,
+                             struct status *st);
 
 #endif

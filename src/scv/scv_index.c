@@ -32,6 +32,7 @@ struct scv_stream {
     char user[SCV_USER_MAX + 1];
     char engine[SCV_ENGINE_MAX + 1];
     int64_t buffer_frames, active_frames;
+    uint64_t buffer_bytes;
     char last_md5[CRYPTO_MD5_HEX_LEN + 1];
     char fragment_id[33];                /* the activation's stats fragment, made at activation */
     struct metrics_series *active_gauge; /* while bound: its target's and engine's */
@@ -473,6 +474,7 @@ int scv_index_activate(scv_index *ix, const char *target_id, const char *engine,
     st->expiry = now + ttl;
     st->end_time = 0;
     st->buffer_frames = st->active_frames = 0;
+    st->buffer_bytes = 0;
     st->last_md5[0] = '\0';
     memcpy(stream_id, st->id, strlen(st->id) + 1);
     rc = 0;
@@ -525,12 +527,14 @@ int scv_index_frame_check(scv_index *ix, scv_stream *st, uint64_t activation, co
     return rc;
 }
 
-void scv_index_frame_accepted(scv_index *ix, scv_stream *st, uint64_t activation, const char *md5, int64_t n)
+void scv_index_frame_accepted(scv_index *ix, scv_stream *st, uint64_t activation, const char *md5, int64_t n,
+                              uint64_t bytes)
 {
     pthread_mutex_lock(&ix->lock);
     if (bound_to(st, activation)) {
         snprintf(st->last_md5, sizeof st->last_md5, "%s", md5);
         st->buffer_frames += n;
+        st->buffer_bytes += bytes;
     }
     pthread_mutex_unlock(&ix->lock);
 }
@@ -543,14 +547,17 @@ int64_t scv_index_buffered(scv_index *ix, scv_stream *st, uint64_t activation)
     return n;
 }
 
-void scv_index_committed(scv_index *ix, scv_stream *st, int64_t new_frames, int64_t k)
+uint64_t scv_index_committed(scv_index *ix, scv_stream *st, int64_t new_frames, int64_t k)
 {
     pthread_mutex_lock(&ix->lock);
+    uint64_t bytes = st->buffer_bytes;
     st->frames = new_frames;
     st->active_frames += k;
     st->buffer_frames = 0;
+    st->buffer_bytes = 0;
     st->last_md5[0] = '\0';
     pthread_mutex_unlock(&ix->lock);
+    return bytes;
 }
 
 /* ---- deactivation ----------------------------------------------------- */
@@ -594,6 +601,7 @@ json_t *scv_index_finish(scv_index *ix, scv_stream *st)
     if (st->active_frames > 0)
         fragment = fragment_locked(st, st->end_time, st->active_frames);
     st->buffer_frames = st->active_frames = 0;
+    st->buffer_bytes = 0;
     st->last_md5[0] = '\0';
     if (!st->removed)
         requeue(st);

@@ -88,14 +88,17 @@ int scv_index_heartbeat(scv_index *ix, const char *token_hash, double now, doubl
 
 /* Frame bookkeeping (io held). check: -1 when the activation is no longer
  * bound, else 0 with *duplicate = 1 when md5 equals the last accepted
- * frame's. accepted: records md5 and n more buffered frames. */
+ * frame's. accepted: records md5 and n more buffered frames of bytes more
+ * buffered bytes. */
 int scv_index_frame_check(scv_index *ix, scv_stream *st, uint64_t activation, const char *md5,
                           int *duplicate);
-void scv_index_frame_accepted(scv_index *ix, scv_stream *st, uint64_t activation, const char *md5, int64_t n);
+void scv_index_frame_accepted(scv_index *ix, scv_stream *st, uint64_t activation, const char *md5, int64_t n,
+                              uint64_t bytes);
 /* Buffered frames of a bound activation (io held), or -1 when unbound. */
 int64_t scv_index_buffered(scv_index *ix, scv_stream *st, uint64_t activation);
-/* After a commit of k frames (io held): frames = new_frames, buffer empty. */
-void scv_index_committed(scv_index *ix, scv_stream *st, int64_t new_frames, int64_t k);
+/* After a commit of k frames (io held): frames = new_frames, buffer empty.
+ * Returns the bytes the buffer held. */
+uint64_t scv_index_committed(scv_index *ix, scv_stream *st, int64_t new_frames, int64_t k);
 /* The activation's stats fragment (same id as the one finish returns) as it
  * will stand once `committing` more frames are committed at now, or NULL
  * when that is still nothing (or out of memory). New reference. */

@@ -211,6 +211,6 @@ int scv_service_attach(scv_service *svc, struct server *s, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    scv_streams_metrics(svc->streams, server_metrics(s));
+    scv_streams_metrics(svc->streams, server_metrics(s), svc->metrics);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "scv/scv_frame.h"
+#include "scv/scv_metrics.h"
 #include "scv/stream_store.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -18,7 +19,16 @@ struct scv_streams {
     char *data_dir, *scv_name; /* cfg's strings, owned */
     stream_store *store;
     scv_index *index;
+    struct scv_metrics *metrics; /* borrowed; NULL counts nothing */
 };
+
+/* Passes rc through, counting a disk or database failure. */
+static status_code counted(scv_streams *s, status_code rc)
+{
+    if (rc == STATUS_IO)
+        scv_metrics_store_error(s->metrics);
+    return rc;
+}
 
 /* ---- open / close -------------------------------------------------------- */
 
@@ -76,9 +86,10 @@ void scv_streams_close(scv_streams *s)
     free(s);
 }
 
-void scv_streams_metrics(scv_streams *s, struct metrics *m)
+void scv_streams_metrics(scv_streams *s, struct metrics *m, struct scv_metrics *sm)
 {
     scv_index_metrics(s->index, m);
+    s->metrics = sm;
 }
 
 /* ---- the lock protocol --------------------------------------------------- */
@@ -135,12 +146,12 @@ static void finish(scv_streams *s, scv_stream *sp)
     struct status st;
     struct scv_stream_info info;
     if (scv_index_info(s->index, sp, &info) == 0 &&
-        stream_store_discard_buffer(s->store, info.id, &st) != STATUS_OK)
+        counted(s, stream_store_discard_buffer(s->store, info.id, &st)) != STATUS_OK)
         log_error("deactivating %s: cannot discard its buffer: %s", info.id, st.msg);
     json_t *fragment = scv_index_finish(s->index, sp);
     if (fragment == NULL)
         return;
-    if (stream_store_outbox_add(s->store, fragment, &st) != STATUS_OK)
+    if (counted(s, stream_store_outbox_add(s->store, fragment, &st)) != STATUS_OK)
         log_error("stats fragment lost for %s: %s", json_string_value(json_object_get(fragment, "stream_id")),
                   st.msg);
     json_decref(fragment);
@@ -173,7 +184,7 @@ status_code scv_streams_create(scv_streams *s, const char *target_id, const json
         return status_fail(st, STATUS_IO, "the SCV name is too long for stream ids");
     status_code rc = stream_store_create(s->store, id, target_id, files, tags, clock_wall_s(), st);
     if (rc != STATUS_OK)
-        return rc;
+        return counted(s, rc);
     if (scv_index_add(s->index, id, target_id, SCV_STREAM_OK, 0, 0) != 0) {
         stream_store_delete(s->store, id, NULL);
         return status_fail(st, STATUS_UNAVAILABLE, OUT_OF_MEMORY);
@@ -193,7 +204,7 @@ static status_code with_stream(scv_streams *s, const char *id, stream_op op, voi
         return STATUS_NOT_FOUND;
     status_code rc = op(s, sp, &info, arg, st);
     release(s, sp);
-    return rc;
+    return counted(s, rc);
 }
 
 /* Stores, then indexes, a stream's status and error count (io held). */
@@ -362,7 +373,7 @@ status_code scv_streams_core_start(scv_streams *s, const char *token, struct scv
     if (rc != STATUS_OK)
         status_fail(st, rc, "cannot read the stream's files: %s", inner.msg);
     release(s, sp);
-    return rc;
+    return counted(s, rc);
 }
 
 status_code scv_streams_frame(scv_streams *s, const char *token, const char *content_md5, const char *body,
@@ -373,6 +384,7 @@ status_code scv_streams_frame(scv_streams *s, const char *token, const char *con
     uint64_t activation;
     int duplicate = 0, broken = 0;
     int64_t frames = 0;
+    uint64_t bytes = 0;
     /* The token first: nothing of a stranger's body is parsed or inflated. */
     scv_stream *sp = acquire_token(s, token, &activation, &info, st);
     if (sp == NULL)
@@ -385,16 +397,16 @@ status_code scv_streams_frame(scv_streams *s, const char *token, const char *con
     } else if (scv_index_frame_check(s->index, sp, activation, md5, &duplicate) != 0) {
         rc = status_fail(st, STATUS_INVALID, SCV_STREAMS_EXPIRED);
     } else if (!duplicate) {
-        rc = scv_frame_append(s->store, info.id, body, len, s->cfg.max_inflate, &frames, &broken, st);
+        rc = scv_frame_append(s->store, info.id, body, len, s->cfg.max_inflate, &frames, &bytes, &broken, st);
         if (rc == STATUS_OK)
-            scv_index_frame_accepted(s->index, sp, activation, md5, frames);
+            scv_index_frame_accepted(s->index, sp, activation, md5, frames, bytes);
         /* A partly appended frame that cannot be taken back: the core starts
          * over on a discarded buffer. */
         if (broken)
             end_activation(s, sp, activation);
     }
     release(s, sp);
-    return rc;
+    return counted(s, rc);
 }
 
 status_code scv_streams_checkpoint(scv_streams *s, const char *token, const json_t *files, struct status *st)
@@ -416,16 +428,18 @@ status_code scv_streams_checkpoint(scv_streams *s, const char *token, const json
         rc = status_fail(st, STATUS_UNAVAILABLE, OUT_OF_MEMORY);
         goto out;
     }
+    double start = clock_mono_s();
     rc = stream_store_commit(s->store, info.id, files, k, credit, &new_frames, &inner);
     if (rc != STATUS_OK) {
         status_fail(st, rc, "checkpoint not committed: %s", inner.msg);
         goto out;
     }
-    scv_index_committed(s->index, sp, new_frames, k);
+    uint64_t bytes = scv_index_committed(s->index, sp, new_frames, k);
+    scv_metrics_checkpoint(s->metrics, k, bytes, (uint64_t)((clock_mono_s() - start) * 1e9));
 out:
     json_decref(credit);
     release(s, sp);
-    return rc;
+    return counted(s, rc);
 }
 
 /* Logs a core's error and counts it, stopping the stream at the limit (io
@@ -434,11 +448,11 @@ static void record_error(scv_streams *s, scv_stream *sp, const struct scv_stream
                          size_t len)
 {
     struct status st;
-    if (stream_store_log_error(s->store, info->id, text, len, clock_wall_s(), &st) != STATUS_OK)
+    if (counted(s, stream_store_log_error(s->store, info->id, text, len, clock_wall_s(), &st)) != STATUS_OK)
         log_error("stream %s: cannot log a core error: %s", info->id, st.msg);
     int count = info->error_count + 1;
     scv_stream_status status = count >= s->cfg.max_stream_errors ? SCV_STREAM_STOPPED : info->status;
-    if (set_state(s, sp, info->id, status, count, &st) != STATUS_OK) {
+    if (counted(s, set_state(s, sp, info->id, status, count, &st)) != STATUS_OK) {
         log_error("stream %s: cannot record its error count: %s", info->id, st.msg);
         return;
     }

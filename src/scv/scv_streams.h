@@ -51,9 +51,11 @@ scv_streams *scv_streams_open(const struct scv_streams_config *cfg, struct statu
 void scv_streams_close(scv_streams *s);
 
 struct metrics;
-/* Adds the index's figures to m (see scv_index_metrics). Before the server
- * starts. */
-void scv_streams_metrics(scv_streams *s, struct metrics *m);
+struct scv_metrics;
+/* Before the server starts: adds the index's figures to m (see
+ * scv_index_metrics) and counts commits and store failures in sm
+ * (scv_metrics.h; borrowed, may be NULL). */
+void scv_streams_metrics(scv_streams *s, struct metrics *m, struct scv_metrics *sm);
 
 /* ---- manager and CC requests ------------------------------------------ */
 

@@ -60,12 +60,12 @@ static void test_token_expiry_and_fragment(void **state)
 
     assert_int_equal(scv_index_frame_check(ix, st, act, "m1", &dup), 0);
     assert_false(dup);
-    scv_index_frame_accepted(ix, st, act, "m1", 2);
+    scv_index_frame_accepted(ix, st, act, "m1", 2, 100);
     assert_int_equal(scv_index_frame_check(ix, st, act, "m1", &dup), 0);
     assert_true(dup);
     assert_int_equal(scv_index_buffered(ix, st, act), 2);
-    scv_index_committed(ix, st, 2, 2);
-    scv_index_frame_accepted(ix, st, act, "m2", 1); /* buffered, never committed */
+    assert_int_equal(scv_index_committed(ix, st, 2, 2), 100);
+    scv_index_frame_accepted(ix, st, act, "m2", 1, 50); /* buffered, never committed */
 
     scv_stream **expired = NULL;
     assert_int_equal(scv_index_expire(ix, 118, &expired), 0);

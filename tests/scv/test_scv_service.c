@@ -21,6 +21,7 @@
 
 #include "daemon_proc.h"
 #include "harness.h"
+#include "metrics_page.h"
 #include "scv/stream_store.h"
 #include "core/xtc.h"
 #include "util/crypto.h"
@@ -332,6 +333,14 @@ static void test_lifecycle(void **state)
     assert_false(active);
     jcall_expect(scv, "POST", "/core/heartbeat", token, NULL, 400);
     assert_int_equal(outbox_drained(dep.scv.data), 1); /* the CC acknowledged the stats fragment */
+
+    /* GET /metrics counts the two commits: 3 frames and their 12 bytes */
+    char *page = metrics_page_get(scv);
+    assert_true(metrics_page_value(page, "siegetank_scv_frames_committed_total") == 3);
+    assert_true(metrics_page_value(page, "siegetank_scv_bytes_committed_total") == 12);
+    assert_true(metrics_page_value(page, "siegetank_scv_checkpoint_duration_seconds_count") == 2);
+    assert_true(metrics_page_value(page, "siegetank_scv_store_errors_total") == 0);
+    free(page);
 
     /* sync and download: the partitions concatenate to the committed bytes */
     snprintf(path, sizeof path, "/streams/sync/%s", id);
