@@ -738,6 +738,8 @@ static void print_next_steps(const struct up_state *st)
     printf("\nTry next (credentials are in %s/credentials.json):\n", st->opt.dir);
     printf("  %s login --cc 127.0.0.1:%d --token %s\n", st->self, st->opt.cc_port, cred(st, "admin_token"));
     printf("  %s target list\n", st->self);
+    printf("  %s status      (or open https://127.0.0.1:%d/dashboard; the certificate is up's own)\n",
+           st->self, st->opt.cc_port);
     if (target != NULL)
         printf("  %s stream list %s\n", st->self, target);
     if (first != NULL)
