@@ -7,7 +7,7 @@
 #include "cc/cc_service.h"
 #include "util/clock.h"
 
-/* The page's files, compiled in by cmake/embed_files.cmake (src/cc/dashboard/
+/* The page's files, compiled in by cmake/st_embed.cmake (src/cc/dashboard/
  * and the Debian package libjs-dygraphs). Each array ends in a NUL its _len
  * does not count. */
 extern const unsigned char cc_dashboard_index_html[], cc_dashboard_dashboard_js[],

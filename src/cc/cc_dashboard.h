@@ -1,7 +1,7 @@
 /* cc_dashboard: the CC's status pages for people and their JSON data
  * (PROTOCOL.md, "Operations"; docs/operations.md).
  *
- * HTML, served from the binary (cc_dashboard_assets.h), the same shell page
+ * HTML, compiled into the binary (cmake/st_embed.cmake), the same shell page
  * at both addresses; its script reads the JSON routes below:
  *   GET /dashboard                the overview
  *   GET /dashboard/targets/:id    one target
