@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "cc/cc_job.h"
+#include "cc/cc_access.h"
 #include "cc/cc_service.h"
 #include "util/clock.h"
 
@@ -69,10 +69,10 @@ static void handle_asset(struct server_request *r)
 
 /* Who is looking: *signed_in = 0 without a token; -1 after failing the job
  * (a token that is not a manager's). */
-static int viewer(cc_job *job, cc_user *user, int *signed_in)
+static int viewer(struct server_job *job, cc_user *user, int *signed_in)
 {
     *signed_in = job->auth != NULL;
-    return *signed_in ? cc_job_manager(job, user) : 0;
+    return *signed_in ? cc_access_manager(job, user) : 0;
 }
 
 static int visible(const cc_target *t, const cc_user *user, int signed_in)
@@ -171,24 +171,24 @@ static json_t *engine_rows(const json_t *snap, const json_t *targets)
     return rows;
 }
 
-static void work_overview(cc_job *job)
+static void work_overview(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_user user;
     int signed_in;
     if (viewer(job, &user, &signed_in) != 0)
         return;
     double now = clock_wall_s();
-    json_t *snap = cc_survey_get(job->svc->survey), *totals = json_object(), *targets = json_array();
-    cc_view *view = cc_cache_get(job->svc->cache);
+    json_t *snap = cc_survey_get(svc->survey), *totals = json_object(), *targets = json_array();
+    cc_view *view = cc_cache_get(svc->cache);
     for (size_t i = 0; i < cc_view_target_count(view); i++) {
         const cc_target *t = cc_view_target_at(view, i);
         if (visible(t, &user, signed_in))
             json_array_append_new(
-                targets,
-                target_row(job->svc, t, json_object_get(json_object_get(snap, "targets"), t->id), now));
+                targets, target_row(svc, t, json_object_get(json_object_get(snap, "targets"), t->id), now));
     }
     cc_view_unref(view);
-    json_t *scvs = scv_rows(job->svc, snap, now, totals);
+    json_t *scvs = scv_rows(svc, snap, now, totals);
     job->reply = json_pack("{s:f, s:O, s:s?, s:o, s:o, s:o, s:o}", "time", now, "survey_time",
                            json_object_get(snap, "time"), "viewer", signed_in ? user.name : NULL, "totals",
                            totals, "scvs", scvs, "targets", targets, "engines", engine_rows(snap, targets));
@@ -197,15 +197,15 @@ static void work_overview(cc_job *job)
 
 /* The job's target if the viewer may see it; else fails the job (400, as
  * for an unknown id, so a private target's existence does not show). */
-static const cc_target *shown_target(cc_job *job, const cc_view *view)
+static const cc_target *shown_target(struct server_job *job, const cc_view *view)
 {
     cc_user user;
     int signed_in;
     if (viewer(job, &user, &signed_in) != 0)
         return NULL;
-    const cc_target *t = cc_view_target(view, job->param);
+    const cc_target *t = cc_view_target(view, job->param[0]);
     if (t == NULL || !visible(t, &user, signed_in)) {
-        cc_job_fail(job, 400, "unknown target '%s'", job->param);
+        status_fail(&job->status, STATUS_INVALID, "unknown target '%s'", job->param[0]);
         return NULL;
     }
     return t;
@@ -227,57 +227,60 @@ static json_t *stream_rows(const json_t *seen)
     return rows;
 }
 
-static void work_target(cc_job *job)
+static void work_target(struct server_job *job)
 {
-    cc_view *view = cc_cache_get(job->svc->cache);
+    cc_service *svc = job->app;
+    cc_view *view = cc_cache_get(svc->cache);
     const cc_target *t = shown_target(job, view);
     if (t != NULL) {
         double now = clock_wall_s();
-        json_t *snap = cc_survey_get(job->svc->survey);
+        json_t *snap = cc_survey_get(svc->survey);
         const json_t *seen = json_object_get(json_object_get(snap, "targets"), t->id);
         job->reply =
             json_pack("{s:f, s:O, s:o, s:o}", "time", now, "survey_time", json_object_get(snap, "time"),
-                      "target", target_row(job->svc, t, seen, now), "streams", stream_rows(seen));
+                      "target", target_row(svc, t, seen, now), "streams", stream_rows(seen));
         json_decref(snap);
     }
     cc_view_unref(view);
 }
 
-static void work_history(cc_job *job)
+static void work_history(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_user user;
     int signed_in;
     if (viewer(job, &user, &signed_in) == 0)
-        job->reply = cc_history_series(job->svc->history, "", clock_wall_s());
+        job->reply = cc_history_series(svc->history, "", clock_wall_s());
 }
 
-static void work_target_history(cc_job *job)
+static void work_target_history(struct server_job *job)
 {
-    cc_view *view = cc_cache_get(job->svc->cache);
+    cc_service *svc = job->app;
+    cc_view *view = cc_cache_get(svc->cache);
     const cc_target *t = shown_target(job, view);
     if (t != NULL)
-        job->reply = cc_history_series(job->svc->history, t->id, clock_wall_s());
+        job->reply = cc_history_series(svc->history, t->id, clock_wall_s());
     cc_view_unref(view);
 }
 
 static void handle_overview(struct server_request *r)
 {
-    cc_job_start(r, work_overview, 0);
+    server_job_run(r, work_overview, SERVER_JOB_JSON);
 }
 
 static void handle_target(struct server_request *r)
 {
-    cc_job_start(r, work_target, 0);
+    server_job_run(r, work_target, SERVER_JOB_JSON);
 }
 
 static void handle_history(struct server_request *r)
 {
-    cc_job_start(r, work_history, 0);
+    server_job_run(r, work_history, SERVER_JOB_JSON);
 }
 
 static void handle_target_history(struct server_request *r)
 {
-    cc_job_start(r, work_target_history, 0);
+    server_job_run(r, work_target_history, SERVER_JOB_JSON);
 }
 
 int cc_dashboard_routes(struct server *s)

@@ -3,43 +3,39 @@
 #include <stdlib.h>
 
 #include "cc/cc_fields.h"
-#include "cc/cc_job.h"
+#include "cc/cc_access.h"
 
-static void work_create(cc_job *job)
+static void work_create(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_user admin;
     const char *engine = NULL, *description = NULL;
     char err[CC_FIELDS_ERR_MAX], key[AUTH_TOKEN_HEX_LEN + 1];
-    if (cc_job_admin(job, &admin) != 0)
+    if (cc_access_admin(job, &admin) != 0)
         return;
-    if (cc_field_string(job->body, "engine", CC_FIELD_REQUIRED, CC_ENGINE_MAX, &engine, err, sizeof err) !=
+    if (cc_field_string(job->json, "engine", CC_FIELD_REQUIRED, CC_ENGINE_MAX, &engine, err, sizeof err) !=
             0 ||
-        cc_field_string(job->body, "description", CC_FIELD_REQUIRED, CC_DESCRIPTION_MAX, &description, err,
+        cc_field_string(job->json, "description", CC_FIELD_REQUIRED, CC_DESCRIPTION_MAX, &description, err,
                         sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         return;
     }
-    struct status st;
-    if (cc_store_key_create(job->svc->store, engine, description, key, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_key_create(svc->store, engine, description, key, &job->status) != STATUS_OK)
         return;
-    }
     job->reply = json_pack("{s:s}", "key", key);
-    job->refresh = 1;
+    cc_service_refresh(svc);
 }
 
-static void work_list(cc_job *job)
+static void work_list(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_user admin;
     cc_engine_key *keys = NULL;
     size_t n = 0;
-    if (cc_job_admin(job, &admin) != 0)
+    if (cc_access_admin(job, &admin) != 0)
         return;
-    struct status st;
-    if (cc_store_key_list(job->svc->store, &keys, &n, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_key_list(svc->store, &keys, &n, &job->status) != STATUS_OK)
         return;
-    }
     job->reply = json_object();
     for (size_t i = 0; i < n; i++)
         json_object_set_new(job->reply, keys[i].key,
@@ -48,32 +44,30 @@ static void work_list(cc_job *job)
     free(keys);
 }
 
-static void work_delete(cc_job *job)
+static void work_delete(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_user admin;
-    if (cc_job_admin(job, &admin) != 0)
+    if (cc_access_admin(job, &admin) != 0)
         return;
-    struct status st;
-    if (cc_store_key_delete(job->svc->store, job->param, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_key_delete(svc->store, job->param[0], &job->status) != STATUS_OK)
         return;
-    }
-    job->refresh = 1;
+    cc_service_refresh(svc);
 }
 
 static void handle_create(struct server_request *r)
 {
-    cc_job_start(r, work_create, 0);
+    server_job_run(r, work_create, SERVER_JOB_JSON);
 }
 
 static void handle_list(struct server_request *r)
 {
-    cc_job_start(r, work_list, 0);
+    server_job_run(r, work_list, SERVER_JOB_JSON);
 }
 
 static void handle_delete(struct server_request *r)
 {
-    cc_job_start(r, work_delete, 0);
+    server_job_run(r, work_delete, SERVER_JOB_JSON);
 }
 
 int cc_keys_routes(struct server *s)

@@ -21,7 +21,7 @@ static void collect(void *arg)
 {
     struct cc_metrics *cm = arg;
     double age, load;
-    metrics_set(cm->argon2, atomic_load_explicit(&cm->svc->logins, memory_order_relaxed));
+    metrics_set(cm->argon2, atomic_load_explicit(&cm->svc->logins.used, memory_order_relaxed));
     cc_cache_freshness(cm->svc->cache, &age, &load);
     metrics_set(cm->cache_age_ms, (int64_t)(age * 1e3));
     metrics_set(cm->cache_load_us, (int64_t)(load * 1e6));

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cc/cc_fields.h"
-#include "cc/cc_job.h"
+#include "cc/cc_access.h"
 #include "cc/cc_metrics.h"
 #include "cc/cc_peer.h"
 #include "config/config.h"
@@ -70,64 +70,60 @@ void cc_scvs_check_all(void *arg)
     cc_metrics_scvs(svc->metrics, online, n - online);
 }
 
-static void work_register(cc_job *job)
+static void work_register(struct server_job *job)
 {
+    cc_service *svc = job->app;
     const char *name = NULL, *host = NULL, *password = NULL;
     char err[ERR_MAX];
-    if (cc_job_scv_secret(job) != 0)
+    if (cc_access_scv(job) != 0)
         return;
-    if (cc_field_string(job->body, "name", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &name, err, sizeof err) != 0 ||
-        cc_field_string(job->body, "host", CC_FIELD_REQUIRED, CC_HOST_MAX, &host, err, sizeof err) != 0 ||
-        cc_field_string(job->body, "password", CC_FIELD_REQUIRED, AUTH_SECRET_MAX, &password, err,
+    if (cc_field_string(job->json, "name", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &name, err, sizeof err) != 0 ||
+        cc_field_string(job->json, "host", CC_FIELD_REQUIRED, CC_HOST_MAX, &host, err, sizeof err) != 0 ||
+        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_SECRET_MAX, &password, err,
                         sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         return;
     }
     if (!config_name_ok(name)) {
-        cc_job_fail(job, 400, "bad SCV name '%s': it must be " CONFIG_NAME_RULE, name);
+        status_fail(&job->status, STATUS_INVALID, "bad SCV name '%s': it must be " CONFIG_NAME_RULE, name);
         return;
     }
-    struct status st;
-    if (cc_store_scv_upsert(job->svc->store, name, host, password, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_scv_upsert(svc->store, name, host, password, &job->status) != STATUS_OK)
         return;
-    }
-    cc_health_rec *rec = cc_health_get(job->svc->health, name);
+    cc_health_rec *rec = cc_health_get(svc->health, name);
     if (rec != NULL) {
         /* A (re)registered SCV starts with a clean slate and its scheme is
          * learnt again, since it may have moved. */
         atomic_store(&rec->fails, 0);
         atomic_store(&rec->scheme, CC_SCHEME_UNKNOWN);
-        check_one(job->svc, rec, host);
+        check_one(svc, rec, host);
     }
     log_info("SCV '%s' registered at %s", name, host);
-    job->refresh = 1;
+    cc_service_refresh(svc);
 }
 
-static void work_shards(cc_job *job)
+static void work_shards(struct server_job *job)
 {
+    cc_service *svc = job->app;
     const char *scv = NULL, *op = NULL;
     char err[ERR_MAX];
-    if (cc_job_scv_secret(job) != 0)
+    if (cc_access_scv(job) != 0)
         return;
-    if (cc_field_string(job->body, "scv", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &scv, err, sizeof err) != 0 ||
-        cc_field_string(job->body, "op", CC_FIELD_REQUIRED, 16, &op, err, sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+    if (cc_field_string(job->json, "scv", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &scv, err, sizeof err) != 0 ||
+        cc_field_string(job->json, "op", CC_FIELD_REQUIRED, 16, &op, err, sizeof err) != 0) {
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         return;
     }
     int add = strcmp(op, "add") == 0;
     if (!add && strcmp(op, "remove") != 0) {
-        cc_job_fail(job, 400, "bad op '%s': use 'add' or 'remove'", op);
+        status_fail(&job->status, STATUS_INVALID, "bad op '%s': use 'add' or 'remove'", op);
         return;
     }
-    struct status st;
-    status_code rc = add ? cc_store_shard_add(job->svc->store, job->param, scv, &st)
-                         : cc_store_shard_remove(job->svc->store, job->param, scv, &st);
-    if (rc != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    status_code rc = add ? cc_store_shard_add(svc->store, job->param[0], scv, &job->status)
+                         : cc_store_shard_remove(svc->store, job->param[0], scv, &job->status);
+    if (rc != STATUS_OK)
         return;
-    }
-    job->refresh = 1;
+    cc_service_refresh(svc);
 }
 
 #define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src))
@@ -158,35 +154,33 @@ static int parse_fragment(const json_t *o, cc_stats_fragment *f, char *err, size
     return 0;
 }
 
-static void work_stats(cc_job *job)
+static void work_stats(struct server_job *job)
 {
+    cc_service *svc = job->app;
     char err[ERR_MAX];
     size_t inserted = 0, i;
-    json_t *item, *list = json_object_get(job->body, "fragments");
-    if (cc_job_scv_secret(job) != 0)
+    json_t *item, *list = json_object_get(job->json, "fragments");
+    if (cc_access_scv(job) != 0)
         return;
     if (!json_is_array(list) || json_array_size(list) > CC_STATS_BATCH_MAX) {
-        cc_job_fail(job, 400, "field 'fragments' must be an array of at most %d fragments",
-                    CC_STATS_BATCH_MAX);
+        status_fail(&job->status, STATUS_INVALID,
+                    "field 'fragments' must be an array of at most %d fragments", CC_STATS_BATCH_MAX);
         return;
     }
     cc_stats_fragment *v = calloc(json_array_size(list) + 1, sizeof *v);
     if (v == NULL) {
-        cc_job_fail(job, 503, "out of memory");
+        status_fail(&job->status, STATUS_UNAVAILABLE, "out of memory");
         return;
     }
     json_array_foreach(list, i, item)
     {
         if (parse_fragment(item, &v[i], err, sizeof err) != 0) {
-            cc_job_fail(job, 400, "fragment %zu: %s", i, err);
+            status_fail(&job->status, STATUS_INVALID, "fragment %zu: %s", i, err);
             goto out;
         }
     }
-    struct status st;
-    if (cc_store_stats_insert(job->svc->store, v, json_array_size(list), &inserted, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_stats_insert(svc->store, v, json_array_size(list), &inserted, &job->status) != STATUS_OK)
         goto out;
-    }
     job->reply = json_pack("{s:I}", "inserted", (json_int_t)inserted);
 out:
     free(v);
@@ -194,17 +188,17 @@ out:
 
 static void handle_register(struct server_request *r)
 {
-    cc_job_start(r, work_register, 0);
+    server_job_run(r, work_register, SERVER_JOB_JSON);
 }
 
 static void handle_shards(struct server_request *r)
 {
-    cc_job_start(r, work_shards, 0);
+    server_job_run(r, work_shards, SERVER_JOB_JSON);
 }
 
 static void handle_stats(struct server_request *r)
 {
-    cc_job_start(r, work_stats, 0);
+    server_job_run(r, work_stats, SERVER_JOB_JSON);
 }
 
 /* Memory only: the cached registry and the live fail counts. */

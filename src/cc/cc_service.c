@@ -64,7 +64,9 @@ cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen
         return NULL;
     }
     svc->cfg = *cfg;
-    atomic_init(&svc->logins, 0);
+    atomic_init(&svc->logins.used, 0);
+    svc->logins.max = CC_LOGINS_MAX;
+    svc->logins.busy = "too many logins in progress; try again in a moment";
     if (fs_mkdir_p(cfg->data_folder, 0750) != 0) {
         snprintf(err, errlen, "cannot create data folder '%s'", cfg->data_folder);
         goto fail;
@@ -103,6 +105,12 @@ cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen
 fail:
     cc_service_destroy(svc);
     return NULL;
+}
+
+void cc_service_refresh(cc_service *svc)
+{
+    if (cc_cache_refresh(svc->cache) != 0)
+        log_warn("a change was saved but the cache reload failed; it will be retried");
 }
 
 int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errlen)

@@ -22,6 +22,7 @@
 #include "cc/cc_survey.h"
 #include "config/config.h"
 #include "runtime/server.h"
+#include "runtime/server_job.h"
 
 /* Concurrent Argon2 hashes (each ~64 MB); more logins get 503. */
 #define CC_LOGINS_MAX 8
@@ -32,12 +33,12 @@ typedef struct cc_service {
     cc_health *health;
     cc_cache *cache;
     struct server *server;
-    struct cc_metrics *metrics; /* GET /metrics figures (cc_metrics.h); from attach on */
-    struct client_pool *peers;  /* calls to SCVs (cc_peer) */
-    atomic_int logins;          /* Argon2 jobs queued or running */
-    cc_survey *survey;          /* the dashboard's figures (cc_dashboard.h) */
-    cc_history *history;        /* kept in <data folder>/CC_HISTORY_FILE */
-    long history_saved;         /* the minute of the last save (survey ticker only) */
+    struct cc_metrics *metrics;     /* GET /metrics figures (cc_metrics.h); from attach on */
+    struct client_pool *peers;      /* calls to SCVs (cc_peer) */
+    struct server_job_limit logins; /* Argon2 jobs queued or running */
+    cc_survey *survey;              /* the dashboard's figures (cc_dashboard.h) */
+    cc_history *history;            /* kept in <data folder>/CC_HISTORY_FILE */
+    long history_saved;             /* the minute of the last save (survey ticker only) */
 } cc_service;
 
 #define CC_HISTORY_FILE "dashboard-history.json"
@@ -45,6 +46,9 @@ typedef struct cc_service {
 cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen);
 int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errlen);
 void cc_service_destroy(cc_service *svc);
+/* Reloads the cache after a write, so the next request sees the change (a
+ * failure is logged; the change-counter poll catches up). Worker threads. */
+void cc_service_refresh(cc_service *svc);
 
 /* Route tables of the handler modules; 0 or -1. */
 int cc_users_routes(struct server *s);

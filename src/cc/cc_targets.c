@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cc/cc_fields.h"
-#include "cc/cc_job.h"
+#include "cc/cc_access.h"
 #include "cc/cc_peer.h"
 #include "util/log.h"
 
@@ -18,86 +18,81 @@ static json_t *string_array(char *const *v, size_t n)
     return a;
 }
 
-static void work_list(cc_job *job)
+static void work_list(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_user user;
     cc_strlist ids = {0};
-    struct status st;
     status_code rc;
     if (job->auth != NULL) {
-        if (cc_job_manager(job, &user) != 0)
+        if (cc_access_manager(job, &user) != 0)
             return;
-        rc = cc_store_target_list_owner(job->svc->store, user.name, &ids, &st);
+        rc = cc_store_target_list_owner(svc->store, user.name, &ids, &job->status);
     } else {
-        rc = cc_store_target_list_public(job->svc->store, &ids, &st);
+        rc = cc_store_target_list_public(svc->store, &ids, &job->status);
     }
-    if (rc != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (rc != STATUS_OK)
         return;
-    }
     job->reply = json_pack("{s:o}", "targets", string_array(ids.v, ids.n));
     cc_strlist_free(&ids);
 }
 
-static int parse_stage(cc_job *job, int *set, cc_stage *stage)
+static int parse_stage(struct server_job *job, int *set, cc_stage *stage)
 {
     const char *name = NULL;
     char err[ERR_MAX];
-    if (cc_field_string(job->body, "stage", CC_FIELD_OPTIONAL, 32, &name, err, sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+    if (cc_field_string(job->json, "stage", CC_FIELD_OPTIONAL, 32, &name, err, sizeof err) != 0) {
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         return -1;
     }
     if (name == NULL)
         return 0;
     if (cc_stage_parse(name, stage) != 0) {
-        cc_job_fail(job, 400, "bad stage '%s': use disabled, private, beta or public", name);
+        status_fail(&job->status, STATUS_INVALID, "bad stage '%s': use disabled, private, beta or public",
+                    name);
         return -1;
     }
     *set = 1;
     return 0;
 }
 
-static void work_create(cc_job *job)
+static void work_create(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_user user;
     cc_target_new t = {.stage = CC_STAGE_PRIVATE, .weight = 1};
     const char **engines = NULL;
     int stage_set = 0;
     char err[ERR_MAX], id[CC_TARGET_ID_LEN + 1];
-    if (cc_job_manager(job, &user) != 0 || parse_stage(job, &stage_set, &t.stage) != 0)
+    if (cc_access_manager(job, &user) != 0 || parse_stage(job, &stage_set, &t.stage) != 0)
         return;
-    if (cc_field_strings(job->body, "engines", CC_FIELD_REQUIRED, CC_ENGINES_MAX, CC_ENGINE_MAX, &engines,
+    if (cc_field_strings(job->json, "engines", CC_FIELD_REQUIRED, CC_ENGINES_MAX, CC_ENGINE_MAX, &engines,
                          &t.n_engines, err, sizeof err) != 0 ||
-        cc_field_object(job->body, "options", CC_FIELD_OPTIONAL, &t.options, err, sizeof err) != 0 ||
-        cc_field_number(job->body, "weight", CC_FIELD_OPTIONAL, &t.weight, err, sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+        cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &t.options, err, sizeof err) != 0 ||
+        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &t.weight, err, sizeof err) != 0) {
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         goto out;
     }
     if (t.weight < 0) {
-        cc_job_fail(job, 400, "field 'weight' must be >= 0");
+        status_fail(&job->status, STATUS_INVALID, "field 'weight' must be >= 0");
         goto out;
     }
     t.owner = user.name;
     t.engines = engines;
-    struct status st;
-    if (cc_store_target_create(job->svc->store, &t, id, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_target_create(svc->store, &t, id, &job->status) != STATUS_OK)
         goto out;
-    }
     job->reply = json_pack("{s:s}", "target_id", id);
-    job->refresh = 1;
+    cc_service_refresh(svc);
 out:
     free(engines);
 }
 
-static void work_info(cc_job *job)
+static void work_info(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_target t;
-    struct status st;
-    if (cc_store_target_get(job->svc->store, job->param, &t, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_target_get(svc->store, job->param[0], &t, &job->status) != STATUS_OK)
         return;
-    }
     job->reply =
         json_pack("{s:s, s:f, s:s, s:o, s:o, s:O, s:f}", "owner", t.owner, "creation_date", t.creation_date,
                   "stage", cc_stage_name(t.stage), "shards", string_array(t.shards, t.n_shards), "engines",
@@ -106,49 +101,48 @@ static void work_info(cc_job *job)
 }
 
 /* Loads the job's target and checks the caller is its owner or an admin. */
-static int owned_target(cc_job *job, cc_target *t)
+static int owned_target(struct server_job *job, cc_target *t)
 {
+    cc_service *svc = job->app;
     cc_user user;
-    if (cc_job_manager(job, &user) != 0)
+    if (cc_access_manager(job, &user) != 0)
         return -1;
-    struct status st;
-    if (cc_store_target_get(job->svc->store, job->param, t, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_target_get(svc->store, job->param[0], t, &job->status) != STATUS_OK)
         return -1;
-    }
     if (user.role != CC_ROLE_ADMIN && strcmp(t->owner, user.name) != 0) {
         cc_target_free(t);
-        cc_job_fail(job, 401, "target '%s' belongs to another manager", job->param);
+        status_fail(&job->status, STATUS_DENIED, "target '%s' belongs to another manager", job->param[0]);
         return -1;
     }
     return 0;
 }
 
-static int parse_update(cc_job *job, cc_target_update *u, const char ***engines)
+static int parse_update(struct server_job *job, cc_target_update *u, const char ***engines)
 {
     char err[ERR_MAX];
     if (parse_stage(job, &u->set_stage, &u->stage) != 0)
         return -1;
-    if (cc_field_strings(job->body, "engines", CC_FIELD_OPTIONAL, CC_ENGINES_MAX, CC_ENGINE_MAX, engines,
+    if (cc_field_strings(job->json, "engines", CC_FIELD_OPTIONAL, CC_ENGINES_MAX, CC_ENGINE_MAX, engines,
                          &u->n_engines, err, sizeof err) != 0 ||
-        cc_field_object(job->body, "options", CC_FIELD_OPTIONAL, &u->options, err, sizeof err) != 0 ||
-        cc_field_number(job->body, "weight", CC_FIELD_OPTIONAL, &u->weight, err, sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+        cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &u->options, err, sizeof err) != 0 ||
+        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &u->weight, err, sizeof err) != 0) {
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         return -1;
     }
     u->set_engines = *engines != NULL;
     u->engines = *engines;
     u->set_weight =
-        json_object_get(job->body, "weight") != NULL && !json_is_null(json_object_get(job->body, "weight"));
+        json_object_get(job->json, "weight") != NULL && !json_is_null(json_object_get(job->json, "weight"));
     if (!u->set_stage && !u->set_engines && !u->set_weight && u->options == NULL) {
-        cc_job_fail(job, 400, "Nothing to update");
+        status_fail(&job->status, STATUS_INVALID, "Nothing to update");
         return -1;
     }
     return 0;
 }
 
-static void work_update(cc_job *job)
+static void work_update(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_target t;
     cc_target_update u = {0};
     const char **engines = NULL;
@@ -157,43 +151,39 @@ static void work_update(cc_job *job)
     cc_target_free(&t);
     if (parse_update(job, &u, &engines) != 0)
         goto out;
-    struct status st;
-    if (cc_store_target_update(job->svc->store, job->param, &u, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_target_update(svc->store, job->param[0], &u, &job->status) != STATUS_OK)
         goto out;
-    }
-    job->refresh = 1;
+    cc_service_refresh(svc);
 out:
     free(engines);
 }
 
-static void work_delete(cc_job *job)
+static void work_delete(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_target t;
     if (owned_target(job, &t) != 0)
         return;
     cc_target_free(&t);
-    struct status st;
-    if (cc_store_target_delete(job->svc->store, job->param, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_target_delete(svc->store, job->param[0], &job->status) != STATUS_OK)
         return;
-    }
-    job->refresh = 1;
+    cc_service_refresh(svc);
 }
 
 /* Appends one shard's streams; 0, or -1 when that SCV did not answer. */
-static int gather_shard(cc_job *job, const cc_view *view, const char *scv_name, const char *path,
+static int gather_shard(struct server_job *job, const cc_view *view, const char *scv_name, const char *path,
                         json_t *streams)
 {
+    cc_service *svc = job->app;
     cc_health_rec *health = NULL;
     struct client_reply reply;
     struct client_error err;
     const cc_scv *scv = cc_view_scv(view, scv_name, &health);
     if (scv == NULL)
         return -1;
-    struct cc_peer_call call = {.host = scv->host, .pool = job->svc->peers, .method = "GET", .path = path};
+    struct cc_peer_call call = {.host = scv->host, .pool = svc->peers, .method = "GET", .path = path};
     if (cc_peer_request(health, &call, &reply, NULL, &err) != 0) {
-        log_warn("listing streams of %s on SCV '%s': %s", job->param, scv_name, err.message);
+        log_warn("listing streams of %s on SCV '%s': %s", job->param[0], scv_name, err.message);
         return -1;
     }
     int rc = reply.status == 200 || reply.status == 400 ? 0 : -1;
@@ -209,19 +199,17 @@ static int gather_shard(cc_job *job, const cc_view *view, const char *scv_name, 
     return rc;
 }
 
-static void work_streams(cc_job *job)
+static void work_streams(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_target t;
     char path[64 + 3 * ROUTER_PARAM_BYTES];
-    struct status st;
-    if (cc_store_target_get(job->svc->store, job->param, &t, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_target_get(svc->store, job->param[0], &t, &job->status) != STATUS_OK)
         return;
-    }
     /* Target ids in the store are uuid4 text: safe in a path as they are. */
     snprintf(path, sizeof path, "/targets/streams/%s", t.id);
     json_t *streams = json_array(), *unreachable = json_array();
-    cc_view *view = cc_cache_get(job->svc->cache);
+    cc_view *view = cc_cache_get(svc->cache);
     for (size_t i = 0; i < t.n_shards; i++)
         if (gather_shard(job, view, t.shards[i], path, streams) != 0)
             json_array_append_new(unreachable, json_string(t.shards[i]));
@@ -235,32 +223,32 @@ static void work_streams(cc_job *job)
 
 static void handle_list(struct server_request *r)
 {
-    cc_job_start(r, work_list, 0);
+    server_job_run(r, work_list, SERVER_JOB_JSON);
 }
 
 static void handle_create(struct server_request *r)
 {
-    cc_job_start(r, work_create, 0);
+    server_job_run(r, work_create, SERVER_JOB_JSON);
 }
 
 static void handle_info(struct server_request *r)
 {
-    cc_job_start(r, work_info, 0);
+    server_job_run(r, work_info, SERVER_JOB_JSON);
 }
 
 static void handle_update(struct server_request *r)
 {
-    cc_job_start(r, work_update, 0);
+    server_job_run(r, work_update, SERVER_JOB_JSON);
 }
 
 static void handle_delete(struct server_request *r)
 {
-    cc_job_start(r, work_delete, 0);
+    server_job_run(r, work_delete, SERVER_JOB_JSON);
 }
 
 static void handle_streams(struct server_request *r)
 {
-    cc_job_start(r, work_streams, 0);
+    server_job_run(r, work_streams, SERVER_JOB_JSON);
 }
 
 int cc_targets_routes(struct server *s)

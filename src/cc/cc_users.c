@@ -4,34 +4,32 @@
 #include <stdio.h>
 
 #include "cc/cc_fields.h"
-#include "cc/cc_job.h"
+#include "cc/cc_access.h"
 
 #define ERR_MAX CC_FIELDS_ERR_MAX
 
-static void reply_token(cc_job *job, const char *token)
+static void reply_token(struct server_job *job, const char *token)
 {
     job->reply = json_pack("{s:s}", "token", token);
 }
 
 /* Who may create a manager: an admin, or anyone on loopback while no admin
  * exists yet (the bootstrap; a remote request never can). */
-static int may_create_manager(cc_job *job)
+static int may_create_manager(struct server_job *job)
 {
+    cc_service *svc = job->app;
     cc_user admin;
     int exists = 0;
     if (job->auth != NULL)
-        return cc_job_admin(job, &admin);
-    struct status st;
-    if (cc_store_admin_exists(job->svc->store, &exists, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+        return cc_access_admin(job, &admin);
+    if (cc_store_admin_exists(svc->store, &exists, &job->status) != STATUS_OK)
         return -1;
-    }
     if (exists) {
-        cc_job_fail(job, 401, "creating a manager needs an admin token");
+        status_fail(&job->status, STATUS_DENIED, "creating a manager needs an admin token");
         return -1;
     }
-    if (!job->loopback) {
-        cc_job_fail(job, 401,
+    if (!job->local) {
+        status_fail(&job->status, STATUS_DENIED,
                     "the first admin can only be created on the CC host (loopback or "
                     "`siegetank cc add-manager`)");
         return -1;
@@ -39,119 +37,120 @@ static int may_create_manager(cc_job *job)
     return 0;
 }
 
-static void work_create_manager(cc_job *job)
+static void work_create_manager(struct server_job *job)
 {
+    cc_service *svc = job->app;
     const char *email = NULL, *password = NULL, *role_name = NULL;
     double weight = 1;
     cc_role role;
     char err[ERR_MAX], token[AUTH_TOKEN_HEX_LEN + 1];
     if (may_create_manager(job) != 0)
         return;
-    if (cc_field_string(job->body, "email", CC_FIELD_REQUIRED, CC_NAME_MAX, &email, err, sizeof err) != 0 ||
-        cc_field_string(job->body, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
+    if (cc_field_string(job->json, "email", CC_FIELD_REQUIRED, CC_NAME_MAX, &email, err, sizeof err) != 0 ||
+        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
                         sizeof err) != 0 ||
-        cc_field_string(job->body, "role", CC_FIELD_REQUIRED, 32, &role_name, err, sizeof err) != 0 ||
-        cc_field_number(job->body, "weight", CC_FIELD_OPTIONAL, &weight, err, sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+        cc_field_string(job->json, "role", CC_FIELD_REQUIRED, 32, &role_name, err, sizeof err) != 0 ||
+        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &weight, err, sizeof err) != 0) {
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         return;
     }
     if (cc_role_parse(role_name, &role) != 0 || role == CC_ROLE_DONOR) {
-        cc_job_fail(job, 400, "unknown role '%s': use 'admin' or 'manager'", role_name);
+        status_fail(&job->status, STATUS_INVALID, "unknown role '%s': use 'admin' or 'manager'", role_name);
         return;
     }
-    struct status st;
-    if (cc_store_create_manager(job->svc->store, email, password, role, weight, token, &st) != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (cc_store_create_manager(svc->store, email, password, role, weight, token, &job->status) != STATUS_OK)
         return;
-    }
     reply_token(job, token);
-    job->refresh = 1; /* the draw uses manager weights */
+    cc_service_refresh(svc); /* the draw uses manager weights */
 }
 
-static void authenticate(cc_job *job, int donors)
+static void authenticate(struct server_job *job, int donors)
 {
+    cc_service *svc = job->app;
     const char *key = donors ? "username" : "email";
     const char *name = NULL, *password = NULL;
     char err[ERR_MAX], token[AUTH_TOKEN_HEX_LEN + 1];
-    if (cc_field_string(job->body, key, CC_FIELD_REQUIRED, CC_NAME_MAX, &name, err, sizeof err) != 0 ||
-        cc_field_string(job->body, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
+    if (cc_field_string(job->json, key, CC_FIELD_REQUIRED, CC_NAME_MAX, &name, err, sizeof err) != 0 ||
+        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
                         sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         return;
     }
-    struct status st;
-    status_code rc = cc_store_authenticate(job->svc->store, donors, name, password, token, &st);
+    status_code rc = cc_store_authenticate(svc->store, donors, name, password, token, &job->status);
     if (rc == STATUS_DENIED || rc == STATUS_NOT_FOUND) {
-        cc_job_fail(job, 401, "wrong %s or password", key);
+        status_fail(&job->status, STATUS_DENIED, "wrong %s or password", key);
         return;
     }
-    if (rc != STATUS_OK) {
-        cc_job_store_fail(job, &st);
+    if (rc != STATUS_OK)
         return;
-    }
     reply_token(job, token);
 }
 
-static void work_auth(cc_job *job)
+static void work_auth(struct server_job *job)
 {
     authenticate(job, 0);
 }
 
-static void work_donor_auth(cc_job *job)
+static void work_donor_auth(struct server_job *job)
 {
     authenticate(job, 1);
 }
 
-static void work_create_donor(cc_job *job)
+static void work_create_donor(struct server_job *job)
 {
+    cc_service *svc = job->app;
     const char *username = NULL, *password = NULL, *email = NULL;
     char err[ERR_MAX], token[AUTH_TOKEN_HEX_LEN + 1];
-    if (cc_field_string(job->body, "username", CC_FIELD_REQUIRED, CC_NAME_MAX, &username, err, sizeof err) !=
+    if (cc_field_string(job->json, "username", CC_FIELD_REQUIRED, CC_NAME_MAX, &username, err, sizeof err) !=
             0 ||
-        cc_field_string(job->body, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
+        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
                         sizeof err) != 0 ||
-        cc_field_string(job->body, "email", CC_FIELD_REQUIRED, CC_NAME_MAX, &email, err, sizeof err) != 0) {
-        cc_job_fail(job, 400, "%s", err);
+        cc_field_string(job->json, "email", CC_FIELD_REQUIRED, CC_NAME_MAX, &email, err, sizeof err) != 0) {
+        status_fail(&job->status, STATUS_INVALID, "%s", err);
         return;
     }
-    struct status st;
-    if (cc_store_create_donor(job->svc->store, username, email, password, token, &st) != STATUS_OK)
-        cc_job_store_fail(job, &st);
-    else
+    if (cc_store_create_donor(svc->store, username, email, password, token, &job->status) == STATUS_OK)
         reply_token(job, token);
 }
 
-static void work_verify(cc_job *job)
+static void work_verify(struct server_job *job)
 {
     cc_user user;
-    if (cc_job_user(job, &user) != 0)
+    if (cc_access_user(job, &user) != 0)
         return;
     job->reply = json_pack("{s:s, s:s}", "user", user.name, "role", cc_role_name(user.role));
 }
 
+/* Each login hashes a password (Argon2, ~64 MB): a few at a time. */
+static void run_login(struct server_request *r, server_job_fn work)
+{
+    cc_service *svc = r->app;
+    server_job_run_limited(r, work, SERVER_JOB_JSON, &svc->logins);
+}
+
 static void handle_create_manager(struct server_request *r)
 {
-    cc_job_start(r, work_create_manager, CC_JOB_LOGIN);
+    run_login(r, work_create_manager);
 }
 
 static void handle_auth(struct server_request *r)
 {
-    cc_job_start(r, work_auth, CC_JOB_LOGIN);
+    run_login(r, work_auth);
 }
 
 static void handle_create_donor(struct server_request *r)
 {
-    cc_job_start(r, work_create_donor, CC_JOB_LOGIN);
+    run_login(r, work_create_donor);
 }
 
 static void handle_donor_auth(struct server_request *r)
 {
-    cc_job_start(r, work_donor_auth, CC_JOB_LOGIN);
+    run_login(r, work_donor_auth);
 }
 
 static void handle_verify(struct server_request *r)
 {
-    cc_job_start(r, work_verify, 0);
+    server_job_run(r, work_verify, SERVER_JOB_JSON);
 }
 
 int cc_users_routes(struct server *s)
