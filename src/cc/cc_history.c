@@ -8,10 +8,14 @@
 #include <string.h>
 
 #include "util/fs.h"
+#include "util/gz.h"
 
 #define N CC_HISTORY_MINUTES
 #define SAVE_VERSION 1
-#define SAVE_MAX (64u << 20)
+/* A day of a thousand busy targets is some 45 MB of JSON, a tenth of that
+ * gzipped. */
+#define SAVE_GZ_MAX (64u << 20)
+#define SAVE_MAX (512u << 20)
 
 struct series {
     char *key;
@@ -289,7 +293,10 @@ int cc_history_save(cc_history *h, const char *path)
     pthread_mutex_unlock(&h->lock);
     json_t *doc = json_pack("{s:i, s:o}", "version", SAVE_VERSION, "series", all);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    int rc = text != NULL && fs_write_atomic(path, text, strlen(text)) == 0 ? 0 : -1;
+    size_t len = 0;
+    unsigned char *gz = text ? gz_compress(text, strlen(text), &len) : NULL;
+    int rc = gz != NULL && fs_write_atomic(path, gz, len) == 0 ? 0 : -1;
+    free(gz);
     free(text);
     json_decref(doc);
     return rc;
@@ -338,11 +345,13 @@ static int load_doc(cc_history *h, const json_t *doc)
 
 int cc_history_load(cc_history *h, const char *path)
 {
-    size_t len = 0;
-    char *text = fs_read_file(path, SAVE_MAX, &len);
-    if (text == NULL)
+    size_t gz_len = 0, len = 0;
+    char *gz = fs_read_file(path, SAVE_GZ_MAX, &gz_len);
+    if (gz == NULL)
         return fs_exists(path) ? -1 : 0;
-    json_t *doc = json_loadb(text, len, 0, NULL);
+    unsigned char *text = gz_decompress(gz, gz_len, SAVE_MAX, &len);
+    free(gz);
+    json_t *doc = text ? json_loadb((const char *)text, len, 0, NULL) : NULL;
     free(text);
     cc_history *fresh = cc_history_new();
     int rc = doc != NULL && fresh != NULL ? load_doc(fresh, doc) : -1;

@@ -10,8 +10,8 @@
  *
  * Memory only, behind one mutex held for a few memory operations (an
  * assignment is one lookup and one increment). cc_history_save writes every
- * series to a JSON file and cc_history_load reads it back, so a restarted CC
- * keeps its last day: the minutes it was down stay gaps. */
+ * series to a gzipped JSON file and cc_history_load reads it back, so a
+ * restarted CC keeps its last day: the minutes it was down stay gaps. */
 #ifndef ST_CC_HISTORY_H
 #define ST_CC_HISTORY_H
 

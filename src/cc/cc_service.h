@@ -41,7 +41,7 @@ typedef struct cc_service {
     long history_saved;             /* the minute of the last save (survey ticker only) */
 } cc_service;
 
-#define CC_HISTORY_FILE "dashboard-history.json"
+#define CC_HISTORY_FILE "dashboard-history.json.gz"
 
 cc_service *cc_service_create(const struct config *cfg, char *err, size_t errlen);
 int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errlen);

@@ -14,6 +14,7 @@
 
 #include "cc/cc_history.h"
 #include "util/fs.h"
+#include "util/gz.h"
 
 #define T "0b7c1d8e-0000-4000-8000-000000000001"
 #define DAY0 (1700000000.0 - 1700000000 % 60) /* a minute's first second */
@@ -116,7 +117,7 @@ static void save_path(char *path)
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/cc_history_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(dir));
-    snprintf(path, PATH_MAX, "%.*s/history.json", PATH_MAX - 16, dir);
+    snprintf(path, PATH_MAX, "%.*s/history.json.gz", PATH_MAX - 20, dir);
 }
 
 static void test_save_and_load(void **state)
@@ -144,13 +145,31 @@ static void test_save_and_load(void **state)
     json_decref(before);
     json_decref(after);
 
-    /* A damaged file is refused and changes nothing. */
-    assert_int_equal(fs_write_file(path, "{\"version\":1,\"series\":{\"\":[[1,2]]}}", 34, 0), 0);
+    /* A damaged file is refused and changes nothing: a row that does not
+     * fit, then bytes that are not gzip. */
+    static const char bad_row[] = "{\"version\":1,\"series\":{\"\":[[1,2]]}}";
+    size_t gz_len = 0;
+    unsigned char *gz = gz_compress(bad_row, strlen(bad_row), &gz_len);
+    assert_int_equal(fs_write_file(path, gz, gz_len, 0), 0);
+    free(gz);
+    assert_int_equal(cc_history_load(back, path), -1);
+    assert_int_equal(fs_write_file(path, bad_row, strlen(bad_row), 0), 0);
     assert_int_equal(cc_history_load(back, path), -1);
     assert_int_equal(cc_history_frames_last_hour(back, T, DAY0 + 665), 8);
     cc_history_free(h);
     cc_history_free(back);
     unlink(path);
+}
+
+static char *saved_text(const char *path)
+{
+    size_t len = 0, text_len = 0;
+    char *gz = fs_read_file(path, 1 << 20, &len);
+    assert_non_null(gz);
+    char *text = (char *)gz_decompress(gz, len, 1 << 24, &text_len);
+    assert_non_null(text);
+    free(gz);
+    return text;
 }
 
 /* A target that saw no work for the whole ring is forgotten. */
@@ -164,12 +183,12 @@ static void test_idle_series_expire(void **state)
     struct cc_history_point only_all = {"", 0, 0};
     cc_history_sample(h, DAY0 + 60.0 * (CC_HISTORY_MINUTES - 1), &only_all, 1);
     assert_int_equal(cc_history_save(h, path), 0);
-    char *text = fs_read_file(path, 1 << 20, NULL);
+    char *text = saved_text(path);
     assert_non_null(strstr(text, T));
     free(text);
     cc_history_sample(h, DAY0 + 60.0 * CC_HISTORY_MINUTES, &only_all, 1);
     assert_int_equal(cc_history_save(h, path), 0);
-    text = fs_read_file(path, 1 << 20, NULL);
+    text = saved_text(path);
     assert_null(strstr(text, T));
     free(text);
     cc_history_free(h);
@@ -179,10 +198,8 @@ static void test_idle_series_expire(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_minutes_and_gaps),
-        cmocka_unit_test(test_unlisted_target_has_no_cores),
-        cmocka_unit_test(test_assignment_before_survey),
-        cmocka_unit_test(test_save_and_load),
+        cmocka_unit_test(test_minutes_and_gaps),         cmocka_unit_test(test_unlisted_target_has_no_cores),
+        cmocka_unit_test(test_assignment_before_survey), cmocka_unit_test(test_save_and_load),
         cmocka_unit_test(test_idle_series_expire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
