@@ -54,7 +54,7 @@ struct loop_thread {
     size_t pending;                /* deferred tasks not yet completed; loop thread only */
     struct http_client_loop *http; /* NULL unless server_enable_http_client */
     int stopping;
-    uint64_t deadline_ms;
+    double deadline; /* clock_mono_s() when a stopping loop gives up */
     /* accepting paused at the open-files limit (loop thread only) */
     h2o_timeout_t accept_pause;
     h2o_timeout_entry_t accept_retry;

@@ -41,10 +41,16 @@ static int peer_is_local(h2o_req_t *req)
            server_header(req, "forwarded") == NULL;
 }
 
-static void job_free(struct server_job *job)
+static void release_slot(struct server_job *job)
 {
     if (job->limit != NULL)
         atomic_fetch_sub(&job->limit->used, 1);
+    job->limit = NULL;
+}
+
+static void job_free(struct server_job *job)
+{
+    release_slot(job);
     for (int i = 0; i < ROUTER_MAX_PARAMS; i++)
         free(job->param[i]);
     free(job->auth);
@@ -79,6 +85,8 @@ static void reply_json_with_md5(h2o_req_t *req, json_t *body)
 static void job_done(void *arg, h2o_req_t *req)
 {
     struct server_job *job = arg;
+    /* Before the reply: a client that goes on at once finds the slot free. */
+    release_slot(job);
     if (req == NULL)
         goto out;
     if (job->status.code != STATUS_OK) {

@@ -9,10 +9,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "runtime/server_internal.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static void on_connection_close(void *data)
@@ -71,13 +71,6 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     struct loop_thread *th = H2O_STRUCT_FROM_MEMBER(struct loop_thread, stop_receiver, receiver);
@@ -92,7 +85,7 @@ static void on_stop_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t
         h2o_timeout_unlink(&th->accept_retry);
     h2o_context_request_shutdown(&th->ctx);
     th->stopping = 1;
-    th->deadline_ms = now_ms() + (uint64_t)th->server->cfg.shutdown_timeout * 1000;
+    th->deadline = clock_mono_s() + th->server->cfg.shutdown_timeout;
 }
 
 /* Everything h2o-owned is made on the thread that will run it: h2o keeps
@@ -156,7 +149,7 @@ static void *loop_main(void *arg)
     pthread_mutex_unlock(&s->stop_lock);
     while (!th->stopping ||
            ((th->inflight > 0 || th->pending > 0 || http_client_loop_pending(th->http) > 0) &&
-            now_ms() < th->deadline_ms))
+            clock_mono_s() < th->deadline))
         h2o_evloop_run(th->loop, 100);
     if (th->inflight > 0 || th->pending > 0)
         log_warn("thread %d: stopped with %zu requests still in flight after %d s", th->index, th->inflight,
