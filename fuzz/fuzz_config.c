@@ -24,10 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     enum config_kind kind = data[0] & 1 ? CONFIG_SCV : CONFIG_CC;
     char *text = fuzz_cstr(data + 1, size - 1);
-    char err[512] = "";
+    struct status st = {STATUS_OK, ""};
     struct config c;
     config_defaults(&c, kind);
-    if (config_parse(&c, text, "/fuzz/dir/cc.conf", err, sizeof err) == 0) {
+    if (config_parse(&c, text, "/fuzz/dir/cc.conf", &st) == STATUS_OK) {
         check_string(c.name, sizeof c.name);
         check_string(c.external_host, sizeof c.external_host);
         check_string(c.cc_pass, sizeof c.cc_pass);
@@ -37,19 +37,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_string(c.ssl_certfile, sizeof c.ssl_certfile);
         FUZZ_CHECK(c.kind == kind);
     } else {
-        FUZZ_CHECK(err[0] != '\0');
+        FUZZ_CHECK(st.code != STATUS_OK && st.msg[0] != '\0');
     }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/daemon.conf", fuzz_tmpdir());
     FUZZ_CHECK(fs_write_file(path, text, strlen(text), 0) == 0);
-    err[0] = '\0';
-    if (config_load(&c, kind, path, err, sizeof err) == 0) {
+    status_clear(&st);
+    if (config_load(&c, kind, path, &st) == STATUS_OK) {
         FUZZ_CHECK(config_name_ok(c.name));
         int tls = c.ssl_certfile[0] != '\0';
         FUZZ_CHECK((c.ssl_key[0] != '\0') == tls && (c.ssl_ca_certs[0] != '\0') == tls);
         FUZZ_CHECK(config_tls_enabled(&c) == tls);
     } else {
-        FUZZ_CHECK(err[0] != '\0');
+        FUZZ_CHECK(st.code != STATUS_OK && st.msg[0] != '\0');
     }
     free(text);
     return 0;

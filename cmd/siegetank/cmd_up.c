@@ -214,18 +214,17 @@ static int ensure_certificate(struct up_state *st)
 static int adopt_port(const char *path, enum config_kind kind, int *port)
 {
     struct config cfg;
-    char err[512];
+    struct status st;
     size_t len;
     /* Parsed, not loaded: loading checks the certificate paths, which are
      * relative to DIR, where the daemons run. */
     char *text = fs_read_file(path, 1 << 20, &len);
     config_defaults(&cfg, kind);
-    int rc = text != NULL ? config_parse(&cfg, text, path, err, sizeof err) : -1;
-    if (text == NULL)
-        snprintf(err, sizeof err, "cannot read %s: %s", path, strerror(errno));
+    status_code rc = text != NULL ? config_parse(&cfg, text, path, &st)
+                                  : status_fail(&st, STATUS_IO, "cannot read %s: %s", path, strerror(errno));
     free(text);
-    if (rc != 0) {
-        fprintf(stderr, "siegetank up: %s\n", err);
+    if (rc != STATUS_OK) {
+        fprintf(stderr, "siegetank up: %s\n", st.msg);
         return -1;
     }
     if (cfg.internal_http_port != *port)

@@ -109,7 +109,7 @@ int daemon_main(int argc, char **argv, enum config_kind kind, const char *kind_n
                 const struct daemon_hooks *hooks)
 {
     struct config cfg;
-    char err[1024];
+    struct status st;
     int status = 0;
     /* Everything a daemon writes (databases and their WAL, logs, secrets,
      * stream files) is for its own user alone. */
@@ -117,8 +117,8 @@ int daemon_main(int argc, char **argv, enum config_kind kind, const char *kind_n
     const char *path = config_arg(argc, argv, kind_name, hooks, &status);
     if (path == NULL)
         return status;
-    if (config_load(&cfg, kind, path, err, sizeof err) != 0) {
-        fprintf(stderr, "siegetank %s: %s\n", kind_name, err);
+    if (config_load(&cfg, kind, path, &st) != STATUS_OK) {
+        fprintf(stderr, "siegetank %s: %s\n", kind_name, st.msg);
         return 1;
     }
     /* Lets operators and scripts validate a file without starting a server. */

@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,16 +92,6 @@ void config_defaults(struct config *c, enum config_kind kind)
     c->scv_check_interval = 5;
     c->ssl_min_version = 2;
     c->ssl_max_version = 3;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 static const struct key_spec *find_key(const char *name, enum config_kind kind)
@@ -197,8 +186,8 @@ static int parse_tls_versions(const char *v, int *min, int *max)
     return *max == 0 ? -1 : 0;
 }
 
-static int set_value(struct config *c, const struct key_spec *k, const char *v, char *err, size_t errlen,
-                     const char *path, int line)
+static status_code set_value(struct config *c, const struct key_spec *k, const char *v, struct status *st,
+                             const char *path, int line)
 {
     char *field = (char *)c + k->offset;
     long long n;
@@ -207,10 +196,11 @@ static int set_value(struct config *c, const struct key_spec *k, const char *v, 
     switch (k->type) {
     case KEY_STRING:
         if (strlen(v) >= k->size)
-            return fail(err, errlen, "%s:%d: value of '%s' is too long (at most %zu characters)", path, line,
-                        k->name, k->size - 1);
+            return status_fail(st, STATUS_INVALID,
+                               "%s:%d: value of '%s' is too long (at most %zu characters)", path, line,
+                               k->name, k->size - 1);
         memcpy(field, v, strlen(v) + 1);
-        return 0;
+        return STATUS_OK;
     case KEY_BOOL:
         if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
             *(int *)field = 1;
@@ -218,60 +208,62 @@ static int set_value(struct config *c, const struct key_spec *k, const char *v, 
                  strcmp(v, "0") == 0)
             *(int *)field = 0;
         else
-            return fail(err, errlen, "%s:%d: '%s' must be true or false, not '%s'", path, line, k->name, v);
-        return 0;
+            return status_fail(st, STATUS_INVALID, "%s:%d: '%s' must be true or false, not '%s'", path, line,
+                               k->name, v);
+        return STATUS_OK;
     case KEY_SIZE:
         if (parse_size(v, &n) != 0 || n < k->min || n > k->max)
-            return fail(err, errlen,
-                        "%s:%d: '%s' must be a size between %ld and %ld bytes (suffix K, M or G), not '%s'",
-                        path, line, k->name, k->min, k->max, v);
+            return status_fail(
+                st, STATUS_INVALID,
+                "%s:%d: '%s' must be a size between %ld and %ld bytes (suffix K, M or G), not '%s'", path,
+                line, k->name, k->min, k->max, v);
         *(size_t *)field = (size_t)n;
-        return 0;
+        return STATUS_OK;
     case KEY_TLS_VERSIONS:
         if (parse_tls_versions(v, &c->ssl_min_version, &c->ssl_max_version) != 0)
-            return fail(err, errlen, "%s:%d: '%s' lists TLSv1.2 and/or TLSv1.3, not '%s'", path, line,
-                        k->name, v);
-        return 0;
+            return status_fail(st, STATUS_INVALID, "%s:%d: '%s' lists TLSv1.2 and/or TLSv1.3, not '%s'", path,
+                               line, k->name, v);
+        return STATUS_OK;
     case KEY_INT:
         errno = 0;
         n = strtoll(v, &end, 10);
         if (errno != 0 || end == v || *end != '\0' || n < k->min || n > k->max)
-            return fail(err, errlen, "%s:%d: '%s' must be an integer from %ld to %ld, not '%s'", path, line,
-                        k->name, k->min, k->max, v);
+            return status_fail(st, STATUS_INVALID, "%s:%d: '%s' must be an integer from %ld to %ld, not '%s'",
+                               path, line, k->name, k->min, k->max, v);
         *(int *)field = (int)n;
-        return 0;
+        return STATUS_OK;
     }
-    return fail(err, errlen, "%s:%d: internal error for '%s'", path, line, k->name);
+    return status_fail(st, STATUS_INVALID, "%s:%d: internal error for '%s'", path, line, k->name);
 }
 
-static int parse_line(struct config *c, char *s, const char *path, int line, unsigned char *seen, char *err,
-                      size_t errlen)
+static status_code parse_line(struct config *c, char *s, const char *path, int line, unsigned char *seen,
+                              struct status *st)
 {
     s = trim(s);
     if (*s == '\0' || *s == '#')
-        return 0;
+        return STATUS_OK;
     char *eq = strchr(s, '=');
     if (eq == NULL)
-        return fail(err, errlen, "%s:%d: expected 'key = value', got '%s'", path, line, s);
+        return status_fail(st, STATUS_INVALID, "%s:%d: expected 'key = value', got '%s'", path, line, s);
     *eq = '\0';
     char *key = trim(s);
     char *value = trim(eq + 1);
     const struct key_spec *k = find_key(key, c->kind);
     if (k == NULL)
-        return fail(err, errlen, "%s:%d: unknown key '%s' for a %s config", path, line, key,
-                    c->kind == CONFIG_CC ? "cc" : "scv");
+        return status_fail(st, STATUS_INVALID, "%s:%d: unknown key '%s' for a %s config", path, line, key,
+                           c->kind == CONFIG_CC ? "cc" : "scv");
     size_t idx = (size_t)(k - config_keys);
     if (seen[idx])
-        return fail(err, errlen, "%s:%d: key '%s' is set twice", path, line, key);
+        return status_fail(st, STATUS_INVALID, "%s:%d: key '%s' is set twice", path, line, key);
     seen[idx] = 1;
     if (unquote(&value) != 0)
-        return fail(err, errlen,
-                    "%s:%d: unbalanced quotes or text after the closing quote in the value of '%s'", path,
-                    line, key);
-    return set_value(c, k, value, err, errlen, path, line);
+        return status_fail(st, STATUS_INVALID,
+                           "%s:%d: unbalanced quotes or text after the closing quote in the value of '%s'",
+                           path, line, key);
+    return set_value(c, k, value, st, path, line);
 }
 
-static int resolve_data_folder(struct config *c, const char *path, char *err, size_t errlen)
+static status_code resolve_data_folder(struct config *c, const char *path, struct status *st)
 {
     char dir[PATH_MAX], rel[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
@@ -281,25 +273,26 @@ static int resolve_data_folder(struct config *c, const char *path, char *err, si
     else
         snprintf(rel, sizeof rel, "%s", c->data_folder);
     if (rel[0] == '/')
-        return 0;
+        return STATUS_OK;
     if ((size_t)snprintf(c->data_folder, sizeof c->data_folder, "%s/%s", base, rel) >= sizeof c->data_folder)
-        return fail(err, errlen, "%s: data folder path is too long", path);
-    return 0;
+        return status_fail(st, STATUS_INVALID, "%s: data folder path is too long", path);
+    return STATUS_OK;
 }
 
-int config_parse(struct config *c, const char *text, const char *path, char *err, size_t errlen)
+status_code config_parse(struct config *c, const char *text, const char *path, struct status *st)
 {
     unsigned char seen[sizeof config_keys / sizeof config_keys[0]] = {0};
     char *copy = strdup(text);
-    int rc = 0, line = 0;
+    status_code rc = STATUS_OK;
+    int line = 0;
     if (copy == NULL)
-        return fail(err, errlen, "out of memory");
+        return status_fail(st, STATUS_IO, "out of memory");
     char *save = NULL;
-    for (char *s = copy; rc == 0 && s != NULL; s = save) {
+    for (char *s = copy; rc == STATUS_OK && s != NULL; s = save) {
         save = strchr(s, '\n');
         if (save != NULL)
             *save++ = '\0';
-        rc = parse_line(c, s, path, ++line, seen, err, errlen);
+        rc = parse_line(c, s, path, ++line, seen, st);
     }
     free(copy);
     return rc;
@@ -310,7 +303,7 @@ int config_tls_enabled(const struct config *c)
     return c->ssl_certfile[0] != '\0';
 }
 
-static int check_tls(const struct config *c, const char *path, char *err, size_t errlen)
+static status_code check_tls(const struct config *c, const char *path, struct status *st)
 {
     const char *names[3] = {"ssl_certfile", "ssl_key", "ssl_ca_certs"};
     const char *values[3] = {c->ssl_certfile, c->ssl_key, c->ssl_ca_certs};
@@ -318,38 +311,41 @@ static int check_tls(const struct config *c, const char *path, char *err, size_t
     for (int i = 0; i < 3; i++)
         set += values[i][0] != '\0';
     if (set == 0)
-        return 0;
+        return STATUS_OK;
     for (int i = 0; i < 3; i++)
         if (values[i][0] == '\0')
-            return fail(err, errlen,
-                        "%s: '%s' is empty but other ssl_* keys are set: set all three of ssl_certfile, "
-                        "ssl_key, ssl_ca_certs for TLS, or none for plain HTTP",
-                        path, names[i]);
+            return status_fail(
+                st, STATUS_INVALID,
+                "%s: '%s' is empty but other ssl_* keys are set: set all three of ssl_certfile, "
+                "ssl_key, ssl_ca_certs for TLS, or none for plain HTTP",
+                path, names[i]);
     for (int i = 0; i < 3; i++) {
         if (access(values[i], R_OK) != 0)
-            return fail(err, errlen, "%s: '%s' file '%s' cannot be read: %s", path, names[i], values[i],
-                        strerror(errno));
+            return status_fail(st, STATUS_INVALID, "%s: '%s' file '%s' cannot be read: %s", path, names[i],
+                               values[i], strerror(errno));
     }
-    return 0;
+    return STATUS_OK;
 }
 
-int config_load(struct config *c, enum config_kind kind, const char *path, char *err, size_t errlen)
+status_code config_load(struct config *c, enum config_kind kind, const char *path, struct status *st)
 {
     config_defaults(c, kind);
     char *text = fs_read_file(path, 1 << 20, NULL);
     if (text == NULL)
-        return fail(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
-    int rc = config_parse(c, text, path, err, errlen);
+        return status_fail(st, STATUS_IO, "cannot read config file '%s': %s", path, strerror(errno));
+    status_code rc = config_parse(c, text, path, st);
     free(text);
-    if (rc != 0)
+    if (rc != STATUS_OK)
         return rc;
     if (c->name[0] == '\0')
-        return fail(err, errlen, "%s: 'name' is required (it names the server and its data folder)", path);
+        return status_fail(st, STATUS_INVALID,
+                           "%s: 'name' is required (it names the server and its data folder)", path);
     if (!config_name_ok(c->name))
-        return fail(err, errlen, "%s: 'name' must be " CONFIG_NAME_RULE, path);
+        return status_fail(st, STATUS_INVALID, "%s: 'name' must be " CONFIG_NAME_RULE, path);
     if (kind == CONFIG_SCV && c->external_host[0] == '\0')
         snprintf(c->external_host, sizeof c->external_host, "127.0.0.1:%d", c->internal_http_port);
-    if (check_tls(c, path, err, errlen) != 0)
-        return -1;
-    return resolve_data_folder(c, path, err, errlen);
+    rc = check_tls(c, path, st);
+    if (rc != STATUS_OK)
+        return rc;
+    return resolve_data_folder(c, path, st);
 }

@@ -10,6 +10,8 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "util/status.h"
+
 enum config_kind { CONFIG_CC, CONFIG_SCV };
 
 struct config {
@@ -53,12 +55,14 @@ int config_name_ok(const char *name);
 void config_defaults(struct config *c, enum config_kind kind);
 
 /* Parse text (as if read from a file at path; path only names errors and
- * anchors a relative data folder). Returns 0, or -1 with a message in err. */
-int config_parse(struct config *c, const char *text, const char *path, char *err, size_t errlen);
+ * anchors a relative data folder). STATUS_OK, or STATUS_INVALID (STATUS_IO
+ * when out of memory) with the reason, naming the key and line, in st. */
+status_code config_parse(struct config *c, const char *text, const char *path, struct status *st);
 
 /* Defaults + read + parse + checks that need all keys (TLS all-or-nothing,
- * name set). Returns 0, or -1 with a message in err. */
-int config_load(struct config *c, enum config_kind kind, const char *path, char *err, size_t errlen);
+ * name set). STATUS_OK, or STATUS_INVALID (STATUS_IO when the file cannot
+ * be read) with the reason in st. */
+status_code config_load(struct config *c, enum config_kind kind, const char *path, struct status *st);
 
 /* 1 when all three TLS files are set, 0 when all are empty. */
 int config_tls_enabled(const struct config *c);

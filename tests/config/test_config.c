@@ -9,17 +9,17 @@
 
 #include "config/config.h"
 
-static int parse(struct config *c, enum config_kind kind, const char *text, char *err)
+static status_code parse(struct config *c, enum config_kind kind, const char *text, struct status *st)
 {
     config_defaults(c, kind);
-    return config_parse(c, text, "/etc/siegetank/test.conf", err, 512);
+    return config_parse(c, text, "/etc/siegetank/test.conf", st);
 }
 
 static void test_seed_format(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
+    struct status st;
     const char *text = "# the seeds' form\n"
                        "name = 'firebat'\n"
                        "internal_http_port = 8960\n"
@@ -29,7 +29,7 @@ static void test_seed_format(void **state)
                        "heartbeat_increment = 30\n"
                        "max_body_size = 16M\n"
                        "access_log = off\n";
-    assert_int_equal(parse(&c, CONFIG_SCV, text, err), 0);
+    assert_int_equal(parse(&c, CONFIG_SCV, text, &st), STATUS_OK);
     assert_string_equal(c.name, "firebat");
     assert_int_equal(c.internal_http_port, 8960);
     assert_string_equal(c.external_host, "firebat.stanford.edu:443");
@@ -44,40 +44,40 @@ static void test_errors_name_key_and_line(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
-    assert_int_equal(parse(&c, CONFIG_CC, "name = a\nbogus = 1\n", err), -1);
-    assert_non_null(strstr(err, "test.conf:2"));
-    assert_non_null(strstr(err, "bogus"));
+    struct status st;
+    assert_int_equal(parse(&c, CONFIG_CC, "name = a\nbogus = 1\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "test.conf:2"));
+    assert_non_null(strstr(st.msg, "bogus"));
 
-    assert_int_equal(parse(&c, CONFIG_CC, "internal_http_port = 70000\n", err), -1);
-    assert_non_null(strstr(err, ":1"));
-    assert_non_null(strstr(err, "internal_http_port"));
+    assert_int_equal(parse(&c, CONFIG_CC, "internal_http_port = 70000\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, ":1"));
+    assert_non_null(strstr(st.msg, "internal_http_port"));
 
-    assert_int_equal(parse(&c, CONFIG_CC, "threads = two\n", err), -1);
-    assert_non_null(strstr(err, "threads"));
+    assert_int_equal(parse(&c, CONFIG_CC, "threads = two\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "threads"));
 
-    assert_int_equal(parse(&c, CONFIG_CC, "name = 'open\n", err), -1);
-    assert_non_null(strstr(err, "quotes"));
+    assert_int_equal(parse(&c, CONFIG_CC, "name = 'open\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "quotes"));
 
-    assert_int_equal(parse(&c, CONFIG_CC, "just words\n", err), -1);
-    assert_non_null(strstr(err, "key = value"));
+    assert_int_equal(parse(&c, CONFIG_CC, "just words\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "key = value"));
 
-    assert_int_equal(parse(&c, CONFIG_CC, "name = a\nname = b\n", err), -1);
-    assert_non_null(strstr(err, "twice"));
+    assert_int_equal(parse(&c, CONFIG_CC, "name = a\nname = b\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "twice"));
 
-    assert_int_equal(parse(&c, CONFIG_CC, "max_body_size = 12Q\n", err), -1);
-    assert_non_null(strstr(err, "max_body_size"));
+    assert_int_equal(parse(&c, CONFIG_CC, "max_body_size = 12Q\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "max_body_size"));
 }
 
 static void test_keys_per_kind(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
-    assert_int_equal(parse(&c, CONFIG_CC, "command_center = https://x\n", err), -1);
-    assert_non_null(strstr(err, "command_center"));
-    assert_int_equal(parse(&c, CONFIG_SCV, "database = sqlite\n", err), -1);
-    assert_int_equal(parse(&c, CONFIG_CC, "database = postgresql://u@h/db\n", err), 0);
+    struct status st;
+    assert_int_equal(parse(&c, CONFIG_CC, "command_center = https://x\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "command_center"));
+    assert_int_equal(parse(&c, CONFIG_SCV, "database = sqlite\n", &st), STATUS_INVALID);
+    assert_int_equal(parse(&c, CONFIG_CC, "database = postgresql://u@h/db\n", &st), STATUS_OK);
     assert_string_equal(c.database, "postgresql://u@h/db");
 }
 
@@ -85,22 +85,22 @@ static void test_hash_inside_value(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
-    assert_int_equal(parse(&c, CONFIG_CC, "cc_pass = 'abc#def'\n", err), 0);
+    struct status st;
+    assert_int_equal(parse(&c, CONFIG_CC, "cc_pass = 'abc#def'\n", &st), STATUS_OK);
     assert_string_equal(c.cc_pass, "abc#def");
-    assert_int_equal(parse(&c, CONFIG_CC, "cc_pass = abc#def\n", err), 0);
+    assert_int_equal(parse(&c, CONFIG_CC, "cc_pass = abc#def\n", &st), STATUS_OK);
     assert_string_equal(c.cc_pass, "abc#def");
 }
 
-/* config_load of text from a temporary file; err holds 512 bytes. */
-static int load(struct config *c, enum config_kind kind, const char *text, char *err)
+/* config_load of text from a temporary file. */
+static status_code load(struct config *c, enum config_kind kind, const char *text, struct status *st)
 {
     char path[] = "/tmp/siegetank-config-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    int rc = config_load(c, kind, path, err, 512);
+    status_code rc = config_load(c, kind, path, st);
     unlink(path);
     return rc;
 }
@@ -109,10 +109,10 @@ static void test_tls_all_or_nothing(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
+    struct status st;
     const char *text = "name = x\nssl_certfile = /nonexistent/cert.pem\nssl_key = ''\nssl_ca_certs =\n";
-    assert_int_equal(load(&c, CONFIG_CC, text, err), -1);
-    assert_non_null(strstr(err, "ssl_key"));
+    assert_int_equal(load(&c, CONFIG_CC, text, &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "ssl_key"));
 }
 
 /* The name rule the CC applies to registering SCVs, applied at start too. */
@@ -120,7 +120,7 @@ static void test_name_rule(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
+    struct status st;
     assert_true(config_name_ok("firebat"));
     assert_true(config_name_ok("scv-1_a.b"));
     assert_true(config_name_ok("a.."));
@@ -130,31 +130,31 @@ static void test_name_rule(void **state)
         "fire bat", "caf\xc3\xa9", "0123456789012345678901234567890123456789012345678901234567890123"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(config_name_ok(bad[i]));
-    assert_int_equal(load(&c, CONFIG_SCV, "name = '..'\n", err), -1);
-    assert_non_null(strstr(err, "'name' must be"));
+    assert_int_equal(load(&c, CONFIG_SCV, "name = '..'\n", &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "'name' must be"));
 }
 
 static void test_ssl_protocols(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
-    assert_int_equal(parse(&c, CONFIG_CC, "name = a\n", err), 0);
+    struct status st;
+    assert_int_equal(parse(&c, CONFIG_CC, "name = a\n", &st), STATUS_OK);
     assert_int_equal(c.ssl_min_version, 2);
     assert_int_equal(c.ssl_max_version, 3);
-    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = TLSv1.3\n", err), 0);
+    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = TLSv1.3\n", &st), STATUS_OK);
     assert_int_equal(c.ssl_min_version, 3);
     assert_int_equal(c.ssl_max_version, 3);
-    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = 'TLSv1.3, TLSv1.2'\n", err), 0);
+    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = 'TLSv1.3, TLSv1.2'\n", &st), STATUS_OK);
     assert_int_equal(c.ssl_min_version, 2);
     assert_int_equal(c.ssl_max_version, 3);
-    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = TLSv1.2\n", err), 0);
+    assert_int_equal(parse(&c, CONFIG_SCV, "ssl_protocols = TLSv1.2\n", &st), STATUS_OK);
     assert_int_equal(c.ssl_max_version, 2);
     const char *bad[] = {"ssl_protocols = TLSv1.1\n", "ssl_protocols = ''\n", "ssl_protocols = ' , '\n",
                          "ssl_protocols = TLSv1.2 SSLv3\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(parse(&c, CONFIG_SCV, bad[i], err), -1);
-        assert_non_null(strstr(err, "test.conf:1: 'ssl_protocols'"));
+        assert_int_equal(parse(&c, CONFIG_SCV, bad[i], &st), STATUS_INVALID);
+        assert_non_null(strstr(st.msg, "test.conf:1: 'ssl_protocols'"));
     }
 }
 
