@@ -1,7 +1,7 @@
 /* Fuzz target: the CC's typed JSON field readers (cc_fields). The input is a
  * request body; the first byte picks flags and limits. Every reader is asked
  * for the keys "a" and "b": on success the value must honour the limits it
- * was asked for, on failure err must name a reason. */
+ * was asked for, on failure the status must name a reason. */
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -11,15 +11,16 @@
 #include "cc/cc_fields.h"
 #include "fuzz_support.h"
 
-static void check_err(int rc, const char *err)
+static void check_err(status_code rc, const struct status *st)
 {
-    if (rc != 0)
-        FUZZ_CHECK(err[0] != '\0');
+    if (rc != STATUS_OK)
+        FUZZ_CHECK(st->code == rc && st->msg[0] != '\0');
 }
 
 static void read_key(const json_t *obj, const char *key, int flags, size_t max)
 {
-    char err[CC_FIELDS_ERR_MAX];
+    struct status st;
+    status_code rc;
     const char *s = NULL;
     double d = 0;
     long long ll = 0, min = (flags & 4) ? -5 : 1;
@@ -27,35 +28,34 @@ static void read_key(const json_t *obj, const char *key, int flags, size_t max)
     const char **list = NULL;
     size_t n = 0;
     int f = flags & (CC_FIELD_REQUIRED | CC_FIELD_ALLOW_EMPTY);
-    int rc;
 
-    err[0] = '\0';
-    rc = cc_field_string(obj, key, f, max, &s, err, sizeof err);
-    check_err(rc, err);
-    if (rc == 0 && s != NULL) {
+    status_clear(&st);
+    rc = cc_field_string(obj, key, f, max, &s, &st);
+    check_err(rc, &st);
+    if (rc == STATUS_OK && s != NULL) {
         size_t len = strlen(s);
         FUZZ_CHECK(len <= max);
         FUZZ_CHECK(len > 0 || (f & CC_FIELD_ALLOW_EMPTY));
     }
-    err[0] = '\0';
-    rc = cc_field_number(obj, key, f, &d, err, sizeof err);
-    check_err(rc, err);
-    if (rc == 0)
+    status_clear(&st);
+    rc = cc_field_number(obj, key, f, &d, &st);
+    check_err(rc, &st);
+    if (rc == STATUS_OK)
         FUZZ_CHECK(isfinite(d));
-    err[0] = '\0';
-    rc = cc_field_int(obj, key, f, min, &ll, err, sizeof err);
-    check_err(rc, err);
-    if (rc == 0 && json_object_get(obj, key) != NULL && !json_is_null(json_object_get(obj, key)))
+    status_clear(&st);
+    rc = cc_field_int(obj, key, f, min, &ll, &st);
+    check_err(rc, &st);
+    if (rc == STATUS_OK && json_object_get(obj, key) != NULL && !json_is_null(json_object_get(obj, key)))
         FUZZ_CHECK(ll >= min);
-    err[0] = '\0';
-    rc = cc_field_object(obj, key, f, &o, err, sizeof err);
-    check_err(rc, err);
-    if (rc == 0 && o != NULL)
+    status_clear(&st);
+    rc = cc_field_object(obj, key, f, &o, &st);
+    check_err(rc, &st);
+    if (rc == STATUS_OK && o != NULL)
         FUZZ_CHECK(json_is_object(o));
-    err[0] = '\0';
-    rc = cc_field_strings(obj, key, f, 3, max, &list, &n, err, sizeof err);
-    check_err(rc, err);
-    if (rc == 0 && list != NULL) {
+    status_clear(&st);
+    rc = cc_field_strings(obj, key, f, 3, max, &list, &n, &st);
+    check_err(rc, &st);
+    if (rc == STATUS_OK && list != NULL) {
         FUZZ_CHECK(n >= 1 && n <= 3);
         for (size_t i = 0; i < n; i++)
             FUZZ_CHECK(strlen(list[i]) >= 1 && strlen(list[i]) <= max);

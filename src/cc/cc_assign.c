@@ -337,7 +337,7 @@ static void handle_assign(struct server_request *r)
 {
     cc_service *svc = r->app;
     const char *donor = NULL, *target_id = NULL;
-    char err[CC_FIELDS_ERR_MAX];
+    struct status field;
     json_t *body = NULL;
     struct assign *a = calloc(1, sizeof *a);
     if (a == NULL) {
@@ -356,11 +356,11 @@ static void handle_assign(struct server_request *r)
     }
     if ((body = server_body_object(r->req)) == NULL)
         goto fail;
-    if (cc_field_string(body, "donor_token", CC_FIELD_OPTIONAL, AUTH_SECRET_MAX, &donor, err, sizeof err) !=
-            0 ||
-        cc_field_string(body, "target_id", CC_FIELD_OPTIONAL, ROUTER_PARAM_BYTES, &target_id, err,
-                        sizeof err) != 0) {
-        server_reply_error(r->req, 400, "%s", err);
+    if (cc_field_string(body, "donor_token", CC_FIELD_OPTIONAL, AUTH_SECRET_MAX, &donor, &field) !=
+            STATUS_OK ||
+        cc_field_string(body, "target_id", CC_FIELD_OPTIONAL, ROUTER_PARAM_BYTES, &target_id, &field) !=
+            STATUS_OK) {
+        server_reply_error(r->req, status_http(field.code), "%s", field.msg);
         goto fail;
     }
     if (choose_target(r, a, target_id) != 0)

@@ -10,16 +10,14 @@ static void work_create(struct server_job *job)
     cc_service *svc = job->app;
     cc_user admin;
     const char *engine = NULL, *description = NULL;
-    char err[CC_FIELDS_ERR_MAX], key[AUTH_TOKEN_HEX_LEN + 1];
+    char key[AUTH_TOKEN_HEX_LEN + 1];
     if (cc_access_admin(job, &admin) != 0)
         return;
-    if (cc_field_string(job->json, "engine", CC_FIELD_REQUIRED, CC_ENGINE_MAX, &engine, err, sizeof err) !=
-            0 ||
-        cc_field_string(job->json, "description", CC_FIELD_REQUIRED, CC_DESCRIPTION_MAX, &description, err,
-                        sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+    if (cc_field_string(job->json, "engine", CC_FIELD_REQUIRED, CC_ENGINE_MAX, &engine, &job->status) !=
+            STATUS_OK ||
+        cc_field_string(job->json, "description", CC_FIELD_REQUIRED, CC_DESCRIPTION_MAX, &description,
+                        &job->status) != STATUS_OK)
         return;
-    }
     if (cc_store_key_create(svc->store, engine, description, key, &job->status) != STATUS_OK)
         return;
     job->reply = json_pack("{s:s}", "key", key);

@@ -11,8 +11,6 @@
 #include "config/config.h"
 #include "util/log.h"
 
-#define ERR_MAX CC_FIELDS_ERR_MAX
-
 struct check {
     cc_service *svc;
     cc_health_rec *rec;
@@ -74,16 +72,15 @@ static void work_register(struct server_job *job)
 {
     cc_service *svc = job->app;
     const char *name = NULL, *host = NULL, *password = NULL;
-    char err[ERR_MAX];
     if (cc_access_scv(job) != 0)
         return;
-    if (cc_field_string(job->json, "name", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &name, err, sizeof err) != 0 ||
-        cc_field_string(job->json, "host", CC_FIELD_REQUIRED, CC_HOST_MAX, &host, err, sizeof err) != 0 ||
-        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_SECRET_MAX, &password, err,
-                        sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+    if (cc_field_string(job->json, "name", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &name, &job->status) !=
+            STATUS_OK ||
+        cc_field_string(job->json, "host", CC_FIELD_REQUIRED, CC_HOST_MAX, &host, &job->status) !=
+            STATUS_OK ||
+        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_SECRET_MAX, &password, &job->status) !=
+            STATUS_OK)
         return;
-    }
     if (!config_name_ok(name)) {
         status_fail(&job->status, STATUS_INVALID, "bad SCV name '%s': it must be " CONFIG_NAME_RULE, name);
         return;
@@ -106,14 +103,12 @@ static void work_shards(struct server_job *job)
 {
     cc_service *svc = job->app;
     const char *scv = NULL, *op = NULL;
-    char err[ERR_MAX];
     if (cc_access_scv(job) != 0)
         return;
-    if (cc_field_string(job->json, "scv", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &scv, err, sizeof err) != 0 ||
-        cc_field_string(job->json, "op", CC_FIELD_REQUIRED, 16, &op, err, sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+    if (cc_field_string(job->json, "scv", CC_FIELD_REQUIRED, CC_SCV_NAME_MAX, &scv, &job->status) !=
+            STATUS_OK ||
+        cc_field_string(job->json, "op", CC_FIELD_REQUIRED, 16, &op, &job->status) != STATUS_OK)
         return;
-    }
     int add = strcmp(op, "add") == 0;
     if (!add && strcmp(op, "remove") != 0) {
         status_fail(&job->status, STATUS_INVALID, "bad op '%s': use 'add' or 'remove'", op);
@@ -128,36 +123,34 @@ static void work_shards(struct server_job *job)
 
 #define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src))
 
-static int parse_fragment(const json_t *o, cc_stats_fragment *f, char *err, size_t errlen)
+static status_code parse_fragment(const json_t *o, cc_stats_fragment *f, struct status *st)
 {
     const char *id = NULL, *target = NULL, *stream = NULL, *engine = NULL, *user = "";
     long long frames = 0;
-    if (!json_is_object(o)) {
-        snprintf(err, errlen, "each fragment must be an object");
-        return -1;
-    }
-    if (cc_field_string(o, "id", CC_FIELD_REQUIRED, CC_ID_MAX, &id, err, errlen) != 0 ||
-        cc_field_string(o, "target_id", CC_FIELD_REQUIRED, CC_TARGET_ID_LEN, &target, err, errlen) != 0 ||
-        cc_field_string(o, "stream_id", CC_FIELD_REQUIRED, CC_ID_MAX, &stream, err, errlen) != 0 ||
-        cc_field_string(o, "engine", CC_FIELD_REQUIRED, CC_ENGINE_MAX, &engine, err, errlen) != 0 ||
-        cc_field_string(o, "user", CC_FIELD_ALLOW_EMPTY, CC_NAME_MAX, &user, err, errlen) != 0 ||
-        cc_field_number(o, "start_time", CC_FIELD_REQUIRED, &f->start_time, err, errlen) != 0 ||
-        cc_field_number(o, "end_time", CC_FIELD_REQUIRED, &f->end_time, err, errlen) != 0 ||
-        cc_field_int(o, "frames", CC_FIELD_REQUIRED, 0, &frames, err, errlen) != 0)
-        return -1;
+    if (!json_is_object(o))
+        return status_fail(st, STATUS_INVALID, "each fragment must be an object");
+    if (cc_field_string(o, "id", CC_FIELD_REQUIRED, CC_ID_MAX, &id, st) != STATUS_OK ||
+        cc_field_string(o, "target_id", CC_FIELD_REQUIRED, CC_TARGET_ID_LEN, &target, st) != STATUS_OK ||
+        cc_field_string(o, "stream_id", CC_FIELD_REQUIRED, CC_ID_MAX, &stream, st) != STATUS_OK ||
+        cc_field_string(o, "engine", CC_FIELD_REQUIRED, CC_ENGINE_MAX, &engine, st) != STATUS_OK ||
+        cc_field_string(o, "user", CC_FIELD_ALLOW_EMPTY, CC_NAME_MAX, &user, st) != STATUS_OK ||
+        cc_field_number(o, "start_time", CC_FIELD_REQUIRED, &f->start_time, st) != STATUS_OK ||
+        cc_field_number(o, "end_time", CC_FIELD_REQUIRED, &f->end_time, st) != STATUS_OK ||
+        cc_field_int(o, "frames", CC_FIELD_REQUIRED, 0, &frames, st) != STATUS_OK)
+        return STATUS_INVALID;
     COPY(f->id, id);
     COPY(f->target_id, target);
     COPY(f->stream_id, stream);
     COPY(f->engine, engine);
     COPY(f->user, user);
     f->frames = frames;
-    return 0;
+    return STATUS_OK;
 }
 
 static void work_stats(struct server_job *job)
 {
     cc_service *svc = job->app;
-    char err[ERR_MAX];
+    struct status field;
     size_t inserted = 0, i;
     json_t *item, *list = json_object_get(job->json, "fragments");
     if (cc_access_scv(job) != 0)
@@ -174,8 +167,8 @@ static void work_stats(struct server_job *job)
     }
     json_array_foreach(list, i, item)
     {
-        if (parse_fragment(item, &v[i], err, sizeof err) != 0) {
-            status_fail(&job->status, STATUS_INVALID, "fragment %zu: %s", i, err);
+        if (parse_fragment(item, &v[i], &field) != STATUS_OK) {
+            status_fail(&job->status, field.code, "fragment %zu: %s", i, field.msg);
             goto out;
         }
     }

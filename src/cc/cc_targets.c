@@ -8,8 +8,6 @@
 #include "cc/cc_peer.h"
 #include "util/log.h"
 
-#define ERR_MAX CC_FIELDS_ERR_MAX
-
 static json_t *string_array(char *const *v, size_t n)
 {
     json_t *a = json_array();
@@ -40,11 +38,8 @@ static void work_list(struct server_job *job)
 static int parse_stage(struct server_job *job, int *set, cc_stage *stage)
 {
     const char *name = NULL;
-    char err[ERR_MAX];
-    if (cc_field_string(job->json, "stage", CC_FIELD_OPTIONAL, 32, &name, err, sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+    if (cc_field_string(job->json, "stage", CC_FIELD_OPTIONAL, 32, &name, &job->status) != STATUS_OK)
         return -1;
-    }
     if (name == NULL)
         return 0;
     if (cc_stage_parse(name, stage) != 0) {
@@ -63,16 +58,14 @@ static void work_create(struct server_job *job)
     cc_target_new t = {.stage = CC_STAGE_PRIVATE, .weight = 1};
     const char **engines = NULL;
     int stage_set = 0;
-    char err[ERR_MAX], id[CC_TARGET_ID_LEN + 1];
+    char id[CC_TARGET_ID_LEN + 1];
     if (cc_access_manager(job, &user) != 0 || parse_stage(job, &stage_set, &t.stage) != 0)
         return;
     if (cc_field_strings(job->json, "engines", CC_FIELD_REQUIRED, CC_ENGINES_MAX, CC_ENGINE_MAX, &engines,
-                         &t.n_engines, err, sizeof err) != 0 ||
-        cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &t.options, err, sizeof err) != 0 ||
-        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &t.weight, err, sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+                         &t.n_engines, &job->status) != STATUS_OK ||
+        cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &t.options, &job->status) != STATUS_OK ||
+        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &t.weight, &job->status) != STATUS_OK)
         goto out;
-    }
     if (t.weight < 0) {
         status_fail(&job->status, STATUS_INVALID, "field 'weight' must be >= 0");
         goto out;
@@ -119,16 +112,13 @@ static int owned_target(struct server_job *job, cc_target *t)
 
 static int parse_update(struct server_job *job, cc_target_update *u, const char ***engines)
 {
-    char err[ERR_MAX];
     if (parse_stage(job, &u->set_stage, &u->stage) != 0)
         return -1;
     if (cc_field_strings(job->json, "engines", CC_FIELD_OPTIONAL, CC_ENGINES_MAX, CC_ENGINE_MAX, engines,
-                         &u->n_engines, err, sizeof err) != 0 ||
-        cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &u->options, err, sizeof err) != 0 ||
-        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &u->weight, err, sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+                         &u->n_engines, &job->status) != STATUS_OK ||
+        cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &u->options, &job->status) != STATUS_OK ||
+        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &u->weight, &job->status) != STATUS_OK)
         return -1;
-    }
     u->set_engines = *engines != NULL;
     u->engines = *engines;
     u->set_weight =

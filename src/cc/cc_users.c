@@ -6,8 +6,6 @@
 #include "cc/cc_fields.h"
 #include "cc/cc_access.h"
 
-#define ERR_MAX CC_FIELDS_ERR_MAX
-
 static void reply_token(struct server_job *job, const char *token)
 {
     job->reply = json_pack("{s:s}", "token", token);
@@ -43,17 +41,16 @@ static void work_create_manager(struct server_job *job)
     const char *email = NULL, *password = NULL, *role_name = NULL;
     double weight = 1;
     cc_role role;
-    char err[ERR_MAX], token[AUTH_TOKEN_HEX_LEN + 1];
+    char token[AUTH_TOKEN_HEX_LEN + 1];
     if (may_create_manager(job) != 0)
         return;
-    if (cc_field_string(job->json, "email", CC_FIELD_REQUIRED, CC_NAME_MAX, &email, err, sizeof err) != 0 ||
-        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
-                        sizeof err) != 0 ||
-        cc_field_string(job->json, "role", CC_FIELD_REQUIRED, 32, &role_name, err, sizeof err) != 0 ||
-        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &weight, err, sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+    if (cc_field_string(job->json, "email", CC_FIELD_REQUIRED, CC_NAME_MAX, &email, &job->status) !=
+            STATUS_OK ||
+        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password,
+                        &job->status) != STATUS_OK ||
+        cc_field_string(job->json, "role", CC_FIELD_REQUIRED, 32, &role_name, &job->status) != STATUS_OK ||
+        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &weight, &job->status) != STATUS_OK)
         return;
-    }
     if (cc_role_parse(role_name, &role) != 0 || role == CC_ROLE_DONOR) {
         status_fail(&job->status, STATUS_INVALID, "unknown role '%s': use 'admin' or 'manager'", role_name);
         return;
@@ -69,13 +66,11 @@ static void authenticate(struct server_job *job, int donors)
     cc_service *svc = job->app;
     const char *key = donors ? "username" : "email";
     const char *name = NULL, *password = NULL;
-    char err[ERR_MAX], token[AUTH_TOKEN_HEX_LEN + 1];
-    if (cc_field_string(job->json, key, CC_FIELD_REQUIRED, CC_NAME_MAX, &name, err, sizeof err) != 0 ||
-        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
-                        sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+    char token[AUTH_TOKEN_HEX_LEN + 1];
+    if (cc_field_string(job->json, key, CC_FIELD_REQUIRED, CC_NAME_MAX, &name, &job->status) != STATUS_OK ||
+        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password,
+                        &job->status) != STATUS_OK)
         return;
-    }
     status_code rc = cc_store_authenticate(svc->store, donors, name, password, token, &job->status);
     if (rc == STATUS_DENIED || rc == STATUS_NOT_FOUND) {
         status_fail(&job->status, STATUS_DENIED, "wrong %s or password", key);
@@ -100,15 +95,14 @@ static void work_create_donor(struct server_job *job)
 {
     cc_service *svc = job->app;
     const char *username = NULL, *password = NULL, *email = NULL;
-    char err[ERR_MAX], token[AUTH_TOKEN_HEX_LEN + 1];
-    if (cc_field_string(job->json, "username", CC_FIELD_REQUIRED, CC_NAME_MAX, &username, err, sizeof err) !=
-            0 ||
-        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password, err,
-                        sizeof err) != 0 ||
-        cc_field_string(job->json, "email", CC_FIELD_REQUIRED, CC_NAME_MAX, &email, err, sizeof err) != 0) {
-        status_fail(&job->status, STATUS_INVALID, "%s", err);
+    char token[AUTH_TOKEN_HEX_LEN + 1];
+    if (cc_field_string(job->json, "username", CC_FIELD_REQUIRED, CC_NAME_MAX, &username, &job->status) !=
+            STATUS_OK ||
+        cc_field_string(job->json, "password", CC_FIELD_REQUIRED, AUTH_PASSWORD_MAX, &password,
+                        &job->status) != STATUS_OK ||
+        cc_field_string(job->json, "email", CC_FIELD_REQUIRED, CC_NAME_MAX, &email, &job->status) !=
+            STATUS_OK)
         return;
-    }
     if (cc_store_create_donor(svc->store, username, email, password, token, &job->status) == STATUS_OK)
         reply_token(job, token);
 }

@@ -158,7 +158,7 @@ static void test_health(void **state)
 static void test_fields(void **state)
 {
     (void)state;
-    char err[CC_FIELDS_ERR_MAX];
+    struct status st;
     const char *s = "untouched";
     double d = 7;
     long long n = 0;
@@ -167,38 +167,38 @@ static void test_fields(void **state)
     json_t *o = json_loads("{\"s\":\"abc\",\"e\":\"\",\"n\":1.5,\"i\":3,\"neg\":-1,\"x\":null,"
                            "\"l\":[\"a\",\"b\"],\"bad\":[\"a\",2],\"obj\":{}}",
                            0, NULL);
-    assert_int_equal(cc_field_string(o, "s", CC_FIELD_REQUIRED, 3, &s, err, sizeof err), 0);
+    assert_int_equal(cc_field_string(o, "s", CC_FIELD_REQUIRED, 3, &s, &st), STATUS_OK);
     assert_string_equal(s, "abc");
-    assert_int_equal(cc_field_string(o, "s", CC_FIELD_REQUIRED, 2, &s, err, sizeof err), -1);
-    assert_non_null(strstr(err, "'s'"));
-    assert_int_equal(cc_field_string(o, "e", CC_FIELD_REQUIRED, 9, &s, err, sizeof err), -1);
-    assert_int_equal(
-        cc_field_string(o, "e", CC_FIELD_REQUIRED | CC_FIELD_ALLOW_EMPTY, 9, &s, err, sizeof err), 0);
-    assert_int_equal(cc_field_string(o, "n", CC_FIELD_OPTIONAL, 9, &s, err, sizeof err), -1);
-    assert_int_equal(cc_field_string(o, "missing", CC_FIELD_REQUIRED, 9, &s, err, sizeof err), -1);
+    assert_int_equal(cc_field_string(o, "s", CC_FIELD_REQUIRED, 2, &s, &st), STATUS_INVALID);
+    assert_non_null(strstr(st.msg, "'s'"));
+    assert_int_equal(cc_field_string(o, "e", CC_FIELD_REQUIRED, 9, &s, &st), STATUS_INVALID);
+    assert_int_equal(cc_field_string(o, "e", CC_FIELD_REQUIRED | CC_FIELD_ALLOW_EMPTY, 9, &s, &st),
+                     STATUS_OK);
+    assert_int_equal(cc_field_string(o, "n", CC_FIELD_OPTIONAL, 9, &s, &st), STATUS_INVALID);
+    assert_int_equal(cc_field_string(o, "missing", CC_FIELD_REQUIRED, 9, &s, &st), STATUS_INVALID);
     s = "untouched";
-    assert_int_equal(cc_field_string(o, "x", CC_FIELD_OPTIONAL, 9, &s, err, sizeof err), 0);
+    assert_int_equal(cc_field_string(o, "x", CC_FIELD_OPTIONAL, 9, &s, &st), STATUS_OK);
     assert_string_equal(s, "untouched");
-    assert_int_equal(cc_field_number(o, "n", CC_FIELD_REQUIRED, &d, err, sizeof err), 0);
+    assert_int_equal(cc_field_number(o, "n", CC_FIELD_REQUIRED, &d, &st), STATUS_OK);
     assert_true(d == 1.5);
-    assert_int_equal(cc_field_number(o, "s", CC_FIELD_REQUIRED, &d, err, sizeof err), -1);
-    assert_int_equal(cc_field_int(o, "i", CC_FIELD_REQUIRED, 0, &n, err, sizeof err), 0);
+    assert_int_equal(cc_field_number(o, "s", CC_FIELD_REQUIRED, &d, &st), STATUS_INVALID);
+    assert_int_equal(cc_field_int(o, "i", CC_FIELD_REQUIRED, 0, &n, &st), STATUS_OK);
     assert_int_equal(n, 3);
-    assert_int_equal(cc_field_int(o, "neg", CC_FIELD_REQUIRED, 0, &n, err, sizeof err), -1);
-    assert_int_equal(cc_field_int(o, "n", CC_FIELD_REQUIRED, 0, &n, err, sizeof err), -1);
-    assert_int_equal(cc_field_strings(o, "l", CC_FIELD_REQUIRED, 5, 5, &list, &count, err, sizeof err), 0);
+    assert_int_equal(cc_field_int(o, "neg", CC_FIELD_REQUIRED, 0, &n, &st), STATUS_INVALID);
+    assert_int_equal(cc_field_int(o, "n", CC_FIELD_REQUIRED, 0, &n, &st), STATUS_INVALID);
+    assert_int_equal(cc_field_strings(o, "l", CC_FIELD_REQUIRED, 5, 5, &list, &count, &st), STATUS_OK);
     assert_int_equal(count, 2);
     assert_string_equal(list[1], "b");
     free(list);
     list = NULL;
-    assert_int_equal(cc_field_strings(o, "l", CC_FIELD_REQUIRED, 1, 5, &list, &count, err, sizeof err), -1);
-    assert_int_equal(cc_field_strings(o, "bad", CC_FIELD_REQUIRED, 5, 5, &list, &count, err, sizeof err), -1);
-    assert_int_equal(cc_field_strings(o, "obj", CC_FIELD_REQUIRED, 5, 5, &list, &count, err, sizeof err), -1);
+    assert_int_equal(cc_field_strings(o, "l", CC_FIELD_REQUIRED, 1, 5, &list, &count, &st), STATUS_INVALID);
+    assert_int_equal(cc_field_strings(o, "bad", CC_FIELD_REQUIRED, 5, 5, &list, &count, &st), STATUS_INVALID);
+    assert_int_equal(cc_field_strings(o, "obj", CC_FIELD_REQUIRED, 5, 5, &list, &count, &st), STATUS_INVALID);
     assert_null(list);
     const json_t *obj = NULL;
-    assert_int_equal(cc_field_object(o, "obj", CC_FIELD_REQUIRED, &obj, err, sizeof err), 0);
+    assert_int_equal(cc_field_object(o, "obj", CC_FIELD_REQUIRED, &obj, &st), STATUS_OK);
     assert_non_null(obj);
-    assert_int_equal(cc_field_object(o, "l", CC_FIELD_REQUIRED, &obj, err, sizeof err), -1);
+    assert_int_equal(cc_field_object(o, "l", CC_FIELD_REQUIRED, &obj, &st), STATUS_INVALID);
     json_decref(o);
 }
 
