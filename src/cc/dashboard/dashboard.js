@@ -1,9 +1,9 @@
 /* Siegetank dashboard: renders the CC's /status/* JSON (cc_dashboard.h).
  *
  * A page is an entry of PAGES: a path pattern and a function that fetches
- * its data and fills <main>; add one (and its route on the CC) to extend the
- * dashboard. Text goes in with textContent only, never as HTML. Every shown
- * figure carries data-k="<section>.<id>.<field>" naming where it came from
+ * its data and fills <main>; add one (and its route on the CC, and a link in
+ * NAV for a top-level page) to extend the dashboard. Text goes in with
+ * textContent only, never as HTML. Every shown figure carries data-k="<section>.<id>.<field>" naming where it came from
  * in the JSON, so a test can compare the page with the API. A manager's
  * token lives in sessionStorage and travels in the Authorization header,
  * never in a URL. */
@@ -222,6 +222,16 @@
     });
   }
 
+  /* The header's links, one per top-level page. */
+  var NAV = [["Overview", "/dashboard"]];
+
+  function showNav() {
+    var nav = document.getElementById("nav");
+    nav.replaceChildren.apply(nav, NAV.map(function (n) {
+      return el("a", { href: n[1], class: location.pathname === n[1] ? "current" : "" }, [n[0]]);
+    }));
+  }
+
   var PAGES = [
     { path: /^\/dashboard\/targets\/([^/]+)$/, render: function (main, m) { return target(main, decodeURIComponent(m[1])); } },
     { path: /^\/dashboard\/?$/, render: overview },
@@ -288,6 +298,7 @@
     refresh();
   });
 
+  showNav();
   refresh();
   setInterval(refresh, REFRESH_MS);
 })();
