@@ -1,5 +1,6 @@
 #include "scv/scv_db.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +9,20 @@
 
 struct scv_db {
     sqldb *db;
+    /* Rows of stats_outbox: counted at open, then moved by what each
+     * committed transaction added or removed, so reading it costs no query
+     * (the additions commute, so a reader may only see a moment's lag). */
+    atomic_long outbox_rows;
 };
+
+/* Passes rc through; when the transaction committed, the outbox gained
+ * delta rows (negative: lost). */
+static status_code outbox_moved(scv_db *db, status_code rc, long delta)
+{
+    if (rc == STATUS_OK)
+        atomic_fetch_add(&db->outbox_rows, delta);
+    return rc;
+}
 
 static const char *const schema_sql = "CREATE TABLE IF NOT EXISTS streams ("
                                       " id TEXT PRIMARY KEY,"
@@ -33,6 +47,16 @@ static const char *const schema_sql = "CREATE TABLE IF NOT EXISTS streams ("
 
 static const sqldb_schema_step schema_steps[] = {{NULL, schema_sql}};
 
+static status_code count_outbox(scv_db *db)
+{
+    sqlite3_stmt *st = sqldb_prepare(db->db, "SELECT COUNT(*) FROM stats_outbox", NULL);
+    status_code rc = st ? sqldb_row(db->db, st, "counting the stats outbox") : STATUS_IO;
+    if (rc == STATUS_OK)
+        atomic_store(&db->outbox_rows, sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 scv_db *scv_db_open(const char *path)
 {
     struct status st;
@@ -44,6 +68,10 @@ scv_db *scv_db_open(const char *path)
     db->db = sqldb_open(path, "scv database", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", &st);
     if (!db->db || sqldb_migrate(db->db, schema_steps, 1, &st) != STATUS_OK) {
         log_error("scv database: %s", st.msg);
+        scv_db_close(db);
+        return NULL;
+    }
+    if (count_outbox(db) != STATUS_OK) {
         scv_db_close(db);
         return NULL;
     }
@@ -187,10 +215,11 @@ status_code scv_db_outbox_add(scv_db *db, const char *id, const char *json_text,
     status_code rc = sqldb_run(db->db, "adding a stats fragment",
                                "INSERT OR IGNORE INTO stats_outbox (id, body, created) VALUES (?1, ?2, ?3)",
                                "ttd", id, json_text, created);
+    long added = rc == STATUS_OK ? sqlite3_changes(db->db->conn) : 0; /* 0: the id was there */
     if (rc == STATUS_OK)
         rc = sqldb_run(db->db, "closing an open stats fragment", "DELETE FROM open_fragments WHERE id = ?1",
                        "t", id);
-    return end(db, rc);
+    return outbox_moved(db, end(db, rc), added);
 }
 
 status_code scv_db_commit_intent(scv_db *db, const char *stream_id, int64_t partition,
@@ -277,7 +306,7 @@ status_code scv_db_open_fragments_close(scv_db *db, double created, int64_t *mov
         *moved = sqlite3_changes(db->db->conn);
         rc = sqldb_exec(db->db, "DELETE FROM open_fragments");
     }
-    rc = end(db, rc);
+    rc = outbox_moved(db, end(db, rc), (long)*moved);
     if (rc != STATUS_OK)
         *moved = 0;
     return rc;
@@ -318,8 +347,30 @@ status_code scv_db_outbox_delete(scv_db *db, const char *const *ids, size_t n)
         return STATUS_IO;
     sqlite3_stmt *st = sqldb_prepare(db->db, "DELETE FROM stats_outbox WHERE id = ?1", NULL);
     status_code rc = st ? STATUS_OK : STATUS_IO;
-    for (size_t i = 0; rc == STATUS_OK && i < n; i++)
+    long deleted = 0;
+    for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
         rc = run_keyed(db, st, ids[i], "deleting a stats fragment");
+        deleted += sqlite3_changes(db->db->conn);
+    }
     sqlite3_finalize(st);
-    return end(db, rc);
+    return outbox_moved(db, end(db, rc), -deleted);
+}
+
+size_t scv_db_outbox_count(scv_db *db)
+{
+    long n = atomic_load(&db->outbox_rows);
+    return n > 0 ? (size_t)n : 0;
+}
+
+status_code scv_db_outbox_oldest(scv_db *db, double *created)
+{
+    *created = 0;
+    sqldb_lock(db->db);
+    sqlite3_stmt *st = sqldb_prepare(db->db, "SELECT created FROM stats_outbox ORDER BY seq LIMIT 1", NULL);
+    status_code rc = st ? sqldb_row(db->db, st, "reading the oldest stats fragment") : STATUS_IO;
+    if (rc == STATUS_OK)
+        *created = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqldb_unlock(db->db);
+    return rc == STATUS_NOT_FOUND ? STATUS_OK : rc;
 }

@@ -57,7 +57,7 @@ status_code scv_db_stream_set_state(scv_db *db, const char *id, scv_stream_statu
 status_code scv_db_stream_foreach(scv_db *db, scv_stream_fn fn, void *ctx);
 /* Drops and frame fixes applied in a single transaction. */
 status_code scv_db_reconcile(scv_db *db, const char *const *drop, size_t ndrop, const scv_db_frames_fix *fix,
-                     size_t nfix);
+                             size_t nfix);
 
 /* Adding an id already present is a no-op, so retries are safe. The open
  * fragment of the same id, if any, is removed in the same transaction. */
@@ -74,16 +74,21 @@ status_code scv_db_outbox_add(scv_db *db, const char *id, const char *json_text,
  * so a crash on either side of the rename credits the commit exactly when
  * it happened. *applied = intents that were applied. */
 typedef int (*scv_db_partition_fn)(const char *stream_id, int64_t partition, void *ctx);
-status_code scv_db_commit_intent(scv_db *db, const char *stream_id, int64_t partition, const char *fragment_id,
-                         const char *json_text);
+status_code scv_db_commit_intent(scv_db *db, const char *stream_id, int64_t partition,
+                                 const char *fragment_id, const char *json_text);
 status_code scv_db_commit_done(scv_db *db, const char *stream_id, int64_t frames, const char *fragment_id,
-                       const char *json_text);
-status_code scv_db_commit_intents_resolve(scv_db *db, scv_db_partition_fn exists, void *ctx, int64_t *applied);
+                               const char *json_text);
+status_code scv_db_commit_intents_resolve(scv_db *db, scv_db_partition_fn exists, void *ctx,
+                                          int64_t *applied);
 /* Moves every open fragment into the outbox (at start-up, when no
  * activation can be running); *moved = how many. */
 status_code scv_db_open_fragments_close(scv_db *db, double created, int64_t *moved);
 /* *out = new JSON array of up to max fragment objects, oldest first. */
 status_code scv_db_outbox_list(scv_db *db, size_t max, json_t **out);
 status_code scv_db_outbox_delete(scv_db *db, const char *const *ids, size_t n);
+/* Fragments in the outbox, without a query (a count kept as rows come and
+ * go); the creation time of the oldest (seq order), 0 when it is empty. */
+size_t scv_db_outbox_count(scv_db *db);
+status_code scv_db_outbox_oldest(scv_db *db, double *created);
 
 #endif

@@ -499,3 +499,8 @@ status_code scv_streams_outbox_delete(scv_streams *s, const char *const *ids, si
 {
     return stream_store_outbox_delete(s->store, ids, n, st);
 }
+
+status_code scv_streams_outbox_stats(scv_streams *s, size_t *n, double *oldest, struct status *st)
+{
+    return stream_store_outbox_stats(s->store, n, oldest, st);
+}

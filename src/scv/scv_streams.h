@@ -118,8 +118,9 @@ status_code scv_streams_core_stop(scv_streams *s, const char *token, const char 
 
 /* Ends every activation whose token expired; returns how many. */
 size_t scv_streams_expire(scv_streams *s);
-/* The stats outbox (see stream_store_outbox_list and _delete). */
+/* The stats outbox (see stream_store_outbox_list, _delete and _stats). */
 status_code scv_streams_outbox_list(scv_streams *s, size_t max, json_t **out, struct status *st);
 status_code scv_streams_outbox_delete(scv_streams *s, const char *const *ids, size_t n, struct status *st);
+status_code scv_streams_outbox_stats(scv_streams *s, size_t *n, double *oldest, struct status *st);
 
 #endif

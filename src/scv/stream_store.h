@@ -146,5 +146,8 @@ status_code stream_store_upload(stream_store *s, const char *id, const char *pat
 status_code stream_store_outbox_add(stream_store *s, const json_t *fragment, struct status *st);
 status_code stream_store_outbox_list(stream_store *s, size_t max, json_t **out, struct status *st);
 status_code stream_store_outbox_delete(stream_store *s, const char *const *ids, size_t n, struct status *st);
+/* Fragments waiting (a count kept as they come and go, no query) and the
+ * creation time (Unix) of the oldest, 0 when none (one indexed lookup). */
+status_code stream_store_outbox_stats(stream_store *s, size_t *n, double *oldest, struct status *st);
 
 #endif

@@ -55,3 +55,11 @@ status_code stream_store_outbox_delete(stream_store *s, const char *const *ids, 
         return ss_fail(st, STATUS_IO, "cannot delete shipped stats fragments from scv.db");
     return STATUS_OK;
 }
+
+status_code stream_store_outbox_stats(stream_store *s, size_t *n, double *oldest, struct status *st)
+{
+    if (scv_db_outbox_oldest(s->db, oldest) != STATUS_OK)
+        return ss_fail(st, STATUS_IO, "cannot read the stats outbox from scv.db");
+    *n = scv_db_outbox_count(s->db);
+    return STATUS_OK;
+}

@@ -116,6 +116,13 @@ static void test_counters_move_with_the_work(void **state)
         metrics_page_value(
             scv1, "siegetank_http_requests_total{method=\"PUT\",route=\"/core/checkpoint\",code=\"200\"}") >=
         1);
+    /* Every committed frame, its bytes (XTC frames of the toy engine are
+     * over 100 bytes each) and each commit's time. */
+    assert_true(metrics_page_value(scv1, "siegetank_scv_frames_committed_total") == committed);
+    assert_true(metrics_page_value(scv1, "siegetank_scv_bytes_committed_total") > 100 * committed);
+    assert_true(metrics_page_value(scv1, "siegetank_scv_checkpoint_duration_seconds_count") >= committed / 5);
+    assert_true(metrics_page_value(scv1, "siegetank_scv_store_errors_total") == 0);
+    assert_true(metrics_page_value(scv1, "siegetank_scv_outbox_fragments") >= 0);
     assert_true(
         metrics_page_value(
             scv1, "siegetank_http_request_duration_seconds_count{method=\"PUT\",route=\"/core/frame\"}") >=

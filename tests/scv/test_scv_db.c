@@ -129,6 +129,11 @@ static void test_outbox(void **state)
     assert_int_equal(scv_db_outbox_add(f->db, "f2", "{\"id\":\"f2\",\"frames\":2}", 2), 0);
     assert_int_equal(scv_db_outbox_add(f->db, "f1", "{\"id\":\"f1\",\"frames\":99}", 3), 0);
     assert_int_equal(scv_db_outbox_add(f->db, "f3", "{\"id\":\"f3\",\"frames\":3}", 4), 0);
+    /* The count /metrics shows: a repeated id is not a new row. */
+    double oldest = -1;
+    assert_int_equal(scv_db_outbox_count(f->db), 3);
+    assert_int_equal(scv_db_outbox_oldest(f->db, &oldest), 0);
+    assert_true(oldest == 1);
     json_t *list = NULL;
     assert_int_equal(scv_db_outbox_list(f->db, 2, &list), 0);
     assert_int_equal(json_array_size(list), 2);
@@ -142,6 +147,18 @@ static void test_outbox(void **state)
     assert_int_equal(json_array_size(list), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), "f3");
     json_decref(list);
+    assert_int_equal(scv_db_outbox_count(f->db), 1);
+    assert_int_equal(scv_db_outbox_oldest(f->db, &oldest), 0);
+    assert_true(oldest == 4);
+    /* Counted again from the table at the next open. */
+    scv_db_close(f->db);
+    f->db = scv_db_open(f->path);
+    assert_non_null(f->db);
+    assert_int_equal(scv_db_outbox_count(f->db), 1);
+    assert_int_equal(scv_db_outbox_delete(f->db, (const char *[]){"f3"}, 1), 0);
+    assert_int_equal(scv_db_outbox_count(f->db), 0);
+    assert_int_equal(scv_db_outbox_oldest(f->db, &oldest), 0);
+    assert_true(oldest == 0);
 }
 
 /* Partition "present" of stream "s1" exists; nothing else does. */
@@ -193,6 +210,7 @@ static void test_commit_intents(void **state)
     assert_int_equal(applied, 1);
     assert_int_equal(scv_db_open_fragments_close(f->db, 9, &moved), 0);
     assert_int_equal(moved, 2);
+    assert_int_equal(scv_db_outbox_count(f->db), 2);
     assert_int_equal(outbox_frames(f->db, "a"), 10);
     assert_int_equal(outbox_frames(f->db, "b"), 3);
     /* Settled once: a second start finds nothing left. */

@@ -23,6 +23,7 @@
 #include "client/client.h"
 #include "cluster.h"
 #include "harness.h"
+#include "metrics_page.h"
 #include "stats_peek.h"
 
 #define NTARGETS 3
@@ -204,6 +205,11 @@ static void cc_outage(struct stats_test *t, int sig)
     assert_int_equal(outbox_size(t), t->nexpected - before);
     sleep(3); /* at least one failed shipping attempt (retries every 2 s) */
     assert_int_equal(outbox_size(t), t->nexpected - before);
+    /* The SCV's /metrics shows the backlog (its ticker counts every second). */
+    char *page = metrics_page_get(scv(t)->url);
+    assert_true(metrics_page_value(page, "siegetank_scv_outbox_fragments") == t->nexpected - before);
+    assert_true(metrics_page_value(page, "siegetank_scv_outbox_oldest_age_seconds") > 0);
+    free(page);
     assert_int_equal(cluster_start(&t->c, &t->c.cc), 0);
     wait_drained(t);
     check_cc_stats(t);
