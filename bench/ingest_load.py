@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Load generator for bench/ingest.sh: one thread per core token, each
-sending FRAMES frames (PUT /core/frame, a FRAME_KB binary file base64 in
+sending FRAMES frames (PUT /core/frame, a FRAME_KB XTC frame base64 in
 JSON with Content-MD5) then a checkpoint (PUT /core/checkpoint), over one
 keep-alive connection, until SECONDS pass. Consecutive frame bodies differ,
 so none is taken for a retry. Prints JSON: committed payload bytes, wire
@@ -9,7 +9,21 @@ bytes, seconds, checkpoints, and heartbeat latencies when asked.
 usage: ingest_load.py URL TOKENS_FILE SECONDS FRAME_KB FRAMES [HB_TOKENS]
 With HB_TOKENS > 0, that many of the tokens are kept for one extra thread
 that only sends heartbeats and records their latencies (p50/p99/max)."""
-import base64, hashlib, http.client, json, os, sys, threading, time, urllib.parse
+import base64, hashlib, http.client, json, os, struct, sys, threading, time, urllib.parse
+
+XTC_COMPRESSED_HEADER = 92
+
+
+def xtc_frame(size):
+    """One XTC frame of size bytes (a multiple of 4, over 92) in the
+    compressed form: a valid header (the SCV counts frames by their headers,
+    PROTOCOL.md "Donors and credit") and random bytes for the coordinates,
+    which the SCV stores without decoding."""
+    count = size - XTC_COMPRESSED_HEADER
+    natoms = count * 4  # 2 bits an atom is the least a frame may claim
+    head = struct.pack(">iiif9fi", 1995, natoms, 0, 0.0, 5, 0, 0, 0, 5, 0, 0, 0, 5, natoms)
+    head += struct.pack(">f3i3iii", 1000.0, 0, 0, 0, 1000, 1000, 1000, 9, count)
+    return head + os.urandom(count)
 
 
 def body(files):
@@ -29,7 +43,7 @@ def put(conn, path, token, payload, md5):
 def core(url, token, deadline, frame_kb, frames, out):
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port)
-    raw = [os.urandom(frame_kb * 1024) for _ in range(2)]
+    raw = [xtc_frame(frame_kb * 1024) for _ in range(2)]
     bodies = [body({"frames.xtc.b64": base64.b64encode(r).decode()}) for r in raw]
     ckpt = body({"state.json": '{"step": 1}'})
     committed = wire = checkpoints = i = 0
