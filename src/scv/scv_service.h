@@ -4,8 +4,8 @@
  * create opens the streams (scv_streams: the store, reconciled with the
  * folders, and the index of every stream, inactive), loads or makes the
  * secret and tunes the process's allocator for large bodies
- * (SCV_MMAP_THRESHOLD); attach
- * registers the routes and three one-second tickers (core token expiry,
+ * (SCV_MMAP_THRESHOLD); attach registers the routes (scv_handlers.h), the
+ * SCV's metrics and three one-second tickers (core token expiry,
  * registration with the CC every SCV_REGISTER_SECONDS or SCV_RETRY_SECONDS
  * after a failure, stats outbox shipping); destroy releases everything after
  * the server has stopped.
