@@ -14,6 +14,9 @@
 struct cc_survey {
     pthread_mutex_t lock;
     json_t *snap; /* frozen; replaced whole */
+    /* the ticker's thread only */
+    double next_start; /* monotonic s: no round before this */
+    double last_full;  /* monotonic s of the last full round; 0: none yet */
 };
 
 /* One round in progress. */
@@ -22,6 +25,7 @@ struct round {
     struct client_pool *peers;
     json_t *prev; /* the last published snapshot */
     json_t *scvs, *targets;
+    int full; /* list every target's streams and ask after each one */
 };
 
 static json_t *empty_snapshot(void)
@@ -126,34 +130,88 @@ static json_int_t count_active(struct round *r, const json_t *active)
     return total;
 }
 
-/* The target's streams on this SCV with their info; returns how many. */
-static json_int_t survey_target(struct round *r, const cc_scv *scv, cc_health_rec *health, const cc_target *t,
-                                int *reached)
+/* Asks the SCV after stream id and keeps its info in the round (or drops
+ * the stream when the SCV no longer has it). */
+static void refresh_stream(struct round *r, const cc_scv *scv, cc_health_rec *health, json_t *mine,
+                           const char *id, int *reached)
 {
     char path[PATH_MAX_LEN];
-    snprintf(path, sizeof path, "/targets/streams/%s", t->id);
-    json_t *list = peer_get(r, scv, health, path, reached);
-    json_t *streams = json_object_get(list, "streams"), *id;
-    json_t *mine = json_object_get(target_entry(r, t->id), "streams");
-    json_int_t n = 0;
-    size_t i;
-    json_array_foreach(streams, i, id)
-    {
-        if (!*reached || !json_is_string(id) || !id_ok(json_string_value(id)))
-            continue;
-        snprintf(path, sizeof path, "/streams/info/%s", json_string_value(id));
-        json_t *info = peer_get(r, scv, health, path, reached);
-        if (info == NULL)
-            continue;
-        json_object_set_new(mine, json_string_value(id),
-                            json_pack("{s:O?, s:O?, s:O?, s:O?}", "frames", json_object_get(info, "frames"),
-                                      "status", json_object_get(info, "status"), "error_count",
-                                      json_object_get(info, "error_count"), "active",
-                                      json_object_get(info, "active")));
-        json_decref(info);
-        n++;
+    if (!*reached || !id_ok(id))
+        return;
+    snprintf(path, sizeof path, "/streams/info/%s", id);
+    json_t *info = peer_get(r, scv, health, path, reached);
+    if (info == NULL) {
+        if (*reached)
+            json_object_del(mine, id); /* deleted since it was listed */
+        return;
     }
-    json_decref(list);
+    json_object_set_new(mine, id,
+                        json_pack("{s:O?, s:O?, s:O?, s:O?}", "frames", json_object_get(info, "frames"),
+                                  "status", json_object_get(info, "status"), "error_count",
+                                  json_object_get(info, "error_count"), "active",
+                                  json_object_get(info, "active")));
+    json_decref(info);
+}
+
+/* Whether stream id lives on the SCV named scv ("<uuid>:<scv>"). */
+static int on_scv(const char *id, const char *scv)
+{
+    const char *colon = strchr(id, ':');
+    return colon != NULL && strcmp(colon + 1, scv) == 0;
+}
+
+/* The last round's streams of target id on the SCV named scv into mine;
+ * returns how many. */
+static size_t keep_last(const struct round *r, const char *id, const char *scv, json_t *mine)
+{
+    const char *stream_id;
+    json_t *info;
+    size_t n = 0;
+    json_object_foreach(json_object_get(json_object_get(json_object_get(r->prev, "targets"), id), "streams"),
+                        stream_id, info)
+    {
+        if (on_scv(stream_id, scv)) {
+            json_object_set(mine, stream_id, info);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The target's streams on this SCV with their info. A full round lists
+ * them and asks after each; a quick one keeps the last round's and asks
+ * only after those a core holds now (active_here, from /active_streams) or
+ * held then, since only they gain frames (a target new here is listed).
+ * Returns how many streams the target has here. */
+static json_int_t survey_target(struct round *r, const cc_scv *scv, cc_health_rec *health, const cc_target *t,
+                                const json_t *active_here, int full, int *reached)
+{
+    char path[PATH_MAX_LEN];
+    json_t *mine = json_object_get(target_entry(r, t->id), "streams"), *id, *info;
+    const char *sid;
+    size_t i;
+    if (!full && keep_last(r, t->id, scv->name, mine) > 0) {
+        json_t *ask = json_object();
+        json_object_foreach(mine, sid, info)
+        {
+            if (on_scv(sid, scv->name) && json_is_true(json_object_get(info, "active")))
+                json_object_set_new(ask, sid, json_true());
+        }
+        json_object_foreach((json_t *)active_here, sid, info) json_object_set_new(ask, sid, json_true());
+        json_object_foreach(ask, sid, info) refresh_stream(r, scv, health, mine, sid, reached);
+        json_decref(ask);
+    } else {
+        snprintf(path, sizeof path, "/targets/streams/%s", t->id);
+        json_t *list = peer_get(r, scv, health, path, reached);
+        json_array_foreach(json_object_get(list, "streams"), i, id)
+        {
+            if (json_is_string(id))
+                refresh_stream(r, scv, health, mine, json_string_value(id), reached);
+        }
+        json_decref(list);
+    }
+    json_int_t n = 0;
+    json_object_foreach(mine, sid, info) n += on_scv(sid, scv->name);
     return n;
 }
 
@@ -165,28 +223,16 @@ static int has_shard(const cc_target *t, const char *scv)
     return 0;
 }
 
-/* Whether stream id lives on the SCV named scv ("<uuid>:<scv>"). */
-static int on_scv(const char *id, const char *scv)
-{
-    const char *colon = strchr(id, ':');
-    return colon != NULL && strcmp(colon + 1, scv) == 0;
-}
-
 /* An SCV that did not answer: what the last round saw of it stays. */
 static void carry(struct round *r, const cc_scv *scv, int online)
 {
     const json_t *old = json_object_get(json_object_get(r->prev, "scvs"), scv->name);
-    const char *target_id, *stream_id;
-    json_t *t, *info;
+    const char *target_id;
+    json_t *t;
     json_object_foreach(json_object_get(r->prev, "targets"), target_id, t)
     {
-        if (cc_view_target(r->view, target_id) == NULL)
-            continue;
-        json_object_foreach(json_object_get(t, "streams"), stream_id, info)
-        {
-            if (on_scv(stream_id, scv->name))
-                json_object_set(json_object_get(target_entry(r, target_id), "streams"), stream_id, info);
-        }
+        if (cc_view_target(r->view, target_id) != NULL)
+            keep_last(r, target_id, scv->name, json_object_get(target_entry(r, target_id), "streams"));
     }
     json_object_set_new(r->scvs, scv->name,
                         json_pack("{s:b, s:b, s:I, s:i}", "online", online, "reachable", 0, "streams",
@@ -200,12 +246,15 @@ static void survey_scv(struct round *r, const cc_scv *scv, cc_health_rec *health
         carry(r, scv, 0);
         return;
     }
+    /* An SCV back from being unreachable is listed afresh. */
+    const json_t *last = json_object_get(json_object_get(r->prev, "scvs"), scv->name);
+    int full = r->full || !json_is_true(json_object_get(last, "reachable"));
     json_t *active = peer_get(r, scv, health, "/active_streams", &reached);
     json_int_t streams = 0;
     for (size_t i = 0; reached && i < cc_view_target_count(r->view); i++) {
         const cc_target *t = cc_view_target_at(r->view, i);
         if (has_shard(t, scv->name))
-            streams += survey_target(r, scv, health, t, &reached);
+            streams += survey_target(r, scv, health, t, json_object_get(active, t->id), full, &reached);
     }
     if (!reached) {
         /* Drop what this round half-gathered, then keep the last round's. */
@@ -306,25 +355,33 @@ static void warn_if_slow(const struct round *r, double seconds)
     if (seconds * 1000 <= CC_SURVEY_MS)
         return;
     json_object_foreach(r->targets, id, t) streams += json_object_size(json_object_get(t, "streams"));
-    log_warn("dashboard survey: one round over %zu streams took %.1f s (interval %d s)", streams, seconds,
-             CC_SURVEY_MS / 1000);
+    log_warn("dashboard survey: a %s round over %zu streams took %.1f s; the next waits %.0f s",
+             r->full ? "full" : "quick", streams, seconds, CC_SURVEY_DUTY * seconds);
 }
 
 void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers, cc_history *history)
 {
-    struct round r = {view, peers, cc_survey_get(s), json_object(), json_object()};
+    double start = clock_mono_s();
+    if (start < s->next_start)
+        return;
+    int full = s->last_full == 0 || start - s->last_full >= CC_SURVEY_FULL_MS / 1000.0;
+    struct round r = {view, peers, cc_survey_get(s), json_object(), json_object(), full};
     json_t *snap = json_pack("{s:O, s:O}", "scvs", r.scvs, "targets", r.targets);
     if (snap == NULL) {
         log_warn("dashboard survey: out of memory");
         goto out;
     }
-    double start = clock_mono_s();
     for (size_t i = 0; i < cc_view_scv_count(view); i++) {
         cc_health_rec *health = NULL;
         const cc_scv *scv = cc_view_scv_at(view, i, &health);
         survey_scv(&r, scv, health);
     }
-    warn_if_slow(&r, clock_mono_s() - start);
+    double took = clock_mono_s() - start;
+    warn_if_slow(&r, took);
+    /* The survey never takes more than a tenth of the time. */
+    s->next_start = start + CC_SURVEY_DUTY * took;
+    if (full)
+        s->last_full = start;
     /* Stamped when it ends: any assignment that came before is in an
      * earlier or the same minute. */
     double now = clock_wall_s();

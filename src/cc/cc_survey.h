@@ -2,10 +2,18 @@
  * dashboard (cc_dashboard.h) and its history (cc_history.h).
  *
  * A round asks each online SCV through its public routes (PROTOCOL.md):
- * GET /active_streams once, GET /targets/streams/:id for each target the
- * CC's view shards there, and GET /streams/info/:id for each of those
- * streams, so its cost grows with the streams. It runs on a ticker thread
- * of its own, never on an event loop. An SCV that is offline or does not
+ * GET /active_streams once, then GET /streams/info/:id for the streams
+ * that can have changed: in a full round (the first, then one every
+ * CC_SURVEY_FULL_MS) every stream of every target the CC's view shards
+ * there, listed with GET /targets/streams/:id; in the quick rounds between,
+ * only the streams a core holds now or held at the last round (only they
+ * gain frames), the others kept as the last round saw them (so a new,
+ * stopped or errored stream that no core holds shows within a full
+ * round's interval). The cost of a full round grows with the streams, of a
+ * quick one with the active cores. Rounds run on a ticker thread of their
+ * own, never on an event loop, and take at most 1/CC_SURVEY_DUTY of the
+ * time: after a round of t seconds, the next starts no sooner than
+ * CC_SURVEY_DUTY * t after it began. An SCV that is offline or does not
  * answer keeps what the last round saw of it, marked not reachable.
  *
  * The round's result is a JSON snapshot, frozen once published (readers
@@ -27,6 +35,8 @@
 #include "cc/cc_history.h"
 
 #define CC_SURVEY_MS 5000
+#define CC_SURVEY_FULL_MS 60000
+#define CC_SURVEY_DUTY 10
 
 struct client_pool;
 
