@@ -149,7 +149,7 @@ void cc_snapshot_free(cc_snapshot *s);
 typedef struct cc_store cc_store;
 
 /* database: NULL or "sqlite" for <data_dir>/cc.db, or a postgresql://…
- * URL (cc_store_pg.h). Secrets are sealed under a key derived from cc_pass
+ * URL (cc_pg.h). Secrets are sealed under a key derived from cc_pass
  * (required) and a random salt kept in the database, so every CC with the
  * same cc_pass and database shares them. cc_pass_previous (NULL or empty:
  * none) lists earlier cc_pass values, separated by spaces, that still

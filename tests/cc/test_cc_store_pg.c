@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cc/cc_store_pg.h"
+#include "cc/cc_pg.h"
 #include "harness.h"
 #include "pg_harness.h"
 #include "util/clock.h"
@@ -81,29 +81,28 @@ static void test_host_policy(void **state)
     (void)state;
     char out[256];
 
-    assert_true(cc_store_pg_host_needs_tls("db.example.org"));
-    assert_true(cc_store_pg_host_needs_tls("db"));
-    assert_true(cc_store_pg_host_needs_tls("127.0.0.1.example.org"));
-    assert_false(cc_store_pg_host_needs_tls("127.0.0.1"));
-    assert_false(cc_store_pg_host_needs_tls("::1"));
-    assert_false(cc_store_pg_host_needs_tls("[::1]"));
-    assert_false(cc_store_pg_host_needs_tls("localhost"));
-    assert_false(cc_store_pg_host_needs_tls("/var/run/postgresql"));
-    assert_false(cc_store_pg_host_needs_tls(""));
-    assert_false(cc_store_pg_host_needs_tls(NULL));
+    assert_true(cc_pg_host_needs_tls("db.example.org"));
+    assert_true(cc_pg_host_needs_tls("db"));
+    assert_true(cc_pg_host_needs_tls("127.0.0.1.example.org"));
+    assert_false(cc_pg_host_needs_tls("127.0.0.1"));
+    assert_false(cc_pg_host_needs_tls("::1"));
+    assert_false(cc_pg_host_needs_tls("[::1]"));
+    assert_false(cc_pg_host_needs_tls("localhost"));
+    assert_false(cc_pg_host_needs_tls("/var/run/postgresql"));
+    assert_false(cc_pg_host_needs_tls(""));
+    assert_false(cc_pg_host_needs_tls(NULL));
 
-    assert_true(cc_store_pg_is_url("postgresql://h/db"));
-    assert_true(cc_store_pg_is_url("postgres://h/db"));
-    assert_false(cc_store_pg_is_url("sqlite"));
-    assert_false(cc_store_pg_is_url("postgresql:/h"));
+    assert_true(cc_pg_is_url("postgresql://h/db"));
+    assert_true(cc_pg_is_url("postgres://h/db"));
+    assert_false(cc_pg_is_url("sqlite"));
+    assert_false(cc_pg_is_url("postgresql:/h"));
 
-    cc_store_pg_redact("postgresql://cc:hunter2@db.example.org:5433/siege?sslmode=verify-full", out,
-                       sizeof out);
+    cc_pg_redact("postgresql://cc:hunter2@db.example.org:5433/siege?sslmode=verify-full", out, sizeof out);
     assert_string_equal(out, "postgresql://cc@db.example.org:5433/siege");
-    cc_store_pg_redact("postgresql://h/db?password=hunter2&user=u", out, sizeof out);
+    cc_pg_redact("postgresql://h/db?password=hunter2&user=u", out, sizeof out);
     assert_null(strstr(out, "hunter2"));
     assert_string_equal(out, "postgresql://u@h/db");
-    cc_store_pg_redact("postgresql://u:hunter2@h:notaport:/x?%zz", out, sizeof out);
+    cc_pg_redact("postgresql://u:hunter2@h:notaport:/x?%zz", out, sizeof out);
     assert_null(strstr(out, "hunter2"));
 }
 
@@ -115,6 +114,13 @@ static int file_has(const char *path, const char *needle)
     int found = data && strstr(data, needle) != NULL;
     free(data);
     return found;
+}
+
+static status_code new_target(cc_store *st, char id[CC_TARGET_ID_LEN + 1])
+{
+    const char *engines[] = {"openmm"};
+    cc_target_new t = {.owner = "m@x.org", .stage = CC_STAGE_PUBLIC, .engines = engines, .n_engines = 1};
+    return cc_store_target_create(st, &t, id, NULL);
 }
 
 static void test_open_errors(void **state)
@@ -160,20 +166,29 @@ static void test_open_errors(void **state)
     cc_store_close(st);
     log_set_quiet(0);
 
+    /* A version 3 database (its version in meta) is upgraded in place and
+     * keeps its rows. */
+    char id[CC_TARGET_ID_LEN + 1];
+    cc_target t;
+    assert_int_equal(new_target(f->st, id), STATUS_OK);
+    cc_store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(pg_harness_query(server, f->dbname, "DROP TABLE schema_version", NULL, NULL, 0), 0);
+    assert_int_equal(pg_harness_query(server, f->dbname,
+                                      "ALTER TABLE meta ADD COLUMN schema_version integer NOT NULL DEFAULT 3",
+                                      NULL, NULL, 0),
+                     0);
+    store_cases_reopen(f);
+    assert_int_equal(cc_store_target_get(f->st, id, &t, NULL), STATUS_OK);
+    cc_target_free(&t);
+
     /* A database from a newer schema is refused, not silently used. */
     cc_store_close(f->st);
     f->st = NULL;
     assert_int_equal(
-        pg_harness_query(server, f->dbname, "UPDATE meta SET schema_version = 99", NULL, NULL, 0), 0);
+        pg_harness_query(server, f->dbname, "UPDATE schema_version SET version = 99", NULL, NULL, 0), 0);
     assert_null(cc_store_open(f->database, f->dir, STORE_TEST_PASS, NULL, &err));
     assert_non_null(strstr(err.msg, "newer"));
-}
-
-static status_code new_target(cc_store *st, char id[CC_TARGET_ID_LEN + 1])
-{
-    const char *engines[] = {"openmm"};
-    cc_target_new t = {.owner = "m@x.org", .stage = CC_STAGE_PUBLIC, .engines = engines, .n_engines = 1};
-    return cc_store_target_create(st, &t, id, NULL);
 }
 
 static void stats_one(cc_stats_fragment *fr, const char *id)
