@@ -254,6 +254,21 @@ static void test_prometheus_scrapes_both(void **state)
     harness_stop(pid, SIGTERM, 10);
 }
 
+/* The scrape configuration docs/operations.md shows is one Prometheus
+ * takes (its files are the reader's, so only its syntax is checked). */
+static void test_documented_config(void **state)
+{
+    struct cluster *c = *state;
+    char cmd[6 * PATH_MAX];
+    snprintf(cmd, sizeof cmd,
+             "awk '/^```yaml/ {f = 1; next} /^```/ {f = 0} f' %s/docs/operations.md > %s/documented.yml && "
+             "grep -q scrape_configs %s/documented.yml && "
+             "promtool check config --syntax-only %s/documented.yml > %s/promtool.log 2>&1",
+             ST_SOURCE_DIR, c->root, c->root, c->root, c->root);
+    if (system(cmd) != 0)
+        fail_msg("the documented prometheus.yml is refused; see %s/promtool.log", c->root);
+}
+
 static int setup(void **state)
 {
     struct cluster *c = calloc(1, sizeof *c);
@@ -277,6 +292,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_move_with_the_work),
         cmocka_unit_test(test_prometheus_scrapes_both),
+        cmocka_unit_test(test_documented_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
