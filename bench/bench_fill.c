@@ -21,21 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "scv/scv_db.h"
+#include "util/clock.h"
 #include "util/crypto.h"
 #include "util/fs.h"
 
 #define SEED_TEXT "{\"bench\": true}\n"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static long parse_count(const char *s)
 {
@@ -73,7 +66,7 @@ static int fill_scv(const char *data_dir, const char *scv_name, const char *targ
     scv_db *db = scv_db_open(path);
     if (db == NULL)
         return -1;
-    double now = now_s();
+    double now = clock_wall_s();
     for (long i = 0; i < count; i++) {
         crypto_uuid4(uuid);
         snprintf(id, sizeof id, "%s:%s", uuid, scv_name);
@@ -136,7 +129,7 @@ static int fill_cc(const char *data_dir, const char *owner, const char *engine, 
     }
     if (exec_sql(db, "BEGIN") != 0)
         goto out;
-    double now = now_s();
+    double now = clock_wall_s();
     for (long i = 0; i < count; i++) {
         crypto_uuid4(id);
         sqlite3_bind_text(target, 1, id, -1, SQLITE_TRANSIENT);

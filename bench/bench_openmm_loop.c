@@ -7,20 +7,13 @@
  * untimed chunk included, for rates per CPU second of the whole process).
  *   st-bench-openmm-loop DIR PLATFORM THREADS SECONDS CHUNK DT_PS */
 #include "core/openmm_bridge.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_FILE (256u * 1024 * 1024)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static struct openmm_bridge_text slurp(const char *dir, const char *name)
 {
@@ -72,14 +65,14 @@ int main(int argc, char **argv)
         return 1;
     }
     long long steps = 0;
-    double t0 = now_s(), t = t0;
+    double t0 = clock_mono_s(), t = t0;
     while (t - t0 < seconds) {
         if (openmm_bridge_step(b, chunk, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }
         steps += chunk;
-        t = now_s();
+        t = clock_mono_s();
     }
     double rate = (double)steps / (t - t0);
     printf("{\"steps\": %lld, \"seconds\": %.3f, \"steps_per_s\": %.1f, \"ns_per_day\": %.3f, "
