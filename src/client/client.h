@@ -153,8 +153,6 @@ json_t *client_scvs_status(struct client *c, struct client_error *err);
 /* The dashboard's overview (GET /status/overview, ext): SCVs, targets,
  * engines and totals; with the token also the manager's own targets. */
 json_t *client_status_overview(struct client *c, struct client_error *err);
-/* "scheme://host:port" of an SCV by name into out. 0 or -1. */
-int client_scv_url(struct client *c, const char *scv_name, char *out, size_t n, struct client_error *err);
 
 /* ---- SCV: streams (manager side) ---- */
 

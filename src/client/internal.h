@@ -39,6 +39,10 @@ json_t *client_call_json(struct client *c, const char *method, const char *url, 
 int client_call_ok(struct client *c, const char *method, const char *url, const char *auth,
                    const json_t *body, struct client_error *err);
 
+/* "scheme://host:port" of an SCV by name (from the cached /scvs/status)
+ * into out. 0 or -1. */
+int client_scv_url(struct client *c, const char *scv_name, char *out, size_t n, struct client_error *err);
+
 /* origin (may be "") + prefix + escaped id [+ "/" + escaped path, slashes
  * kept], malloc'd; NULL when out of memory. */
 char *client_build_url(const char *origin, const char *prefix, const char *id, const char *path);
