@@ -58,6 +58,9 @@ struct assign {
     char url[CC_PEER_ORIGIN_MAX + 16];
 };
 
+/* The draw's generator is per thread, not per request or service: draws
+ * need only be independent, and a thread-local one needs no lock and no
+ * context to carry. */
 static draw_rng *thread_rng(void)
 {
     static __thread draw_rng rng;

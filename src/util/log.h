@@ -1,5 +1,11 @@
 /* log: timestamped lines to stderr and, once log_open() is called, to a file.
- * Thread-safe; each call writes one whole line. */
+ * Thread-safe; each call writes one whole line.
+ *
+ * The log is process-wide on purpose, not a context passed around: a
+ * process is one daemon (or one CLI command) with one log, stderr is
+ * process-wide anyway, and the log is written from every layer (util up to
+ * the handlers), so threading a handle through each call would buy nothing.
+ * Tests that run several servers in one process share it. */
 #ifndef ST_LOG_H
 #define ST_LOG_H
 
