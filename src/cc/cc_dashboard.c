@@ -263,33 +263,13 @@ static void work_target_history(struct server_job *job)
     cc_view_unref(view);
 }
 
-static void handle_overview(struct server_request *r)
-{
-    server_job_run(r, work_overview, SERVER_JOB_JSON);
-}
-
-static void handle_target(struct server_request *r)
-{
-    server_job_run(r, work_target, SERVER_JOB_JSON);
-}
-
-static void handle_history(struct server_request *r)
-{
-    server_job_run(r, work_history, SERVER_JOB_JSON);
-}
-
-static void handle_target_history(struct server_request *r)
-{
-    server_job_run(r, work_target_history, SERVER_JOB_JSON);
-}
-
 int cc_dashboard_routes(struct server *s)
 {
     return server_route(s, "GET", "/dashboard", handle_page) |
            server_route(s, "GET", "/dashboard/targets/:id", handle_page) |
            server_route(s, "GET", "/dashboard/assets/:name", handle_asset) |
-           server_route(s, "GET", "/status/overview", handle_overview) |
-           server_route(s, "GET", "/status/targets/:id", handle_target) |
-           server_route(s, "GET", "/status/history", handle_history) |
-           server_route(s, "GET", "/status/history/:id", handle_target_history);
+           server_route_job(s, "GET", "/status/overview", work_overview, SERVER_JOB_JSON) |
+           server_route_job(s, "GET", "/status/targets/:id", work_target, SERVER_JOB_JSON) |
+           server_route_job(s, "GET", "/status/history", work_history, SERVER_JOB_JSON) |
+           server_route_job(s, "GET", "/status/history/:id", work_target_history, SERVER_JOB_JSON);
 }

@@ -53,24 +53,10 @@ static void work_delete(struct server_job *job)
     cc_service_refresh(svc);
 }
 
-static void handle_create(struct server_request *r)
-{
-    server_job_run(r, work_create, SERVER_JOB_JSON);
-}
-
-static void handle_list(struct server_request *r)
-{
-    server_job_run(r, work_list, SERVER_JOB_JSON);
-}
-
-static void handle_delete(struct server_request *r)
-{
-    server_job_run(r, work_delete, SERVER_JOB_JSON);
-}
-
 int cc_keys_routes(struct server *s)
 {
-    return server_route(s, "POST", "/engines/keys", handle_create) |
-           server_route(s, "GET", "/engines/keys", handle_list) |
-           server_route_secret(s, "PUT", "/engines/keys/delete/:key", handle_delete);
+    return server_route_job(s, "POST", "/engines/keys", work_create, SERVER_JOB_JSON) |
+           server_route_job(s, "GET", "/engines/keys", work_list, SERVER_JOB_JSON) |
+           server_route_job(s, "PUT", "/engines/keys/delete/:key", work_delete,
+                            SERVER_JOB_JSON | SERVER_JOB_SECRET);
 }

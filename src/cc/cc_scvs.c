@@ -179,21 +179,6 @@ out:
     free(v);
 }
 
-static void handle_register(struct server_request *r)
-{
-    server_job_run(r, work_register, SERVER_JOB_JSON);
-}
-
-static void handle_shards(struct server_request *r)
-{
-    server_job_run(r, work_shards, SERVER_JOB_JSON);
-}
-
-static void handle_stats(struct server_request *r)
-{
-    server_job_run(r, work_stats, SERVER_JOB_JSON);
-}
-
 /* Memory only: the cached registry and the live fail counts. */
 static void handle_status(struct server_request *r)
 {
@@ -212,8 +197,8 @@ static void handle_status(struct server_request *r)
 
 int cc_scvs_routes(struct server *s)
 {
-    return server_route(s, "PUT", "/scvs/register", handle_register) |
-           server_route(s, "PUT", "/targets/shards/:id", handle_shards) |
-           server_route(s, "POST", "/stats", handle_stats) |
+    return server_route_job(s, "PUT", "/scvs/register", work_register, SERVER_JOB_JSON) |
+           server_route_job(s, "PUT", "/targets/shards/:id", work_shards, SERVER_JOB_JSON) |
+           server_route_job(s, "POST", "/stats", work_stats, SERVER_JOB_JSON) |
            server_route(s, "GET", "/scvs/status", handle_status);
 }

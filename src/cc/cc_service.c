@@ -116,7 +116,7 @@ void cc_service_refresh(cc_service *svc)
 int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errlen)
 {
     svc->server = s;
-    if (cc_users_routes(s) != 0 || cc_keys_routes(s) != 0 || cc_targets_routes(s) != 0 ||
+    if (cc_users_routes(s, svc) != 0 || cc_keys_routes(s) != 0 || cc_targets_routes(s) != 0 ||
         cc_scvs_routes(s) != 0 || cc_assign_routes(s) != 0 || cc_dashboard_routes(s) != 0) {
         snprintf(err, errlen, "cannot register the CC routes (route table full)");
         return -1;

@@ -51,7 +51,7 @@ void cc_service_destroy(cc_service *svc);
 void cc_service_refresh(cc_service *svc);
 
 /* Route tables of the handler modules; 0 or -1. */
-int cc_users_routes(struct server *s);
+int cc_users_routes(struct server *s, cc_service *svc);
 int cc_keys_routes(struct server *s);
 int cc_targets_routes(struct server *s);
 int cc_scvs_routes(struct server *s);

@@ -211,42 +211,12 @@ static void work_streams(struct server_job *job)
     cc_target_free(&t);
 }
 
-static void handle_list(struct server_request *r)
-{
-    server_job_run(r, work_list, SERVER_JOB_JSON);
-}
-
-static void handle_create(struct server_request *r)
-{
-    server_job_run(r, work_create, SERVER_JOB_JSON);
-}
-
-static void handle_info(struct server_request *r)
-{
-    server_job_run(r, work_info, SERVER_JOB_JSON);
-}
-
-static void handle_update(struct server_request *r)
-{
-    server_job_run(r, work_update, SERVER_JOB_JSON);
-}
-
-static void handle_delete(struct server_request *r)
-{
-    server_job_run(r, work_delete, SERVER_JOB_JSON);
-}
-
-static void handle_streams(struct server_request *r)
-{
-    server_job_run(r, work_streams, SERVER_JOB_JSON);
-}
-
 int cc_targets_routes(struct server *s)
 {
-    return server_route(s, "GET", "/targets", handle_list) |
-           server_route(s, "POST", "/targets", handle_create) |
-           server_route(s, "GET", "/targets/info/:id", handle_info) |
-           server_route(s, "PUT", "/targets/update/:id", handle_update) |
-           server_route(s, "PUT", "/targets/delete/:id", handle_delete) |
-           server_route(s, "GET", "/targets/streams/:id", handle_streams);
+    return server_route_job(s, "GET", "/targets", work_list, SERVER_JOB_JSON) |
+           server_route_job(s, "POST", "/targets", work_create, SERVER_JOB_JSON) |
+           server_route_job(s, "GET", "/targets/info/:id", work_info, SERVER_JOB_JSON) |
+           server_route_job(s, "PUT", "/targets/update/:id", work_update, SERVER_JOB_JSON) |
+           server_route_job(s, "PUT", "/targets/delete/:id", work_delete, SERVER_JOB_JSON) |
+           server_route_job(s, "GET", "/targets/streams/:id", work_streams, SERVER_JOB_JSON);
 }

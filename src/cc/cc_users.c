@@ -115,43 +115,15 @@ static void work_verify(struct server_job *job)
     job->reply = json_pack("{s:s, s:s}", "user", user.name, "role", cc_role_name(user.role));
 }
 
-/* Each login hashes a password (Argon2, ~64 MB): a few at a time. */
-static void run_login(struct server_request *r, server_job_fn work)
+/* Logins and sign-ups hash a password (Argon2, ~64 MB each): each holds one
+ * of the CC_LOGINS_MAX slots of svc->logins. */
+int cc_users_routes(struct server *s, cc_service *svc)
 {
-    cc_service *svc = r->app;
-    server_job_run_limited(r, work, SERVER_JOB_JSON, &svc->logins);
-}
-
-static void handle_create_manager(struct server_request *r)
-{
-    run_login(r, work_create_manager);
-}
-
-static void handle_auth(struct server_request *r)
-{
-    run_login(r, work_auth);
-}
-
-static void handle_create_donor(struct server_request *r)
-{
-    run_login(r, work_create_donor);
-}
-
-static void handle_donor_auth(struct server_request *r)
-{
-    run_login(r, work_donor_auth);
-}
-
-static void handle_verify(struct server_request *r)
-{
-    server_job_run(r, work_verify, SERVER_JOB_JSON);
-}
-
-int cc_users_routes(struct server *s)
-{
-    return server_route(s, "POST", "/managers", handle_create_manager) |
-           server_route(s, "POST", "/auth", handle_auth) |
-           server_route(s, "POST", "/donors", handle_create_donor) |
-           server_route(s, "POST", "/donors/auth", handle_donor_auth) |
-           server_route(s, "GET", "/users/verify", handle_verify);
+    return server_route_job_limited(s, "POST", "/managers", work_create_manager, SERVER_JOB_JSON,
+                                    &svc->logins) |
+           server_route_job_limited(s, "POST", "/auth", work_auth, SERVER_JOB_JSON, &svc->logins) |
+           server_route_job_limited(s, "POST", "/donors", work_create_donor, SERVER_JOB_JSON, &svc->logins) |
+           server_route_job_limited(s, "POST", "/donors/auth", work_donor_auth, SERVER_JOB_JSON,
+                                    &svc->logins) |
+           server_route_job(s, "GET", "/users/verify", work_verify, SERVER_JOB_JSON);
 }

@@ -104,14 +104,25 @@ void server_free(struct server *s)
     free(s);
 }
 
+int server_route_add(struct server *s, const char *method, const char *pattern, int secret,
+                     struct route_target target)
+{
+    if (s->router.count == ROUTER_MAX_ROUTES)
+        return -1;
+    struct route_target *t = &s->targets[s->router.count];
+    *t = target;
+    return secret ? router_add_secret(&s->router, method, pattern, t)
+                  : router_add(&s->router, method, pattern, t);
+}
+
 int server_route(struct server *s, const char *method, const char *pattern, server_handler handler)
 {
-    return router_add(&s->router, method, pattern, (void *)handler);
+    return server_route_add(s, method, pattern, 0, (struct route_target){.handler = handler});
 }
 
 int server_route_secret(struct server *s, const char *method, const char *pattern, server_handler handler)
 {
-    return router_add_secret(&s->router, method, pattern, (void *)handler);
+    return server_route_add(s, method, pattern, 1, (struct route_target){.handler = handler});
 }
 
 int server_enable_http_client(struct server *s, int io_timeout_ms, char *err, size_t errlen)

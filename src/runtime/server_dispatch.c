@@ -53,6 +53,14 @@ static const char *framing_error(h2o_req_t *req)
     return http_framing_check(sock->input->bytes, sock->input->size);
 }
 
+static void run_route(const struct route_target *t, struct server_request *r)
+{
+    if (t->handler != NULL)
+        t->handler(r);
+    else
+        server_job_start(r, t);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -91,7 +99,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                          &handler, &r->params)) {
     case ROUTER_MATCH:
         mark->route = r->params.route;
-        ((server_handler)handler)(r);
+        run_route(handler, r);
         return 0;
     case ROUTER_BAD_METHOD:
         server_reply_error(req, 405, "method %.*s is not allowed on %.*s", (int)req->method.len,
@@ -164,7 +172,7 @@ static void json_error_on_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_
 
 void server_dispatch_init(struct server *s)
 {
-    router_add(&s->router, "GET", "/", (void *)handle_root);
+    server_route(s, "GET", "/", handle_root);
     h2o_config_init(&s->globalconf);
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("siegetank"));
     s->globalconf.max_request_entity_size = s->cfg.max_body_size;

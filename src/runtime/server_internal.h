@@ -10,7 +10,7 @@
  *   server_ticker.c    periodic background jobs
  *   server_metrics.c   the metrics registry and GET /metrics
  *   server_job.c       a request's blocking work with its copied inputs
- *                      (server_job.h; public API only)
+ *                      (server_job.h), and routes that run as jobs
  * Nothing here is thread-local: a request finds its loop thread through its
  * h2o context (server_loop_of). */
 #ifndef ST_SERVER_INTERNAL_H
@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "runtime/server.h"
+#include "runtime/server_job.h"
 #include "runtime/tls.h"
 
 #define SERVER_VERSION "0.1.0"
@@ -78,11 +79,21 @@ struct worker_pool {
     pthread_t *tids;
 };
 
+/* What a matched route runs: handler on the loop, or else work as a job
+ * (server_job_start). */
+struct route_target {
+    server_handler handler;
+    server_job_fn work;
+    unsigned flags;
+    struct server_job_limit *limit;
+};
+
 struct server {
     struct config cfg;
     char kind_name[16];
     void *app;
     struct router router;
+    struct route_target targets[ROUTER_MAX_ROUTES]; /* targets[i]: router.routes[i]'s */
     SSL_CTX *ssl_ctx;
     struct http_client *http_client; /* NULL unless enabled */
     h2o_globalconf_t globalconf;
@@ -111,6 +122,13 @@ static inline struct loop_thread *server_loop_of(h2o_req_t *req)
 {
     return H2O_STRUCT_FROM_MEMBER(struct loop_thread, ctx, req->conn->ctx);
 }
+
+/* server.c: every route is added here, secret or not (router_add_secret). */
+int server_route_add(struct server *s, const char *method, const char *pattern, int secret,
+                     struct route_target target);
+
+/* server_job.c: copies r for a job of t (t->work set) and queues it. */
+void server_job_start(struct server_request *r, const struct route_target *t);
 
 /* server_dispatch.c: h2o's configuration (limits, the handler, the error
  * filter, the access log) and the GET / route. */

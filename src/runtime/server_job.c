@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "runtime/server_internal.h"
 #include "util/crypto.h"
 
 #define OOM_MSG "server is out of memory; try again later"
@@ -139,11 +140,10 @@ static int take_slot(struct server_job_limit *limit)
     return -1;
 }
 
-void server_job_run_limited(struct server_request *r, server_job_fn work, unsigned flags,
-                            struct server_job_limit *limit)
+void server_job_start(struct server_request *r, const struct route_target *t)
 {
     json_t *json = NULL;
-    if ((flags & SERVER_JOB_JSON) != 0 && (json = server_body_object(r->req)) == NULL)
+    if ((t->flags & SERVER_JOB_JSON) != 0 && (json = server_body_object(r->req)) == NULL)
         return;
     struct server_job *job = calloc(1, sizeof *job);
     if (job == NULL) {
@@ -152,29 +152,37 @@ void server_job_run_limited(struct server_request *r, server_job_fn work, unsign
         return;
     }
     job->app = r->app;
-    job->work = work;
+    job->work = t->work;
     job->json = json;
     job->fd = -1;
-    if (copy_request(job, r, flags) != 0) {
+    if (copy_request(job, r, t->flags) != 0) {
         job_free(job);
         server_reply_error(r->req, 503, OOM_MSG);
         return;
     }
-    if (limit != NULL) {
-        if (take_slot(limit) != 0) {
+    if (t->limit != NULL) {
+        if (take_slot(t->limit) != 0) {
             job_free(job);
-            server_reply_error(r->req, 503, "%s", limit->busy);
+            server_reply_error(r->req, 503, "%s", t->limit->busy);
             return;
         }
-        job->limit = limit;
+        job->limit = t->limit;
     }
-    if ((flags & SERVER_JOB_BULK) != 0)
+    if ((t->flags & SERVER_JOB_BULK) != 0)
         server_defer_bulk(r, job_work, job_done, job);
     else
         server_defer(r, job_work, job_done, job);
 }
 
-void server_job_run(struct server_request *r, server_job_fn work, unsigned flags)
+int server_route_job_limited(struct server *s, const char *method, const char *pattern, server_job_fn work,
+                             unsigned flags, struct server_job_limit *limit)
 {
-    server_job_run_limited(r, work, flags, NULL);
+    struct route_target t = {.work = work, .flags = flags, .limit = limit};
+    return server_route_add(s, method, pattern, (flags & SERVER_JOB_SECRET) != 0, t);
+}
+
+int server_route_job(struct server *s, const char *method, const char *pattern, server_job_fn work,
+                     unsigned flags)
+{
+    return server_route_job_limited(s, method, pattern, work, flags, NULL);
 }

@@ -1,8 +1,9 @@
 /* server_job: a request's blocking work on a worker thread, for the
  * daemons' handlers (the one deferred-request mechanism; server_defer
- * underneath).
+ * underneath). A route registered with server_route_job runs each of its
+ * requests as a job.
  *
- * server_job_run copies, on the loop, what the work may read: the path
+ * The job copies, on the loop, what the work may read: the path
  * parameters, the Authorization and Content-MD5 headers, whether the peer
  * is local, and the body (its bytes; with SERVER_JOB_JSON the body parsed as
  * a JSON object instead, a malformed one answered 400 at once), because the
@@ -30,12 +31,14 @@ struct server_job;
 typedef void (*server_job_fn)(struct server_job *job);
 
 enum {
-    SERVER_JOB_BULK = 1, /* run on the bulk pool (server_defer_bulk): bodies to decode, digest, write */
-    SERVER_JOB_JSON = 2, /* the body as a JSON object in json, parsed on the loop (400 when malformed) */
+    SERVER_JOB_BULK = 1,   /* run on the bulk pool (server_defer_bulk): bodies to decode, digest, write */
+    SERVER_JOB_JSON = 2,   /* the body as a JSON object in json, parsed on the loop (400 when malformed) */
+    SERVER_JOB_SECRET = 4, /* server_route_job: the path parameters are secrets (server_route_secret) */
 };
 
-/* At most max jobs holding this limit at once, counted from server_job_run
- * to the reply; one more is answered 503 with busy as its error. */
+/* At most max jobs holding this limit at once, counted from the request's
+ * arrival until just before the reply; one more is answered 503 with busy as
+ * its error. */
 struct server_job_limit {
     atomic_int used;
     int max;
@@ -63,9 +66,12 @@ struct server_job {
     struct server_job_limit *limit;
 };
 
-void server_job_run(struct server_request *r, server_job_fn work, unsigned flags);
-/* The same, holding one of limit's slots (503 at once when none is free). */
-void server_job_run_limited(struct server_request *r, server_job_fn work, unsigned flags,
-                            struct server_job_limit *limit);
+/* A route whose requests run as jobs of work with flags; the limited one
+ * holds one of limit's slots per job (503 at once when none is free). 0, or
+ * -1 (server_route). */
+int server_route_job(struct server *s, const char *method, const char *pattern, server_job_fn work,
+                     unsigned flags);
+int server_route_job_limited(struct server *s, const char *method, const char *pattern, server_job_fn work,
+                             unsigned flags, struct server_job_limit *limit);
 
 #endif

@@ -57,7 +57,7 @@ int server_metrics_init(struct server *s)
     s->metrics = metrics_new();
     if (s->metrics == NULL || (s->http_metrics = http_metrics_new(s->metrics, &info)) == NULL)
         return -1;
-    return router_add(&s->router, "GET", "/metrics", (void *)handle_metrics);
+    return server_route(s, "GET", "/metrics", handle_metrics);
 }
 
 void server_metrics_free(struct server *s)

@@ -112,33 +112,13 @@ out:
     json_decref(body);
 }
 
-static void handle_start(struct server_request *r)
-{
-    server_job_run(r, work_start, 0);
-}
-
-static void handle_frame(struct server_request *r)
-{
-    server_job_run(r, work_frame, SERVER_JOB_BULK);
-}
-
-static void handle_checkpoint(struct server_request *r)
-{
-    server_job_run(r, work_checkpoint, SERVER_JOB_BULK);
-}
-
-static void handle_stop(struct server_request *r)
-{
-    server_job_run(r, work_stop, 0);
-}
-
 int scv_core_routes(struct server *s)
 {
     int rc = 0;
-    rc |= server_route(s, "GET", "/core/start", handle_start);
-    rc |= server_route(s, "PUT", "/core/frame", handle_frame);
-    rc |= server_route(s, "PUT", "/core/checkpoint", handle_checkpoint);
-    rc |= server_route(s, "PUT", "/core/stop", handle_stop);
+    rc |= server_route_job(s, "GET", "/core/start", work_start, 0);
+    rc |= server_route_job(s, "PUT", "/core/frame", work_frame, SERVER_JOB_BULK);
+    rc |= server_route_job(s, "PUT", "/core/checkpoint", work_checkpoint, SERVER_JOB_BULK);
+    rc |= server_route_job(s, "PUT", "/core/stop", work_stop, 0);
     rc |= server_route(s, "POST", "/core/heartbeat", handle_heartbeat);
     return rc;
 }

@@ -121,11 +121,6 @@ out:
     json_decref(body);
 }
 
-static void handle_add(struct server_request *r)
-{
-    server_job_run(r, work_add, 0);
-}
-
 /* ---- info, start, stop, delete ---------------------------------------- */
 
 static void handle_info(struct server_request *r)
@@ -181,21 +176,6 @@ out:
     pthread_mutex_unlock(&svc->shard_lock);
 }
 
-static void handle_start(struct server_request *r)
-{
-    server_job_run(r, work_start, 0);
-}
-
-static void handle_stop(struct server_request *r)
-{
-    server_job_run(r, work_stop, 0);
-}
-
-static void handle_delete(struct server_request *r)
-{
-    server_job_run(r, work_delete, 0);
-}
-
 /* ---- sync, download, upload ------------------------------------------- */
 
 static void work_sync(struct server_job *job)
@@ -242,21 +222,6 @@ static void work_upload(struct server_job *job)
         return;
     }
     scv_streams_upload(svc->streams, info.id, job->param[1], job->body, job->body_len, &job->status);
-}
-
-static void handle_sync(struct server_request *r)
-{
-    server_job_run(r, work_sync, 0);
-}
-
-static void handle_download(struct server_request *r)
-{
-    server_job_run(r, work_download, 0);
-}
-
-static void handle_upload(struct server_request *r)
-{
-    server_job_run(r, work_upload, 0);
 }
 
 /* ---- listings --------------------------------------------------------- */
@@ -335,14 +300,14 @@ out:
 int scv_manager_routes(struct server *s)
 {
     int rc = 0;
-    rc |= server_route(s, "POST", "/streams", handle_add);
+    rc |= server_route_job(s, "POST", "/streams", work_add, 0);
     rc |= server_route(s, "GET", "/streams/info/:id", handle_info);
-    rc |= server_route(s, "PUT", "/streams/start/:id", handle_start);
-    rc |= server_route(s, "PUT", "/streams/stop/:id", handle_stop);
-    rc |= server_route(s, "PUT", "/streams/delete/:id", handle_delete);
-    rc |= server_route(s, "GET", "/streams/sync/:id", handle_sync);
-    rc |= server_route(s, "GET", "/streams/download/:id/:path...", handle_download);
-    rc |= server_route(s, "PUT", "/streams/upload/:id/:path...", handle_upload);
+    rc |= server_route_job(s, "PUT", "/streams/start/:id", work_start, 0);
+    rc |= server_route_job(s, "PUT", "/streams/stop/:id", work_stop, 0);
+    rc |= server_route_job(s, "PUT", "/streams/delete/:id", work_delete, 0);
+    rc |= server_route_job(s, "GET", "/streams/sync/:id", work_sync, 0);
+    rc |= server_route_job(s, "GET", "/streams/download/:id/:path...", work_download, 0);
+    rc |= server_route_job(s, "PUT", "/streams/upload/:id/:path...", work_upload, 0);
     rc |= server_route(s, "GET", "/targets/streams/:target_id", handle_target_streams);
     rc |= server_route(s, "POST", "/streams/activate", handle_activate);
     rc |= server_route(s, "GET", "/active_streams", handle_active_streams);

@@ -66,40 +66,16 @@ static void work_held(struct server_job *job)
     pthread_mutex_unlock(&F.lock);
 }
 
-static void on_echo(struct server_request *r)
-{
-    server_job_run(r, work_echo, 0);
-}
-
-static void on_json(struct server_request *r)
-{
-    server_job_run(r, work_json, SERVER_JOB_JSON);
-}
-
-static void on_fail(struct server_request *r)
-{
-    server_job_run(r, work_fail, SERVER_JOB_BULK);
-}
-
-static void on_md5(struct server_request *r)
-{
-    server_job_run(r, work_md5, 0);
-}
-
-static void on_held(struct server_request *r)
-{
-    server_job_run_limited(r, work_held, 0, &F.limit);
-}
-
 static int setup(void **state)
 {
     (void)state;
     inproc_server_create(&F.srv, "jobs");
-    assert_int_equal(server_route(F.srv.server, "PUT", "/echo/:a/:b", on_echo), 0);
-    assert_int_equal(server_route(F.srv.server, "POST", "/json", on_json), 0);
-    assert_int_equal(server_route(F.srv.server, "GET", "/fail/:how", on_fail), 0);
-    assert_int_equal(server_route(F.srv.server, "GET", "/md5", on_md5), 0);
-    assert_int_equal(server_route(F.srv.server, "GET", "/held", on_held), 0);
+    struct server *s = F.srv.server;
+    assert_int_equal(server_route_job(s, "PUT", "/echo/:a/:b", work_echo, 0), 0);
+    assert_int_equal(server_route_job(s, "POST", "/json", work_json, SERVER_JOB_JSON), 0);
+    assert_int_equal(server_route_job(s, "GET", "/fail/:how", work_fail, SERVER_JOB_BULK), 0);
+    assert_int_equal(server_route_job(s, "GET", "/md5", work_md5, 0), 0);
+    assert_int_equal(server_route_job_limited(s, "GET", "/held", work_held, 0, &F.limit), 0);
     inproc_server_start(&F.srv);
     return 0;
 }
