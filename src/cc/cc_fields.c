@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The field, NULL when absent or null; -1 when a required one is missing. */
+/* The field into *v, NULL when absent or null (STATUS_OK either way);
+ * STATUS_INVALID when a required one is missing. */
 static status_code lookup(const json_t *obj, const char *key, int flags, json_t **v, struct status *st)
 {
     *v = json_object_get(obj, key);
@@ -35,12 +36,11 @@ status_code cc_field_string(const json_t *obj, const char *key, int flags, size_
                             struct status *st)
 {
     json_t *v;
-    if (lookup(obj, key, flags, &v, st) != STATUS_OK)
-        return STATUS_INVALID;
-    if (v == NULL)
-        return STATUS_OK;
-    if (check_string(v, key, flags, max, st) != STATUS_OK)
-        return STATUS_INVALID;
+    status_code rc = lookup(obj, key, flags, &v, st);
+    if (rc != STATUS_OK || v == NULL)
+        return rc;
+    if ((rc = check_string(v, key, flags, max, st)) != STATUS_OK)
+        return rc;
     *out = json_string_value(v);
     return STATUS_OK;
 }
@@ -48,10 +48,9 @@ status_code cc_field_string(const json_t *obj, const char *key, int flags, size_
 status_code cc_field_number(const json_t *obj, const char *key, int flags, double *out, struct status *st)
 {
     json_t *v;
-    if (lookup(obj, key, flags, &v, st) != STATUS_OK)
-        return STATUS_INVALID;
-    if (v == NULL)
-        return STATUS_OK;
+    status_code rc = lookup(obj, key, flags, &v, st);
+    if (rc != STATUS_OK || v == NULL)
+        return rc;
     if (!json_is_number(v) || !isfinite(json_number_value(v)))
         return status_fail(st, STATUS_INVALID, "field '%s' must be a number", key);
     *out = json_number_value(v);
@@ -62,10 +61,9 @@ status_code cc_field_int(const json_t *obj, const char *key, int flags, long lon
                          struct status *st)
 {
     json_t *v;
-    if (lookup(obj, key, flags, &v, st) != STATUS_OK)
-        return STATUS_INVALID;
-    if (v == NULL)
-        return STATUS_OK;
+    status_code rc = lookup(obj, key, flags, &v, st);
+    if (rc != STATUS_OK || v == NULL)
+        return rc;
     if (!json_is_integer(v) || json_integer_value(v) < min)
         return status_fail(st, STATUS_INVALID, "field '%s' must be an integer >= %lld", key, min);
     *out = json_integer_value(v);
@@ -76,10 +74,9 @@ status_code cc_field_object(const json_t *obj, const char *key, int flags, const
                             struct status *st)
 {
     json_t *v;
-    if (lookup(obj, key, flags, &v, st) != STATUS_OK)
-        return STATUS_INVALID;
-    if (v == NULL)
-        return STATUS_OK;
+    status_code rc = lookup(obj, key, flags, &v, st);
+    if (rc != STATUS_OK || v == NULL)
+        return rc;
     if (!json_is_object(v))
         return status_fail(st, STATUS_INVALID, "field '%s' must be an object", key);
     *out = v;
@@ -90,10 +87,9 @@ status_code cc_field_strings(const json_t *obj, const char *key, int flags, size
                              const char ***out, size_t *n, struct status *st)
 {
     json_t *v;
-    if (lookup(obj, key, flags, &v, st) != STATUS_OK)
-        return STATUS_INVALID;
-    if (v == NULL)
-        return STATUS_OK;
+    status_code rc = lookup(obj, key, flags, &v, st);
+    if (rc != STATUS_OK || v == NULL)
+        return rc;
     if (!json_is_array(v) || json_array_size(v) == 0)
         return status_fail(st, STATUS_INVALID, "field '%s' must be a non-empty array of strings", key);
     if (json_array_size(v) > max_items)
