@@ -604,6 +604,11 @@ static void test_core_refusals(void **state)
     act = jcall(scv.url, "GET", "/active_cores", NULL, NULL, 200);
     assert_int_equal(json_integer_value(json_object_get(act, "openmm")), 1);
     json_decref(act);
+    char *page = metrics_page_get(scv.url);
+    assert_true(metrics_page_value(page, "siegetank_scv_expiries_total") == 1);
+    assert_true(
+        metrics_page_value(page, "siegetank_scv_active_cores{target=\"" TARGET "\",engine=\"openmm\"}") == 1);
+    free(page);
     activate(&scv, secret, TARGET, token2, sizeof token2, 200); /* the expired stream is assignable again */
     assert_int_equal(harness_stop(scv.pid, SIGTERM, 15), 0);
 }
