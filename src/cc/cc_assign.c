@@ -11,8 +11,9 @@
  * connection found broken before any reply gets the request once more).
  *
  * A worker is used only for what blocks: a donor token is checked against
- * the store there (400; 503 when the database is down) before the loop sends
- * the activation; and when the scheme (https or http) of a shard's SCV is not
+ * the store there (400; the store's status when it fails: 503 when the
+ * database is unreachable, 500 otherwise) before the loop sends the
+ * activation; and when the scheme (https or http) of a shard's SCV is not
  * known yet (an SCV the liveness checks have not reached since the CC
  * started), the whole activation runs on the worker through cc_peer, which
  * probes both schemes. The view is held until the reply. */
