@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/log.h"
 
 /* 1 when needle occurs in the file's bytes. */
 static int file_contains(const char *path, const char *needle)
@@ -93,6 +94,27 @@ static void test_open_errors(void **state)
     sqlite3_close(db);
     assert_null(cc_store_open(NULL, f->dir, STORE_TEST_PASS, NULL, &err));
     assert_non_null(strstr(err.msg, "newer"));
+}
+
+/* A failing SQLite database is IO (answered 500, as on the SCV), not
+ * UNAVAILABLE (503, an unreachable PostgreSQL server), and says which
+ * call failed. */
+static void test_database_failure(void **state)
+{
+    store_fixture *f = *state;
+    char path[128];
+    struct status st;
+    sqlite3 *db;
+
+    snprintf(path, sizeof path, "%s/cc.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE scvs", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    log_set_quiet(1);
+    assert_int_equal(cc_store_scv_upsert(f->st, "s1", "h:1", "pw", &st), STATUS_IO);
+    log_set_quiet(0);
+    assert_int_equal(status_http(st.code), 500);
+    assert_non_null(strstr(st.msg, "cannot register the SCV"));
 }
 
 /* A version 1 database (before the change counter, versioned by PRAGMA
@@ -241,6 +263,7 @@ int main(void)
 {
     const struct CMUnitTest extra[] = {
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_database_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_secret_key_migrates, setup, teardown),
