@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "util/utf8.h"
 
 #define LABELS_MAX 1024 /* one series' label text, escaped */
@@ -56,6 +57,7 @@ struct metrics {
     struct collector collectors[METRICS_MAX_COLLECTORS];
     atomic_int ncollectors;
     atomic_uint next_cell;
+    atomic_int full_logged;
     atomic_int claimed;
     _Atomic(struct shard *) shards[METRICS_SHARDS];
     struct shard common; /* threads past METRICS_SHARDS */
@@ -273,9 +275,15 @@ static struct metrics_series *series_find(struct metrics_series *first, struct m
 static struct metrics_series *series_make(struct metrics_family *f, uint64_t hash, const char *labels)
 {
     struct metrics *m = f->registry;
-    unsigned cell = atomic_fetch_add(&m->next_cell, f->cells);
-    if (cell + f->cells > METRICS_MAX_CELLS)
-        return NULL; /* the spent cells stay spent: the registry is full for good */
+    unsigned cell = atomic_load(&m->next_cell);
+    do {
+        if (cell + f->cells > METRICS_MAX_CELLS) {
+            if (!atomic_exchange(&m->full_logged, 1))
+                log_warn("metrics: all %d values are in use; new series (first: %s{%s}) go uncounted",
+                         METRICS_MAX_CELLS, f->name, labels);
+            return NULL;
+        }
+    } while (!atomic_compare_exchange_weak(&m->next_cell, &cell, cell + f->cells));
     size_t len = strlen(labels);
     struct metrics_series *s = calloc(1, sizeof *s + len + 1);
     if (s == NULL)
