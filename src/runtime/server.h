@@ -4,21 +4,24 @@
  * routing table; JSON reply helpers; two worker pools (general and bulk) for
  * blocking work whose completion is delivered back on the request's own loop
  * thread; tickers for periodic background jobs; optionally an HTTP client
- * for calls to peers from the loops themselves (http_client.h). server_run() blocks until
- * SIGTERM/SIGINT, then stops accepting, lets in-flight requests finish
- * (bounded by shutdown_timeout) and returns 0.
+ * for calls to peers from the loops themselves (http_client.h).
+ * server_run() blocks until SIGTERM/SIGINT, then stops accepting, lets
+ * in-flight requests finish (bounded by shutdown_timeout) and returns 0.
+ * The files behind it are listed in server_internal.h.
  *
  * Connections: server_run raises the soft open-files limit to the hard one;
  * max_connections (0: the open-files limit less 1/8 of it, at least 256 or
  * half a smaller limit, kept for files and the database) caps the open
- * connections, and further
- * ones are closed at once. Out of descriptors anyway, a loop stops accepting
- * for 100 ms at a time instead of spinning on accept4.
+ * connections, and further ones are closed at once. Out of descriptors
+ * anyway, a loop stops accepting for 100 ms at a time instead of spinning on
+ * accept4.
  *
  * Threading rules for handlers: a handler runs on a loop thread and must not
- * block; anything slow goes through server_defer(). A done callback runs on
- * the same loop thread as the handler; its req is NULL when the client went
- * away, and then it must only free its own state. */
+ * block. A route whose whole work blocks is registered with server_route_job
+ * (server_job.h); a handler that does part of its work on the loop sends
+ * the rest through server_defer(). A done callback runs on the same loop
+ * thread as the handler; its req is NULL when the client went away, and then
+ * it must only free its own state. */
 #ifndef ST_SERVER_H
 #define ST_SERVER_H
 
