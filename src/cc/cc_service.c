@@ -11,6 +11,9 @@
 #include "util/fs.h"
 #include "util/log.h"
 
+/* How often a CC checks whether the hourly stats export is due. */
+#define CC_EXPORT_TICK_MS (5 * 60 * 1000)
+
 /* Both run on ticker threads of their own, never on an event loop: a slow
  * reload or a database that does not answer delays only the next tick. */
 static void poll_tick(void *arg)
@@ -117,7 +120,8 @@ int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errle
 {
     svc->server = s;
     if (cc_users_routes(s, svc) != 0 || cc_keys_routes(s) != 0 || cc_targets_routes(s) != 0 ||
-        cc_scvs_routes(s) != 0 || cc_assign_routes(s) != 0 || cc_dashboard_routes(s) != 0) {
+        cc_scvs_routes(s) != 0 || cc_assign_routes(s) != 0 || cc_dashboard_routes(s) != 0 ||
+        cc_donors_routes(s) != 0) {
         snprintf(err, errlen, "cannot register the CC routes (route table full)");
         return -1;
     }
@@ -131,7 +135,8 @@ int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errle
     if (server_add_ticker(s, CC_CACHE_POLL_MS, poll_tick, svc) != 0 ||
         server_add_ticker(s, CC_CACHE_SAFETY_MS, safety_tick, svc) != 0 ||
         server_add_ticker(s, svc->cfg.scv_check_interval * 1000, cc_scvs_check_all, svc) != 0 ||
-        server_add_ticker(s, CC_SURVEY_MS, survey_tick, svc) != 0) {
+        server_add_ticker(s, CC_SURVEY_MS, survey_tick, svc) != 0 ||
+        server_add_ticker(s, CC_EXPORT_TICK_MS, cc_donors_export_tick, svc) != 0) {
         snprintf(err, errlen, "cannot add the CC's periodic jobs");
         return -1;
     }

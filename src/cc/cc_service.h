@@ -8,7 +8,8 @@
  * every CC_SURVEY_MS, which also saves the history once a minute);
  * destroy releases everything after the server has stopped. The handlers
  * live in cc_users.c, cc_keys.c, cc_targets.c, cc_scvs.c, cc_assign.c and
- * cc_dashboard.c. */
+ * cc_dashboard.c and
+ * cc_donors.c. */
 #ifndef ST_CC_SERVICE_H
 #define ST_CC_SERVICE_H
 
@@ -56,6 +57,10 @@ int cc_keys_routes(struct server *s);
 int cc_targets_routes(struct server *s);
 int cc_scvs_routes(struct server *s);
 int cc_assign_routes(struct server *s);
+int cc_donors_routes(struct server *s);
+
+/* Remakes the stats export when it is due (ticker body). */
+void cc_donors_export_tick(void *svc);
 
 /* One liveness round: queues a check of every known SCV and counts those
  * online and offline after the previous round for /metrics (ticker body). */

@@ -1,11 +1,12 @@
 /* cc_store: the Command Center's durable state (users, engine keys, targets
- * and their shards, the SCV registry, stats fragments).
+ * and their shards, the SCV registry, stats fragments and donor credit).
  *
  * Blocking, thread-safe calls meant for worker threads. They validate
  * sizes, hash passwords (Argon2id) and tokens (SHA-256), seal secrets that
  * must be shown again (engine keys, SCV passwords) with a key derived from
  * cc_pass and the database's salt (auth.h), and run the business logic
- * (cc_store.c) over a backend that only stores rows: SQLite (WAL file
+ * (cc_store.c; donor credit's own rules in cc_credit.h) over a backend
+ * that only stores rows: SQLite (WAL file
  * <data>/cc.db) or PostgreSQL (cc_store_backend.h).
  *
  * Every call returns a status_code and, on failure, fills the caller's
@@ -24,6 +25,7 @@
 #include <stdint.h>
 
 #include "cc/auth.h"
+#include "cc/cc_credit.h"
 #include "util/status.h"
 
 /* Input limits (bytes, excluding the NUL). */
@@ -69,6 +71,7 @@ typedef struct cc_target {
     size_t n_engines;
     json_t *options; /* an object, never NULL in a returned target */
     double weight;
+    double points_per_frame; /* credit per committed frame, >= 0 */
     double creation_date;
     char **shards; /* SCV names, sorted */
     size_t n_shards;
@@ -79,8 +82,9 @@ typedef struct cc_target_new {
     cc_stage stage;
     const char *const *engines; /* non-empty */
     size_t n_engines;
-    const json_t *options; /* object or NULL for {} */
-    double weight;         /* clamped at 0 */
+    const json_t *options;   /* object or NULL for {} */
+    double weight;           /* clamped at 0 */
+    double points_per_frame; /* >= 0 */
 } cc_target_new;
 
 /* Only the fields marked set are changed; options keys are merged into the
@@ -92,8 +96,10 @@ typedef struct cc_target_update {
     const char *const *engines;
     size_t n_engines;
     int set_weight;
-    double weight;         /* clamped at 0 */
-    const json_t *options; /* object to merge, or NULL */
+    double weight; /* clamped at 0 */
+    int set_points_per_frame;
+    double points_per_frame; /* >= 0; credit from then on */
+    const json_t *options;   /* object to merge, or NULL */
 } cc_target_update;
 
 typedef struct cc_scv {
@@ -112,6 +118,54 @@ typedef struct cc_stats_fragment {
     double end_time;
     long long frames;
 } cc_stats_fragment;
+
+/* Credit (cc_credit.h). Team is "" for none. */
+typedef struct cc_credit_total {
+    char target_id[CC_TARGET_ID_LEN + 1];
+    long long frames;
+    double points;
+} cc_credit_total;
+
+typedef struct cc_donor_info {
+    char username[CC_NAME_MAX + 1];
+    char team[CC_TEAM_BYTES + 1];
+    long long frames;
+    double points;
+    long long fragments;
+    double last_credit;       /* 0 when never credited */
+    cc_credit_total *targets; /* by target id; free() it */
+    size_t n_targets;
+} cc_donor_info;
+
+/* Only the fields marked set change. team NULL: no team. */
+typedef struct cc_donor_settings {
+    int set_team;
+    const char *team;
+    int set_public;
+    int public_;
+} cc_donor_settings;
+
+typedef struct cc_board_entry {
+    char name[CC_NAME_MAX > CC_TEAM_BYTES ? CC_NAME_MAX + 1 : CC_TEAM_BYTES + 1]; /* donor or team */
+    char team[CC_TEAM_BYTES + 1];                                                 /* donors' boards */
+    long long members;                                                            /* teams' boards */
+    double points;
+    long long frames;
+} cc_board_entry;
+
+typedef struct cc_board {
+    long long total;   /* entries on the whole board */
+    cc_board_entry *v; /* free() it */
+    size_t n;
+} cc_board;
+
+typedef struct cc_board_query {
+    int teams;
+    cc_period period;
+    long long period_start; /* cc_period_start(period, now) */
+    long long limit;        /* 1..CC_BOARD_LIMIT_MAX */
+    long long offset;
+} cc_board_query;
 
 typedef struct cc_manager_weight {
     char name[CC_NAME_MAX + 1];
@@ -201,10 +255,30 @@ status_code cc_store_shard_remove(cc_store *s, const char *target_id, const char
 status_code cc_store_scv_upsert(cc_store *s, const char *name, const char *host, const char *password,
                                 struct status *st);
 
-/* Stats: one transaction; fragments whose id exists are skipped. *inserted
- * (may be NULL) counts the new ones. */
+/* Stats: fragments whose id exists are skipped. *inserted (may be NULL)
+ * counts the new ones. Each new fragment is worth its frames x its
+ * target's points_per_frame (1 for an unknown target) and is credited to
+ * its user in the same transaction (cc_credit.h). On SQLite concurrent
+ * calls share one transaction (and one commit); a batch that fails fails
+ * alone. */
 status_code cc_store_stats_insert(cc_store *s, const cc_stats_fragment *v, size_t n, size_t *inserted,
                                   struct status *st);
+
+/* Donors and credit (PROTOCOL.md "Donors and credit"). */
+/* NOT_FOUND when name is not a donor or is not public. */
+status_code cc_store_donor_info(cc_store *s, const char *name, cc_donor_info *out, struct status *st);
+/* NOT_FOUND when name is not a donor; INVALID on a bad team name. */
+status_code cc_store_donor_settings(cc_store *s, const char *name, const cc_donor_settings *set,
+                                    struct status *st);
+/* Erases the donor's login, email, password and token; its credit stays in
+ * the totals under a fresh anonymous name, hidden. */
+status_code cc_store_donor_delete(cc_store *s, const char *name, struct status *st);
+status_code cc_store_leaderboard(cc_store *s, const cc_board_query *q, cc_board *out, struct status *st);
+/* The latest stats export (gzip JSON lines; free() *data), remade first
+ * when it is older than max_age and no other CC is remaking it. data NULL:
+ * only that remake. NOT_FOUND while the first one is being made. */
+status_code cc_store_export(cc_store *s, double max_age, unsigned char **data, size_t *len,
+                            struct status *st);
 
 /* What the cache needs to catch up from the generation *since (a value
  * *generation returned earlier), read in one consistent transaction so the

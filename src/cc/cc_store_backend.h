@@ -56,12 +56,21 @@ typedef enum cc_probe {
     CC_PROBE_ADMIN,         /* an admin exists (key unused) */
     CC_PROBE_TARGET,        /* the target exists */
     CC_PROBE_TARGET_SHARDS, /* the target has shards */
+    CC_PROBE_DONOR,         /* a donor has this name */
 } cc_probe;
+
+/* Receives one line of the stats export (team: e is a team's); 0, or -1
+ * to fail the scan with IO. */
+typedef int (*cc_export_fn)(void *arg, const cc_board_entry *e, int team, long long fragments,
+                            double last_credit);
 
 /* Receives one shard row; 0, or -1 to fail the read with IO. */
 typedef int (*cc_shard_fn)(const char *target_id, const char *scv, void *arg);
 
 typedef struct cc_store_ops {
+    /* 1 when write transactions run one at a time (SQLite): concurrent
+     * stats batches then share one transaction and its commit. */
+    int serial_writes;
     /* where: the SQLite file or the PostgreSQL URL. Creates or upgrades
      * the schema. NULL with the reason in st. */
     void *(*open)(const char *where, struct status *st);
@@ -129,9 +138,51 @@ typedef struct cc_store_ops {
     status_code (*reseal)(cc_store_tx *tx, int scv, const char *id, const char *old_sealed,
                           const char *new_sealed);
 
-    /* Skips fragments whose id exists (the first of a batch wins); INVALID
-     * for text the database refuses. */
-    status_code (*stats_insert)(cc_store_tx *tx, const cc_stats_fragment *v, size_t n, size_t *inserted);
+    /* Skips fragments whose id exists (the first of a batch wins); a new
+     * one is stored worth points[i] and marked in fresh[i] (1, else 0).
+     * INVALID for text the database refuses. */
+    status_code (*stats_insert)(cc_store_tx *tx, const cc_stats_fragment *v, const double *points, size_t n,
+                                unsigned char *fresh, size_t *inserted);
+
+    /* ---- donor credit (cc_credit.h) ---- */
+    status_code (*points_per_frame)(cc_store_tx *tx, const char *target_id, double *out); /* NOT_FOUND */
+    /* Adds each of b's donor deltas to its row (made on first credit,
+     * public only when the name is a donor's), in key order; rows[i] and
+     * teams[i] (malloc'd, NULL for none) report donor i's row after it. */
+    status_code (*credit_donors)(cc_store_tx *tx, const cc_credit_batch *b, cc_credit_row *rows,
+                                 char **teams);
+    status_code (*credit_targets)(cc_store_tx *tx, const cc_credit_batch *b);
+    /* The same for team deltas v (sorted by key); rows[i] after v[i]. */
+    status_code (*credit_teams)(cc_store_tx *tx, const cc_credit_batch *b, const cc_credit_delta *v, size_t n,
+                                cc_credit_row *rows);
+    status_code (*board_add)(cc_store_tx *tx, cc_board_id board, long long period, long long n);
+    status_code (*board_read)(cc_store_tx *tx, const cc_board_query *q, cc_board *out);
+    /* The donor's credit row (made when missing), locked until end: its
+     * state, and its team (malloc'd, NULL for none). */
+    status_code (*donor_row)(cc_store_tx *tx, const char *name, cc_credit_row *row, char **team);
+    status_code (*donor_set_public)(cc_store_tx *tx, const char *name, int public_);
+    status_code (*donor_set_team)(cc_store_tx *tx, const char *name, const char *team); /* NULL: none */
+    /* One member more; *made when the row was just created. */
+    status_code (*team_join)(cc_store_tx *tx, const char *team, int *made);
+    /* One member fewer; a team left without members and credit is removed
+     * (*removed). */
+    status_code (*team_leave)(cc_store_tx *tx, const char *team, int *removed);
+    /* Deletes the donor's user row and renames its credit rows and its
+     * fragments' user to anon. */
+    status_code (*donor_erase)(cc_store_tx *tx, const char *name, const char *anon);
+    /* A donor's totals and per-target credit (out->targets malloc'd) and
+     * whether it is public; NOT_FOUND unless name is a donor. */
+    status_code (*donor_info)(cc_store_tx *tx, const char *name, cc_donor_info *out, int *public_);
+    /* Calls fn for every public donor with credit, then every team, by
+     * points. */
+    status_code (*export_scan)(cc_store_tx *tx, cc_export_fn fn, void *arg);
+    /* The stored export: its time (0 when none) and its bytes (malloc'd;
+     * NULL when none). */
+    status_code (*export_load)(cc_store_tx *tx, double *created, unsigned char **data, size_t *len);
+    /* Claims the remake: *claimed when the stored export is older than
+     * max_age and no other claim is younger than lease. */
+    status_code (*export_claim)(cc_store_tx *tx, double now, double max_age, double lease, int *claimed);
+    status_code (*export_save)(cc_store_tx *tx, double created, const unsigned char *data, size_t len);
 } cc_store_ops;
 
 extern const cc_store_ops cc_store_sqlite_ops;

@@ -23,6 +23,15 @@ typedef struct sq {
     cc_store_tx tx;
 } sq;
 
+/* The totals every credit aggregate row carries (cc_credit.h). */
+#define CREDIT_COLUMNS                                                                                       \
+    "frames INTEGER NOT NULL DEFAULT 0, points REAL NOT NULL DEFAULT 0,"                                     \
+    " fragments INTEGER NOT NULL DEFAULT 0, last_credit REAL NOT NULL DEFAULT 0,"                            \
+    " day INTEGER NOT NULL DEFAULT 0, day_frames INTEGER NOT NULL DEFAULT 0,"                                \
+    " day_points REAL NOT NULL DEFAULT 0, day_fragments INTEGER NOT NULL DEFAULT 0,"                         \
+    " week INTEGER NOT NULL DEFAULT 0, week_frames INTEGER NOT NULL DEFAULT 0,"                              \
+    " week_points REAL NOT NULL DEFAULT 0, week_fragments INTEGER NOT NULL DEFAULT 0"
+
 static const char *const schema_sql =
     "CREATE TABLE users(name TEXT PRIMARY KEY, email TEXT NOT NULL, role TEXT NOT NULL,"
     " password_hash TEXT NOT NULL, token_hash TEXT UNIQUE, weight REAL NOT NULL DEFAULT 1,"
@@ -115,6 +124,56 @@ static const char *const schema_v4_sql =
  * PostgreSQL. */
 static const char *const schema_v5_sql = "ALTER TABLE stats RENAME COLUMN user TO user_name;";
 
+/* Version 6: donor credit (cc_credit.h). Fragments keep their points;
+ * those recorded before earned one point a frame (add_credit_columns adds
+ * the columns). The all-time aggregates start from the fragments already
+ * there. Like version 3 it tolerates parts already present. */
+static const char *const schema_v6_sql =
+    "CREATE INDEX IF NOT EXISTS stats_user ON stats(user_name);"
+    "CREATE TABLE IF NOT EXISTS donor_credit(name TEXT PRIMARY KEY, team TEXT, public INTEGER NOT NULL "
+    "DEFAULT 1,"
+    " " CREDIT_COLUMNS ");"
+    "CREATE INDEX IF NOT EXISTS donor_credit_all ON donor_credit(points DESC, name) WHERE public = 1 AND "
+    "fragments > 0;"
+    "CREATE INDEX IF NOT EXISTS donor_credit_day ON donor_credit(day, day_points DESC, name) WHERE public = "
+    "1;"
+    "CREATE INDEX IF NOT EXISTS donor_credit_week ON donor_credit(week, week_points DESC, name) WHERE public "
+    "= 1;"
+    "CREATE TABLE IF NOT EXISTS donor_target_credit(name TEXT NOT NULL, target_id TEXT NOT NULL,"
+    " frames INTEGER NOT NULL, points REAL NOT NULL, PRIMARY KEY(name, target_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS team_credit(team TEXT PRIMARY KEY, members INTEGER NOT NULL DEFAULT "
+    "0, " CREDIT_COLUMNS ");"
+    "CREATE INDEX IF NOT EXISTS team_credit_all ON team_credit(points DESC, team);"
+    "CREATE INDEX IF NOT EXISTS team_credit_day ON team_credit(day, day_points DESC, team);"
+    "CREATE INDEX IF NOT EXISTS team_credit_week ON team_credit(week, week_points DESC, team);"
+    "CREATE TABLE IF NOT EXISTS board_totals(board TEXT NOT NULL, period INTEGER NOT NULL, n INTEGER NOT "
+    "NULL,"
+    " PRIMARY KEY(board, period)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS stats_export(id INTEGER PRIMARY KEY CHECK (id = 1), created REAL NOT NULL,"
+    " claimed REAL NOT NULL, data BLOB);"
+    "INSERT OR IGNORE INTO stats_export(id, created, claimed) VALUES (1, 0, 0);"
+    "INSERT OR IGNORE INTO donor_credit(name, public, frames, points, fragments, last_credit)"
+    " SELECT user_name, EXISTS(SELECT 1 FROM users WHERE users.name = stats.user_name AND role = 'donor'),"
+    " sum(frames), sum(points), count(*), max(end_time) FROM stats WHERE user_name <> '' GROUP BY user_name;"
+    "INSERT OR IGNORE INTO donor_target_credit(name, target_id, frames, points)"
+    " SELECT user_name, target_id, sum(frames), sum(points) FROM stats WHERE user_name <> ''"
+    " GROUP BY user_name, target_id;"
+    "INSERT OR IGNORE INTO board_totals(board, period, n)"
+    " SELECT 'donors_all', 0, count(*) FROM donor_credit WHERE public = 1 AND fragments > 0;";
+
+static status_code add_credit_columns(sqldb *db)
+{
+    sqlite3_stmt *stmt =
+        sqldb_prepare(db, "SELECT 1 FROM pragma_table_info('stats') WHERE name = 'points'", NULL);
+    status_code rc = stmt ? sqldb_row(db, stmt, "schema lookup") : STATUS_IO;
+    sqlite3_finalize(stmt);
+    if (rc == STATUS_NOT_FOUND)
+        rc = sqldb_exec(db, "ALTER TABLE stats ADD COLUMN points REAL NOT NULL DEFAULT 0;"
+                            "UPDATE stats SET points = frames");
+    return rc == STATUS_OK ? sqldb_add_column(db, "targets", "points_per_frame", "REAL NOT NULL DEFAULT 1")
+                           : rc;
+}
+
 /* Version 3 adds targets.changed unless a partly upgraded file has it. */
 static status_code add_changed_column(sqldb *db)
 {
@@ -123,7 +182,7 @@ static status_code add_changed_column(sqldb *db)
 
 static const sqldb_schema_step schema_steps[] = {
     {NULL, schema_sql},    {NULL, schema_v2_sql}, {add_changed_column, schema_v3_sql},
-    {NULL, schema_v4_sql}, {NULL, schema_v5_sql},
+    {NULL, schema_v4_sql}, {NULL, schema_v5_sql}, {add_credit_columns, schema_v6_sql},
 };
 
 static void sq_close(void *impl)
@@ -142,8 +201,13 @@ static void *sq_open(const char *path, struct status *st)
         status_fail(st, STATUS_IO, "out of memory");
         return NULL;
     }
+    /* A 128 MiB page cache: crediting touches donor, target and team rows
+     * all over their tables, and SQLite's default 2 MiB halves the rate at
+     * 100,000 donors (docs/PERFORMANCE.md, "Donor credit"). */
     s->db = sqldb_open(path, "cc database",
-                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", st);
+                       "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                       " PRAGMA cache_size = -131072",
+                       st);
     if (!s->db || sqldb_migrate(s->db, schema_steps, (int)(sizeof schema_steps / sizeof *schema_steps), st) !=
                       STATUS_OK) {
         sq_close(s);
@@ -201,6 +265,7 @@ static status_code sq_exists(cc_store_tx *tx, cc_probe what, const char *key, in
         [CC_PROBE_ADMIN] = "SELECT 1 FROM users WHERE role = 'admin' LIMIT 1",
         [CC_PROBE_TARGET] = "SELECT 1 FROM targets WHERE id = ?1",
         [CC_PROBE_TARGET_SHARDS] = "SELECT 1 FROM shards WHERE target_id = ?1 LIMIT 1",
+        [CC_PROBE_DONOR] = "SELECT 1 FROM users WHERE name = ?1 AND role = 'donor'",
     };
     *found = 0;
     status_code rc = one_row(tx->db, sqldb_prepare(tx->db, sql[what], "t", key), "lookup", read_flag, found);
@@ -330,7 +395,7 @@ static status_code sq_key_refs(cc_store_tx *tx, cc_engine_key_ref **out, size_t 
 
 /* ---- targets ---- */
 
-#define TARGET_COLS "id, owner, stage, engines, options, weight, creation_date"
+#define TARGET_COLS "id, owner, stage, engines, options, weight, creation_date, points_per_frame"
 
 /* Fills a zeroed target from a row of TARGET_COLS (shards are left
  * empty). 0 or -1. */
@@ -341,13 +406,14 @@ static int read_target(sqlite3_stmt *stmt, void *out)
     sqldb_text(stmt, 1, t->owner, sizeof t->owner);
     t->weight = sqlite3_column_double(stmt, 5);
     t->creation_date = sqlite3_column_double(stmt, 6);
+    t->points_per_frame = sqlite3_column_double(stmt, 7);
     return cc_target_from_row(t, (const char *)sqlite3_column_text(stmt, 2),
                               (const char *)sqlite3_column_text(stmt, 3),
                               (const char *)sqlite3_column_text(stmt, 4));
 }
 
-/* Inserts the row t, or (update) writes its stage, engines, options and
- * weight: the first five parameters. */
+/* Inserts the row t, or (update) writes its stage, engines, options,
+ * weight and points_per_frame: the first six parameters. */
 static status_code write_target(cc_store_tx *tx, const cc_target *t, int update)
 {
     char *engines = cc_engines_json((const char *const *)t->engines, t->n_engines);
@@ -357,11 +423,12 @@ static status_code write_target(cc_store_tx *tx, const cc_target *t, int update)
     if (engines && options)
         rc = sqldb_run(
             tx->db, update ? "target update" : "target insert",
-            update ? "UPDATE targets SET stage = ?2, engines = ?3, options = ?4, weight = ?5 WHERE id = ?1"
-                   : "INSERT INTO targets(id, stage, engines, options, weight, owner, creation_date)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            update ? "ttttd" : "ttttdtd", t->id, cc_stage_name(t->stage), engines, options, t->weight,
-            t->owner, t->creation_date);
+            update ? "UPDATE targets SET stage = ?2, engines = ?3, options = ?4, weight = ?5,"
+                     " points_per_frame = ?6 WHERE id = ?1"
+                   : "INSERT INTO targets(id, stage, engines, options, weight, points_per_frame, owner,"
+                     " creation_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            update ? "ttttdd" : "ttttddtd", t->id, cc_stage_name(t->stage), engines, options, t->weight,
+            t->points_per_frame, t->owner, t->creation_date);
     free(engines);
     free(options);
     return rc;
@@ -557,14 +624,15 @@ static status_code sq_reseal(cc_store_tx *tx, int scv, const char *id, const cha
                   "ttt", new_sealed, id, old_sealed));
 }
 
-/* ---- stats ---- */
+/* ---- stats and credit ---- */
 
-static status_code sq_stats_insert(cc_store_tx *tx, const cc_stats_fragment *v, size_t n, size_t *inserted)
+static status_code sq_stats_insert(cc_store_tx *tx, const cc_stats_fragment *v, const double *points,
+                                   size_t n, unsigned char *fresh, size_t *inserted)
 {
     sqlite3_stmt *stmt =
         sqldb_prepare(tx->db,
                       "INSERT INTO stats(id, target_id, stream_id, engine, user_name, start_time,"
-                      " end_time, frames) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                      " end_time, frames, points) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT(id) DO NOTHING",
                       NULL);
     status_code rc = stmt ? STATUS_OK : STATUS_IO;
@@ -579,14 +647,382 @@ static status_code sq_stats_insert(cc_store_tx *tx, const cc_stats_fragment *v, 
         sqlite3_bind_double(stmt, 6, v[i].start_time);
         sqlite3_bind_double(stmt, 7, v[i].end_time);
         sqlite3_bind_int64(stmt, 8, v[i].frames);
+        sqlite3_bind_double(stmt, 9, points[i]);
         rc = sqldb_step(tx->db, stmt, "stats insert");
-        *inserted += (size_t)sqlite3_changes(tx->db->conn);
+        fresh[i] = sqlite3_changes(tx->db->conn) > 0;
+        *inserted += fresh[i];
     }
     sqlite3_finalize(stmt);
     return rc;
 }
 
+static int read_double(sqlite3_stmt *stmt, void *out)
+{
+    *(double *)out = sqlite3_column_double(stmt, 0);
+    return 0;
+}
+
+static status_code sq_points_per_frame(cc_store_tx *tx, const char *target_id, double *out)
+{
+    return one_row(
+        tx->db, sqldb_prepare(tx->db, "SELECT points_per_frame FROM targets WHERE id = ?1", "t", target_id),
+        "points per frame", read_double, out);
+}
+
+/* The CC_CREDIT_ROW_COLS of a row, from column first on. */
+static void read_credit_row(sqlite3_stmt *stmt, int first, cc_credit_row *r)
+{
+    r->public_ = sqlite3_column_int(stmt, first);
+    r->fragments = sqlite3_column_int64(stmt, first + 1);
+    r->day = sqlite3_column_int64(stmt, first + 2);
+    r->day_fragments = sqlite3_column_int64(stmt, first + 3);
+    r->week = sqlite3_column_int64(stmt, first + 4);
+    r->week_fragments = sqlite3_column_int64(stmt, first + 5);
+}
+
+/* Binds a delta and the batch's times as ?2..?7 of an aggregate upsert. */
+static void bind_delta(sqlite3_stmt *stmt, const cc_credit_batch *b, const cc_credit_delta *d)
+{
+    sqlite3_reset(stmt);
+    sqlite3_bind_text(stmt, 1, d->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, d->frames);
+    sqlite3_bind_double(stmt, 3, d->points);
+    sqlite3_bind_int64(stmt, 4, d->fragments);
+    sqlite3_bind_double(stmt, 5, b->now);
+    sqlite3_bind_int64(stmt, 6, b->day);
+    sqlite3_bind_int64(stmt, 7, b->week);
+}
+
+#define DELTA_VALUES "?2, ?3, ?4, ?5, ?6, ?2, ?3, ?4, ?7, ?2, ?3, ?4"
+
+static status_code sq_credit_donors(cc_store_tx *tx, const cc_credit_batch *b, cc_credit_row *rows,
+                                    char **teams)
+{
+    sqlite3_stmt *stmt = sqldb_prepare(
+        tx->db,
+        "INSERT INTO donor_credit(name, public, " CC_CREDIT_COLS ")"
+        " VALUES (?1, EXISTS(SELECT 1 FROM users WHERE name = ?1 AND role = 'donor'), " DELTA_VALUES ")"
+        " ON CONFLICT(name) DO UPDATE SET " CC_CREDIT_ADD_SET("donor_credit") " RETURNING " CC_CREDIT_ROW_COLS
+                                                                              ", team",
+        NULL);
+    status_code rc = stmt ? STATUS_OK : STATUS_IO;
+    for (size_t i = 0; rc == STATUS_OK && i < b->n_donors; i++) {
+        bind_delta(stmt, b, &b->donors[i]);
+        rc = sqldb_row(tx->db, stmt, "donor credit");
+        if (rc != STATUS_OK)
+            break;
+        read_credit_row(stmt, 0, &rows[i]);
+        if (sqlite3_column_type(stmt, 6) != SQLITE_NULL && (teams[i] = sqldb_dup(stmt, 6)) == NULL)
+            rc = STATUS_IO;
+    }
+    sqlite3_finalize(stmt);
+    return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
+}
+
+static status_code sq_credit_targets(cc_store_tx *tx, const cc_credit_batch *b)
+{
+    sqlite3_stmt *stmt =
+        sqldb_prepare(tx->db,
+                      "INSERT INTO donor_target_credit(name, target_id, frames, points)"
+                      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name, target_id) DO UPDATE SET"
+                      " frames = frames + excluded.frames, points = points + excluded.points",
+                      NULL);
+    status_code rc = stmt ? STATUS_OK : STATUS_IO;
+    for (size_t i = 0; rc == STATUS_OK && i < b->n_targets; i++) {
+        sqlite3_bind_text(stmt, 1, b->targets[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, b->targets[i].target, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, b->targets[i].frames);
+        sqlite3_bind_double(stmt, 4, b->targets[i].points);
+        rc = sqldb_step(tx->db, stmt, "donor target credit");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static status_code sq_credit_teams(cc_store_tx *tx, const cc_credit_batch *b, const cc_credit_delta *v,
+                                   size_t n, cc_credit_row *rows)
+{
+    sqlite3_stmt *stmt =
+        sqldb_prepare(tx->db,
+                      "INSERT INTO team_credit(team, " CC_CREDIT_COLS ") VALUES (?1, " DELTA_VALUES
+                      ") ON CONFLICT(team) DO UPDATE SET " CC_CREDIT_ADD_SET(
+                          "team_credit") " RETURNING 1, " CC_CREDIT_ROW_FRAGMENTS,
+                      NULL);
+    status_code rc = stmt ? STATUS_OK : STATUS_IO;
+    for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
+        bind_delta(stmt, b, &v[i]);
+        rc = sqldb_row(tx->db, stmt, "team credit");
+        if (rc == STATUS_OK)
+            read_credit_row(stmt, 0, &rows[i]);
+    }
+    sqlite3_finalize(stmt);
+    return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
+}
+
+static status_code sq_board_add(cc_store_tx *tx, cc_board_id board, long long period, long long n)
+{
+    return sqldb_run(tx->db, "board totals",
+                     "INSERT INTO board_totals(board, period, n) VALUES (?1, ?2, ?3)" CC_BOARD_TOTAL_ADD,
+                     "tii", cc_board_name(board), (int64_t)period, (int64_t)n);
+}
+
+static int fill_board_entry(sqlite3_stmt *stmt, void *elem)
+{
+    cc_board_entry *e = elem;
+    sqldb_text(stmt, 0, e->name, sizeof e->name);
+    sqldb_text(stmt, 1, e->team, sizeof e->team);
+    e->members = sqlite3_column_int64(stmt, 2);
+    e->points = sqlite3_column_double(stmt, 3);
+    e->frames = sqlite3_column_int64(stmt, 4);
+    return 0;
+}
+
+static int read_int64(sqlite3_stmt *stmt, void *out)
+{
+    *(long long *)out = sqlite3_column_int64(stmt, 0);
+    return 0;
+}
+
+static status_code sq_board_read(cc_store_tx *tx, const cc_board_query *q, cc_board *out)
+{
+    char rows[512], total[256];
+    int k = cc_board_sql(q->teams, q->period, '?', rows, sizeof rows, total, sizeof total);
+    sqlite3_stmt *stmt =
+        k ? sqldb_prepare(tx->db, total, "i", (int64_t)q->period_start) : sqldb_prepare(tx->db, total, NULL);
+    status_code rc = one_row(tx->db, stmt, "board total", read_int64, &out->total);
+    if (rc != STATUS_OK)
+        return rc;
+    stmt = k ? sqldb_prepare(tx->db, rows, "iii", (int64_t)q->period_start, (int64_t)q->limit,
+                             (int64_t)q->offset)
+             : sqldb_prepare(tx->db, rows, "ii", (int64_t)q->limit, (int64_t)q->offset);
+    return sqldb_collect(tx->db, stmt, (void **)&out->v, &out->n, sizeof *out->v, fill_board_entry,
+                         "board rows");
+}
+
+struct donor_state {
+    cc_credit_row *row;
+    char **team;
+};
+
+static int read_donor_state(sqlite3_stmt *stmt, void *out)
+{
+    struct donor_state *d = out;
+    read_credit_row(stmt, 0, d->row);
+    if (sqlite3_column_type(stmt, 6) != SQLITE_NULL && (*d->team = sqldb_dup(stmt, 6)) == NULL)
+        return -1;
+    return 0;
+}
+
+static status_code sq_donor_row(cc_store_tx *tx, const char *name, cc_credit_row *row, char **team)
+{
+    struct donor_state d = {row, team};
+    status_code rc = sqldb_run(
+        tx->db, "donor row", "INSERT INTO donor_credit(name) VALUES (?1) ON CONFLICT DO NOTHING", "t", name);
+    if (rc == STATUS_OK)
+        rc = one_row(tx->db,
+                     sqldb_prepare(tx->db,
+                                   "SELECT " CC_CREDIT_ROW_COLS ", team FROM donor_credit WHERE name = ?1",
+                                   "t", name),
+                     "donor row", read_donor_state, &d);
+    return rc;
+}
+
+static status_code sq_donor_set_public(cc_store_tx *tx, const char *name, int public_)
+{
+    return sqldb_run(tx->db, "donor public", "UPDATE donor_credit SET public = ?2 WHERE name = ?1", "ti",
+                     name, (int64_t)(public_ != 0));
+}
+
+static status_code sq_donor_set_team(cc_store_tx *tx, const char *name, const char *team)
+{
+    sqlite3_stmt *stmt =
+        sqldb_prepare(tx->db, "UPDATE donor_credit SET team = ?2 WHERE name = ?1", "t", name);
+    if (stmt && team)
+        sqlite3_bind_text(stmt, 2, team, -1, SQLITE_STATIC);
+    status_code rc = stmt ? sqldb_step(tx->db, stmt, "donor team") : STATUS_IO;
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+struct joined {
+    long long members, fragments;
+};
+
+static int read_joined(sqlite3_stmt *stmt, void *out)
+{
+    struct joined *j = out;
+    j->members = sqlite3_column_int64(stmt, 0);
+    j->fragments = sqlite3_column_int64(stmt, 1);
+    return 0;
+}
+
+static status_code sq_team_join(cc_store_tx *tx, const char *team, int *made)
+{
+    struct joined j = {0};
+    status_code rc = one_row(tx->db,
+                             sqldb_prepare(tx->db,
+                                           "INSERT INTO team_credit(team, members) VALUES (?1, 1)"
+                                           " ON CONFLICT(team) DO UPDATE SET members = members + 1"
+                                           " RETURNING members, fragments",
+                                           "t", team),
+                             "team join", read_joined, &j);
+    /* A team without members and credit has no row: one member and no
+     * credit is a row just made. */
+    *made = rc == STATUS_OK && j.members == 1 && j.fragments == 0;
+    return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
+}
+
+static status_code sq_team_leave(cc_store_tx *tx, const char *team, int *removed)
+{
+    status_code rc = sqldb_run(tx->db, "team leave",
+                               "UPDATE team_credit SET members = members - 1 WHERE team = ?1", "t", team);
+    if (rc == STATUS_OK)
+        rc = sqldb_run(tx->db, "team cleanup",
+                       "DELETE FROM team_credit WHERE team = ?1 AND members <= 0 AND fragments = 0", "t",
+                       team);
+    *removed = rc == STATUS_OK && sqlite3_changes(tx->db->conn) == 1;
+    return rc;
+}
+
+static status_code sq_donor_erase(cc_store_tx *tx, const char *name, const char *anon)
+{
+    static const char *const renames[] = {
+        "UPDATE donor_credit SET name = ?2 WHERE name = ?1",
+        "UPDATE donor_target_credit SET name = ?2 WHERE name = ?1",
+        "UPDATE stats SET user_name = ?2 WHERE user_name = ?1",
+    };
+    status_code rc =
+        sqldb_run(tx->db, "donor delete", "DELETE FROM users WHERE name = ?1 AND role = 'donor'", "t", name);
+    for (size_t i = 0; rc == STATUS_OK && i < sizeof renames / sizeof *renames; i++)
+        rc = sqldb_run(tx->db, "donor anonymise", renames[i], "tt", name, anon);
+    return rc;
+}
+
+struct info_read {
+    cc_donor_info *info;
+    int *public_;
+};
+
+static int read_info(sqlite3_stmt *stmt, void *out)
+{
+    struct info_read *r = out;
+    sqldb_text(stmt, 0, r->info->username, sizeof r->info->username);
+    sqldb_text(stmt, 1, r->info->team, sizeof r->info->team);
+    *r->public_ = sqlite3_column_int(stmt, 2);
+    r->info->frames = sqlite3_column_int64(stmt, 3);
+    r->info->points = sqlite3_column_double(stmt, 4);
+    r->info->fragments = sqlite3_column_int64(stmt, 5);
+    r->info->last_credit = sqlite3_column_double(stmt, 6);
+    return 0;
+}
+
+static int fill_credit_total(sqlite3_stmt *stmt, void *elem)
+{
+    cc_credit_total *t = elem;
+    sqldb_text(stmt, 0, t->target_id, sizeof t->target_id);
+    t->frames = sqlite3_column_int64(stmt, 1);
+    t->points = sqlite3_column_double(stmt, 2);
+    return 0;
+}
+
+static status_code sq_donor_info(cc_store_tx *tx, const char *name, cc_donor_info *out, int *public_)
+{
+    struct info_read r = {out, public_};
+    status_code rc = one_row(
+        tx->db,
+        sqldb_prepare(tx->db,
+                      "SELECT u.name, coalesce(c.team, ''), coalesce(c.public, 1), coalesce(c.frames, 0),"
+                      " coalesce(c.points, 0), coalesce(c.fragments, 0), coalesce(c.last_credit, 0)"
+                      " FROM users u LEFT JOIN donor_credit c ON c.name = u.name"
+                      " WHERE u.name = ?1 AND u.role = 'donor'",
+                      "t", name),
+        "donor info", read_info, &r);
+    if (rc == STATUS_OK)
+        rc = sqldb_collect(tx->db,
+                           sqldb_prepare(tx->db,
+                                         "SELECT target_id, frames, points FROM donor_target_credit"
+                                         " WHERE name = ?1 ORDER BY target_id",
+                                         "t", name),
+                           (void **)&out->targets, &out->n_targets, sizeof *out->targets, fill_credit_total,
+                           "donor targets");
+    return rc;
+}
+
+static status_code sq_export_scan(cc_store_tx *tx, cc_export_fn fn, void *arg)
+{
+    static const char *const sql[] = {CC_EXPORT_DONORS_SQL, CC_EXPORT_TEAMS_SQL};
+    status_code rc = STATUS_OK;
+    for (int team = 0; rc == STATUS_OK && team < 2; team++) {
+        sqlite3_stmt *stmt = sqldb_prepare(tx->db, sql[team], NULL);
+        rc = stmt ? STATUS_OK : STATUS_IO;
+        while (rc == STATUS_OK && (rc = sqldb_row(tx->db, stmt, "export scan")) == STATUS_OK) {
+            cc_board_entry e;
+            fill_board_entry(stmt, &e);
+            if (fn(arg, &e, team, sqlite3_column_int64(stmt, 5), sqlite3_column_double(stmt, 6)) != 0)
+                rc = STATUS_IO;
+        }
+        if (rc == STATUS_NOT_FOUND)
+            rc = STATUS_OK;
+        sqlite3_finalize(stmt);
+    }
+    return rc;
+}
+
+struct export_read {
+    double *created;
+    unsigned char **data;
+    size_t *len;
+};
+
+static int read_export(sqlite3_stmt *stmt, void *out)
+{
+    struct export_read *r = out;
+    const void *blob = sqlite3_column_blob(stmt, 1);
+    size_t n = (size_t)sqlite3_column_bytes(stmt, 1);
+    *r->created = sqlite3_column_double(stmt, 0);
+    if (!blob)
+        return 0;
+    *r->data = malloc(n ? n : 1);
+    if (!*r->data)
+        return -1;
+    memcpy(*r->data, blob, n);
+    *r->len = n;
+    return 0;
+}
+
+static status_code sq_export_load(cc_store_tx *tx, double *created, unsigned char **data, size_t *len)
+{
+    struct export_read r = {created, data, len};
+    *created = 0;
+    *data = NULL;
+    *len = 0;
+    return one_row(tx->db, sqldb_prepare(tx->db, "SELECT created, data FROM stats_export WHERE id = 1", NULL),
+                   "export load", read_export, &r);
+}
+
+static status_code sq_export_claim(cc_store_tx *tx, double now, double max_age, double lease, int *claimed)
+{
+    status_code rc =
+        sqldb_run(tx->db, "export claim",
+                  "UPDATE stats_export SET claimed = ?1 WHERE id = 1 AND created <= ?2 AND claimed <= ?3",
+                  "ddd", now, now - max_age, now - lease);
+    *claimed = rc == STATUS_OK && sqlite3_changes(tx->db->conn) == 1;
+    return rc;
+}
+
+static status_code sq_export_save(cc_store_tx *tx, double created, const unsigned char *data, size_t len)
+{
+    sqlite3_stmt *stmt =
+        sqldb_prepare(tx->db, "UPDATE stats_export SET created = ?1, data = ?2 WHERE id = 1", "d", created);
+    if (stmt)
+        sqlite3_bind_blob64(stmt, 2, data, len, SQLITE_STATIC);
+    status_code rc = stmt ? sqldb_step(tx->db, stmt, "export save") : STATUS_IO;
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 const cc_store_ops cc_store_sqlite_ops = {
+    .serial_writes = 1,
     .open = sq_open,
     .close = sq_close,
     .begin = sq_begin,
@@ -617,4 +1053,21 @@ const cc_store_ops cc_store_sqlite_ops = {
     .salt_get = sq_salt_get,
     .reseal = sq_reseal,
     .stats_insert = sq_stats_insert,
+    .points_per_frame = sq_points_per_frame,
+    .credit_donors = sq_credit_donors,
+    .credit_targets = sq_credit_targets,
+    .credit_teams = sq_credit_teams,
+    .board_add = sq_board_add,
+    .board_read = sq_board_read,
+    .donor_row = sq_donor_row,
+    .donor_set_public = sq_donor_set_public,
+    .donor_set_team = sq_donor_set_team,
+    .team_join = sq_team_join,
+    .team_leave = sq_team_leave,
+    .donor_erase = sq_donor_erase,
+    .donor_info = sq_donor_info,
+    .export_scan = sq_export_scan,
+    .export_load = sq_export_load,
+    .export_claim = sq_export_claim,
+    .export_save = sq_export_save,
 };

@@ -55,7 +55,7 @@ static void work_create(struct server_job *job)
 {
     cc_service *svc = job->app;
     cc_user user;
-    cc_target_new t = {.stage = CC_STAGE_PRIVATE, .weight = 1};
+    cc_target_new t = {.stage = CC_STAGE_PRIVATE, .weight = 1, .points_per_frame = 1};
     const char **engines = NULL;
     int stage_set = 0;
     char id[CC_TARGET_ID_LEN + 1];
@@ -64,10 +64,16 @@ static void work_create(struct server_job *job)
     if (cc_field_strings(job->json, "engines", CC_FIELD_REQUIRED, CC_ENGINES_MAX, CC_ENGINE_MAX, &engines,
                          &t.n_engines, &job->status) != STATUS_OK ||
         cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &t.options, &job->status) != STATUS_OK ||
-        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &t.weight, &job->status) != STATUS_OK)
+        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &t.weight, &job->status) != STATUS_OK ||
+        cc_field_number(job->json, "points_per_frame", CC_FIELD_OPTIONAL, &t.points_per_frame, &job->status) !=
+            STATUS_OK)
         goto out;
     if (t.weight < 0) {
         status_fail(&job->status, STATUS_INVALID, "field 'weight' must be >= 0");
+        goto out;
+    }
+    if (t.points_per_frame < 0) {
+        status_fail(&job->status, STATUS_INVALID, "field 'points_per_frame' must be >= 0");
         goto out;
     }
     t.owner = user.name;
@@ -87,9 +93,10 @@ static void work_info(struct server_job *job)
     if (cc_store_target_get(svc->store, job->param[0], &t, &job->status) != STATUS_OK)
         return;
     job->reply =
-        json_pack("{s:s, s:f, s:s, s:o, s:o, s:O, s:f}", "owner", t.owner, "creation_date", t.creation_date,
-                  "stage", cc_stage_name(t.stage), "shards", string_array(t.shards, t.n_shards), "engines",
-                  string_array(t.engines, t.n_engines), "options", t.options, "weight", t.weight);
+        json_pack("{s:s, s:f, s:s, s:o, s:o, s:O, s:f, s:f}", "owner", t.owner, "creation_date",
+                  t.creation_date, "stage", cc_stage_name(t.stage), "shards",
+                  string_array(t.shards, t.n_shards), "engines", string_array(t.engines, t.n_engines),
+                  "options", t.options, "weight", t.weight, "points_per_frame", t.points_per_frame);
     cc_target_free(&t);
 }
 
@@ -117,13 +124,22 @@ static int parse_update(struct server_job *job, cc_target_update *u, const char 
     if (cc_field_strings(job->json, "engines", CC_FIELD_OPTIONAL, CC_ENGINES_MAX, CC_ENGINE_MAX, engines,
                          &u->n_engines, &job->status) != STATUS_OK ||
         cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &u->options, &job->status) != STATUS_OK ||
-        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &u->weight, &job->status) != STATUS_OK)
+        cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &u->weight, &job->status) != STATUS_OK ||
+        cc_field_number(job->json, "points_per_frame", CC_FIELD_OPTIONAL, &u->points_per_frame, &job->status) !=
+            STATUS_OK)
         return -1;
+    u->set_points_per_frame = json_object_get(job->json, "points_per_frame") != NULL &&
+                              !json_is_null(json_object_get(job->json, "points_per_frame"));
+    if (u->set_points_per_frame && u->points_per_frame < 0) {
+        status_fail(&job->status, STATUS_INVALID, "field 'points_per_frame' must be >= 0");
+        return -1;
+    }
     u->set_engines = *engines != NULL;
     u->engines = *engines;
     u->set_weight =
         json_object_get(job->json, "weight") != NULL && !json_is_null(json_object_get(job->json, "weight"));
-    if (!u->set_stage && !u->set_engines && !u->set_weight && u->options == NULL) {
+    if (!u->set_stage && !u->set_engines && !u->set_weight && !u->set_points_per_frame &&
+        u->options == NULL) {
         status_fail(&job->status, STATUS_INVALID, "Nothing to update");
         return -1;
     }

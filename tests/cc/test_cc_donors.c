@@ -1,0 +1,447 @@
+/* Donors and credit (PROTOCOL.md "Donors and credit") through the real
+ * `siegetank cc`: points_per_frame, credit from POST /stats (retries
+ * included), donor info, settings, deletion, both leaderboards and the
+ * stats export.
+ *
+ * Built twice: test_cc_donors on SQLite, test_cc_donors_pg (CC_TEST_PG=1)
+ * on a private PostgreSQL server, where a second CC on the same database
+ * must answer the same from the shared aggregates and serve the same
+ * export. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_daemon.h"
+#include "harness.h"
+#include "pg_harness.h"
+#include "util/gz.h"
+
+#ifndef CC_TEST_PG
+#define CC_TEST_PG 0
+#endif
+
+#define SECRET CC_DAEMON_SECRET
+
+static pg_harness *pg;
+static char database[512];
+
+struct world {
+    struct daemon_proc cc, other; /* other: a second CC on the same PostgreSQL database */
+    char admin[64], manager[64], alice[64], bob[64], carol[64];
+    char target_a[64], target_b[64];
+};
+
+static void start(struct world *w)
+{
+    char url[256];
+    database[0] = '\0';
+    if (CC_TEST_PG) {
+        assert_int_equal(pg_harness_create_db(pg, "donors", url, sizeof url), 0);
+        snprintf(database, sizeof database, "database = '%s'\n", url);
+    }
+    cc_daemon_prepare(&w->cc, database);
+    cc_daemon_run(&w->cc);
+    if (CC_TEST_PG) {
+        cc_daemon_prepare(&w->other, database);
+        cc_daemon_run(&w->other);
+    }
+    cc_daemon_get(&w->cc, "POST", "/managers", NULL,
+                  "{\"email\":\"root@x\",\"password\":\"pw\",\"role\":\"admin\"}", "token", w->admin,
+                  sizeof w->admin);
+    cc_daemon_get(&w->cc, "POST", "/managers", w->admin,
+                  "{\"email\":\"m1@x\",\"password\":\"pw\",\"role\":\"manager\"}", "token", w->manager,
+                  sizeof w->manager);
+    cc_daemon_get(&w->cc, "POST", "/donors", NULL,
+                  "{\"username\":\"alice\",\"password\":\"pw\",\"email\":\"alice@mail\"}", "token", w->alice,
+                  sizeof w->alice);
+    cc_daemon_get(&w->cc, "POST", "/donors", NULL,
+                  "{\"username\":\"bob\",\"password\":\"pw\",\"email\":\"bob@mail\"}", "token", w->bob,
+                  sizeof w->bob);
+    cc_daemon_get(&w->cc, "POST", "/donors", NULL,
+                  "{\"username\":\"carol\",\"password\":\"pw\",\"email\":\"carol@mail\"}", "token", w->carol,
+                  sizeof w->carol);
+    cc_daemon_get(&w->cc, "POST", "/targets", w->manager, "{\"engines\":[\"toy\"]}", "target_id", w->target_a,
+                  sizeof w->target_a);
+    cc_daemon_get(&w->cc, "POST", "/targets", w->manager, "{\"engines\":[\"toy\"],\"points_per_frame\":2.5}",
+                  "target_id", w->target_b, sizeof w->target_b);
+}
+
+static void stop(struct world *w)
+{
+    assert_int_equal(harness_stop(w->cc.pid, SIGTERM, 20), 0);
+    if (CC_TEST_PG) {
+        assert_int_equal(harness_stop(w->other.pid, SIGTERM, 20), 0);
+        assert_int_equal(pg_harness_drop_db(pg, "donors"), 0);
+    }
+}
+
+/* POST /stats with one fragment per "id user target frames" spec; returns
+ * how many were new. */
+static long post_stats(const struct world *w, const char *const *specs)
+{
+    json_t *list = json_array(), *v = NULL;
+    char id[64], user[64], target[16];
+    long long frames;
+    for (; *specs; specs++) {
+        assert_int_equal(sscanf(*specs, "%63s %63s %15s %lld", id, user, target, &frames), 4);
+        const char *t = strcmp(target, "A") == 0 ? w->target_a : w->target_b;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:I}", "id", id,
+                                              "target_id", t, "stream_id", "s:scv", "engine", "toy", "user",
+                                              strcmp(user, "-") == 0 ? "" : user, "start_time", 1.0,
+                                              "end_time", 2.0, "frames", (json_int_t)frames));
+    }
+    json_t *body = json_pack("{s:o}", "fragments", list);
+    char *text = json_dumps(body, JSON_COMPACT);
+    assert_int_equal(cc_daemon_call(&w->cc, "POST", "/stats", SECRET, text, &v), 200);
+    long inserted = (long)json_integer_value(json_object_get(v, "inserted"));
+    json_decref(v);
+    json_decref(body);
+    free(text);
+    return inserted;
+}
+
+static json_t *get(const struct daemon_proc *d, const char *path)
+{
+    json_t *v = NULL;
+    long status = cc_daemon_call(d, "GET", path, NULL, NULL, &v);
+    if (status != 200)
+        fprintf(stderr, "GET %s: %ld\n", path, status);
+    assert_int_equal(status, 200);
+    return v;
+}
+
+/* "name:points:frames,..." of a leaderboard's entries, and its total. */
+static void board(const struct daemon_proc *d, const char *path, char *out, size_t n, long long *total)
+{
+    json_t *v = get(d, path), *e;
+    size_t i, used = 0;
+    out[0] = '\0';
+    *total = json_integer_value(json_object_get(v, "total"));
+    json_array_foreach(json_object_get(v, "entries"), i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "username"));
+        if (!name)
+            name = json_string_value(json_object_get(e, "team"));
+        assert_int_equal(json_integer_value(json_object_get(e, "rank")),
+                         (json_int_t)i + 1 + (strstr(path, "offset=1") ? 1 : 0));
+        used += (size_t)snprintf(out + used, n - used, "%s%s:%g:%lld", i ? "," : "", name,
+                                 json_number_value(json_object_get(e, "points")),
+                                 (long long)json_integer_value(json_object_get(e, "frames")));
+    }
+    json_decref(v);
+}
+
+static void expect_board(const struct world *w, const char *path, const char *want, long long want_total)
+{
+    char got[1024];
+    long long total;
+    board(&w->cc, path, got, sizeof got, &total);
+    assert_string_equal(got, want);
+    assert_int_equal(total, want_total);
+    if (CC_TEST_PG) {
+        /* The other CC reads the same aggregates. */
+        board(&w->other, path, got, sizeof got, &total);
+        assert_string_equal(got, want);
+        assert_int_equal(total, want_total);
+    }
+}
+
+static void test_points_per_frame(void **state)
+{
+    (void)state;
+    struct world w;
+    json_t *v;
+    char path[128];
+    start(&w);
+    snprintf(path, sizeof path, "/targets/info/%s", w.target_a);
+    v = get(&w.cc, path);
+    assert_true(json_number_value(json_object_get(v, "points_per_frame")) == 1.0);
+    json_decref(v);
+    cc_daemon_expect(&w.cc, 400, "POST", "/targets", w.manager,
+                     "{\"engines\":[\"toy\"],\"points_per_frame\":-1}");
+    cc_daemon_expect(&w.cc, 400, "POST", "/targets", w.manager,
+                     "{\"engines\":[\"toy\"],\"points_per_frame\":\"x\"}");
+    snprintf(path, sizeof path, "/targets/update/%s", w.target_a);
+    cc_daemon_expect(&w.cc, 400, "PUT", path, w.manager, "{\"points_per_frame\":-0.5}");
+    cc_daemon_expect(&w.cc, 200, "PUT", path, w.manager, "{\"points_per_frame\":3}");
+    snprintf(path, sizeof path, "/targets/info/%s", w.target_a);
+    v = get(&w.cc, path);
+    assert_true(json_number_value(json_object_get(v, "points_per_frame")) == 3.0);
+    json_decref(v);
+    stop(&w);
+}
+
+static void test_credit_info_and_boards(void **state)
+{
+    (void)state;
+    struct world w;
+    json_t *v;
+    start(&w);
+    const char *batch[] = {"f1 alice A 10", "f2 alice B 4", "f3 bob A 7", "f4 m1@x A 5", "f5 - A 3", NULL};
+    assert_int_equal(post_stats(&w, batch), 5);
+    assert_int_equal(post_stats(&w, batch), 0); /* a retried batch credits nothing again */
+    /* A later points_per_frame applies from then on only. */
+    char path[128];
+    snprintf(path, sizeof path, "/targets/update/%s", w.target_b);
+    cc_daemon_expect(&w.cc, 200, "PUT", path, w.manager, "{\"points_per_frame\":10}");
+    const char *later[] = {"f6 alice B 1", "f1 alice A 99", NULL};
+    assert_int_equal(post_stats(&w, later), 1);
+
+    v = get(&w.cc, "/donors/info/alice");
+    assert_string_equal(json_string_value(json_object_get(v, "username")), "alice");
+    assert_true(json_is_null(json_object_get(v, "team")));
+    assert_int_equal(json_integer_value(json_object_get(v, "frames")), 15);
+    assert_true(json_number_value(json_object_get(v, "points")) == 10 + 4 * 2.5 + 10);
+    assert_int_equal(json_integer_value(json_object_get(v, "fragments")), 3);
+    assert_true(json_number_value(json_object_get(v, "last_credit")) > 0);
+    json_t *targets = json_object_get(v, "targets");
+    assert_int_equal(json_object_size(targets), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(targets, w.target_b), "frames")), 5);
+    assert_true(json_number_value(json_object_get(json_object_get(targets, w.target_b), "points")) == 20.0);
+    /* Exactly these keys: never an email, password or token. */
+    assert_int_equal(json_object_size(v), 7);
+    char *text = json_dumps(v, 0);
+    assert_null(strstr(text, "alice@mail"));
+    free(text);
+    json_decref(v);
+    v = get(&w.cc, "/donors/info/carol"); /* a donor without credit */
+    assert_int_equal(json_integer_value(json_object_get(v, "frames")), 0);
+    assert_true(json_is_null(json_object_get(v, "last_credit")));
+    json_decref(v);
+    cc_daemon_expect(&w.cc, 400, "GET", "/donors/info/nobody", NULL, NULL);
+    cc_daemon_expect(&w.cc, 400, "GET", "/donors/info/m1@x", NULL, NULL); /* a manager is no donor */
+
+    /* Public donors with credit, by points; a manager's credit never shows. */
+    expect_board(&w, "/leaderboard/donors", "alice:30:15,bob:7:7", 2);
+    expect_board(&w, "/leaderboard/donors?period=week", "alice:30:15,bob:7:7", 2);
+    expect_board(&w, "/leaderboard/donors?period=day&limit=1", "alice:30:15", 2);
+    expect_board(&w, "/leaderboard/donors?limit=5&offset=1", "bob:7:7", 2);
+    cc_daemon_expect(&w.cc, 400, "GET", "/leaderboard/donors?period=month", NULL, NULL);
+    cc_daemon_expect(&w.cc, 400, "GET", "/leaderboard/donors?limit=0", NULL, NULL);
+    cc_daemon_expect(&w.cc, 400, "GET", "/leaderboard/donors?limit=1001", NULL, NULL);
+    cc_daemon_expect(&w.cc, 400, "GET", "/leaderboard/teams?offset=-1", NULL, NULL);
+    cc_daemon_expect(&w.cc, 400, "GET", "/leaderboard/teams?limit=x", NULL, NULL);
+
+    /* Teams: credit earned while a member counts for the team. */
+    cc_daemon_expect(&w.cc, 200, "PUT", "/donors/settings", w.alice, "{\"team\":\"Red Team \xc3\xa9\"}");
+    cc_daemon_expect(&w.cc, 200, "PUT", "/donors/settings", w.bob, "{\"team\":\"Red Team \xc3\xa9\"}");
+    cc_daemon_expect(&w.cc, 200, "PUT", "/donors/settings", w.carol, "{\"team\":\"Blue\"}");
+    const char *team_batch[] = {"f7 alice A 2", "f8 bob A 1", NULL};
+    assert_int_equal(post_stats(&w, team_batch), 2);
+    expect_board(&w, "/leaderboard/teams", "Red Team \xc3\xa9:3:3,Blue:0:0", 2);
+    expect_board(&w, "/leaderboard/teams?period=week", "Red Team \xc3\xa9:3:3", 1);
+    v = get(&w.cc, "/leaderboard/teams");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(json_object_get(v, "entries"), 0), "members")), 2);
+    json_decref(v);
+    v = get(&w.cc, "/donors/info/alice");
+    assert_string_equal(json_string_value(json_object_get(v, "team")), "Red Team \xc3\xa9");
+    json_decref(v);
+
+    /* A hidden donor leaves every public view; its team keeps the credit. */
+    cc_daemon_expect(&w.cc, 200, "PUT", "/donors/settings", w.bob, "{\"public\":false}");
+    expect_board(&w, "/leaderboard/donors", "alice:32:17", 1);
+    cc_daemon_expect(&w.cc, 400, "GET", "/donors/info/bob", NULL, NULL);
+    expect_board(&w, "/leaderboard/teams?period=week", "Red Team \xc3\xa9:3:3", 1);
+    cc_daemon_expect(&w.cc, 200, "PUT", "/donors/settings", w.bob, "{\"public\":true,\"team\":null}");
+    expect_board(&w, "/leaderboard/donors", "alice:32:17,bob:8:8", 2);
+
+    /* Bad settings change nothing. */
+    cc_daemon_expect(&w.cc, 401, "PUT", "/donors/settings", NULL, "{\"public\":false}");
+    cc_daemon_expect(&w.cc, 401, "PUT", "/donors/settings", w.manager, "{\"public\":false}");
+    cc_daemon_expect(&w.cc, 400, "PUT", "/donors/settings", w.bob, "{}");
+    cc_daemon_expect(&w.cc, 400, "PUT", "/donors/settings", w.bob, "{\"team\":\"\"}");
+    cc_daemon_expect(&w.cc, 400, "PUT", "/donors/settings", w.bob, "{\"team\":\"a\\u0007b\"}");
+    cc_daemon_expect(&w.cc, 400, "PUT", "/donors/settings", w.bob,
+                     "{\"team\":\"01234567890123456789012345678901234567890123456789012345678901234\"}");
+    cc_daemon_expect(&w.cc, 400, "PUT", "/donors/settings", w.bob, "{\"public\":\"no\",\"team\":\"Blue\"}");
+    expect_board(&w, "/leaderboard/donors", "alice:32:17,bob:8:8", 2);
+    expect_board(&w, "/leaderboard/teams", "Red Team \xc3\xa9:3:3,Blue:0:0", 2);
+
+    /* Deletion: the login goes, the credit stays in the team's totals. */
+    cc_daemon_expect(&w.cc, 401, "PUT", "/donors/delete", w.manager, "{}");
+    cc_daemon_expect(&w.cc, 200, "PUT", "/donors/delete", w.alice, "{}");
+    cc_daemon_expect(&w.cc, 401, "PUT", "/donors/delete", w.alice, "{}");
+    cc_daemon_expect(&w.cc, 401, "POST", "/donors/auth", NULL,
+                     "{\"username\":\"alice\",\"password\":\"pw\"}");
+    cc_daemon_expect(&w.cc, 400, "GET", "/donors/info/alice", NULL, NULL);
+    expect_board(&w, "/leaderboard/donors", "bob:8:8", 1);
+    expect_board(&w, "/leaderboard/teams", "Red Team \xc3\xa9:3:3,Blue:0:0", 2);
+    v = get(&w.cc, "/leaderboard/teams");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(json_object_get(v, "entries"), 0), "members")), 0);
+    json_decref(v);
+    /* A team without members and credit disappears. */
+    cc_daemon_expect(&w.cc, 200, "PUT", "/donors/settings", w.carol, "{\"team\":null}");
+    expect_board(&w, "/leaderboard/teams", "Red Team \xc3\xa9:3:3", 1);
+    /* The name and the email are free again, with nothing of the old credit. */
+    cc_daemon_get(&w.cc, "POST", "/donors", NULL,
+                  "{\"username\":\"alice\",\"password\":\"pw2\",\"email\":\"alice@mail\"}", "token", w.alice,
+                  sizeof w.alice);
+    v = get(&w.cc, "/donors/info/alice");
+    assert_int_equal(json_integer_value(json_object_get(v, "frames")), 0);
+    json_decref(v);
+    stop(&w);
+}
+
+/* Concurrent batches share transactions (cc_store_stats_insert's group
+ * commit): with retries and overlapping ids, each fragment still counts
+ * once. */
+#define POSTERS 6
+#define BATCHES 12
+#define PER_BATCH 40
+
+struct poster {
+    const struct world *w;
+    int index;
+    long inserted;
+    int failures;
+};
+
+static void *post_batches(void *arg)
+{
+    struct poster *p = arg;
+    char url[256], header[128];
+    const char *headers[] = {header, "Content-Type: application/json", NULL};
+    snprintf(url, sizeof url, "%s/stats", p->w->cc.url);
+    snprintf(header, sizeof header, "Authorization: %s", SECRET);
+    for (int b = 0; b < BATCHES; b++) {
+        json_t *list = json_array();
+        for (int k = 0; k < PER_BATCH; k++) {
+            char id[64];
+            /* Even batches are shared by all posters, as a retried batch is. */
+            snprintf(id, sizeof id, "c-%d-%d-%d", b % 2 ? p->index : -1, b, k);
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "id", id,
+                                                  "target_id", p->w->target_a, "stream_id", "s:scv", "engine",
+                                                  "toy", "user", k % 2 ? "alice" : "bob", "start_time", 1.0,
+                                                  "end_time", 2.0, "frames", 1 + k % 3));
+        }
+        json_t *body = json_pack("{s:o}", "fragments", list);
+        char *text = json_dumps(body, JSON_COMPACT);
+        struct harness_response r;
+        if (harness_http("POST", url, headers, text, strlen(text), NULL, &r) != 0 || r.status != 200) {
+            p->failures++;
+        } else {
+            json_t *v = json_loads(r.body, 0, NULL);
+            p->inserted += (long)json_integer_value(json_object_get(v, "inserted"));
+            json_decref(v);
+        }
+        harness_response_free(&r);
+        free(text);
+        json_decref(body);
+    }
+    return NULL;
+}
+
+static void test_concurrent_batches(void **state)
+{
+    (void)state;
+    struct world w;
+    struct poster posters[POSTERS];
+    pthread_t threads[POSTERS];
+    long inserted = 0, frames = 0;
+    start(&w);
+    for (int i = 0; i < POSTERS; i++) {
+        posters[i] = (struct poster){.w = &w, .index = i};
+        assert_int_equal(pthread_create(&threads[i], NULL, post_batches, &posters[i]), 0);
+    }
+    for (int i = 0; i < POSTERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(posters[i].failures, 0);
+        inserted += posters[i].inserted;
+    }
+    /* Shared even batches count once, each poster's odd ones once each. */
+    long batches = BATCHES / 2 + (long)POSTERS * (BATCHES / 2);
+    assert_int_equal(inserted, batches * PER_BATCH);
+    for (int k = 0; k < PER_BATCH; k++)
+        frames += 1 + k % 3;
+    const char *names[] = {"alice", "bob"};
+    long credited = 0;
+    for (int i = 0; i < 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/donors/info/%s", names[i]);
+        json_t *v = get(&w.cc, path);
+        credited += (long)json_integer_value(json_object_get(v, "frames"));
+        json_decref(v);
+    }
+    assert_int_equal(credited, batches * frames);
+    stop(&w);
+}
+
+/* The export's lines (gunzipped), or NULL. */
+static char *export_text(const struct daemon_proc *d)
+{
+    char url[256], type[64];
+    struct harness_response r;
+    size_t n = 0;
+    snprintf(url, sizeof url, "%s/stats/export", d->url);
+    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(harness_header(&r, "content-type", type, sizeof type), 0);
+    assert_string_equal(type, "application/gzip");
+    char *text = (char *)gz_decompress(r.body, r.len, 1 << 20, &n);
+    harness_response_free(&r);
+    return text;
+}
+
+static void test_export(void **state)
+{
+    (void)state;
+    struct world w;
+    start(&w);
+    cc_daemon_expect(&w.cc, 200, "PUT", "/donors/settings", w.bob, "{\"team\":\"Blue\",\"public\":false}");
+    const char *batch[] = {"f1 alice A 10", "f2 bob B 4", "f3 m1@x A 5", NULL};
+    assert_int_equal(post_stats(&w, batch), 3);
+    char *first = export_text(&w.cc);
+    assert_non_null(first);
+    assert_non_null(strstr(first, "\"type\":\"donor\",\"username\":\"alice\""));
+    assert_non_null(strstr(first, "\"type\":\"team\",\"team\":\"Blue\""));
+    assert_null(strstr(first, "\"bob\"")); /* hidden */
+    assert_null(strstr(first, "m1@x"));    /* not a donor */
+    assert_null(strstr(first, "@mail"));   /* no email */
+    /* Remade at most hourly: new credit shows in the next one, not now, and
+     * every CC on the database serves the same dump. */
+    const char *more[] = {"f4 carol A 1", NULL};
+    assert_int_equal(post_stats(&w, more), 1);
+    char *again = export_text(CC_TEST_PG ? &w.other : &w.cc);
+    assert_non_null(again);
+    assert_string_equal(first, again);
+    free(first);
+    free(again);
+    stop(&w);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (!CC_TEST_PG)
+        return 0;
+    pg = pg_harness_start();
+    return pg ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    pg_harness_free(pg);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_points_per_frame),
+        cmocka_unit_test(test_credit_info_and_boards),
+        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_concurrent_batches),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
