@@ -21,6 +21,8 @@ const struct command cli_commands[] = {
     {"keys", cli_keys, "add, list or delete engine keys (admin)"},
     {"manager", cli_manager, "add a manager or an admin (admin)"},
     {"status", cli_status, "show the SCVs, targets, engines and work, as the dashboard does"},
+    {"donor", cli_donor, "create or log in a donor; show credit, choose a team, delete"},
+    {"leaderboard", cli_leaderboard, "the donors or teams ranked by points"},
     {NULL, NULL, NULL},
 };
 

@@ -1,5 +1,6 @@
-/* cli: the manager and admin subcommands of `siegetank` (login, target,
- * stream, sync, scvs, keys, manager, status), all going through the client library.
+/* cli: the manager, admin and donor subcommands of `siegetank` (login,
+ * target, stream, sync, scvs, keys, manager, status, donor, leaderboard),
+ * all going through the client library.
  * main.c lists cli_commands; the rest of this header is what the cli*.c files
  * share. Exit codes: 0 success, 1 refused by the server or network error
  * (the server's error text is printed), 2 usage error (the subcommand's usage
@@ -25,10 +26,15 @@ int cli_scvs(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_manager(int argc, char **argv);
 int cli_status(int argc, char **argv);
+int cli_donor(int argc, char **argv);
+int cli_leaderboard(int argc, char **argv);
 
 /* A handle for the saved (or SIEGETANK_CC/SIEGETANK_TOKEN) credentials.
  * need_token: fail when no token is known. NULL after printing why. */
 struct client *cli_connect(int need_token);
+/* Saves the CC address and token as the CLI's credentials; CLI_OK or
+ * CLI_FAILED after printing why. */
+int cli_save_login(const char *cc, const char *token);
 /* Prints the error and returns CLI_FAILED. */
 int cli_fail(const struct client_error *err);
 /* Prints "siegetank: <message>" (when fmt) and usage to stderr; CLI_USAGE. */

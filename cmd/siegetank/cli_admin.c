@@ -28,7 +28,7 @@ static const char login_usage[] =
     "  is prompted for without echo, or read from stdin when it is not a terminal.\n"
     "  SIEGETANK_CC and SIEGETANK_TOKEN override the saved values.\n";
 
-static int save_login(const char *cc, const char *token)
+int cli_save_login(const char *cc, const char *token)
 {
     char path[1024], msg[512];
     struct credentials cr = {0};
@@ -102,7 +102,7 @@ int cli_login(int argc, char **argv)
         rc = cli_fail(&err);
         goto out;
     }
-    rc = save_login(client_base_url(c), token);
+    rc = cli_save_login(client_base_url(c), token);
     if (rc == CLI_OK)
         fprintf(stderr, "Logged in to %s as %s (%s).\n", client_base_url(c),
                 cli_text(json_object_get(who, "user")), cli_text(json_object_get(who, "role")));

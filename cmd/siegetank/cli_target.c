@@ -7,18 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_HELP = 'h', OPT_JSON = 'j', OPT_ENGINE = 256, OPT_OPTION, OPT_STAGE, OPT_WEIGHT };
+enum { OPT_HELP = 'h', OPT_JSON = 'j', OPT_ENGINE = 256, OPT_OPTION, OPT_STAGE, OPT_WEIGHT, OPT_POINTS };
 
 static const char target_usage[] =
     "usage: siegetank target add --engine E [--engine E2]... [--option KEY=VALUE]... [--stage S] [--weight "
     "W]\n"
+    "                             [--points-per-frame P]\n"
     "       siegetank target list\n"
     "       siegetank target info ID\n"
     "       siegetank target update ID [--engine E]... [--option KEY=VALUE]... [--stage S] [--weight W]\n"
+    "                                  [--points-per-frame P]\n"
     "       siegetank target delete ID\n"
     "  Every form takes --json. Stages: disabled, private, beta (update only), public.\n"
     "  An option VALUE is JSON when it parses as JSON (50, 0.5, true) and a string otherwise.\n"
-    "  update replaces the engines when --engine is given and merges the options.\n";
+    "  update replaces the engines when --engine is given and merges the options.\n"
+    "  --points-per-frame (default 1) is the credit donors get per committed frame;\n"
+    "  a change applies from then on.\n";
 
 /* The parsed flags of add/update, as the JSON body the CC expects. */
 struct target_args {
@@ -33,6 +37,7 @@ static int parse_flags(int argc, char **argv, struct target_args *a)
                                          {"option", required_argument, NULL, OPT_OPTION},
                                          {"stage", required_argument, NULL, OPT_STAGE},
                                          {"weight", required_argument, NULL, OPT_WEIGHT},
+                                         {"points-per-frame", required_argument, NULL, OPT_POINTS},
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"help", no_argument, NULL, OPT_HELP},
                                          {NULL, 0, NULL, 0}};
@@ -64,6 +69,11 @@ static int parse_flags(int argc, char **argv, struct target_args *a)
                 return cli_usage(target_usage, "--weight must be a number >= 0, not '%s'", optarg);
             json_object_set_new(a->spec, "weight", json_real(weight));
             break;
+        case OPT_POINTS:
+            if (cli_parse_weight(optarg, &weight) != 0)
+                return cli_usage(target_usage, "--points-per-frame must be a number >= 0, not '%s'", optarg);
+            json_object_set_new(a->spec, "points_per_frame", json_real(weight));
+            break;
         case OPT_JSON:
             a->json = 1;
             break;
@@ -78,8 +88,8 @@ static int parse_flags(int argc, char **argv, struct target_args *a)
 
 static void print_info(const char *id, const json_t *info)
 {
-    static const char *const fields[] = {"owner",  "stage",   "weight",       "engines",
-                                         "shards", "options", "creation_date"};
+    static const char *const fields[] = {"owner",   "stage",  "weight",  "points_per_frame",
+                                         "engines", "shards", "options", "creation_date"};
     printf("%-14s %s\n", "target", id);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         printf("%-14s %s\n", fields[i], cli_text(json_object_get(info, fields[i])));
@@ -165,8 +175,9 @@ int cli_target(int argc, char **argv)
     } else if ((strcmp(action, "list") == 0 && nargs == 0) ||
                ((strcmp(action, "info") == 0 || strcmp(action, "delete") == 0) && nargs == 1)) {
         if (flags) {
-            rc =
-                cli_usage(target_usage, "target %s takes no --engine, --option, --stage or --weight", action);
+            rc = cli_usage(target_usage,
+                           "target %s takes no --engine, --option, --stage, --weight or --points-per-frame",
+                           action);
             goto out;
         }
     } else {

@@ -1,6 +1,7 @@
 /* cc: the Command Center calls of client.h. */
 #include "client/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,42 @@ json_t *client_donor_auth(struct client *c, const char *username, const char *pa
 json_t *client_verify(struct client *c, struct client_error *err)
 {
     return client_call_json(c, "GET", "/users/verify", c->token, NULL, err);
+}
+
+json_t *client_donor_info(struct client *c, const char *username, struct client_error *err)
+{
+    return on_id(c, "GET", "/donors/info/", username, NULL, err);
+}
+
+int client_donor_settings(struct client *c, const json_t *settings, struct client_error *err)
+{
+    return client_call_ok(c, "PUT", "/donors/settings", c->token, settings, err);
+}
+
+int client_donor_delete(struct client *c, struct client_error *err)
+{
+    json_t *body = json_object();
+    int rc = body ? client_call_ok(c, "PUT", "/donors/delete", c->token, body, err) : -1;
+    if (!body)
+        oom(err);
+    json_decref(body);
+    return rc;
+}
+
+json_t *client_leaderboard(struct client *c, int teams, const char *period, long limit, long offset,
+                           struct client_error *err)
+{
+    char path[256], *p = path, *end = path + sizeof path;
+    char *escaped = client_path_escape(period ? period : "all", 0);
+    if (!escaped)
+        return oom(err);
+    p += snprintf(p, (size_t)(end - p), "/leaderboard/%s?period=%s", teams ? "teams" : "donors", escaped);
+    free(escaped);
+    if (limit >= 0 && p < end)
+        p += snprintf(p, (size_t)(end - p), "&limit=%ld", limit);
+    if (offset >= 0 && p < end)
+        snprintf(p, (size_t)(end - p), "&offset=%ld", offset);
+    return client_call_json(c, "GET", path, NULL, NULL, err);
 }
 
 json_t *client_engine_key_create(struct client *c, const char *engine, const char *description,

@@ -132,6 +132,16 @@ json_t *client_donor_auth(struct client *c, const char *username, const char *pa
                           struct client_error *err);
 json_t *client_verify(struct client *c, struct client_error *err); /* {} or {"user","role"} */
 
+/* Donors and credit (ext). settings: {"team"?: string|null, "public"?: bool}
+ * with the handle's donor token; delete erases the donor's login. period:
+ * "all", "day" or "week" (NULL: all); limit and offset < 0: the server's
+ * defaults. {"period","total","entries"} */
+json_t *client_donor_info(struct client *c, const char *username, struct client_error *err);
+int client_donor_settings(struct client *c, const json_t *settings, struct client_error *err);
+int client_donor_delete(struct client *c, struct client_error *err);
+json_t *client_leaderboard(struct client *c, int teams, const char *period, long limit, long offset,
+                           struct client_error *err);
+
 json_t *client_engine_key_create(struct client *c, const char *engine, const char *description,
                                  struct client_error *err); /* {"key"} */
 json_t *client_engine_keys_list(struct client *c, struct client_error *err);
