@@ -267,6 +267,7 @@ int cc_dashboard_routes(struct server *s)
 {
     return server_route(s, "GET", "/dashboard", handle_page) |
            server_route(s, "GET", "/dashboard/targets/:id", handle_page) |
+           server_route(s, "GET", "/dashboard/leaderboard", handle_page) |
            server_route(s, "GET", "/dashboard/assets/:name", handle_asset) |
            server_route_job(s, "GET", "/status/overview", work_overview, SERVER_JOB_JSON) |
            server_route_job(s, "GET", "/status/targets/:id", work_target, SERVER_JOB_JSON) |

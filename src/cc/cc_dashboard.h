@@ -2,9 +2,11 @@
  * (PROTOCOL.md, "Operations"; docs/operations.md).
  *
  * HTML, compiled into the binary (cmake/st_embed.cmake), the same shell page
- * at both addresses; its script reads the JSON routes below:
+ * at every page address; its script reads the JSON routes below:
  *   GET /dashboard                the overview
  *   GET /dashboard/targets/:id    one target
+ *   GET /dashboard/leaderboard    the donor and team leaderboards (from
+ *                                 the /leaderboard routes, cc_donors.c)
  *   GET /dashboard/assets/:name   the page's script, styles and chart library
  * JSON, for the page and the CLI (`siegetank status`):
  *   GET /status/overview          SCVs, targets, engines and totals

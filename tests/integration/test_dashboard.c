@@ -442,6 +442,24 @@ static void test_page_in_chromium(void **state)
     json_decref(href);
     check_figures(b, "/dashboard", "/status/overview", W.manager_token, 0);
     json_decref(cdp_eval(b, "sessionStorage.clear(); true"));
+
+    /* The leaderboard page shows the public boards' sizes and entries. */
+    snprintf(page, sizeof page, "%s/dashboard/leaderboard", W.c.cc.url);
+    cdp_navigate(b, page);
+    assert_int_equal(cdp_wait_true(b, "document.body.dataset.state === 'ready'", 30), 0);
+    json_t *board = get("/leaderboard/donors?period=week&limit=25", NULL, 200);
+    json_t *shown = cdp_eval(b, "document.body.innerText");
+    snprintf(js, sizeof js, "Donors, this week (%lld)",
+             (long long)json_integer_value(json_object_get(board, "total")));
+    assert_non_null(strstr(json_string_value(shown), js));
+    assert_non_null(strstr(json_string_value(shown), "Teams, all time"));
+    json_decref(shown);
+    json_decref(board);
+    out_path(png, sizeof png, "dashboard-leaderboard.png");
+    cdp_screenshot(b, png);
+    snprintf(page, sizeof page, "%s/dashboard", W.c.cc.url);
+    cdp_navigate(b, page);
+    assert_int_equal(cdp_wait_true(b, "document.body.dataset.state === 'ready'", 30), 0);
     assert_no_errors(b);
 
     /* A refused token is said so and forgotten: the public view comes back.

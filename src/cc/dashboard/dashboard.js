@@ -222,8 +222,39 @@
     });
   }
 
+  /* The public leaderboards (/leaderboard/*): donors and teams, this week
+   * and all time. */
+  function leaderboard(main) {
+    var boards = [["donors", "week"], ["teams", "week"], ["donors", "all"], ["teams", "all"]];
+    return Promise.all(boards.map(function (b) {
+      return api("/leaderboard/" + b[0] + "?period=" + b[1] + "&limit=25");
+    })).then(function (r) {
+      var nodes = [];
+      boards.forEach(function (b, i) {
+        var teams = b[0] === "teams";
+        nodes.push(el("h2", {}, [(teams ? "Teams" : "Donors") + (b[1] === "week" ? ", this week" : ", all time") +
+                                 " (" + r[i].total + ")"]));
+        nodes.push(table(b[0] + "_" + b[1], teams ? [
+          { title: "Rank", field: "rank" },
+          { title: "Team", field: "team" },
+          { title: "Members", field: "members" },
+          { title: "Points", field: "points" },
+          { title: "Frames", field: "frames" },
+        ] : [
+          { title: "Rank", field: "rank" },
+          { title: "Donor", field: "username" },
+          { title: "Team", field: "team" },
+          { title: "Points", field: "points" },
+          { title: "Frames", field: "frames" },
+        ], r[i].entries, function (e) { return e.rank; }));
+      });
+      fill(main, nodes, []);
+      return { survey_time: Date.now() / 1000 };
+    });
+  }
+
   /* The header's links, one per top-level page. */
-  var NAV = [["Overview", "/dashboard"]];
+  var NAV = [["Overview", "/dashboard"], ["Leaderboard", "/dashboard/leaderboard"]];
 
   function showNav() {
     var nav = document.getElementById("nav");
@@ -234,6 +265,7 @@
 
   var PAGES = [
     { path: /^\/dashboard\/targets\/([^/]+)$/, render: function (main, m) { return target(main, decodeURIComponent(m[1])); } },
+    { path: /^\/dashboard\/leaderboard\/?$/, render: leaderboard },
     { path: /^\/dashboard\/?$/, render: overview },
   ];
 
