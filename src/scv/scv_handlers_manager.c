@@ -251,6 +251,17 @@ static void handle_active_cores(struct server_request *r)
 
 /* ---- POST /streams/activate (the CC) ---------------------------------- */
 
+/* 1 when the request carries the secret the CC presents (the SCV's), else
+ * 401 sent with refusal: only the CC may do this. */
+static int from_cc(struct server_request *r, const char *refusal)
+{
+    scv_service *svc = r->app;
+    if (crypto_equal(server_header(r->req, "authorization"), svc->secret))
+        return 1;
+    server_reply_error(r->req, 401, "%s", refusal);
+    return 0;
+}
+
 static const char *string_field(json_t *body, const char *key, size_t max, int required, char *why,
                                 size_t whylen)
 {
@@ -273,11 +284,8 @@ static void handle_activate(struct server_request *r)
     scv_service *svc = r->app;
     char why[128] = "", token[SCV_STREAMS_TOKEN_LEN + 1];
     struct status st;
-    if (!crypto_equal(server_header(r->req, "authorization"), svc->secret)) {
-        server_reply_error(r->req, 401,
-                           "only the command center may activate streams (wrong or missing secret)");
+    if (!from_cc(r, "only the command center may activate streams (wrong or missing secret)"))
         return;
-    }
     json_t *body = server_body_object(r->req);
     if (body == NULL)
         return;
@@ -297,6 +305,38 @@ out:
     json_decref(body);
 }
 
+/* ---- GET /survey (the CC's dashboard) --------------------------------- */
+
+/* The figures include private targets: only the CC may read them. The
+ * SCV's sums answer on the loop (a copy of counters); a target's rows, one
+ * per stream, are built on a worker. */
+#define NOT_CC_SURVEY "only the command center may survey this SCV (wrong or missing secret)"
+
+static void handle_survey(struct server_request *r)
+{
+    scv_service *svc = r->app;
+    if (!from_cc(r, NOT_CC_SURVEY))
+        return;
+    json_t *body = scv_streams_survey(svc->streams);
+    if (body == NULL) {
+        server_reply_error(r->req, 503, "out of memory");
+        return;
+    }
+    server_reply_json(r->req, 200, body);
+}
+
+static void work_survey_target(struct server_job *job)
+{
+    scv_service *svc = job->app;
+    if (!crypto_equal(job->auth, svc->secret)) {
+        status_fail(&job->status, STATUS_DENIED, "%s", NOT_CC_SURVEY);
+        return;
+    }
+    job->reply = scv_streams_target_rows(svc->streams, job->param[0]);
+    if (job->reply == NULL)
+        status_fail(&job->status, STATUS_UNAVAILABLE, "out of memory");
+}
+
 int scv_manager_routes(struct server *s)
 {
     int rc = 0;
@@ -312,5 +352,7 @@ int scv_manager_routes(struct server *s)
     rc |= server_route(s, "POST", "/streams/activate", handle_activate);
     rc |= server_route(s, "GET", "/active_streams", handle_active_streams);
     rc |= server_route(s, "GET", "/active_cores", handle_active_cores);
+    rc |= server_route(s, "GET", "/survey", handle_survey);
+    rc |= server_route_job(s, "GET", "/survey/:target_id", work_survey_target, 0);
     return rc;
 }

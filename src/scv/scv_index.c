@@ -7,6 +7,7 @@
 
 #include "runtime/metrics.h"
 #include "scv/scv_map.h"
+#include "util/clock.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
@@ -34,8 +35,8 @@ struct scv_stream {
     int64_t buffer_frames, active_frames;
     uint64_t buffer_bytes;
     char last_md5[CRYPTO_MD5_HEX_LEN + 1];
-    char fragment_id[33];                /* the activation's stats fragment, made at activation */
-    struct metrics_series *active_gauge; /* while bound: its target's and engine's */
+    char fragment_id[33]; /* the activation's stats fragment, made at activation */
+    int engine_slot;      /* while bound: its engine's entry in its target's cores, else -1 */
 };
 
 struct vec {
@@ -43,26 +44,41 @@ struct vec {
     size_t n, cap;
 };
 
-/* The active-cores gauge of one engine on a target. */
-struct engine_gauge {
+/* The cores active on a target with one engine, and their gauge. */
+struct engine_cores {
     char engine[SCV_ENGINE_MAX + 1];
-    struct metrics_series *series;
+    int64_t active;
+    struct metrics_series *series; /* NULL without metrics */
+};
+
+/* What GET /survey tells of a target (and, summed, of the SCV). */
+struct target_figures {
+    int64_t by_status[2]; /* streams per scv_stream_status */
+    int64_t frames;       /* committed frames of its streams */
+    int64_t committed;    /* frames committed since the index was made */
+    int64_t with_errors;  /* streams with error_count > 0 */
 };
 
 struct scv_target {
     char id[STREAM_STORE_TARGET_ID_MAX + 1];
     struct vec all;  /* every stream of the target; pos in all_pos */
     struct vec heap; /* OK inactive streams, max-heap by frames; pos in heap_pos */
-    struct engine_gauge *gauges;
-    size_t ngauges;
+    struct engine_cores *cores;
+    size_t ncores;
+    struct target_figures fig;
+    struct scv_target *prev, *next; /* the index's list of targets */
 };
 
 struct scv_index {
     pthread_mutex_t lock;
-    scv_map *streams;  /* id -> scv_stream */
-    scv_map *tokens;   /* token hash -> scv_stream */
-    scv_map *targets;  /* target id -> scv_target */
-    struct vec active; /* bound streams; pos in active_pos */
+    scv_map *streams;         /* id -> scv_stream */
+    scv_map *tokens;          /* token hash -> scv_stream */
+    scv_map *targets;         /* target id -> scv_target */
+    struct vec active;        /* bound streams; pos in active_pos */
+    struct scv_target *first; /* every target, for GET /survey */
+    size_t ntargets;
+    double started;    /* wall time the figures count from */
+    int64_t committed; /* frames committed since then, deleted streams' too */
     uint64_t next_activation;
     size_t by_status[2]; /* streams per scv_stream_status */
     struct metrics_family *active_family;
@@ -173,32 +189,51 @@ static void requeue(scv_stream *st)
 
 /* ---- metrics (under the lock) ------------------------------------------ */
 
-static void status_count(scv_index *ix, scv_stream_status status, int delta)
+/* Adds (sign 1) or takes away (-1) what st counts for in its target's
+ * figures and the streams-by-status gauges. */
+static void count_stream(scv_index *ix, const scv_stream *st, int sign)
 {
-    ix->by_status[status] += (size_t)delta;
-    if (delta > 0)
-        metrics_inc(ix->status_gauges[status]);
+    struct target_figures *f = &st->target->fig;
+    f->by_status[st->status] += sign;
+    f->frames += sign * st->frames;
+    f->with_errors += sign * (st->error_count > 0);
+    ix->by_status[st->status] += (size_t)sign;
+    if (sign > 0)
+        metrics_inc(ix->status_gauges[st->status]);
     else
-        metrics_sub(ix->status_gauges[status], 1);
+        metrics_sub(ix->status_gauges[st->status], 1);
 }
 
-/* The gauge of cores active on t with engine, found once per target and
- * engine; NULL without metrics (or when out of memory, uncounted). */
-static struct metrics_series *engine_gauge(scv_index *ix, struct scv_target *t, const char *engine)
+/* The slot of engine in t's cores, made once per target and engine; -1
+ * when out of memory (the activation is then uncounted). */
+static int engine_slot(scv_index *ix, struct scv_target *t, const char *engine)
 {
-    if (ix->active_family == NULL)
-        return NULL;
-    for (size_t i = 0; i < t->ngauges; i++)
-        if (strcmp(t->gauges[i].engine, engine) == 0)
-            return t->gauges[i].series;
-    struct engine_gauge *grown = realloc(t->gauges, (t->ngauges + 1) * sizeof *grown);
+    for (size_t i = 0; i < t->ncores; i++)
+        if (strcmp(t->cores[i].engine, engine) == 0)
+            return (int)i;
+    struct engine_cores *grown = realloc(t->cores, (t->ncores + 1) * sizeof *grown);
     if (grown == NULL)
-        return NULL;
-    t->gauges = grown;
-    struct engine_gauge *g = &t->gauges[t->ngauges++];
-    snprintf(g->engine, sizeof g->engine, "%s", engine);
-    g->series = metrics_series(ix->active_family, (const char *[]){t->id, engine});
-    return g->series;
+        return -1;
+    t->cores = grown;
+    struct engine_cores *c = &t->cores[t->ncores];
+    snprintf(c->engine, sizeof c->engine, "%s", engine);
+    c->active = 0;
+    c->series =
+        ix->active_family != NULL ? metrics_series(ix->active_family, (const char *[]){t->id, engine}) : NULL;
+    return (int)t->ncores++;
+}
+
+/* One more (delta 1) or one fewer (-1) core on st's engine. */
+static void count_core(scv_stream *st, int delta)
+{
+    if (st->engine_slot < 0)
+        return;
+    struct engine_cores *c = &st->target->cores[st->engine_slot];
+    c->active += delta;
+    if (delta > 0)
+        metrics_inc(c->series);
+    else
+        metrics_sub(c->series, 1);
 }
 
 void scv_index_metrics(scv_index *ix, struct metrics *m)
@@ -231,6 +266,7 @@ scv_index *scv_index_new(void)
     if (ix == NULL)
         return NULL;
     pthread_mutex_init(&ix->lock, NULL);
+    ix->started = clock_wall_s();
     ix->streams = scv_map_new();
     ix->tokens = scv_map_new();
     ix->targets = scv_map_new();
@@ -246,7 +282,7 @@ static void target_free(void *p)
     struct scv_target *t = p;
     free(t->all.items);
     free(t->heap.items);
-    free(t->gauges);
+    free(t->cores);
     free(t);
 }
 
@@ -283,7 +319,25 @@ static struct scv_target *target_get_or_make(scv_index *ix, const char *target_i
         free(t);
         return NULL;
     }
+    t->next = ix->first;
+    if (ix->first != NULL)
+        ix->first->prev = t;
+    ix->first = t;
+    ix->ntargets++;
     return t;
+}
+
+/* Drops a target that has no stream left. */
+static void target_drop(scv_index *ix, struct scv_target *t)
+{
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        ix->first = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    ix->ntargets--;
+    target_free(scv_map_remove(ix->targets, t->id));
 }
 
 int scv_index_add(scv_index *ix, const char *id, const char *target_id, scv_stream_status status,
@@ -302,6 +356,7 @@ int scv_index_add(scv_index *ix, const char *id, const char *target_id, scv_stre
     st->frames = frames;
     st->error_count = error_count;
     st->heap_pos = st->active_pos = st->all_pos = NO_POS;
+    st->engine_slot = -1;
 
     pthread_mutex_lock(&ix->lock);
     struct scv_target *t = target_get_or_make(ix, target_id);
@@ -315,11 +370,11 @@ int scv_index_add(scv_index *ix, const char *id, const char *target_id, scv_stre
     }
     st->target = t;
     requeue(st);
-    status_count(ix, st->status, 1);
+    count_stream(ix, st, 1);
     rc = 0;
 out:
     if (rc != 0 && t != NULL && t->all.n == 0)
-        target_free(scv_map_remove(ix->targets, target_id));
+        target_drop(ix, t);
     pthread_mutex_unlock(&ix->lock);
     if (rc != 0)
         stream_free(st);
@@ -328,8 +383,8 @@ out:
 
 static void unbind_locked(scv_index *ix, scv_stream *st, double now)
 {
-    metrics_sub(st->active_gauge, 1);
-    st->active_gauge = NULL;
+    count_core(st, -1);
+    st->engine_slot = -1;
     scv_map_remove(ix->tokens, st->token_hash);
     vec_remove(&ix->active, st->active_pos, active_pos_of);
     st->bound = 0;
@@ -350,11 +405,11 @@ size_t scv_index_remove(scv_index *ix, scv_stream *st)
     heap_remove(st);
     vec_remove(&t->all, st->all_pos, all_pos_of);
     scv_map_remove(ix->streams, st->id);
-    status_count(ix, st->status, -1);
+    count_stream(ix, st, -1);
     st->removed = 1;
     size_t left = t->all.n;
     if (left == 0)
-        target_free(scv_map_remove(ix->targets, t->id));
+        target_drop(ix, t);
     st->target = NULL;
     int last = --st->refs == 0;
     pthread_mutex_unlock(&ix->lock);
@@ -468,8 +523,8 @@ int scv_index_activate(scv_index *ix, const char *target_id, const char *engine,
     snprintf(st->engine, sizeof st->engine, "%s", engine);
     snprintf(st->user, sizeof st->user, "%s", user != NULL ? user : "");
     memcpy(st->fragment_id, fragment_id, sizeof fragment_id);
-    st->active_gauge = engine_gauge(ix, t, engine);
-    metrics_inc(st->active_gauge);
+    st->engine_slot = engine_slot(ix, t, engine);
+    count_core(st, 1);
     st->start_time = now;
     st->expiry = now + ttl;
     st->end_time = 0;
@@ -551,6 +606,11 @@ uint64_t scv_index_committed(scv_index *ix, scv_stream *st, int64_t new_frames, 
 {
     pthread_mutex_lock(&ix->lock);
     uint64_t bytes = st->buffer_bytes;
+    if (st->target != NULL) {
+        st->target->fig.frames += new_frames - st->frames;
+        st->target->fig.committed += k;
+    }
+    ix->committed += k;
     st->frames = new_frames;
     st->active_frames += k;
     st->buffer_frames = 0;
@@ -640,10 +700,12 @@ out:
 void scv_index_set_state(scv_index *ix, scv_stream *st, scv_stream_status status, int error_count)
 {
     pthread_mutex_lock(&ix->lock);
-    status_count(ix, st->status, -1);
-    status_count(ix, status, 1);
+    if (!st->removed)
+        count_stream(ix, st, -1);
     st->status = status;
     st->error_count = error_count;
+    if (!st->removed)
+        count_stream(ix, st, 1);
     requeue(st);
     pthread_mutex_unlock(&ix->lock);
 }
@@ -685,4 +747,137 @@ json_t *scv_index_active_cores(scv_index *ix)
     }
     pthread_mutex_unlock(&ix->lock);
     return out;
+}
+
+/* ---- GET /survey ------------------------------------------------------ */
+
+/* A target's figures as copied under the lock; the JSON is built after. */
+struct target_copy {
+    char id[STREAM_STORE_TARGET_ID_MAX + 1];
+    struct target_figures fig;
+    size_t first_core, ncores; /* its entries in the copied cores */
+};
+
+static json_t *status_counts(const int64_t by_status[2])
+{
+    return json_pack("{s:I, s:I}", "ok", (json_int_t)by_status[SCV_STREAM_OK], "stopped",
+                     (json_int_t)by_status[SCV_STREAM_STOPPED]);
+}
+
+/* The figures of f and the cores as a JSON object; cores into engines too
+ * (the SCV's totals) when not NULL. */
+static json_t *figures_json(const struct target_figures *f, const struct engine_cores *cores, size_t n,
+                            json_t *engines)
+{
+    json_t *by_engine = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (cores[i].active == 0)
+            continue;
+        json_object_set_new(by_engine, cores[i].engine, json_integer(cores[i].active));
+        if (engines != NULL) {
+            json_int_t had = json_integer_value(json_object_get(engines, cores[i].engine));
+            json_object_set_new(engines, cores[i].engine, json_integer(had + cores[i].active));
+        }
+    }
+    return json_pack("{s:o, s:I, s:I, s:I, s:o}", "streams", status_counts(f->by_status), "frames",
+                     (json_int_t)f->frames, "frames_committed", (json_int_t)f->committed, "with_errors",
+                     (json_int_t)f->with_errors, "active_cores", by_engine);
+}
+
+static size_t copy_targets(scv_index *ix, struct target_copy **tc, struct engine_cores **cores)
+{
+    size_t ncores = 0, n = 0, k = 0;
+    for (const struct scv_target *t = ix->first; t != NULL; t = t->next)
+        ncores += t->ncores;
+    *tc = malloc((ix->ntargets + 1) * sizeof **tc);
+    *cores = malloc((ncores + 1) * sizeof **cores);
+    if (*tc == NULL || *cores == NULL)
+        return 0;
+    for (const struct scv_target *t = ix->first; t != NULL; t = t->next, n++) {
+        struct target_copy *c = &(*tc)[n];
+        memcpy(c->id, t->id, sizeof c->id);
+        c->fig = t->fig;
+        c->first_core = k;
+        c->ncores = t->ncores;
+        if (t->ncores > 0) /* else cores is NULL */
+            memcpy(*cores + k, t->cores, t->ncores * sizeof *t->cores);
+        k += t->ncores;
+    }
+    return n;
+}
+
+json_t *scv_index_survey(scv_index *ix)
+{
+    struct target_copy *tc = NULL;
+    struct engine_cores *cores = NULL;
+    struct target_figures all = {{0, 0}, 0, 0, 0};
+    pthread_mutex_lock(&ix->lock);
+    size_t n = copy_targets(ix, &tc, &cores);
+    int copied = tc != NULL && cores != NULL;
+    double started = ix->started;
+    all.committed = ix->committed;
+    pthread_mutex_unlock(&ix->lock);
+    json_t *targets = json_object(), *engines = json_object(), *out = NULL;
+    if (!copied || targets == NULL || engines == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const struct target_figures *f = &tc[i].fig;
+        for (int s = 0; s < 2; s++)
+            all.by_status[s] += f->by_status[s];
+        all.frames += f->frames;
+        all.with_errors += f->with_errors;
+        json_object_set_new(targets, tc[i].id,
+                            figures_json(f, cores + tc[i].first_core, tc[i].ncores, engines));
+    }
+    out = figures_json(&all, NULL, 0, NULL);
+    json_object_set(out, "active_cores", engines);
+    json_object_set(out, "targets", targets);
+    json_object_set_new(out, "started", json_real(started));
+out:
+    json_decref(targets);
+    json_decref(engines);
+    free(tc);
+    free(cores);
+    return out;
+}
+
+/* One stream's row as copied under the lock. */
+struct stream_row {
+    char id[STREAM_STORE_ID_MAX + 1];
+    int64_t frames;
+    scv_stream_status status;
+    int error_count, active;
+};
+
+json_t *scv_index_target_rows(scv_index *ix, const char *target_id)
+{
+    struct stream_row *rows = NULL;
+    size_t n = 0;
+    json_t *list = json_array();
+    if (list == NULL)
+        return NULL;
+    pthread_mutex_lock(&ix->lock);
+    const struct scv_target *t = scv_map_get(ix->targets, target_id);
+    if (t != NULL && (rows = malloc((t->all.n + 1) * sizeof *rows)) != NULL) {
+        for (; n < t->all.n; n++) {
+            const scv_stream *st = t->all.items[n];
+            memcpy(rows[n].id, st->id, sizeof rows[n].id);
+            rows[n].frames = st->frames;
+            rows[n].status = st->status;
+            rows[n].error_count = st->error_count;
+            rows[n].active = st->bound;
+        }
+    }
+    pthread_mutex_unlock(&ix->lock);
+    if (t != NULL && rows == NULL) {
+        json_decref(list);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:i, s:b}", "id", rows[i].id, "frames",
+                                              (json_int_t)rows[i].frames, "status",
+                                              rows[i].status == SCV_STREAM_OK ? "OK" : "STOPPED",
+                                              "error_count", rows[i].error_count, "active", rows[i].active));
+    free(rows);
+    return json_pack("{s:o}", "streams", list);
 }

@@ -4,11 +4,13 @@
  * Per stream: status, committed frames, error_count, target, and while a
  * core holds it the activation (core token hash, expiry, user, engine,
  * start time, buffered frames, MD5 of the last accepted frame body). Per
- * target: every stream here, and a max-heap of OK inactive streams by
- * committed frames (activation pops its top). A token-hash map finds the
- * stream of a core token. One mutex guards it all and is held only for a few
- * memory operations, never during I/O, so heartbeats stay fast while other
- * threads fsync.
+ * target: every stream here, a max-heap of OK inactive streams by
+ * committed frames (activation pops its top), and counters kept as its
+ * streams change (streams by status, frames, frames committed, streams
+ * with errors, active cores by engine) for GET /survey and /metrics. A
+ * token-hash map finds the stream of a core token. One mutex guards it all
+ * and is held only for a few memory operations, never during I/O, so
+ * heartbeats stay fast while other threads fsync.
  *
  * File work on a stream is serialized by its own io mutex
  * (scv_stream_lock), which callers take before any index call that says
@@ -120,6 +122,20 @@ size_t scv_index_expire(scv_index *ix, double now, scv_stream ***out);
 /* Status and error count (io held, after the record is stored); a STOPPED
  * stream leaves the heap, an OK inactive one joins it. */
 void scv_index_set_state(scv_index *ix, scv_stream *st, scv_stream_status status, int error_count);
+
+/* GET /survey's body: the figures of each target here and their sums,
+ * from counters kept as streams change (no walk over the streams):
+ * {"started": wall time the counts began, "streams": {"ok", "stopped"},
+ *  "frames" (committed, of the streams here now), "frames_committed" (since
+ *  "started"; the SCV's never decreases, a target's restarts from 0 when
+ *  its last stream here goes), "with_errors" (streams whose error_count > 0),
+ *  "active_cores": {engine: n}, "targets": {id: {the same but "started"}}}.
+ * The lock is held only to copy the counters. NULL when out of memory. */
+json_t *scv_index_survey(scv_index *ix);
+/* GET /survey/:target_id's body: {"streams": [{"id", "frames", "status",
+ * "error_count", "active"}]} of the target's streams here (none: empty);
+ * the lock is held only to copy them. NULL when out of memory. */
+json_t *scv_index_target_rows(scv_index *ix, const char *target_id);
 
 /* GET /active_streams and GET /active_cores bodies. */
 json_t *scv_index_active_streams(scv_index *ix);

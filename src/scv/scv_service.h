@@ -10,7 +10,8 @@
  * after a failure, stats outbox shipping); destroy releases everything after
  * the server has stopped.
  *
- * The secret the CC must present on POST /streams/activate is kept in
+ * The secret the CC must present on POST /streams/activate and GET /survey
+ * (scv_handlers_manager.c) is kept in
  * <data folder>/secret (mode 0600, one line of hex), made on first start. */
 #ifndef ST_SCV_SERVICE_H
 #define ST_SCV_SERVICE_H

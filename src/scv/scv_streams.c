@@ -334,6 +334,16 @@ json_t *scv_streams_active_cores(scv_streams *s)
     return scv_index_active_cores(s->index);
 }
 
+json_t *scv_streams_survey(scv_streams *s)
+{
+    return scv_index_survey(s->index);
+}
+
+json_t *scv_streams_target_rows(scv_streams *s, const char *target_id)
+{
+    return scv_index_target_rows(s->index, target_id);
+}
+
 status_code scv_streams_activate(scv_streams *s, const char *target_id, const char *engine, const char *user,
                                  char *token, struct status *st)
 {

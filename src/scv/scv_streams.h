@@ -85,6 +85,10 @@ size_t scv_streams_target_count(scv_streams *s, const char *target_id);
 json_t *scv_streams_target_list(scv_streams *s, const char *target_id);
 json_t *scv_streams_active_streams(scv_streams *s);
 json_t *scv_streams_active_cores(scv_streams *s);
+/* Memory only, for the CC's dashboard: GET /survey and GET
+ * /survey/:target_id bodies (scv_index_survey, scv_index_target_rows). */
+json_t *scv_streams_survey(scv_streams *s);
+json_t *scv_streams_target_rows(scv_streams *s, const char *target_id);
 /* Binds a fresh core token (into token, SCV_STREAMS_TOKEN_LEN + 1 bytes) to
  * the target's OK inactive stream with the most frames; CONFLICT when none
  * is free. Memory only. */

@@ -134,12 +134,81 @@ static void test_state_and_remove(void **state)
     scv_index_free(ix);
 }
 
+static json_int_t at(const json_t *v, const char *a, const char *b)
+{
+    const json_t *o = json_object_get(v, a);
+    return json_integer_value(b != NULL ? json_object_get(o, b) : o);
+}
+
+/* GET /survey's figures follow the streams: statuses, frames, errors,
+ * active cores by engine, commits (the SCV's count outlives a target). */
+static void test_survey_counters(void **state)
+{
+    (void)state;
+    char id[STREAM_STORE_ID_MAX + 1];
+    scv_index *ix = scv_index_new();
+    assert_int_equal(scv_index_add(ix, "s1", T1, SCV_STREAM_OK, 5, 0), 0);
+    assert_int_equal(scv_index_add(ix, "s2", T1, SCV_STREAM_STOPPED, 10, 2), 0);
+    assert_int_equal(scv_index_add(ix, "s3", "t2", SCV_STREAM_OK, 1, 0), 0);
+    assert_int_equal(scv_index_activate(ix, T1, "openmm", NULL, HASH_A, 100, 10, id), 0);
+    assert_int_equal(scv_index_activate(ix, "t2", "toy", NULL, HASH_B, 100, 10, id), 0);
+    scv_stream *st = scv_index_get(ix, "s1");
+    scv_index_committed(ix, st, 8, 3);
+    scv_index_put(ix, st);
+
+    json_t *v = scv_index_survey(ix), *t1 = json_object_get(json_object_get(v, "targets"), T1);
+    assert_int_equal(at(t1, "streams", "ok"), 1);
+    assert_int_equal(at(t1, "streams", "stopped"), 1);
+    assert_int_equal(at(t1, "frames", NULL), 18);
+    assert_int_equal(at(t1, "frames_committed", NULL), 3);
+    assert_int_equal(at(t1, "with_errors", NULL), 1);
+    assert_int_equal(at(t1, "active_cores", "openmm"), 1);
+    assert_null(json_object_get(json_object_get(t1, "active_cores"), "toy"));
+    assert_int_equal(at(v, "streams", "ok"), 2);
+    assert_int_equal(at(v, "frames", NULL), 19);
+    assert_int_equal(at(v, "active_cores", "toy"), 1);
+    assert_true(json_is_real(json_object_get(v, "started")));
+    json_decref(v);
+
+    /* restarted and errors cleared; a core gone; t2 deleted */
+    st = scv_index_get(ix, "s2");
+    scv_index_set_state(ix, st, SCV_STREAM_OK, 0);
+    scv_index_put(ix, st);
+    st = scv_index_get(ix, "s1");
+    assert_int_equal(scv_index_unbind(ix, st, 0, 101), 1);
+    json_decref(scv_index_finish(ix, st));
+    scv_index_put(ix, st);
+    st = scv_index_get(ix, "s3");
+    scv_index_committed(ix, st, 3, 2);
+    assert_int_equal(scv_index_remove(ix, st), 0);
+    scv_index_put(ix, st);
+    v = scv_index_survey(ix);
+    t1 = json_object_get(json_object_get(v, "targets"), T1);
+    assert_int_equal(at(t1, "streams", "ok"), 2);
+    assert_int_equal(at(t1, "with_errors", NULL), 0);
+    assert_int_equal(json_object_size(json_object_get(t1, "active_cores")), 0);
+    assert_null(json_object_get(json_object_get(v, "targets"), "t2"));
+    assert_int_equal(at(v, "frames", NULL), 18);
+    assert_int_equal(at(v, "frames_committed", NULL), 5);
+    assert_int_equal(json_object_size(json_object_get(v, "active_cores")), 0);
+    json_decref(v);
+
+    v = scv_index_target_rows(ix, T1);
+    assert_int_equal(json_array_size(json_object_get(v, "streams")), 2);
+    json_decref(v);
+    v = scv_index_target_rows(ix, "t2");
+    assert_int_equal(json_array_size(json_object_get(v, "streams")), 0);
+    json_decref(v);
+    scv_index_free(ix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activation_picks_most_frames),
         cmocka_unit_test(test_token_expiry_and_fragment),
         cmocka_unit_test(test_state_and_remove),
+        cmocka_unit_test(test_survey_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
