@@ -90,17 +90,14 @@ static json_t *strings(char *const *v, size_t n)
     return a;
 }
 
-/* One target's row: its settings and what the survey saw of it. */
+/* One target's row: its settings and what was seen of it (seen: the
+ * survey's "streams", "frames" and "active_cores" of the target). */
 static json_t *target_row(cc_service *svc, const cc_target *t, const json_t *seen, double now)
 {
-    const json_t *streams = json_object_get(seen, "streams"), *info;
-    const char *id;
-    json_int_t frames = 0;
-    json_object_foreach((json_t *)streams, id, info) frames +=
-        json_integer_value(json_object_get(info, "frames"));
     return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "id", t->id, "owner", t->owner, "stage",
                      cc_stage_name(t->stage), "engines", strings(t->engines, t->n_engines), "streams",
-                     (json_int_t)json_object_size(streams), "frames", frames, "active_cores",
+                     json_integer_value(json_object_get(seen, "streams")), "frames",
+                     json_integer_value(json_object_get(seen, "frames")), "active_cores",
                      json_integer_value(json_object_get(seen, "active_cores")), "frames_per_hour",
                      (json_int_t)cc_history_frames_last_hour(svc->history, t->id, now));
 }
@@ -211,36 +208,42 @@ static const cc_target *shown_target(struct server_job *job, const cc_view *view
     return t;
 }
 
-static json_t *stream_rows(const json_t *seen)
+/* The target's figures summed from its stream rows, so that the page's
+ * target and streams agree. */
+static json_t *seen_in_rows(const json_t *rows)
 {
-    json_t *rows = json_array(), *info;
-    const char *id;
-    json_object_foreach(json_object_get(seen, "streams"), id, info)
+    json_int_t frames = 0, cores = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
     {
-        const char *colon = strchr(id, ':');
-        json_array_append_new(
-            rows, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "id", id, "scv", colon ? colon + 1 : "",
-                            "frames", json_object_get(info, "frames"), "status",
-                            json_object_get(info, "status"), "error_count",
-                            json_object_get(info, "error_count"), "active", json_object_get(info, "active")));
+        frames += json_integer_value(json_object_get(row, "frames"));
+        cores += json_is_true(json_object_get(row, "active"));
     }
-    return rows;
+    return json_pack("{s:I, s:I, s:I}", "streams", (json_int_t)json_array_size(rows), "frames", frames,
+                     "active_cores", cores);
 }
 
+/* The target and its streams, as its shards listed them (cc_survey_streams:
+ * asked when viewed, kept briefly); survey_time is when they were asked. */
 static void work_target(struct server_job *job)
 {
     cc_service *svc = job->app;
     cc_view *view = cc_cache_get(svc->cache);
     const cc_target *t = shown_target(job, view);
-    if (t != NULL) {
+    json_t *got = t != NULL ? cc_survey_streams(svc->survey, view, svc->peers, t) : NULL;
+    if (got != NULL) {
         double now = clock_wall_s();
-        json_t *snap = cc_survey_get(svc->survey);
-        const json_t *seen = json_object_get(json_object_get(snap, "targets"), t->id);
+        const json_t *rows = json_object_get(got, "streams");
+        json_t *seen = seen_in_rows(rows);
         job->reply =
-            json_pack("{s:f, s:O, s:o, s:o}", "time", now, "survey_time", json_object_get(snap, "time"),
-                      "target", target_row(svc, t, seen, now), "streams", stream_rows(seen));
-        json_decref(snap);
+            json_pack("{s:f, s:O, s:o, s:O}", "time", now, "survey_time", json_object_get(got, "time"),
+                      "target", target_row(svc, t, seen, now), "streams", rows);
+        json_decref(seen);
+    } else if (t != NULL) {
+        status_fail(&job->status, STATUS_UNAVAILABLE, "out of memory");
     }
+    json_decref(got);
     cc_view_unref(view);
 }
 

@@ -3,8 +3,8 @@
  * One series per key: "" for the whole system, a target id for one target,
  * CC_HISTORY_SCV_PREFIX + name for one SCV. Each holds, per minute of the
  * last CC_HISTORY_MINUTES, the assignments this CC made, the frames
- * committed (what the survey saw the streams gain) and the active cores at
- * the minute's last survey. A target's or SCV's series exists only once it
+ * committed (what the survey saw the SCVs' counters gain) and the active
+ * cores at the minute's last survey. A target's or SCV's series exists only once it
  * has seen work, and goes when it has seen none for CC_HISTORY_MINUTES.
  * Minutes in which the CC made no survey (it was down) are gaps, not zeros.
  *

@@ -22,10 +22,12 @@
 #include "cluster.h"
 #include "core/md_engine.h"
 #include "harness.h"
+#include "metrics_page.h"
 #include "seed_files.h"
 
 #define MANAGER "manager@test"
 #define TRIES 20
+#define SURVEY_STREAMS 40
 
 struct world {
     struct cluster c;
@@ -37,14 +39,14 @@ struct world {
 
 static struct world W;
 
-/* GET path on the CC with token (NULL: none); the reply's JSON when the
- * status is want, else the test fails. */
-static json_t *get(const char *path, const char *token, long want)
+/* GET path on the daemon at base with token (NULL: none); the reply's JSON
+ * when the status is want, else the test fails. */
+static json_t *get_from(const char *base, const char *path, const char *token, long want)
 {
     char url[512], auth[300];
     struct harness_response r;
     const char *headers[] = {auth, NULL};
-    snprintf(url, sizeof url, "%s%s", W.c.cc.url, path);
+    snprintf(url, sizeof url, "%s%s", base, path);
     snprintf(auth, sizeof auth, "Authorization: %s", token ? token : "");
     assert_int_equal(harness_http("GET", url, token ? headers : NULL, NULL, 0, NULL, &r), 0);
     if (r.status != want)
@@ -53,6 +55,12 @@ static json_t *get(const char *path, const char *token, long want)
     harness_response_free(&r);
     assert_non_null(body);
     return body;
+}
+
+/* GET path on the CC. */
+static json_t *get(const char *path, const char *token, long want)
+{
+    return get_from(W.c.cc.url, path, token, want);
 }
 
 static void add_target(struct client *m, const char *stage, int streams, char *id)
@@ -530,13 +538,113 @@ static void test_history_survives_restart(void **state)
     json_decref(after);
 }
 
+/* The SCV's survey routes answer the CC's secret only: they count private
+ * targets too. */
+static void test_scv_survey_routes(void **state)
+{
+    (void)state;
+    char secret[256], path[128];
+    const char *scv = W.c.scv[0].url;
+    assert_int_equal(cluster_scv_secret(&W.c.scv[0], secret, sizeof secret), 0);
+    snprintf(path, sizeof path, "/survey/%s", W.priv);
+    const char *paths[] = {"/survey", path};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *refused[] = {get_from(scv, paths[i], NULL, 401), get_from(scv, paths[i], "wrong", 401),
+                             get_from(scv, paths[i], W.manager_token, 401)};
+        for (size_t k = 0; k < 3; k++) {
+            char *text = json_dumps(refused[k], 0);
+            assert_null(strstr(text, W.priv));
+            free(text);
+            json_decref(refused[k]);
+        }
+    }
+    json_t *all = get_from(scv, "/survey", secret, 200);
+    const json_t *targets = json_object_get(all, "targets");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(all, "streams"), "ok")), 3);
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(json_object_get(targets, W.pub), "streams"), "ok")),
+                     2);
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(json_object_get(targets, W.priv), "streams"), "ok")),
+                     1);
+    assert_true(json_integer_value(json_object_get(all, "frames_committed")) > 0);
+    json_t *rows = get_from(scv, path, secret, 200);
+    assert_int_equal(json_array_size(json_object_get(rows, "streams")), 1);
+    json_decref(rows);
+    json_decref(all);
+}
+
+/* Requests the SCV has answered on route (any method and status). */
+static long route_requests(const char *route)
+{
+    static const char family[] = "siegetank_http_requests_total{";
+    char *page = metrics_page_get(W.c.scv[0].url), needle[128];
+    long sum = 0;
+    snprintf(needle, sizeof needle, "route=\"%s\"", route);
+    for (char *line = strtok(page, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char *value = strrchr(line, ' ');
+        if (strncmp(line, family, sizeof family - 1) == 0 && strstr(line, needle) && value)
+            sum += strtol(value + 1, NULL, 10);
+    }
+    free(page);
+    return sum;
+}
+
+/* A round costs one request per SCV, however many streams it holds; a
+ * target's page asks its shard for the streams once however often it is
+ * loaded (within CC_SURVEY_ROWS_MS). */
+static void test_survey_cost(void **state)
+{
+    (void)state;
+    char many[64], path[128];
+    struct client_error err;
+    struct client *m = client_new(W.c.cc.url, NULL, &err);
+    assert_non_null(m);
+    client_set_token(m, W.manager_token);
+    add_target(m, "public", SURVEY_STREAMS, many);
+    client_free(m);
+    const char *routes[] = {"/survey", "/streams/info/:id", "/targets/streams/:target_id", "/active_streams",
+                            "/survey/:target_id"};
+    long before[5], after[5];
+    for (size_t i = 0; i < 5; i++)
+        before[i] = route_requests(routes[i]);
+    json_t *first = get("/status/overview", NULL, 200);
+    int rounds = 0;
+    for (int i = 0; i < 120 && rounds < 2; i++) {
+        usleep(250 * 1000);
+        json_t *now = get("/status/overview", NULL, 200);
+        if (!json_equal(json_object_get(now, "survey_time"), json_object_get(first, "survey_time"))) {
+            rounds++;
+            json_decref(first);
+            first = json_incref(now);
+        }
+        json_decref(now);
+    }
+    json_decref(first);
+    assert_int_equal(rounds, 2);
+    snprintf(path, sizeof path, "/status/targets/%s", many);
+    for (int i = 0; i < 10; i++) {
+        json_t *page = get(path, NULL, 200);
+        assert_int_equal(json_array_size(json_object_get(page, "streams")), SURVEY_STREAMS);
+        json_decref(page);
+    }
+    for (size_t i = 0; i < 5; i++)
+        after[i] = route_requests(routes[i]);
+    /* two rounds seen, perhaps one more begun: never a request per stream */
+    if (after[0] - before[0] < 2 || after[0] - before[0] > 3)
+        fail_msg("%ld GET /survey in 2 rounds", after[0] - before[0]);
+    for (size_t i = 1; i < 4; i++)
+        assert_int_equal(after[i], before[i]);
+    if (after[4] - before[4] < 1 || after[4] - before[4] > 2)
+        fail_msg("%ld GET /survey/:target_id for 10 loads of a target's page", after[4] - before[4]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_who_sees_what),
-        cmocka_unit_test(test_page_in_chromium),
-        cmocka_unit_test(test_cli_status),
-        cmocka_unit_test(test_history_survives_restart),
+        cmocka_unit_test(test_who_sees_what),     cmocka_unit_test(test_page_in_chromium),
+        cmocka_unit_test(test_cli_status),        cmocka_unit_test(test_history_survives_restart),
+        cmocka_unit_test(test_scv_survey_routes), cmocka_unit_test(test_survey_cost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
