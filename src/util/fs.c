@@ -31,11 +31,19 @@ int fs_mkdir_p(const char *path, mode_t mode)
     return 0;
 }
 
+/* Largest piece handed to one write(2). The kernel copies a write into the
+ * page cache a folio at a time and only yields the CPU between folios; ext4's
+ * large folios make one 512 KB write a single copy of about a millisecond on
+ * a loaded machine, during which, on kernels built without full preemption,
+ * no other thread of the process (an event loop woken by a request) can take
+ * that CPU. Smaller writes end in a return to user space, where it can. */
+#define FS_WRITE_PIECE (64 * 1024)
+
 int fs_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = write(fd, p, len < FS_WRITE_PIECE ? len : FS_WRITE_PIECE);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
