@@ -14,7 +14,8 @@
  *   GET /status/history           the system's work per minute (24 h)
  *   GET /status/history/:id       one target's
  * Figures come from memory: the latest survey (cc_survey.h) and the
- * history (cc_history.h). Without a token only public targets are shown;
+ * history (cc_history.h); a target's streams from its shards, asked when
+ * the target is viewed and kept briefly (cc_survey_streams). Without a token only public targets are shown;
  * with a manager's token also that manager's own targets (an admin's: all).
  * SCV figures and totals count all work, private targets included, as
  * numbers only. Nothing else about a private target, and no secret (token,

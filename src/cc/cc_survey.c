@@ -78,21 +78,22 @@ json_t *cc_survey_get(cc_survey *s)
 }
 
 /* The JSON object GET path answered with 200 (asked with the SCV's secret),
- * else NULL; *reached = 0 when the SCV could not be reached at all. */
+ * else NULL, logged when loud (an SCV that keeps refusing, an older one
+ * without the route, is said once, not every round). */
 static json_t *peer_get(struct client_pool *peers, const cc_scv *scv, cc_health_rec *health, const char *path,
-                        int *reached)
+                        int loud)
 {
     struct client_reply reply;
     struct client_error err;
     struct cc_peer_call call = {
         .pool = peers, .host = scv->host, .method = "GET", .path = path, .auth = scv->password};
-    *reached = 1;
     if (cc_peer_request(health, &call, &reply, NULL, &err) != 0) {
-        *reached = 0;
+        if (loud)
+            log_warn("dashboard survey: SCV '%s' unreachable: %s", scv->name, err.message);
         return NULL;
     }
     json_t *out = reply.status == 200 && json_is_object(reply.json) ? json_incref(reply.json) : NULL;
-    if (out == NULL)
+    if (out == NULL && loud)
         log_warn("dashboard survey: SCV '%s' answered %ld to GET %s", scv->name, reply.status, path);
     client_reply_free(&reply);
     return out;
@@ -189,12 +190,13 @@ static void carry(struct round *r, const cc_scv *scv, int online)
 
 static void survey_scv(struct round *r, const cc_scv *scv, cc_health_rec *health)
 {
-    int reached;
     if (!cc_health_online(health)) {
         carry(r, scv, 0);
         return;
     }
-    json_t *reply = peer_get(r->peers, scv, health, "/survey", &reached);
+    const json_t *last = json_object_get(json_object_get(r->prev, "scvs"), scv->name);
+    int loud = last == NULL || json_is_true(json_object_get(last, "reachable"));
+    json_t *reply = peer_get(r->peers, scv, health, "/survey", loud);
     if (reply == NULL)
         carry(r, scv, 1);
     else
@@ -269,6 +271,18 @@ out:
     free(p.keys);
 }
 
+/* Forgets rows older than CC_SURVEY_ROWS_MS (lock held). */
+static void drop_stale(cc_survey *s, double mono)
+{
+    const char *id;
+    json_t *e, *tmp;
+    json_object_foreach_safe(s->rows, tmp, id, e)
+    {
+        if (mono - json_real_value(json_object_get(e, "mono")) >= CC_SURVEY_ROWS_MS / 1000.0)
+            json_object_del(s->rows, id);
+    }
+}
+
 void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers, cc_history *history)
 {
     double start = clock_mono_s();
@@ -300,6 +314,7 @@ void cc_survey_run(cc_survey *s, const cc_view *view, struct client_pool *peers,
     json_t *old = s->snap;
     s->snap = snap;
     snap = old;
+    drop_stale(s, clock_mono_s()); /* a viewed target's rows go when no longer fresh */
     pthread_mutex_unlock(&s->lock);
 out:
     json_decref(snap);
@@ -322,10 +337,9 @@ static json_t *ask_rows(const cc_view *view, struct client_pool *peers, const cc
     for (size_t i = 0; i < t->n_shards; i++) {
         cc_health_rec *health = NULL;
         const cc_scv *scv = cc_view_scv(view, t->shards[i], &health);
-        int reached;
         if (scv == NULL || !cc_health_online(health))
             continue;
-        json_t *reply = peer_get(peers, scv, health, path, &reached);
+        json_t *reply = peer_get(peers, scv, health, path, 1);
         json_array_foreach(json_object_get(reply, "streams"), j, row)
         {
             if (json_is_string(json_object_get(row, "id")))
@@ -339,18 +353,6 @@ static json_t *ask_rows(const cc_view *view, struct client_pool *peers, const cc
         json_decref(reply);
     }
     return json_pack("{s:f, s:o}", "time", clock_wall_s(), "streams", rows);
-}
-
-/* Forgets rows older than CC_SURVEY_ROWS_MS (lock held). */
-static void drop_stale(cc_survey *s, double mono)
-{
-    const char *id;
-    json_t *e, *tmp;
-    json_object_foreach_safe(s->rows, tmp, id, e)
-    {
-        if (mono - json_real_value(json_object_get(e, "mono")) >= CC_SURVEY_ROWS_MS / 1000.0)
-            json_object_del(s->rows, id);
-    }
 }
 
 json_t *cc_survey_streams(cc_survey *s, const cc_view *view, struct client_pool *peers, const cc_target *t)
