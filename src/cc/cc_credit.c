@@ -159,10 +159,12 @@ int cc_board_sql(int teams, cc_period period, char mark, char *rows, size_t rows
         snprintf(where, sizeof where, "%s AND %s = %c1", visible, p, mark);
     else
         snprintf(where, sizeof where, "%s", visible);
-    snprintf(rows, rows_len, "SELECT %s FROM %s WHERE %s ORDER BY %s%spoints DESC, %s LIMIT %c%d OFFSET %c%d",
-             cols, table, where, p ? p : "", p ? "_" : "", key, mark, first, mark, first + 1);
-    snprintf(total, total_len, "SELECT coalesce(sum(n), 0) FROM board_totals WHERE board = '%s' AND period = %s",
+    snprintf(total, total_len,
+             "SELECT coalesce(sum(n), 0) FROM board_totals WHERE board = '%s' AND period = %s",
              cc_board_name(cc_board_of(teams, period)), p ? (mark == '?' ? "?1" : "$1") : "0");
+    snprintf(rows, rows_len,
+             "SELECT %s, (%s) FROM %s WHERE %s ORDER BY %s%spoints DESC, %s LIMIT %c%d OFFSET %c%d", cols,
+             total, table, where, p ? p : "", p ? "_" : "", key, mark, first, mark, first + 1);
     return p ? 1 : 0;
 }
 

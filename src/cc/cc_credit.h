@@ -116,10 +116,11 @@ void cc_board_visibility(const cc_credit_row *row, int sign, cc_board_counts *c)
 
 /* A leaderboard's two statements for a backend whose numbered parameters
  * start with mark ('?' for SQLite, '$' for PostgreSQL): rows (columns name,
- * team, members, points, frames) and total (the board's size from
- * board_totals). Their parameters: the period's start unless period is
- * CC_PERIOD_ALL, then (rows only) the limit and the offset. Returns how many
- * parameters come before the limit (0 or 1). */
+ * team, members, points, frames, and the board's size, so one statement
+ * answers a page) and total (the size alone, for a page past the end).
+ * Their parameters: the period's start unless period is CC_PERIOD_ALL, then
+ * (rows only) the limit and the offset. Returns how many parameters come
+ * before the limit (0 or 1). */
 int cc_board_sql(int teams, cc_period period, char mark, char *rows, size_t rows_len, char *total,
                  size_t total_len);
 

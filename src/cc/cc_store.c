@@ -1102,7 +1102,8 @@ status_code cc_store_leaderboard(cc_store *s, const cc_board_query *q, cc_board 
     if (q->limit < 1 || q->limit > CC_BOARD_LIMIT_MAX || q->offset < 0 ||
         (unsigned)q->period > CC_PERIOD_WEEK)
         return invalid(st, "read the leaderboard");
-    status_code rc = s->ops->begin(s->impl, CC_TX_SNAPSHOT, &tx);
+    /* One statement reads a page with the board's size (cc_board_sql). */
+    status_code rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->board_read(tx, q, out));
     if (rc == STATUS_OK)

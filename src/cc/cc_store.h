@@ -151,6 +151,7 @@ typedef struct cc_board_entry {
     long long members;                                                            /* teams' boards */
     double points;
     long long frames;
+    long long total; /* the board's size, as read with the row */
 } cc_board_entry;
 
 typedef struct cc_board {

@@ -943,6 +943,7 @@ static int fill_board_entry(const PGresult *r, int row, void *elem)
     e->members = ival(r, row, 2);
     e->points = cc_pg_double(r, row, 3);
     e->frames = ival(r, row, 4);
+    e->total = PQnfields(r) > 5 ? ival(r, row, 5) : 0;
     return 0;
 }
 
@@ -954,17 +955,19 @@ static int read_int64(const PGresult *r, int row, void *out)
 
 static status_code pg_board_read(cc_store_tx *c, const cc_board_query *q_, cc_board *out)
 {
-    char rows[512], total[256], start[32], limit[32], offset[32];
+    char rows[768], total[256], start[32], limit[32], offset[32];
     int k = cc_board_sql(q_->teams, q_->period, '$', rows, sizeof rows, total, sizeof total);
     snprintf(start, sizeof start, "%lld", q_->period_start);
     snprintf(limit, sizeof limit, "%lld", q_->limit);
     snprintf(offset, sizeof offset, "%lld", q_->offset);
     const char *params[] = {start, limit, offset};
-    status_code rc = cc_pg_one_row(c, total, k, k ? params : NULL, read_int64, &out->total);
-    if (rc == STATUS_OK)
-        rc = cc_pg_collect(c, rows, k + 2, params + (1 - k), (void **)&out->v, &out->n, sizeof *out->v,
-                           fill_board_entry);
-    return rc;
+    status_code rc = cc_pg_collect(c, rows, k + 2, params + (1 - k), (void **)&out->v, &out->n,
+                                   sizeof *out->v, fill_board_entry);
+    if (rc != STATUS_OK || out->n > 0) {
+        out->total = out->n > 0 ? out->v[0].total : 0;
+        return rc;
+    }
+    return cc_pg_one_row(c, total, k, k ? params : NULL, read_int64, &out->total);
 }
 
 struct donor_state {

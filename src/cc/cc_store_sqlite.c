@@ -774,6 +774,7 @@ static int fill_board_entry(sqlite3_stmt *stmt, void *elem)
     e->members = sqlite3_column_int64(stmt, 2);
     e->points = sqlite3_column_double(stmt, 3);
     e->frames = sqlite3_column_int64(stmt, 4);
+    e->total = sqlite3_column_count(stmt) > 5 ? sqlite3_column_int64(stmt, 5) : 0;
     return 0;
 }
 
@@ -785,18 +786,20 @@ static int read_int64(sqlite3_stmt *stmt, void *out)
 
 static status_code sq_board_read(cc_store_tx *tx, const cc_board_query *q, cc_board *out)
 {
-    char rows[512], total[256];
+    char rows[768], total[256];
     int k = cc_board_sql(q->teams, q->period, '?', rows, sizeof rows, total, sizeof total);
-    sqlite3_stmt *stmt =
-        k ? sqldb_prepare(tx->db, total, "i", (int64_t)q->period_start) : sqldb_prepare(tx->db, total, NULL);
-    status_code rc = one_row(tx->db, stmt, "board total", read_int64, &out->total);
-    if (rc != STATUS_OK)
+    sqlite3_stmt *stmt = k ? sqldb_prepare(tx->db, rows, "iii", (int64_t)q->period_start, (int64_t)q->limit,
+                                           (int64_t)q->offset)
+                           : sqldb_prepare(tx->db, rows, "ii", (int64_t)q->limit, (int64_t)q->offset);
+    status_code rc = sqldb_collect(tx->db, stmt, (void **)&out->v, &out->n, sizeof *out->v, fill_board_entry,
+                                   "board rows");
+    if (rc != STATUS_OK || out->n > 0) {
+        out->total = out->n > 0 ? out->v[0].total : 0;
         return rc;
-    stmt = k ? sqldb_prepare(tx->db, rows, "iii", (int64_t)q->period_start, (int64_t)q->limit,
-                             (int64_t)q->offset)
-             : sqldb_prepare(tx->db, rows, "ii", (int64_t)q->limit, (int64_t)q->offset);
-    return sqldb_collect(tx->db, stmt, (void **)&out->v, &out->n, sizeof *out->v, fill_board_entry,
-                         "board rows");
+    }
+    stmt =
+        k ? sqldb_prepare(tx->db, total, "i", (int64_t)q->period_start) : sqldb_prepare(tx->db, total, NULL);
+    return one_row(tx->db, stmt, "board total", read_int64, &out->total);
 }
 
 struct donor_state {

@@ -224,6 +224,7 @@ static void test_credit_info_and_boards(void **state)
     expect_board(&w, "/leaderboard/donors?period=week", "alice:30:15,bob:7:7", 2);
     expect_board(&w, "/leaderboard/donors?period=day&limit=1", "alice:30:15", 2);
     expect_board(&w, "/leaderboard/donors?limit=5&offset=1", "bob:7:7", 2);
+    expect_board(&w, "/leaderboard/donors?offset=50", "", 2); /* past the end: still the size */
     cc_daemon_expect(&w.cc, 400, "GET", "/leaderboard/donors?period=month", NULL, NULL);
     cc_daemon_expect(&w.cc, 400, "GET", "/leaderboard/donors?limit=0", NULL, NULL);
     cc_daemon_expect(&w.cc, 400, "GET", "/leaderboard/donors?limit=1001", NULL, NULL);
