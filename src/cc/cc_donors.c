@@ -138,20 +138,6 @@ static status_code parse_board_query(const char *raw, size_t len, cc_board_query
     return STATUS_OK;
 }
 
-struct board_call {
-    cc_service *svc;
-    cc_board_query q;
-    cc_board board;
-    struct status st;
-};
-
-static void board_work(void *arg)
-{
-    struct board_call *c = arg;
-    c->q.period_start = cc_period_start(c->q.period, clock_wall_s());
-    cc_store_leaderboard(c->svc->store, &c->q, &c->board, &c->st);
-}
-
 static json_t *board_entry(const cc_board_query *q, const cc_board_entry *e, long long rank)
 {
     if (q->teams)
@@ -161,93 +147,52 @@ static json_t *board_entry(const cc_board_query *q, const cc_board_entry *e, lon
                      name_or_null(e->team), "points", e->points, "frames", (json_int_t)e->frames);
 }
 
-static void board_done(void *arg, h2o_req_t *req)
+static void work_board(struct server_job *job, int teams)
 {
-    struct board_call *c = arg;
-    if (req != NULL && c->st.code != STATUS_OK) {
-        server_reply_status(req, &c->st);
-    } else if (req != NULL) {
-        json_t *entries = json_array();
-        for (size_t i = 0; i < c->board.n; i++)
-            json_array_append_new(entries,
-                                  board_entry(&c->q, &c->board.v[i], c->q.offset + (long long)i + 1));
-        server_reply_json(req, 200,
-                          json_pack("{s:s, s:I, s:o}", "period", cc_period_name(c->q.period), "total",
-                                    (json_int_t)c->board.total, "entries", entries));
-    }
-    free(c->board.v);
-    free(c);
-}
-
-static void handle_board(struct server_request *r, int teams)
-{
-    h2o_req_t *req = r->req;
-    struct board_call *c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        server_reply_error(req, 503, "server is out of memory; try again later");
+    cc_service *svc = job->app;
+    cc_board_query q = {.teams = teams};
+    cc_board board = {0};
+    const char *query = job->query != NULL ? job->query : "";
+    if (parse_board_query(query, strlen(query), &q, &job->status) != STATUS_OK)
         return;
-    }
-    c->svc = r->app;
-    c->q.teams = teams;
-    size_t at = req->query_at == SIZE_MAX ? req->path.len : req->query_at + 1;
-    if (parse_board_query(req->path.base + at, req->path.len - at, &c->q, &c->st) != STATUS_OK) {
-        server_reply_status(req, &c->st);
-        free(c);
+    q.period_start = cc_period_start(q.period, clock_wall_s());
+    if (cc_store_leaderboard(svc->store, &q, &board, &job->status) != STATUS_OK)
         return;
-    }
-    server_defer(r, board_work, board_done, c);
+    json_t *entries = json_array();
+    for (size_t i = 0; i < board.n; i++)
+        json_array_append_new(entries, board_entry(&q, &board.v[i], q.offset + (long long)i + 1));
+    job->reply = json_pack("{s:s, s:I, s:o}", "period", cc_period_name(q.period), "total",
+                           (json_int_t)board.total, "entries", entries);
+    free(board.v);
 }
 
-static void handle_board_donors(struct server_request *r)
+static void work_board_donors(struct server_job *job)
 {
-    handle_board(r, 0);
+    work_board(job, 0);
 }
 
-static void handle_board_teams(struct server_request *r)
+static void work_board_teams(struct server_job *job)
 {
-    handle_board(r, 1);
+    work_board(job, 1);
 }
 
 /* ---- the export: bytes, not JSON ---- */
 
-struct export_call {
-    cc_service *svc;
-    unsigned char *data;
-    size_t len;
-    struct status st;
-};
-
-static void export_work(void *arg)
+static void work_export(struct server_job *job)
 {
-    struct export_call *e = arg;
-    cc_store_export(e->svc->store, EXPORT_MAX_AGE_S, &e->data, &e->len, &e->st);
-}
-
-static void export_done(void *arg, h2o_req_t *req)
-{
-    struct export_call *e = arg;
+    cc_service *svc = job->app;
+    unsigned char *data = NULL;
+    size_t len = 0;
+    status_code rc = cc_store_export(svc->store, EXPORT_MAX_AGE_S, &data, &len, &job->status);
     /* The first export is still being made elsewhere: a retry will do. */
-    if (req != NULL && e->st.code == STATUS_NOT_FOUND) {
-        server_reply_error(req, 503, "%s", e->st.msg);
-    } else if (req != NULL && e->st.code != STATUS_OK) {
-        server_reply_status(req, &e->st);
-    } else if (req != NULL) {
-        server_add_header(req, "content-disposition", "attachment; filename=\"siegetank-stats.jsonl.gz\"");
-        server_reply_text(req, "application/gzip", (const char *)e->data, e->len);
-    }
-    free(e->data);
-    free(e);
-}
-
-static void handle_export(struct server_request *r)
-{
-    struct export_call *e = calloc(1, sizeof *e);
-    if (e == NULL) {
-        server_reply_error(r->req, 503, "server is out of memory; try again later");
+    if (rc == STATUS_NOT_FOUND)
+        job->status.code = STATUS_UNAVAILABLE;
+    if (rc != STATUS_OK)
         return;
-    }
-    e->svc = r->app;
-    server_defer(r, export_work, export_done, e);
+    job->data = data;
+    job->data_len = len;
+    job->content_type = "application/gzip";
+    snprintf(job->filename, sizeof job->filename, "siegetank-stats.jsonl.gz");
 }
 
 void cc_donors_export_tick(void *arg)
@@ -263,7 +208,7 @@ int cc_donors_routes(struct server *s)
     return server_route_job(s, "GET", "/donors/info/:username", work_info, SERVER_JOB_JSON) |
            server_route_job(s, "PUT", "/donors/settings", work_settings, SERVER_JOB_JSON) |
            server_route_job(s, "PUT", "/donors/delete", work_delete, SERVER_JOB_JSON) |
-           server_route(s, "GET", "/leaderboard/donors", handle_board_donors) |
-           server_route(s, "GET", "/leaderboard/teams", handle_board_teams) |
-           server_route(s, "GET", "/stats/export", handle_export);
+           server_route_job(s, "GET", "/leaderboard/donors", work_board_donors, 0) |
+           server_route_job(s, "GET", "/leaderboard/teams", work_board_teams, 0) |
+           server_route_job(s, "GET", "/stats/export", work_export, 0);
 }

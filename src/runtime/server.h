@@ -119,6 +119,10 @@ void server_reply_status(h2o_req_t *req, const struct status *st);
  * with a Content-Disposition naming filename, encoded per RFC 6266
  * (filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>). */
 void server_reply_file(h2o_req_t *req, int fd, size_t size, const char *filename);
+/* 200 with len bytes of data (copied) of the given content type, as an
+ * attachment named filename (Content-Disposition as server_reply_file). */
+void server_reply_attachment(h2o_req_t *req, const char *content_type, const void *data, size_t len,
+                             const char *filename);
 /* Adds a response header (value copied) before one of the replies above. */
 void server_add_header(h2o_req_t *req, const char *name, const char *value);
 

@@ -3,6 +3,7 @@
 #include "runtime/server_job.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,10 @@ static void job_free(struct server_job *job)
     release_slot(job);
     for (int i = 0; i < ROUTER_MAX_PARAMS; i++)
         free(job->param[i]);
+    free(job->query);
     free(job->auth);
     free(job->content_md5);
+    free(job->data);
     free(job->body);
     json_decref(job->json);
     json_decref(job->reply);
@@ -95,6 +98,8 @@ static void job_done(void *arg, h2o_req_t *req)
     } else if (job->fd >= 0) {
         server_reply_file(req, job->fd, (size_t)job->fd_size, job->filename);
         job->fd = -1;
+    } else if (job->data != NULL) {
+        server_reply_attachment(req, job->content_type, job->data, job->data_len, job->filename);
     } else {
         json_t *reply = job->reply != NULL ? job->reply : json_object();
         job->reply = NULL;
@@ -114,6 +119,9 @@ static int copy_request(struct server_job *job, struct server_request *r, unsign
     for (int i = 0; i < r->params.count && i < ROUTER_MAX_PARAMS; i++)
         if ((job->param[i] = strdup(r->params.values[i])) == NULL)
             return -1;
+    if (req->query_at != SIZE_MAX &&
+        (job->query = strndup(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1)) == NULL)
+        return -1;
     const char *auth = server_header(req, "authorization");
     const char *md5 = server_header(req, "content-md5");
     if ((auth != NULL && (job->auth = strdup(auth)) == NULL) ||

@@ -4,7 +4,7 @@
  * requests as a job.
  *
  * The job copies, on the loop, what the work may read: the path
- * parameters, the Authorization and Content-MD5 headers, whether the peer
+ * parameters, the query string, the Authorization and Content-MD5 headers, whether the peer
  * is local, and the body (its bytes; with SERVER_JOB_JSON the body parsed as
  * a JSON object instead, a malformed one answered 400 at once), because the
  * request may be gone before the work ends. work(job) runs on a worker (the
@@ -12,6 +12,8 @@
  *   - a failed status (status_fail(&job->status, ...), by the work or a
  *     callee): answered with server_reply_status;
  *   - else fd >= 0: that file streamed (server_reply_file);
+ *   - else data != NULL: those bytes of content_type, as an attachment named
+ *     filename (server_reply_attachment);
  *   - else 200 with reply ({} when NULL), plus a Content-MD5 header of the
  *     reply's bytes when md5_header is set.
  * The reply is sent from the request's loop thread, or dropped with the job
@@ -48,6 +50,7 @@ struct server_job_limit {
 struct server_job {
     void *app;                      /* the server's application (server_request.app) */
     char *param[ROUTER_MAX_PARAMS]; /* path parameters; NULL past the route's count */
+    char *query;                    /* the raw query string after '?', or NULL */
     char *auth;                     /* Authorization, or NULL */
     char *content_md5;              /* Content-MD5, or NULL */
     char *body;                     /* the body's bytes, NUL-terminated (NULL with SERVER_JOB_JSON) */
@@ -60,7 +63,10 @@ struct server_job {
     int md5_header; /* add Content-MD5 of the JSON reply */
     int fd;         /* >= 0: stream this file instead (closed by the job) */
     off_t fd_size;
-    char filename[ROUTER_PARAM_BYTES];
+    void *data; /* != NULL: reply these bytes (freed by the job) */
+    size_t data_len;
+    const char *content_type;          /* of data: a constant */
+    char filename[ROUTER_PARAM_BYTES]; /* of the file or data */
     /* private */
     server_job_fn work;
     struct server_job_limit *limit;

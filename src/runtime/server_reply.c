@@ -109,6 +109,15 @@ void server_reply_text(h2o_req_t *req, const char *content_type, const char *bod
     h2o_send_inline(req, copy.base, copy.len);
 }
 
+static char *content_disposition(h2o_mem_pool_t *pool, const char *filename);
+
+void server_reply_attachment(h2o_req_t *req, const char *content_type, const void *data, size_t len,
+                             const char *filename)
+{
+    server_add_header(req, "content-disposition", content_disposition(&req->pool, filename));
+    server_reply_text(req, content_type, data, len);
+}
+
 /* The most frequent reply (every heartbeat), so a constant. */
 void server_reply_ok(h2o_req_t *req)
 {

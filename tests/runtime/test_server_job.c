@@ -1,6 +1,7 @@
 /* server_job in process, over loopback: what a job copies out of the
  * request, how its outcome is answered (a failed status, the JSON reply with
- * its Content-MD5), the JSON-body flag, and the slot limit. The limited job
+ * its Content-MD5, bytes as an attachment), the JSON-body flag, and the slot
+ * limit. The limited job
  * waits on a gate the test opens, so nothing here depends on timing. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -29,8 +31,9 @@ static struct {
 
 static void work_echo(struct server_job *job)
 {
-    job->reply = json_pack("{s:[s,s], s:s?, s:s?, s:s, s:b}", "params", job->param[0], job->param[1], "auth",
-                           job->auth, "md5", job->content_md5, "body", job->body, "local", job->local);
+    job->reply = json_pack("{s:[s,s], s:s?, s:s?, s:s?, s:s, s:b}", "params", job->param[0], job->param[1],
+                           "query", job->query, "auth", job->auth, "md5", job->content_md5, "body", job->body,
+                           "local", job->local);
 }
 
 static void work_json(struct server_job *job)
@@ -55,6 +58,20 @@ static void work_md5(struct server_job *job)
     job->md5_header = 1;
 }
 
+static void work_bytes(struct server_job *job)
+{
+    static const char bytes[] = {'\x1f', '\x8b', '\0', 'z'};
+    job->data = malloc(sizeof bytes);
+    if (job->data == NULL) {
+        status_fail(&job->status, STATUS_UNAVAILABLE, "out of memory");
+        return;
+    }
+    memcpy(job->data, bytes, sizeof bytes);
+    job->data_len = sizeof bytes;
+    job->content_type = "application/gzip";
+    snprintf(job->filename, sizeof job->filename, "stats \"1\".gz");
+}
+
 static void work_held(struct server_job *job)
 {
     (void)job;
@@ -75,6 +92,7 @@ static int setup(void **state)
     assert_int_equal(server_route_job(s, "POST", "/json", work_json, SERVER_JOB_JSON), 0);
     assert_int_equal(server_route_job(s, "GET", "/fail/:how", work_fail, SERVER_JOB_BULK), 0);
     assert_int_equal(server_route_job(s, "GET", "/md5", work_md5, 0), 0);
+    assert_int_equal(server_route_job(s, "GET", "/bytes", work_bytes, 0), 0);
     assert_int_equal(server_route_job_limited(s, "GET", "/held", work_held, 0, &F.limit), 0);
     inproc_server_start(&F.srv);
     return 0;
@@ -114,14 +132,16 @@ static void test_copies_the_request(void **state)
     assert_string_equal(json_string_value(json_object_get(reply, "auth")), "tok");
     assert_string_equal(json_string_value(json_object_get(reply, "md5")), "abc");
     assert_string_equal(json_string_value(json_object_get(reply, "body")), "raw bytes");
+    assert_true(json_is_null(json_object_get(reply, "query")));
     assert_true(json_is_true(json_object_get(reply, "local")));
     json_decref(reply);
     harness_response_free(&res);
 
     /* A proxy on the host forwards remote clients from loopback. */
     const char *forwarded[] = {"X-Forwarded-For: 192.0.2.1", NULL};
-    reply = call("PUT", "/echo/a/b", forwarded, "", &res);
+    reply = call("PUT", "/echo/a/b?period=week&limit=%32", forwarded, "", &res);
     assert_int_equal(res.status, 200);
+    assert_string_equal(json_string_value(json_object_get(reply, "query")), "period=week&limit=%32");
     assert_true(json_is_false(json_object_get(reply, "local")));
     assert_true(json_is_null(json_object_get(reply, "auth")));
     json_decref(reply);
@@ -188,6 +208,25 @@ static void test_content_md5(void **state)
     harness_response_free(&res);
 }
 
+/* Bytes as an attachment: exactly those bytes (a NUL inside), their type,
+ * and the name in an RFC 6266 Content-Disposition. */
+static void test_bytes_reply(void **state)
+{
+    (void)state;
+    struct harness_response res;
+    char header[128];
+    json_decref(call("GET", "/bytes", NULL, NULL, &res));
+    assert_int_equal(res.status, 200);
+    assert_int_equal(res.len, 4);
+    assert_memory_equal(res.body, "\x1f\x8b\0z", 4);
+    assert_int_equal(harness_header(&res, "content-type", header, sizeof header), 0);
+    assert_string_equal(header, "application/gzip");
+    assert_int_equal(harness_header(&res, "content-disposition", header, sizeof header), 0);
+    assert_non_null(strstr(header, "attachment; filename=\"stats "));
+    assert_non_null(strstr(header, "filename*=UTF-8''stats%20%221%22.gz"));
+    harness_response_free(&res);
+}
+
 static void *held_client(void *arg)
 {
     json_decref(call("GET", "/held", NULL, NULL, arg));
@@ -230,11 +269,9 @@ static void test_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_copies_the_request),
-        cmocka_unit_test(test_json_body),
-        cmocka_unit_test(test_failed_status),
-        cmocka_unit_test(test_content_md5),
-        cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_copies_the_request), cmocka_unit_test(test_json_body),
+        cmocka_unit_test(test_failed_status),      cmocka_unit_test(test_content_md5),
+        cmocka_unit_test(test_bytes_reply),        cmocka_unit_test(test_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
