@@ -402,154 +402,153 @@ static void assert_trajectory_exact(const struct stream *s)
     free(state);
 }
 
-static void run(struct core_runner_config *cfg, atomic_int *stop, struct core_runner_stats *st)
+/* One run of the runner against the fake: its stop flag, configuration and
+ * counters. */
+struct run_case {
+    atomic_int stop;
+    struct core_runner_config cfg;
+    struct core_runner_stats st;
+};
+
+/* Starts the fake with nstreams streams and gives the case the default
+ * configuration with a long duration, which is only a safety net: the fake
+ * raises the stop flag when the test's condition is met. */
+static void case_start(struct run_case *c, int nstreams)
+{
+    atomic_init(&c->stop, 0);
+    fake_start(nstreams, &c->stop);
+    core_runner_config_init(&c->cfg);
+    c->cfg.duration_s = 300;
+}
+
+static void run(struct run_case *c)
 {
     char err[256] = "";
-    cfg->cc = F.srv.url;
-    if (!cfg->engine_key)
-        cfg->engine_key = KEY;
-    assert_int_equal(core_runner_run(cfg, stop, st, err, sizeof err), 0);
+    c->cfg.cc = F.srv.url;
+    if (!c->cfg.engine_key)
+        c->cfg.engine_key = KEY;
+    assert_int_equal(core_runner_run(&c->cfg, &c->stop, &c->st, err, sizeof err), 0);
+}
+
+/* What every single-stream run must end with: the runner's count of committed
+ * frames is the SCV's, the trajectory is exactly the reference one, and the
+ * fake is shut down. */
+static void finish_single_stream(struct run_case *c)
+{
+    assert_int_equal(c->st.frames_committed, F.streams[0].committed_frames);
+    assert_trajectory_exact(&F.streams[0]);
+    fake_stop();
 }
 
 static void test_happy_path(void **state)
 {
     (void)state;
-    atomic_int stop = 0;
-    struct core_runner_config cfg;
-    struct core_runner_stats st;
-    fake_start(1, &stop);
+    struct run_case c;
+    case_start(&c, 1);
     F.stop_at_committed = 30;
-    core_runner_config_init(&cfg);
-    cfg.frames_per_checkpoint = 5;
-    cfg.heartbeat_s = 0.1;
-    cfg.frame_interval_s = 0.02; /* >= 0.6 s in all, so heartbeats are due */
-    cfg.duration_s = 300;        /* a safety net only */
-    run(&cfg, &stop, &st);
-    assert_false(st.fatal);
-    assert_int_equal(st.assignments, 1);
-    assert_int_equal(st.frames_sent, F.frames);
-    assert_int_equal(st.frames_committed, F.streams[0].committed_frames);
-    assert_int_equal(st.frames_committed, 30);
-    assert_int_equal(st.checkpoints, F.checkpoints);
-    assert_int_equal(st.checkpoints, 6);
+    c.cfg.frames_per_checkpoint = 5;
+    c.cfg.heartbeat_s = 0.1;
+    c.cfg.frame_interval_s = 0.02; /* >= 0.6 s in all, so heartbeats are due */
+    run(&c);
+    assert_false(c.st.fatal);
+    assert_int_equal(c.st.assignments, 1);
+    assert_int_equal(c.st.frames_sent, F.frames);
+    assert_int_equal(c.st.frames_committed, 30);
+    assert_int_equal(c.st.checkpoints, F.checkpoints);
+    assert_int_equal(c.st.checkpoints, 6);
     assert_int_equal(F.duplicates, 0);
     assert_int_equal(F.empty_checkpoints, 0);
-    assert_int_equal(st.lost + st.errors, 0);
+    assert_int_equal(c.st.lost + c.st.errors, 0);
     assert_true(F.heartbeats >= 1);
     assert_int_equal(F.stops, 1);
     assert_int_equal(F.error_stops, 0);
-    assert_trajectory_exact(&F.streams[0]);
-    fake_stop();
+    finish_single_stream(&c);
 }
 
 static void test_retries_resend_the_same_frame(void **state)
 {
     (void)state;
-    atomic_int stop = 0;
-    struct core_runner_config cfg;
-    struct core_runner_stats st;
-    fake_start(1, &stop);
+    struct run_case c;
+    case_start(&c, 1);
     F.stop_at_committed = 20;
     F.frame_500_after_append = 3;
     F.frame_503_before = 2;
     F.checkpoint_503 = 2;
-    core_runner_config_init(&cfg);
-    cfg.frames_per_checkpoint = 4;
-    cfg.duration_s = 300;
-    run(&cfg, &stop, &st);
-    assert_int_equal(st.assignments, 1);
+    c.cfg.frames_per_checkpoint = 4;
+    run(&c);
+    assert_int_equal(c.st.assignments, 1);
     assert_int_equal(F.duplicates, 3); /* each lost reply resent, recognised, not appended */
-    assert_int_equal(st.frames_committed, F.streams[0].committed_frames);
-    assert_int_equal(st.frames_sent, F.frames);
-    assert_int_equal(st.lost, 0);
-    assert_trajectory_exact(&F.streams[0]);
-    fake_stop();
+    assert_int_equal(c.st.frames_sent, F.frames);
+    assert_int_equal(c.st.lost, 0);
+    finish_single_stream(&c);
 }
 
 static void test_dead_token_resumes_from_checkpoint(void **state)
 {
     (void)state;
-    atomic_int stop = 0;
-    struct core_runner_config cfg;
-    struct core_runner_stats st;
-    fake_start(1, &stop);
+    struct run_case c;
+    case_start(&c, 1);
     F.stop_at_committed = 15;
     F.kill_at_frame = 8; /* frames 6 and 7 are buffered, then the token dies */
-    core_runner_config_init(&cfg);
-    cfg.frames_per_checkpoint = 5;
-    cfg.duration_s = 300;
-    run(&cfg, &stop, &st);
-    assert_int_equal(st.assignments, 2);
-    assert_int_equal(st.lost, 1);
+    c.cfg.frames_per_checkpoint = 5;
+    run(&c);
+    assert_int_equal(c.st.assignments, 2);
+    assert_int_equal(c.st.lost, 1);
     assert_int_equal(F.starts, 2);
     /* The 2 uncommitted frames were redone from the checkpoint at frame 5. */
-    assert_int_equal(st.frames_sent, F.frames);
-    assert_int_equal(st.frames_committed, F.streams[0].committed_frames);
-    assert_int_equal(st.frames_sent, st.frames_committed + 2);
-    assert_trajectory_exact(&F.streams[0]);
-    fake_stop();
+    assert_int_equal(c.st.frames_sent, F.frames);
+    assert_int_equal(c.st.frames_sent, c.st.frames_committed + 2);
+    finish_single_stream(&c);
 }
 
 static void test_retries_exhausted_drop_the_stream(void **state)
 {
     (void)state;
-    atomic_int stop = 0;
-    struct core_runner_config cfg;
-    struct core_runner_stats st;
-    fake_start(1, &stop);
+    struct run_case c;
+    case_start(&c, 1);
     F.stop_at_committed = 3;
     F.frame_503_before = 2; /* more than --retries 1 allows for one frame */
     F.expire_on_assign = 1;
-    core_runner_config_init(&cfg);
-    cfg.frames_per_checkpoint = 3;
-    cfg.max_retries = 1;
-    cfg.duration_s = 300;
-    run(&cfg, &stop, &st);
+    c.cfg.frames_per_checkpoint = 3;
+    c.cfg.max_retries = 1;
+    run(&c);
     /* The core gave up on the first activation without a stop (the SCV
      * expires the token) and asked again. */
-    assert_int_equal(st.lost, 1);
-    assert_int_equal(st.assignments, 2);
+    assert_int_equal(c.st.lost, 1);
+    assert_int_equal(c.st.assignments, 2);
     assert_int_equal(F.stops, 1);
-    assert_int_equal(st.frames_committed, F.streams[0].committed_frames);
-    assert_trajectory_exact(&F.streams[0]);
-    fake_stop();
+    finish_single_stream(&c);
 }
 
 static void test_engine_error_is_reported(void **state)
 {
     (void)state;
-    atomic_int stop = 0;
-    struct core_runner_config cfg;
-    struct core_runner_stats st;
-    fake_start(1, &stop);
+    struct run_case c;
+    case_start(&c, 1);
     F.bad_state = 1;
     F.stop_at_errors = 2;
-    core_runner_config_init(&cfg);
-    cfg.duration_s = 300;
-    run(&cfg, &stop, &st);
-    assert_int_equal(st.errors, 2);
+    run(&c);
+    assert_int_equal(c.st.errors, 2);
     assert_int_equal(F.error_stops, 2);
-    assert_int_equal(st.frames_sent, 0);
+    assert_int_equal(c.st.frames_sent, 0);
     assert_non_null(strstr(F.last_error, "state.json"));
-    assert_false(st.fatal);
+    assert_false(c.st.fatal);
     fake_stop();
 }
 
 static void test_refused_key_is_fatal(void **state)
 {
     (void)state;
-    atomic_int stop = 0;
-    struct core_runner_config cfg;
-    struct core_runner_stats st;
-    fake_start(1, &stop);
-    core_runner_config_init(&cfg);
-    cfg.engine_key = "wrong-key";
-    cfg.cores = 3;
-    run(&cfg, &stop, &st); /* no duration: returns because every core gave up */
-    assert_true(st.fatal);
-    assert_non_null(strstr(st.fatal_message, "refused the engine key"));
-    assert_non_null(strstr(st.fatal_message, "bad engine key"));
-    assert_int_equal(st.assignments, 0);
+    struct run_case c;
+    case_start(&c, 1);
+    c.cfg.engine_key = "wrong-key";
+    c.cfg.cores = 3;
+    c.cfg.duration_s = 0;
+    run(&c); /* no duration: returns because every core gave up */
+    assert_true(c.st.fatal);
+    assert_non_null(strstr(c.st.fatal_message, "refused the engine key"));
+    assert_non_null(strstr(c.st.fatal_message, "bad engine key"));
+    assert_int_equal(c.st.assignments, 0);
     assert_int_equal(F.assigns, 0);
     fake_stop();
 }
@@ -557,23 +556,19 @@ static void test_refused_key_is_fatal(void **state)
 static void test_many_cores_many_streams(void **state)
 {
     (void)state;
-    atomic_int stop = 0;
-    struct core_runner_config cfg;
-    struct core_runner_stats st;
-    fake_start(3, &stop);
+    struct run_case c;
+    case_start(&c, 3);
     F.stop_at_committed = 12;
-    core_runner_config_init(&cfg);
-    cfg.cores = 3;
-    cfg.frames_per_checkpoint = 3;
-    cfg.duration_s = 300;
-    run(&cfg, &stop, &st);
-    assert_int_equal(st.assignments, 3);
+    c.cfg.cores = 3;
+    c.cfg.frames_per_checkpoint = 3;
+    run(&c);
+    assert_int_equal(c.st.assignments, 3);
     long committed = 0;
     for (int i = 0; i < 3; i++) {
         assert_trajectory_exact(&F.streams[i]);
         committed += F.streams[i].committed_frames;
     }
-    assert_int_equal(st.frames_committed, committed);
+    assert_int_equal(c.st.frames_committed, committed);
     assert_int_equal(F.stops, 3);
     fake_stop();
 }
