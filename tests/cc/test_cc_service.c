@@ -699,22 +699,6 @@ static void test_assign_end_to_end(void **state)
     cc_stop(&d);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    if (!CC_TEST_PG)
-        return 0;
-    pg = pg_harness_start();
-    return pg ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    pg_harness_free(pg);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -725,5 +709,9 @@ int main(void)
         cmocka_unit_test(test_assign_refusals),   cmocka_unit_test(test_restart_persists),
         cmocka_unit_test(test_assign_end_to_end),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    if (CC_TEST_PG && (pg = pg_harness_start()) == NULL)
+        return 1;
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    pg_harness_free(pg);
+    return failed;
 }
