@@ -7,17 +7,16 @@
  * equal it exactly (a refused frame leaves the buffer as it was before
  * begin). The buffer is discarded after each input. */
 #include <dirent.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_stream.h"
 #include "fuzz_support.h"
 #include "scv/stream_store.h"
 #include "util/fs.h"
-#include "util/log.h"
 
 #define ID "0123-fuzz:s1"
 #define NNAMES 8
@@ -40,18 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char dir[PATH_MAX];
-    struct status err;
-    log_set_quiet(1);
-    snprintf(dir, sizeof dir, "%s/scv", fuzz_tmpdir());
-    snprintf(buffer_dir, sizeof buffer_dir, "%s/streams/%s/buffer_files", dir, ID);
-    store = stream_store_open(dir, &err);
-    json_t *files = json_pack("{s:s}", "state.xml", "<xml/>");
-    if (store == NULL || stream_store_create(store, ID, "target", files, NULL, 1.0, &err) != STATUS_OK) {
-        fprintf(stderr, "fuzz_frame_buffer: %s\n", err.msg);
-        abort();
-    }
-    json_decref(files);
+    store = fuzz_stream_open("fuzz_frame_buffer", ID, buffer_dir, sizeof buffer_dir);
     return 0;
 }
 
