@@ -17,7 +17,7 @@
 #include "core/md_engine.h"
 #include "core/xtc.h"
 #include "harness.h"
-#include "seed_files.h"
+#include "seed_target.h"
 #include "stream_fetch.h"
 
 /* Runs `siegetank core ... --json` and returns its JSON summary. */
@@ -77,20 +77,8 @@ static void test_cores_commit_real_trajectories(void **state)
     struct client *cc = client_new(c.cc.url, NULL, &err);
     assert_non_null(cc);
     client_set_token(cc, c.admin_token);
-    json_t *spec = json_pack("{s:[s], s:s, s:{s:i}}", "engines", MD_ENGINE_NAME, "stage", "public", "options",
-                             "steps_per_frame", 20);
-    json_t *target = client_target_create(cc, spec, &err);
-    assert_non_null(target);
-    const char *target_id = json_string_value(json_object_get(target, "target_id"));
-    char ids[2][256];
-    for (int i = 0; i < 2; i++) {
-        json_t *files = seed_files(i + 1);
-        json_t *r = client_stream_add(cc, "s1", target_id, files, NULL, &err);
-        assert_non_null(r);
-        snprintf(ids[i], sizeof ids[i], "%s", json_string_value(json_object_get(r, "stream_id")));
-        json_decref(r);
-        json_decref(files);
-    }
+    char target_id[SEED_TARGET_ID_MAX], ids[2][SEED_TARGET_STREAM_ID_MAX];
+    seed_target(cc, "s1", "public", 0, 2, target_id, ids);
 
     json_t *summary = run_cores(&c, key, 2, 5);
     long committed = (long)json_integer_value(json_object_get(summary, "frames_committed"));
@@ -102,8 +90,6 @@ static void test_cores_commit_real_trajectories(void **state)
     assert_int_equal(total, committed);
 
     json_decref(summary);
-    json_decref(spec);
-    json_decref(target);
     client_free(cc);
     cluster_stop_all(&c);
 }

@@ -23,7 +23,7 @@
 #include "core/md_engine.h"
 #include "harness.h"
 #include "metrics_page.h"
-#include "seed_files.h"
+#include "seed_target.h"
 
 #define MANAGER "manager@test"
 #define TRIES 20
@@ -33,7 +33,7 @@ struct world {
     struct cluster c;
     char key[128];
     char manager_token[256];
-    char pub[64], priv[64]; /* the manager's public and private targets */
+    char pub[SEED_TARGET_ID_MAX], priv[SEED_TARGET_ID_MAX]; /* the manager's public and private targets */
     pid_t cores;
 };
 
@@ -61,25 +61,6 @@ static json_t *get_from(const char *base, const char *path, const char *token, l
 static json_t *get(const char *path, const char *token, long want)
 {
     return get_from(W.c.cc.url, path, token, want);
-}
-
-static void add_target(struct client *m, const char *stage, int streams, char *id)
-{
-    struct client_error err;
-    json_t *spec = json_pack("{s:[s], s:s, s:{s:i}}", "engines", MD_ENGINE_NAME, "stage", stage, "options",
-                             "steps_per_frame", 20);
-    json_t *t = client_target_create(m, spec, &err);
-    assert_non_null(t);
-    snprintf(id, 64, "%s", json_string_value(json_object_get(t, "target_id")));
-    for (int i = 0; i < streams; i++) {
-        json_t *files = seed_files(i + 1);
-        json_t *s = client_stream_add(m, "s1", id, files, NULL, &err);
-        assert_non_null(s);
-        json_decref(s);
-        json_decref(files);
-    }
-    json_decref(t);
-    json_decref(spec);
 }
 
 static json_int_t history_sum(const json_t *h, const char *field)
@@ -129,8 +110,8 @@ static int setup(void **state)
              json_string_value(json_object_get(made, "token")));
     json_decref(made);
     client_set_token(m, W.manager_token);
-    add_target(m, "public", 2, W.pub);
-    add_target(m, "private", 1, W.priv);
+    seed_target(m, "s1", "public", 0, 2, W.pub, NULL);
+    seed_target(m, "s1", "private", 0, 1, W.priv, NULL);
     client_free(admin);
     client_free(m);
 
@@ -596,12 +577,12 @@ static long route_requests(const char *route)
 static void test_survey_cost(void **state)
 {
     (void)state;
-    char many[64], path[128];
+    char many[SEED_TARGET_ID_MAX], path[128];
     struct client_error err;
     struct client *m = client_new(W.c.cc.url, NULL, &err);
     assert_non_null(m);
     client_set_token(m, W.manager_token);
-    add_target(m, "public", SURVEY_STREAMS, many);
+    seed_target(m, "s1", "public", 0, SURVEY_STREAMS, many, NULL);
     client_free(m);
     const char *routes[] = {"/survey", "/streams/info/:id", "/targets/streams/:target_id", "/active_streams",
                             "/survey/:target_id"};

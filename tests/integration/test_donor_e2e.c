@@ -21,7 +21,7 @@
 #include "cluster.h"
 #include "core/md_engine.h"
 #include "harness.h"
-#include "seed_files.h"
+#include "seed_target.h"
 #include "stats_peek.h"
 
 #define STREAMS 3
@@ -82,20 +82,8 @@ static void test_two_donors_credited_exactly_once(void **state)
     struct client *cc = client_new(c.cc.url, NULL, &err);
     assert_non_null(cc);
     client_set_token(cc, c.admin_token);
-    json_t *spec = json_pack("{s:[s], s:s, s:i, s:{s:i}}", "engines", MD_ENGINE_NAME, "stage", "public",
-                             "points_per_frame", POINTS_PER_FRAME, "options", "steps_per_frame", 20);
-    json_t *target = client_target_create(cc, spec, &err);
-    assert_non_null(target);
-    const char *target_id = json_string_value(json_object_get(target, "target_id"));
-    char ids[STREAMS][256];
-    for (int i = 0; i < STREAMS; i++) {
-        json_t *files = seed_files(i + 1);
-        json_t *r = client_stream_add(cc, "s1", target_id, files, NULL, &err);
-        assert_non_null(r);
-        snprintf(ids[i], sizeof ids[i], "%s", json_string_value(json_object_get(r, "stream_id")));
-        json_decref(r);
-        json_decref(files);
-    }
+    char target_id[SEED_TARGET_ID_MAX], ids[STREAMS][SEED_TARGET_STREAM_ID_MAX];
+    seed_target(cc, "s1", "public", POINTS_PER_FRAME, STREAMS, target_id, ids);
     for (int i = 0; i < 2; i++)
         donor_create(&c, names[i], tokens[i], sizeof tokens[i]);
 
@@ -174,8 +162,6 @@ static void test_two_donors_credited_exactly_once(void **state)
     assert_int_equal(cli_run(&call, delete_argv, &r), 2); /* needs --yes */
     cli_result_free(&r);
 
-    json_decref(spec);
-    json_decref(target);
     client_free(cc);
     cluster_stop_all(&c);
 }

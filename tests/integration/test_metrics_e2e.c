@@ -20,30 +20,17 @@
 #include "core/md_engine.h"
 #include "harness.h"
 #include "metrics_page.h"
-#include "seed_files.h"
+#include "seed_target.h"
 
 #define PROMETHEUS "/usr/bin/prometheus"
 
-static void make_streams(struct cluster *c, char *target_id, size_t idlen)
+static void make_streams(struct cluster *c, char target_id[SEED_TARGET_ID_MAX])
 {
     struct client_error err;
     struct client *cc = client_new(c->cc.url, NULL, &err);
     assert_non_null(cc);
     client_set_token(cc, c->admin_token);
-    json_t *spec = json_pack("{s:[s], s:s, s:{s:i}}", "engines", MD_ENGINE_NAME, "stage", "public", "options",
-                             "steps_per_frame", 20);
-    json_t *target = client_target_create(cc, spec, &err);
-    assert_non_null(target);
-    snprintf(target_id, idlen, "%s", json_string_value(json_object_get(target, "target_id")));
-    for (int i = 0; i < 2; i++) {
-        json_t *files = seed_files(i + 1);
-        json_t *r = client_stream_add(cc, "s1", target_id, files, NULL, &err);
-        assert_non_null(r);
-        json_decref(r);
-        json_decref(files);
-    }
-    json_decref(target);
-    json_decref(spec);
+    seed_target(cc, "s1", "public", 0, 2, target_id, NULL);
     client_free(cc);
 }
 
@@ -81,9 +68,9 @@ static void core_stop(const struct daemon_proc *scv, const char *token)
 static void test_counters_move_with_the_work(void **state)
 {
     struct cluster *c = *state;
-    char key[128], target_id[64], series[256];
+    char key[128], target_id[SEED_TARGET_ID_MAX], series[256];
     assert_int_equal(cluster_engine_key(c, MD_ENGINE_NAME, key, sizeof key), 0);
-    make_streams(c, target_id, sizeof target_id);
+    make_streams(c, target_id);
 
     char *cc0 = metrics_page_get(c->cc.url), *scv0 = metrics_page_get(c->scv[0].url);
     assert_true(metrics_page_value(cc0, "siegetank_cc_assignments_total{outcome=\"ok\"}") == 0);
