@@ -7,7 +7,6 @@
 
 #define ORIGIN_MAX 1024
 
-/* The URL of prefix + stream id [+ path] on the stream's SCV; NULL on error. */
 /* 1 when path names something inside a stream: relative, no empty, "." or
  * ".." segment. URL libraries squash dot segments, so "../x" would silently
  * ask for another resource; refuse it here with a reason instead. */
@@ -24,6 +23,7 @@ static int path_inside_stream(const char *path)
     }
 }
 
+/* The URL of prefix + stream id [+ path] on the stream's SCV; NULL on error. */
 static char *stream_url(struct client *c, const char *prefix, const char *stream_id, const char *path,
                         struct client_error *err)
 {
@@ -115,21 +115,30 @@ json_t *client_stream_sync(struct client *c, const char *stream_id, struct clien
     return stream_json(c, "GET", "/streams/sync/", stream_id, err);
 }
 
-int client_stream_download(struct client *c, const char *stream_id, const char *path, FILE *out,
-                           struct client_error *err)
+/* method on prefix + stream id + path on the stream's SCV, with body and
+ * headers (both may be NULL), the reply's body written to sink when sink is
+ * not NULL: 0 when the SCV answered 200. */
+static int stream_exchange(struct client *c, const char *method, const char *prefix, const char *stream_id,
+                           const char *path, const void *body, size_t len, const char *const *headers,
+                           FILE *sink, struct client_error *err)
 {
     struct client_reply reply;
-    char *url = stream_url(c, "/streams/download/", stream_id, path, err);
+    char *url = stream_url(c, prefix, stream_id, path, err);
     int rc = -1;
     if (!url)
         return -1;
-    if (client_exchange(c, "GET", url, c->token, NULL, 0, NULL, out, &reply, err) != 0)
-        goto out;
-    rc = reply.status == 200 ? 0 : -1;
-    client_reply_free(&reply);
-out:
+    if (client_exchange(c, method, url, c->token, body, len, headers, sink, &reply, err) == 0) {
+        rc = reply.status == 200 ? 0 : -1;
+        client_reply_free(&reply);
+    }
     free(url);
     return rc;
+}
+
+int client_stream_download(struct client *c, const char *stream_id, const char *path, FILE *out,
+                           struct client_error *err)
+{
+    return stream_exchange(c, "GET", "/streams/download/", stream_id, path, NULL, 0, NULL, out, err);
 }
 
 int client_stream_upload(struct client *c, const char *stream_id, const char *path, const void *data,
@@ -137,20 +146,10 @@ int client_stream_upload(struct client *c, const char *stream_id, const char *pa
 {
     char md5[CRYPTO_MD5_HEX_LEN + 1], md5_header[64];
     const char *headers[] = {"Content-Type: application/octet-stream", md5_header, NULL};
-    struct client_reply reply;
-    char *url = stream_url(c, "/streams/upload/", stream_id, path, err);
-    int rc = -1;
-    if (!url)
-        return -1;
     crypto_md5_hex(data, len, md5);
     snprintf(md5_header, sizeof md5_header, "Content-MD5: %s", md5);
-    if (client_exchange(c, "PUT", url, c->token, data ? data : "", len, headers, NULL, &reply, err) != 0)
-        goto out;
-    rc = reply.status == 200 ? 0 : -1;
-    client_reply_free(&reply);
-out:
-    free(url);
-    return rc;
+    return stream_exchange(c, "PUT", "/streams/upload/", stream_id, path, data ? data : "", len, headers,
+                           NULL, err);
 }
 
 json_t *client_scv_target_streams(struct client *c, const char *scv_name, const char *target_id,
