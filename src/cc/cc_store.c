@@ -1,6 +1,7 @@
 /* cc_store: the business logic of the CC's store, shared by its backends:
  * validation, hashing, sealing, and the order of the row operations inside
- * each transaction (cc_store_backend.h). See cc_store.h. */
+ * each transaction (cc_store_backend.h); the stats and donor credit are in
+ * cc_store_credit.c. See cc_store.h. */
 #include "cc/cc_store.h"
 
 #include <errno.h>
@@ -16,43 +17,11 @@
 #include "cc/cc_pg.h"
 #include "util/clock.h"
 #include "util/fs.h"
-#include "util/gz.h"
 #include "util/log.h"
 
-/* A caller of cc_store_stats_insert waiting to share a transaction. */
-struct stats_call {
-    const cc_stats_fragment *v;
-    size_t n;
-    size_t inserted;
-    status_code rc;
-    int done;
-    struct stats_call *next;
-};
-
-struct cc_store {
-    const cc_store_ops *ops;
-    void *impl;
-    cc_seal *seal;
-    atomic_ulong errors; /* calls the database failed (IO, UNAVAILABLE) */
-    /* Group commit of stats batches on a backend with serial writes: one
-     * caller at a time (the leader) records every batch queued meanwhile
-     * in one transaction. */
-    pthread_mutex_t stats_lock;
-    pthread_cond_t stats_cond;
-    struct stats_call *stats_queue;
-    int stats_leader;
-};
-
-/* Non-empty and at most max bytes. */
-static int text_ok(const char *s, size_t max)
+int cc_store_text_ok(const char *s, size_t max)
 {
     return s && s[0] && strnlen(s, max + 1) <= max;
-}
-
-/* A NUL-terminated string inside a fixed buffer (possibly empty). */
-static int field_ok(const char *buf, size_t size)
-{
-    return memchr(buf, '\0', size) != NULL;
 }
 
 static int weight_ok(double w)
@@ -70,7 +39,7 @@ static int engines_ok(const char *const *engines, size_t n)
     if (!engines || n == 0 || n > CC_ENGINES_MAX)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        if (!text_ok(engines[i], CC_ENGINE_MAX))
+        if (!cc_store_text_ok(engines[i], CC_ENGINE_MAX))
             return 0;
     }
     return 1;
@@ -91,9 +60,7 @@ static void copy_text(char *dst, size_t size, const char *src)
     snprintf(dst, size, "%s", src);
 }
 
-/* Records a failed call in st: "cannot <what>: <reason>" (the backend
- * logged the database's own reason), and counts the database's failures. */
-static status_code fail(cc_store *s, struct status *st, status_code rc, const char *what)
+status_code cc_store_fail(cc_store *s, struct status *st, status_code rc, const char *what)
 {
     if (rc == STATUS_IO || rc == STATUS_UNAVAILABLE)
         atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
@@ -103,7 +70,7 @@ static status_code fail(cc_store *s, struct status *st, status_code rc, const ch
     return status_fail(st, rc, "cannot %s: %s", what, reason);
 }
 
-static status_code invalid(struct status *st, const char *what)
+status_code cc_store_invalid(struct status *st, const char *what)
 {
     return status_fail(st, STATUS_INVALID, "cannot %s: invalid or oversized input", what);
 }
@@ -259,7 +226,7 @@ static status_code insert_user(cc_store *s, const cc_user *user, const char *pwh
     status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, &tx);
 
     if (rc != STATUS_OK)
-        return fail(s, st, rc, "create the user");
+        return cc_store_fail(s, st, rc, "create the user");
     rc = s->ops->exists(tx, CC_PROBE_USER, user->name, &name_taken);
     if (rc == STATUS_OK && !name_taken && user->role == CC_ROLE_DONOR)
         rc = s->ops->exists(tx, CC_PROBE_DONOR_EMAIL, user->email, &email_taken);
@@ -277,7 +244,7 @@ static status_code insert_user(cc_store *s, const cc_user *user, const char *pwh
         return status_fail(st, STATUS_EXISTS, "a manager with email '%s' already exists", user->name);
     if (email_taken)
         return status_fail(st, STATUS_EXISTS, "email '%s' is already registered", user->email);
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "create the user");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "create the user");
 }
 
 static status_code create_user(cc_store *s, cc_user *user, const char *password,
@@ -286,7 +253,7 @@ static status_code create_user(cc_store *s, cc_user *user, const char *password,
     char pwhash[AUTH_PWHASH_LEN], token_hash[AUTH_TOKEN_HASH_LEN + 1];
 
     if (strnlen(password, AUTH_PASSWORD_MAX + 1) > AUTH_PASSWORD_MAX || !password[0])
-        return invalid(st, "create the user");
+        return cc_store_invalid(st, "create the user");
     if (auth_password_hash(password, pwhash) != 0 || auth_token_new(token_out) != 0)
         return status_fail(st, STATUS_IO, "cannot create the user: out of memory");
     auth_token_hash(token_out, token_hash);
@@ -299,9 +266,9 @@ status_code cc_store_create_manager(cc_store *s, const char *email, const char *
 {
     cc_user user = {0};
 
-    if (!text_ok(email, CC_NAME_MAX) || !password || (role != CC_ROLE_ADMIN && role != CC_ROLE_MANAGER) ||
-        !weight_ok(weight))
-        return invalid(st, "create the manager");
+    if (!cc_store_text_ok(email, CC_NAME_MAX) || !password ||
+        (role != CC_ROLE_ADMIN && role != CC_ROLE_MANAGER) || !weight_ok(weight))
+        return cc_store_invalid(st, "create the manager");
     copy_text(user.name, sizeof user.name, email);
     copy_text(user.email, sizeof user.email, email);
     user.role = role;
@@ -314,8 +281,8 @@ status_code cc_store_create_donor(cc_store *s, const char *username, const char 
 {
     cc_user user = {0};
 
-    if (!text_ok(username, CC_NAME_MAX) || !text_ok(email, CC_NAME_MAX) || !password)
-        return invalid(st, "create the donor");
+    if (!cc_store_text_ok(username, CC_NAME_MAX) || !cc_store_text_ok(email, CC_NAME_MAX) || !password)
+        return cc_store_invalid(st, "create the donor");
     copy_text(user.name, sizeof user.name, username);
     copy_text(user.email, sizeof user.email, email);
     user.role = CC_ROLE_DONOR;
@@ -348,9 +315,9 @@ status_code cc_store_authenticate(cc_store *s, int donors, const char *name, con
     char token_hash[AUTH_TOKEN_HASH_LEN + 1];
     cc_store_tx *tx;
 
-    if (!text_ok(name, CC_NAME_MAX) || !password ||
+    if (!cc_store_text_ok(name, CC_NAME_MAX) || !password ||
         strnlen(password, AUTH_PASSWORD_MAX + 1) > AUTH_PASSWORD_MAX)
-        return invalid(st, "log in");
+        return cc_store_invalid(st, "log in");
     status_code rc = user_get(s, donors, name, &row);
     if (rc == STATUS_NOT_FOUND) {
         pthread_once(&dummy_once, dummy_init);
@@ -359,7 +326,7 @@ status_code cc_store_authenticate(cc_store *s, int donors, const char *name, con
         return status_fail(st, STATUS_NOT_FOUND, "no such user");
     }
     if (rc != STATUS_OK)
-        return fail(s, st, rc, "log in");
+        return cc_store_fail(s, st, rc, "log in");
     /* The slow hash runs outside any transaction. */
     if (!auth_password_verify(row.password_hash, password))
         return status_fail(st, STATUS_DENIED, "wrong password");
@@ -371,7 +338,7 @@ status_code cc_store_authenticate(cc_store *s, int donors, const char *name, con
         rc = s->ops->end(tx, s->ops->user_set_token(tx, row.user.name, row.password_hash, token_hash));
     if (rc == STATUS_NOT_FOUND) /* the password changed meanwhile */
         return status_fail(st, STATUS_DENIED, "wrong password");
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "log in");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "log in");
 }
 
 status_code cc_store_user_by_token(cc_store *s, const char *token, cc_user *out, struct status *st)
@@ -379,7 +346,7 @@ status_code cc_store_user_by_token(cc_store *s, const char *token, cc_user *out,
     char token_hash[AUTH_TOKEN_HASH_LEN + 1];
     cc_store_tx *tx;
 
-    if (!text_ok(token, AUTH_SECRET_MAX))
+    if (!cc_store_text_ok(token, AUTH_SECRET_MAX))
         return status_fail(st, STATUS_NOT_FOUND, "invalid or expired user token");
     auth_token_hash(token, token_hash);
     status_code rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
@@ -387,7 +354,7 @@ status_code cc_store_user_by_token(cc_store *s, const char *token, cc_user *out,
         rc = s->ops->end(tx, s->ops->user_by_token(tx, token_hash, out));
     if (rc == STATUS_NOT_FOUND)
         return status_fail(st, rc, "invalid or expired user token");
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "check the user token");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "check the user token");
 }
 
 status_code cc_store_admin_exists(cc_store *s, int *out, struct status *st)
@@ -398,7 +365,7 @@ status_code cc_store_admin_exists(cc_store *s, int *out, struct status *st)
     status_code rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->exists(tx, CC_PROBE_ADMIN, "", out));
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "check for admins");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "check for admins");
 }
 
 /* ---- engine keys ---- */
@@ -409,8 +376,8 @@ status_code cc_store_key_create(cc_store *s, const char *engine, const char *des
     cc_engine_key_row row = {0};
     cc_store_tx *tx;
 
-    if (!text_ok(engine, CC_ENGINE_MAX) || !text_ok(description, CC_DESCRIPTION_MAX))
-        return invalid(st, "create the engine key");
+    if (!cc_store_text_ok(engine, CC_ENGINE_MAX) || !cc_store_text_ok(description, CC_DESCRIPTION_MAX))
+        return cc_store_invalid(st, "create the engine key");
     if (auth_token_new(key_out) != 0)
         return status_fail(st, STATUS_IO, "cannot create the engine key: no randomness");
     auth_token_hash(key_out, row.key_hash);
@@ -424,7 +391,7 @@ status_code cc_store_key_create(cc_store *s, const char *engine, const char *des
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->key_insert(tx, &row));
     free(row.key_sealed);
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "create the engine key");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "create the engine key");
 }
 
 status_code cc_store_key_list(cc_store *s, cc_engine_key **out, size_t *n, struct status *st)
@@ -454,7 +421,7 @@ status_code cc_store_key_list(cc_store *s, cc_engine_key **out, size_t *n, struc
         k->creation_date = rows[i].creation_date;
     }
     cc_engine_key_rows_free(rows, n_rows);
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "list engine keys");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "list engine keys");
 }
 
 status_code cc_store_key_delete(cc_store *s, const char *key, struct status *st)
@@ -463,7 +430,7 @@ status_code cc_store_key_delete(cc_store *s, const char *key, struct status *st)
     cc_store_tx *tx;
     status_code rc = STATUS_NOT_FOUND;
 
-    if (text_ok(key, AUTH_SECRET_MAX)) {
+    if (cc_store_text_ok(key, AUTH_SECRET_MAX)) {
         auth_token_hash(key, key_hash);
         rc = s->ops->begin(s->impl, CC_TX_WRITE, &tx);
         if (rc == STATUS_OK)
@@ -471,7 +438,7 @@ status_code cc_store_key_delete(cc_store *s, const char *key, struct status *st)
     }
     if (rc == STATUS_NOT_FOUND)
         return status_fail(st, rc, "unknown engine key");
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "delete the engine key");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "delete the engine key");
 }
 
 /* ---- targets ---- */
@@ -482,10 +449,10 @@ status_code cc_store_target_create(cc_store *s, const cc_target_new *t, char id_
     cc_target row = {0};
     cc_store_tx *tx;
 
-    if (!text_ok(t->owner, CC_NAME_MAX) || !engines_ok(t->engines, t->n_engines) || !options_ok(t->options) ||
-        !weight_ok(t->weight) || !points_per_frame_ok(t->points_per_frame) ||
+    if (!cc_store_text_ok(t->owner, CC_NAME_MAX) || !engines_ok(t->engines, t->n_engines) ||
+        !options_ok(t->options) || !weight_ok(t->weight) || !points_per_frame_ok(t->points_per_frame) ||
         (unsigned)t->stage > CC_STAGE_PUBLIC)
-        return invalid(st, "create the target (options too large?)");
+        return cc_store_invalid(st, "create the target (options too large?)");
     if (crypto_uuid4(row.id) != 0)
         return status_fail(st, STATUS_IO, "cannot create the target: no randomness");
     copy_text(row.owner, sizeof row.owner, t->owner);
@@ -500,7 +467,7 @@ status_code cc_store_target_create(cc_store *s, const cc_target_new *t, char id_
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->target_insert(tx, &row));
     if (rc != STATUS_OK)
-        return fail(s, st, rc, "create the target");
+        return cc_store_fail(s, st, rc, "create the target");
     memcpy(id_out, row.id, sizeof row.id);
     return STATUS_OK;
 }
@@ -541,7 +508,7 @@ status_code cc_store_target_get(cc_store *s, const char *id, cc_target *out, str
     struct shard_merge m = {out, 1, 0};
 
     memset(out, 0, sizeof *out);
-    if (!text_ok(id, CC_TARGET_ID_LEN))
+    if (!cc_store_text_ok(id, CC_TARGET_ID_LEN))
         return unknown_target(st, id ? id : "");
     status_code rc = s->ops->begin(s->impl, CC_TX_SNAPSHOT, &tx);
     if (rc == STATUS_OK) {
@@ -553,7 +520,7 @@ status_code cc_store_target_get(cc_store *s, const char *id, cc_target *out, str
     if (rc == STATUS_OK)
         return STATUS_OK;
     cc_target_free(out);
-    return rc == STATUS_NOT_FOUND ? unknown_target(st, id) : fail(s, st, rc, "read the target");
+    return rc == STATUS_NOT_FOUND ? unknown_target(st, id) : cc_store_fail(s, st, rc, "read the target");
 }
 
 /* row: the stored t with u applied; it shares t's memory. Options keys
@@ -583,7 +550,7 @@ status_code cc_store_target_update(cc_store *s, const char *id, const cc_target_
     cc_target t = {0}, row;
     cc_store_tx *tx;
 
-    if (!text_ok(id, CC_TARGET_ID_LEN))
+    if (!cc_store_text_ok(id, CC_TARGET_ID_LEN))
         return unknown_target(st, id ? id : "");
     if (!u->set_stage && !u->set_engines && !u->set_weight && !u->set_points_per_frame && !u->options)
         return status_fail(st, STATUS_INVALID, "Nothing to update");
@@ -591,7 +558,7 @@ status_code cc_store_target_update(cc_store *s, const char *id, const cc_target_
         (u->set_points_per_frame && !points_per_frame_ok(u->points_per_frame)) ||
         (u->set_engines && !engines_ok(u->engines, u->n_engines)) ||
         (u->set_weight && !weight_ok(u->weight)) || !options_ok(u->options))
-        return invalid(st, "update the target");
+        return cc_store_invalid(st, "update the target");
     status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, &tx);
     if (rc == STATUS_OK) {
         rc = s->ops->target_read(tx, id, &t);
@@ -605,8 +572,8 @@ status_code cc_store_target_update(cc_store *s, const char *id, const cc_target_
     if (rc == STATUS_NOT_FOUND)
         return unknown_target(st, id);
     if (rc == STATUS_INVALID)
-        return invalid(st, "update the target (options too large?)");
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "update the target");
+        return cc_store_invalid(st, "update the target (options too large?)");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "update the target");
 }
 
 status_code cc_store_target_delete(cc_store *s, const char *id, struct status *st)
@@ -614,7 +581,7 @@ status_code cc_store_target_delete(cc_store *s, const char *id, struct status *s
     int found = 0, shards = 0;
     cc_store_tx *tx;
 
-    if (!text_ok(id, CC_TARGET_ID_LEN))
+    if (!cc_store_text_ok(id, CC_TARGET_ID_LEN))
         return unknown_target(st, id ? id : "");
     status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, &tx);
     if (rc == STATUS_OK) {
@@ -635,7 +602,7 @@ status_code cc_store_target_delete(cc_store *s, const char *id, struct status *s
         return unknown_target(st, id);
     if (rc == STATUS_CONFLICT)
         return status_fail(st, rc, "target '%s' still has shards: delete its streams first", id);
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "delete the target");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "delete the target");
 }
 
 static status_code target_list(cc_store *s, const char *owner, cc_strlist *out, struct status *st)
@@ -648,15 +615,15 @@ static status_code target_list(cc_store *s, const char *owner, cc_strlist *out, 
     if (rc == STATUS_OK)
         return STATUS_OK;
     cc_strlist_free(out);
-    return fail(s, st, rc, "list targets");
+    return cc_store_fail(s, st, rc, "list targets");
 }
 
 status_code cc_store_target_list_owner(cc_store *s, const char *owner, cc_strlist *out, struct status *st)
 {
     out->v = NULL;
     out->n = 0;
-    if (!text_ok(owner, CC_NAME_MAX))
-        return invalid(st, "list targets");
+    if (!cc_store_text_ok(owner, CC_NAME_MAX))
+        return cc_store_invalid(st, "list targets");
     return target_list(s, owner, out, st);
 }
 
@@ -675,10 +642,10 @@ static status_code shard_change(cc_store *s, int add, const char *target_id, con
     int found = 0;
     cc_store_tx *tx;
 
-    if (!text_ok(target_id, CC_TARGET_ID_LEN))
+    if (!cc_store_text_ok(target_id, CC_TARGET_ID_LEN))
         return unknown_target(st, target_id ? target_id : "");
-    if (!text_ok(scv, CC_SCV_NAME_MAX))
-        return invalid(st, "change the shards");
+    if (!cc_store_text_ok(scv, CC_SCV_NAME_MAX))
+        return cc_store_invalid(st, "change the shards");
     status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, &tx);
     if (rc == STATUS_OK) {
         rc = s->ops->exists(tx, CC_PROBE_TARGET, target_id, &found);
@@ -690,7 +657,7 @@ static status_code shard_change(cc_store *s, int add, const char *target_id, con
     }
     if (rc == STATUS_NOT_FOUND)
         return unknown_target(st, target_id);
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "change the shards");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "change the shards");
 }
 
 status_code cc_store_shard_add(cc_store *s, const char *target_id, const char *scv, struct status *st)
@@ -711,8 +678,9 @@ status_code cc_store_scv_upsert(cc_store *s, const char *name, const char *host,
     cc_scv_row row = {0};
     cc_store_tx *tx;
 
-    if (!text_ok(name, CC_SCV_NAME_MAX) || !text_ok(host, CC_HOST_MAX) || !text_ok(password, AUTH_SECRET_MAX))
-        return invalid(st, "register the SCV");
+    if (!cc_store_text_ok(name, CC_SCV_NAME_MAX) || !cc_store_text_ok(host, CC_HOST_MAX) ||
+        !cc_store_text_ok(password, AUTH_SECRET_MAX))
+        return cc_store_invalid(st, "register the SCV");
     copy_text(row.name, sizeof row.name, name);
     copy_text(row.host, sizeof row.host, host);
     row.password_sealed = cc_seal_seal(s->seal, password);
@@ -722,7 +690,7 @@ status_code cc_store_scv_upsert(cc_store *s, const char *name, const char *host,
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->scv_upsert(tx, &row));
     free(row.password_sealed);
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "register the SCV");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "register the SCV");
 }
 
 /* The SCVs whose password unseals, in *out (*n_out of them); one that does
@@ -748,456 +716,7 @@ static status_code unseal_scvs(cc_store *s, const cc_scv_row *rows, size_t n, cc
     return STATUS_OK;
 }
 
-/* ---- stats and cache ---- */
-
-/* The points_per_frame of each distinct target of a batch. */
-struct rates {
-    const char **ids; /* sorted, borrowed */
-    double *rate;
-    size_t n;
-};
-
-static int by_string(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static status_code read_rates(cc_store *s, cc_store_tx *tx, struct stats_call *calls, size_t total,
-                              struct rates *r)
-{
-    r->ids = calloc(total + 1, sizeof *r->ids);
-    r->rate = calloc(total + 1, sizeof *r->rate);
-    r->n = 0;
-    if (!r->ids || !r->rate)
-        return STATUS_IO;
-    for (struct stats_call *c = calls; c; c = c->next)
-        for (size_t i = 0; i < c->n; i++)
-            r->ids[r->n++] = c->v[i].target_id;
-    qsort(r->ids, r->n, sizeof *r->ids, by_string);
-    size_t unique = 0;
-    for (size_t i = 0; i < r->n; i++)
-        if (unique == 0 || strcmp(r->ids[unique - 1], r->ids[i]) != 0)
-            r->ids[unique++] = r->ids[i];
-    r->n = unique;
-    status_code rc = STATUS_OK;
-    for (size_t i = 0; rc == STATUS_OK && i < r->n; i++) {
-        rc = s->ops->points_per_frame(tx, r->ids[i], &r->rate[i]);
-        if (rc == STATUS_NOT_FOUND) { /* a target deleted since: the default rate */
-            r->rate[i] = 1;
-            rc = STATUS_OK;
-        }
-    }
-    return rc;
-}
-
-static double rate_of(const struct rates *r, const char *target_id)
-{
-    const char **at = bsearch(&target_id, r->ids, r->n, sizeof *r->ids, by_string);
-    return at ? r->rate[at - r->ids] : 1;
-}
-
-/* Adds a batch's board entries (cc_credit.h) in board order. */
-static status_code count_boards(cc_store *s, cc_store_tx *tx, const cc_board_counts *c)
-{
-    status_code rc = STATUS_OK;
-    for (int i = 0; rc == STATUS_OK && i < CC_BOARDS; i++)
-        if (c->n[i] != 0)
-            rc = s->ops->board_add(tx, (cc_board_id)i, c->period[i], c->n[i]);
-    return rc;
-}
-
-static void free_names(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* Credits the new fragments items: donors, their targets, their teams,
- * then the board sizes (cc_credit.h). */
-static status_code credit(cc_store *s, cc_store_tx *tx, const cc_credit_item *items, size_t n, double now)
-{
-    cc_credit_batch b;
-    cc_board_counts counts = {0};
-    cc_credit_delta *teams = NULL;
-    size_t n_teams = 0;
-    if (cc_credit_group(items, n, now, &b, NULL) != STATUS_OK)
-        return STATUS_IO;
-    cc_credit_row *rows = calloc(b.n_donors + 1, sizeof *rows);
-    char **team_of = calloc(b.n_donors + 1, sizeof *team_of);
-    status_code rc = rows && team_of ? s->ops->credit_donors(tx, &b, rows, team_of) : STATUS_IO;
-    for (size_t i = 0; rc == STATUS_OK && i < b.n_donors; i++)
-        cc_board_entered(&b, &b.donors[i], &rows[i], 0, &counts);
-    if (rc == STATUS_OK)
-        rc = s->ops->credit_targets(tx, &b);
-    if (rc == STATUS_OK)
-        rc = cc_credit_team_deltas(&b, (const char *const *)team_of, &teams, &n_teams, NULL);
-    cc_credit_row *team_rows = rc == STATUS_OK ? calloc(n_teams + 1, sizeof *team_rows) : NULL;
-    if (rc == STATUS_OK && !team_rows)
-        rc = STATUS_IO;
-    if (rc == STATUS_OK && n_teams > 0)
-        rc = s->ops->credit_teams(tx, &b, teams, n_teams, team_rows);
-    for (size_t i = 0; rc == STATUS_OK && i < n_teams; i++)
-        cc_board_entered(&b, &teams[i], &team_rows[i], 1, &counts);
-    if (rc == STATUS_OK)
-        rc = count_boards(s, tx, &counts);
-    free(team_rows);
-    free(teams);
-    free(rows);
-    free_names(team_of, b.n_donors);
-    cc_credit_batch_free(&b);
-    return rc;
-}
-
-/* Records the batches of calls in one transaction: each new fragment with
- * its points, then their credit. */
-static status_code record(cc_store *s, struct stats_call *calls)
-{
-    size_t total = 0, fresh_n = 0;
-    struct rates r = {0};
-    cc_store_tx *tx;
-    for (struct stats_call *c = calls; c; c = c->next)
-        total += c->n;
-    double *points = calloc(total + 1, sizeof *points);
-    unsigned char *fresh = calloc(total + 1, 1);
-    cc_credit_item *items = calloc(total + 1, sizeof *items);
-    status_code rc = points && fresh && items ? s->ops->begin(s->impl, CC_TX_WRITE, &tx) : STATUS_IO;
-    if (rc != STATUS_OK)
-        goto out;
-    rc = read_rates(s, tx, calls, total, &r);
-    size_t at = 0;
-    for (struct stats_call *c = calls; rc == STATUS_OK && c; at += c->n, c = c->next) {
-        for (size_t i = 0; i < c->n; i++)
-            points[at + i] = (double)c->v[i].frames * rate_of(&r, c->v[i].target_id);
-        rc = s->ops->stats_insert(tx, c->v, points + at, c->n, fresh + at, &c->inserted);
-        for (size_t i = 0; rc == STATUS_OK && i < c->n; i++)
-            if (fresh[at + i])
-                items[fresh_n++] =
-                    (cc_credit_item){c->v[i].user, c->v[i].target_id, c->v[i].frames, points[at + i]};
-    }
-    if (rc == STATUS_OK)
-        rc = credit(s, tx, items, fresh_n, clock_wall_s());
-    rc = s->ops->end(tx, rc);
-out:
-    free(r.ids);
-    free(r.rate);
-    free(items);
-    free(fresh);
-    free(points);
-    return rc;
-}
-
-/* Records a group of queued calls together; when that fails and there is
- * more than one, each again on its own, so a bad batch fails alone. */
-static void record_group(cc_store *s, struct stats_call *group)
-{
-    status_code rc = record(s, group);
-    for (struct stats_call *c = group; c; c = c->next)
-        c->rc = rc;
-    if (rc == STATUS_OK || !group->next)
-        return;
-    for (struct stats_call *c = group; c; c = c->next) {
-        struct stats_call *next = c->next;
-        c->next = NULL;
-        c->rc = record(s, c);
-        c->next = next;
-    }
-}
-
-/* Queues me; the first caller to find no leader records everything
- * queued (itself included) in one transaction, while later callers wait
- * for their turn or their result. */
-static void record_shared(cc_store *s, struct stats_call *me)
-{
-    pthread_mutex_lock(&s->stats_lock);
-    struct stats_call **tail = &s->stats_queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = me;
-    while (!me->done && s->stats_leader)
-        pthread_cond_wait(&s->stats_cond, &s->stats_lock);
-    if (!me->done) {
-        struct stats_call *group = s->stats_queue;
-        s->stats_queue = NULL;
-        s->stats_leader = 1;
-        pthread_mutex_unlock(&s->stats_lock);
-        record_group(s, group);
-        pthread_mutex_lock(&s->stats_lock);
-        for (struct stats_call *c = group; c; c = c->next)
-            c->done = 1;
-        s->stats_leader = 0;
-        pthread_cond_broadcast(&s->stats_cond);
-    }
-    pthread_mutex_unlock(&s->stats_lock);
-}
-
-status_code cc_store_stats_insert(cc_store *s, const cc_stats_fragment *v, size_t n, size_t *inserted,
-                                  struct status *st)
-{
-    size_t dummy;
-    struct stats_call me = {.v = v, .n = n};
-
-    if (!inserted)
-        inserted = &dummy;
-    *inserted = 0;
-    if (n > CC_STATS_BATCH_MAX || (n && !v))
-        return invalid(st, "record the stats");
-    for (size_t i = 0; i < n; i++) {
-        const cc_stats_fragment *f = &v[i];
-        if (!field_ok(f->id, sizeof f->id) || !f->id[0] || !field_ok(f->target_id, sizeof f->target_id) ||
-            !field_ok(f->stream_id, sizeof f->stream_id) || !field_ok(f->engine, sizeof f->engine) ||
-            !field_ok(f->user, sizeof f->user) || f->frames < 0 || !isfinite(f->start_time) ||
-            !isfinite(f->end_time))
-            return invalid(st, "record the stats");
-    }
-    if (n == 0)
-        return STATUS_OK;
-    if (!s->ops->serial_writes) /* concurrent transactions: each batch its own */
-        me.rc = record(s, &me);
-    else
-        record_shared(s, &me);
-    if (me.rc == STATUS_OK) {
-        *inserted = me.inserted;
-        return STATUS_OK;
-    }
-    return me.rc == STATUS_INVALID ? invalid(st, "record the stats") : fail(s, st, me.rc, "record the stats");
-}
-
-/* ---- donors and credit ---- */
-
-static status_code unknown_donor(struct status *st, const char *name)
-{
-    return status_fail(st, STATUS_NOT_FOUND, "unknown donor '%s' (or the donor is not public)", name);
-}
-
-status_code cc_store_donor_info(cc_store *s, const char *name, cc_donor_info *out, struct status *st)
-{
-    cc_store_tx *tx;
-    int public_ = 0;
-    memset(out, 0, sizeof *out);
-    if (!text_ok(name, CC_NAME_MAX))
-        return unknown_donor(st, name ? name : "");
-    status_code rc = s->ops->begin(s->impl, CC_TX_SNAPSHOT, &tx);
-    if (rc == STATUS_OK)
-        rc = s->ops->end(tx, s->ops->donor_info(tx, name, out, &public_));
-    if (rc == STATUS_OK && public_)
-        return STATUS_OK;
-    free(out->targets);
-    memset(out, 0, sizeof *out);
-    return rc == STATUS_OK || rc == STATUS_NOT_FOUND ? unknown_donor(st, name)
-                                                     : fail(s, st, rc, "read the donor");
-}
-
-/* Moves a donor from team old to team (either NULL: none), joining and
- * leaving in name order, as credit locks teams. */
-static status_code move_team(cc_store *s, cc_store_tx *tx, const char *name, const char *old,
-                             const char *team, cc_board_counts *c)
-{
-    if ((!old && !team) || (old && team && strcmp(old, team) == 0))
-        return STATUS_OK;
-    status_code rc = s->ops->donor_set_team(tx, name, team);
-    int join_first = !old || (team && strcmp(team, old) < 0);
-    for (int i = 0; rc == STATUS_OK && i < 2; i++) {
-        int join = (i == 0) == join_first, changed = 0;
-        if (join && team)
-            rc = s->ops->team_join(tx, team, &changed);
-        else if (!join && old)
-            rc = s->ops->team_leave(tx, old, &changed);
-        if (changed)
-            c->n[CC_BOARD_TEAMS_ALL] += join ? 1 : -1;
-    }
-    return rc;
-}
-
-/* Shows or hides a donor whose row is row, counting the boards it joins or
- * leaves. */
-static status_code set_public(cc_store *s, cc_store_tx *tx, const char *name, const cc_credit_row *row,
-                              int public_, cc_board_counts *c)
-{
-    if (!row->public_ == !public_)
-        return STATUS_OK;
-    cc_board_visibility(row, public_ ? 1 : -1, c);
-    return s->ops->donor_set_public(tx, name, public_);
-}
-
-/* Begins a write transaction holding the donor's credit row; NOT_FOUND
- * unless name is a donor. */
-static status_code begin_donor(cc_store *s, const char *name, cc_store_tx **tx, cc_credit_row *row,
-                               char **team)
-{
-    int found = 0;
-    *team = NULL;
-    status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, tx);
-    if (rc != STATUS_OK)
-        return rc;
-    rc = s->ops->exists(*tx, CC_PROBE_DONOR, name, &found);
-    if (rc == STATUS_OK && !found)
-        rc = STATUS_NOT_FOUND;
-    if (rc == STATUS_OK)
-        rc = s->ops->donor_row(*tx, name, row, team);
-    return rc;
-}
-
-/* Counts the boards, ends the transaction begin_donor began (if it did)
- * and frees team; the outcome with its message. */
-static status_code end_donor(cc_store *s, cc_store_tx *tx, status_code rc, const cc_board_counts *counts,
-                             char *team, const char *name, const char *what, struct status *st)
-{
-    if (rc == STATUS_OK)
-        rc = count_boards(s, tx, counts);
-    if (tx)
-        rc = s->ops->end(tx, rc);
-    free(team);
-    if (rc == STATUS_NOT_FOUND)
-        return status_fail(st, rc, "unknown donor '%s'", name);
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, what);
-}
-
-status_code cc_store_donor_settings(cc_store *s, const char *name, const cc_donor_settings *set,
-                                    struct status *st)
-{
-    cc_store_tx *tx = NULL;
-    cc_credit_row row;
-    cc_board_counts counts = {0};
-    char *team = NULL;
-    if (!text_ok(name, CC_NAME_MAX))
-        return unknown_donor(st, name ? name : "");
-    if (!set->set_team && !set->set_public)
-        return status_fail(st, STATUS_INVALID, "Nothing to update");
-    if (set->set_team && set->team && !cc_team_ok(set->team))
-        return status_fail(st, STATUS_INVALID, "a team is 1 to %d printable characters", CC_TEAM_CHARS);
-    status_code rc = begin_donor(s, name, &tx, &row, &team);
-    if (rc == STATUS_OK && set->set_public)
-        rc = set_public(s, tx, name, &row, set->public_, &counts);
-    if (rc == STATUS_OK && set->set_team)
-        rc = move_team(s, tx, name, team, set->team, &counts);
-    return end_donor(s, tx, rc, &counts, team, name, "change the donor's settings", st);
-}
-
-status_code cc_store_donor_delete(cc_store *s, const char *name, struct status *st)
-{
-    cc_store_tx *tx = NULL;
-    cc_credit_row row;
-    cc_board_counts counts = {0};
-    char *team = NULL, anon[sizeof CC_ANON_PREFIX + 32];
-    if (!text_ok(name, CC_NAME_MAX))
-        return status_fail(st, STATUS_NOT_FOUND, "unknown donor");
-    memcpy(anon, CC_ANON_PREFIX, sizeof CC_ANON_PREFIX);
-    if (crypto_random_hex(anon + sizeof CC_ANON_PREFIX - 1, 16) != 0)
-        return status_fail(st, STATUS_IO, "cannot delete the donor: no randomness");
-    status_code rc = begin_donor(s, name, &tx, &row, &team);
-    if (rc == STATUS_OK)
-        rc = move_team(s, tx, name, team, NULL, &counts);
-    if (rc == STATUS_OK)
-        rc = set_public(s, tx, name, &row, 0, &counts);
-    if (rc == STATUS_OK)
-        rc = s->ops->donor_erase(tx, name, anon);
-    return end_donor(s, tx, rc, &counts, team, name, "delete the donor", st);
-}
-
-status_code cc_store_leaderboard(cc_store *s, const cc_board_query *q, cc_board *out, struct status *st)
-{
-    cc_store_tx *tx;
-    memset(out, 0, sizeof *out);
-    if (q->limit < 1 || q->limit > CC_BOARD_LIMIT_MAX || q->offset < 0 ||
-        (unsigned)q->period > CC_PERIOD_WEEK)
-        return invalid(st, "read the leaderboard");
-    /* One statement reads a page with the board's size (cc_board_sql). */
-    status_code rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
-    if (rc == STATUS_OK)
-        rc = s->ops->end(tx, s->ops->board_read(tx, q, out));
-    if (rc == STATUS_OK)
-        return STATUS_OK;
-    free(out->v);
-    memset(out, 0, sizeof *out);
-    return fail(s, st, rc, "read the leaderboard");
-}
-
-/* The export's JSON lines, collected in memory before one gzip. */
-struct export_buf {
-    char *data;
-    size_t len, cap;
-};
-
-static int export_line(void *arg, const cc_board_entry *e, int team, long long fragments, double last_credit)
-{
-    struct export_buf *b = arg;
-    json_t *o =
-        team ? json_pack("{s:s, s:s, s:I, s:f, s:I, s:I}", "type", "team", "team", e->name, "members",
-                         (json_int_t)e->members, "points", e->points, "frames", (json_int_t)e->frames,
-                         "fragments", (json_int_t)fragments)
-             : json_pack("{s:s, s:s, s:s?, s:f, s:I, s:I, s:f}", "type", "donor", "username", e->name, "team",
-                         e->team[0] ? e->team : NULL, "points", e->points, "frames", (json_int_t)e->frames,
-                         "fragments", (json_int_t)fragments, "last_credit", last_credit);
-    char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!line)
-        return -1;
-    size_t n = strlen(line);
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 65536) + n + 1;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            free(line);
-            return -1;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, line, n);
-    b->data[b->len + n] = '\n';
-    b->len += n + 1;
-    free(line);
-    return 0;
-}
-
-/* Makes and stores a fresh export (this CC holds the claim). */
-static status_code export_remake(cc_store *s, double created)
-{
-    struct export_buf b = {0};
-    size_t zlen = 0;
-    unsigned char *z = NULL;
-    cc_store_tx *tx;
-    status_code rc = s->ops->begin(s->impl, CC_TX_SNAPSHOT, &tx);
-    if (rc == STATUS_OK)
-        rc = s->ops->end(tx, s->ops->export_scan(tx, export_line, &b));
-    if (rc == STATUS_OK) {
-        z = gz_compress(b.data ? b.data : "", b.len, &zlen);
-        rc = z ? s->ops->begin(s->impl, CC_TX_WRITE, &tx) : STATUS_IO;
-    }
-    if (rc == STATUS_OK)
-        rc = s->ops->end(tx, s->ops->export_save(tx, created, z, zlen));
-    free(b.data);
-    free(z);
-    return rc;
-}
-
-/* A CC that claimed the remake and died leaves the claim; after this long
- * another CC may claim it. */
-#define EXPORT_LEASE_S 600.0
-
-status_code cc_store_export(cc_store *s, double max_age, unsigned char **data, size_t *len, struct status *st)
-{
-    int claimed = 0;
-    double now = clock_wall_s(), created = 0;
-    cc_store_tx *tx;
-    status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, &tx);
-    if (rc == STATUS_OK)
-        rc = s->ops->end(tx, s->ops->export_claim(tx, now, max_age, EXPORT_LEASE_S, &claimed));
-    if (rc == STATUS_OK && claimed)
-        rc = export_remake(s, now);
-    if (rc == STATUS_OK && data) {
-        *data = NULL;
-        *len = 0;
-        rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
-        if (rc == STATUS_OK)
-            rc = s->ops->end(tx, s->ops->export_load(tx, &created, data, len));
-        if (rc == STATUS_OK && !*data)
-            return status_fail(st, STATUS_NOT_FOUND,
-                               "the first stats export is being made; try again in a minute");
-    }
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "make the stats export");
-}
+/* ---- cache ---- */
 
 /* Every read of a load, in the caller's snapshot transaction. */
 static status_code load_rows(cc_store *s, cc_store_tx *tx, const uint64_t *since, cc_snapshot *out,
@@ -1244,7 +763,7 @@ status_code cc_store_load_changes(cc_store *s, const uint64_t *since, cc_snapsho
         return STATUS_OK;
     cc_snapshot_free(out);
     cc_strlist_free(deleted);
-    return fail(s, st, rc, "load the cache");
+    return cc_store_fail(s, st, rc, "load the cache");
 }
 
 status_code cc_store_change_counter(cc_store *s, uint64_t *out, struct status *st)
@@ -1255,7 +774,7 @@ status_code cc_store_change_counter(cc_store *s, uint64_t *out, struct status *s
     status_code rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->generation(tx, out));
-    return rc == STATUS_OK ? STATUS_OK : fail(s, st, rc, "read the change counter");
+    return rc == STATUS_OK ? STATUS_OK : cc_store_fail(s, st, rc, "read the change counter");
 }
 
 unsigned long cc_store_errors(cc_store *s)

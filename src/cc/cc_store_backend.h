@@ -12,13 +12,18 @@
  * the whole file). Every call returns a status_code: NOT_FOUND and EXISTS
  * as documented per call, UNAVAILABLE when the database server cannot be reached, IO for any
  * other failure (logged by the backend with the database's reason). Two
- * backends: SQLite (cc_store_sqlite.c) and PostgreSQL (cc_store_pg.c). */
+ * backends: SQLite (cc_store_sqlite.c, its credit SQL in
+ * cc_store_sqlite_credit.c) and PostgreSQL (cc_store_pg.c,
+ * cc_store_pg_credit.c). */
 #ifndef ST_CC_STORE_BACKEND_H
 #define ST_CC_STORE_BACKEND_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cc/cc_seal.h"
 #include "cc/cc_store.h"
 #include "util/status.h"
 
@@ -66,6 +71,55 @@ typedef int (*cc_export_fn)(void *arg, const cc_board_entry *e, int team, long l
 
 /* Receives one shard row; 0, or -1 to fail the read with IO. */
 typedef int (*cc_shard_fn)(const char *target_id, const char *scv, void *arg);
+
+/* The operations behind cc_store_credit.c: stats fragments and the donor
+ * credit (cc_credit.h); each backend keeps them in a file of their own. */
+typedef struct cc_store_credit_ops {
+    /* Skips fragments whose id exists (the first of a batch wins); a new
+     * one is stored worth points[i] and marked in fresh[i] (1, else 0).
+     * INVALID for text the database refuses. */
+    status_code (*stats_insert)(cc_store_tx *tx, const cc_stats_fragment *v, const double *points, size_t n,
+                                unsigned char *fresh, size_t *inserted);
+
+    status_code (*points_per_frame)(cc_store_tx *tx, const char *target_id, double *out); /* NOT_FOUND */
+    /* Adds each of b's donor deltas to its row (made on first credit,
+     * public only when the name is a donor's), in key order; rows[i] and
+     * teams[i] (malloc'd, NULL for none) report donor i's row after it. */
+    status_code (*credit_donors)(cc_store_tx *tx, const cc_credit_batch *b, cc_credit_row *rows,
+                                 char **teams);
+    status_code (*credit_targets)(cc_store_tx *tx, const cc_credit_batch *b);
+    /* The same for team deltas v (sorted by key); rows[i] after v[i]. */
+    status_code (*credit_teams)(cc_store_tx *tx, const cc_credit_batch *b, const cc_credit_delta *v, size_t n,
+                                cc_credit_row *rows);
+    status_code (*board_add)(cc_store_tx *tx, cc_board_id board, long long period, long long n);
+    status_code (*board_read)(cc_store_tx *tx, const cc_board_query *q, cc_board *out);
+    /* The donor's credit row (made when missing), locked until end: its
+     * state, and its team (malloc'd, NULL for none). */
+    status_code (*donor_row)(cc_store_tx *tx, const char *name, cc_credit_row *row, char **team);
+    status_code (*donor_set_public)(cc_store_tx *tx, const char *name, int public_);
+    status_code (*donor_set_team)(cc_store_tx *tx, const char *name, const char *team); /* NULL: none */
+    /* One member more; *made when the row was just created. */
+    status_code (*team_join)(cc_store_tx *tx, const char *team, int *made);
+    /* One member fewer; a team left without members and credit is removed
+     * (*removed). */
+    status_code (*team_leave)(cc_store_tx *tx, const char *team, int *removed);
+    /* Deletes the donor's user row and renames its credit rows and its
+     * fragments' user to anon. */
+    status_code (*donor_erase)(cc_store_tx *tx, const char *name, const char *anon);
+    /* A donor's totals and per-target credit (out->targets malloc'd) and
+     * whether it is public; NOT_FOUND unless name is a donor. */
+    status_code (*donor_info)(cc_store_tx *tx, const char *name, cc_donor_info *out, int *public_);
+    /* Calls fn for every public donor with credit, then every team, by
+     * points. */
+    status_code (*export_scan)(cc_store_tx *tx, cc_export_fn fn, void *arg);
+    /* The stored export: its time (0 when none) and its bytes (malloc'd;
+     * NULL when none). */
+    status_code (*export_load)(cc_store_tx *tx, double *created, unsigned char **data, size_t *len);
+    /* Claims the remake: *claimed when the stored export is older than
+     * max_age and no other claim is younger than lease. */
+    status_code (*export_claim)(cc_store_tx *tx, double now, double max_age, double lease, int *claimed);
+    status_code (*export_save)(cc_store_tx *tx, double created, const unsigned char *data, size_t len);
+} cc_store_credit_ops;
 
 typedef struct cc_store_ops {
     /* 1 when write transactions run one at a time (SQLite): concurrent
@@ -138,55 +192,43 @@ typedef struct cc_store_ops {
     status_code (*reseal)(cc_store_tx *tx, int scv, const char *id, const char *old_sealed,
                           const char *new_sealed);
 
-    /* Skips fragments whose id exists (the first of a batch wins); a new
-     * one is stored worth points[i] and marked in fresh[i] (1, else 0).
-     * INVALID for text the database refuses. */
-    status_code (*stats_insert)(cc_store_tx *tx, const cc_stats_fragment *v, const double *points, size_t n,
-                                unsigned char *fresh, size_t *inserted);
-
-    /* ---- donor credit (cc_credit.h) ---- */
-    status_code (*points_per_frame)(cc_store_tx *tx, const char *target_id, double *out); /* NOT_FOUND */
-    /* Adds each of b's donor deltas to its row (made on first credit,
-     * public only when the name is a donor's), in key order; rows[i] and
-     * teams[i] (malloc'd, NULL for none) report donor i's row after it. */
-    status_code (*credit_donors)(cc_store_tx *tx, const cc_credit_batch *b, cc_credit_row *rows,
-                                 char **teams);
-    status_code (*credit_targets)(cc_store_tx *tx, const cc_credit_batch *b);
-    /* The same for team deltas v (sorted by key); rows[i] after v[i]. */
-    status_code (*credit_teams)(cc_store_tx *tx, const cc_credit_batch *b, const cc_credit_delta *v, size_t n,
-                                cc_credit_row *rows);
-    status_code (*board_add)(cc_store_tx *tx, cc_board_id board, long long period, long long n);
-    status_code (*board_read)(cc_store_tx *tx, const cc_board_query *q, cc_board *out);
-    /* The donor's credit row (made when missing), locked until end: its
-     * state, and its team (malloc'd, NULL for none). */
-    status_code (*donor_row)(cc_store_tx *tx, const char *name, cc_credit_row *row, char **team);
-    status_code (*donor_set_public)(cc_store_tx *tx, const char *name, int public_);
-    status_code (*donor_set_team)(cc_store_tx *tx, const char *name, const char *team); /* NULL: none */
-    /* One member more; *made when the row was just created. */
-    status_code (*team_join)(cc_store_tx *tx, const char *team, int *made);
-    /* One member fewer; a team left without members and credit is removed
-     * (*removed). */
-    status_code (*team_leave)(cc_store_tx *tx, const char *team, int *removed);
-    /* Deletes the donor's user row and renames its credit rows and its
-     * fragments' user to anon. */
-    status_code (*donor_erase)(cc_store_tx *tx, const char *name, const char *anon);
-    /* A donor's totals and per-target credit (out->targets malloc'd) and
-     * whether it is public; NOT_FOUND unless name is a donor. */
-    status_code (*donor_info)(cc_store_tx *tx, const char *name, cc_donor_info *out, int *public_);
-    /* Calls fn for every public donor with credit, then every team, by
-     * points. */
-    status_code (*export_scan)(cc_store_tx *tx, cc_export_fn fn, void *arg);
-    /* The stored export: its time (0 when none) and its bytes (malloc'd;
-     * NULL when none). */
-    status_code (*export_load)(cc_store_tx *tx, double *created, unsigned char **data, size_t *len);
-    /* Claims the remake: *claimed when the stored export is older than
-     * max_age and no other claim is younger than lease. */
-    status_code (*export_claim)(cc_store_tx *tx, double now, double max_age, double lease, int *claimed);
-    status_code (*export_save)(cc_store_tx *tx, double created, const unsigned char *data, size_t len);
+    /* The stats and donor credit (cc_store_credit_ops). */
+    const struct cc_store_credit_ops *credit;
 } cc_store_ops;
 
 extern const cc_store_ops cc_store_sqlite_ops;
 extern const cc_store_ops cc_store_pg_ops;
+extern const cc_store_credit_ops cc_store_sqlite_credit_ops;
+extern const cc_store_credit_ops cc_store_pg_credit_ops;
+
+/* A caller of cc_store_stats_insert waiting to share a transaction
+ * (cc_store_credit.c). */
+struct stats_call;
+
+/* The store: a backend's operations and connection, shared by cc_store.c
+ * and cc_store_credit.c. */
+struct cc_store {
+    const cc_store_ops *ops;
+    void *impl;
+    cc_seal *seal;
+    atomic_ulong errors; /* calls the database failed (IO, UNAVAILABLE) */
+    /* Group commit of stats batches on a backend with serial writes: one
+     * caller at a time (the leader) records every batch queued meanwhile
+     * in one transaction. */
+    pthread_mutex_t stats_lock;
+    pthread_cond_t stats_cond;
+    struct stats_call *stats_queue;
+    int stats_leader;
+};
+
+/* Shared by cc_store.c and cc_store_credit.c. cc_store_text_ok: s is
+ * non-empty and at most max bytes. cc_store_fail records a failed call in
+ * st, "cannot <what>: <reason>" (the backend logged the database's own
+ * reason), and counts the database's failures; cc_store_invalid: "cannot
+ * <what>: invalid or oversized input". Both return the status. */
+int cc_store_text_ok(const char *s, size_t max);
+status_code cc_store_fail(cc_store *s, struct status *st, status_code rc, const char *what);
+status_code cc_store_invalid(struct status *st, const char *what);
 
 void cc_engine_key_rows_free(cc_engine_key_row *v, size_t n);
 void cc_scv_rows_free(cc_scv_row *v, size_t n);

@@ -3,19 +3,14 @@
  * the mutex from begin to end. Writes use BEGIN IMMEDIATE so a second
  * process on the same file (the bootstrap CLI) waits instead of failing;
  * synchronous=FULL so an acknowledged write (stats credit above all)
- * survives a power cut. */
+ * survives a power cut. The stats and donor credit are in
+ * cc_store_sqlite_credit.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cc/cc_store_backend.h"
+#include "cc/cc_store_sqlite.h"
 #include "util/log.h"
-#include "util/sqldb.h"
-
-struct cc_store_tx {
-    sqldb *db;
-    cc_tx_mode mode;
-};
 
 /* The connection and its one transaction slot, used under the lock. */
 typedef struct sq {
@@ -242,9 +237,8 @@ static status_code sq_end(cc_store_tx *tx, status_code rc)
     return rc;
 }
 
-/* A statement's first row, NOT_FOUND without one; read fills out from it. */
-static status_code one_row(sqldb *db, sqlite3_stmt *stmt, const char *what,
-                           int (*read)(sqlite3_stmt *stmt, void *out), void *out)
+status_code cc_store_sqlite_one_row(sqldb *db, sqlite3_stmt *stmt, const char *what,
+                                    int (*read)(sqlite3_stmt *stmt, void *out), void *out)
 {
     status_code rc = stmt ? sqldb_row(db, stmt, what) : STATUS_IO;
     if (rc == STATUS_OK && read(stmt, out) != 0)
@@ -271,7 +265,8 @@ static status_code sq_exists(cc_store_tx *tx, cc_probe what, const char *key, in
         [CC_PROBE_DONOR] = "SELECT 1 FROM users WHERE name = ?1 AND role = 'donor'",
     };
     *found = 0;
-    status_code rc = one_row(tx->db, sqldb_prepare(tx->db, sql[what], "t", key), "lookup", read_flag, found);
+    status_code rc = cc_store_sqlite_one_row(tx->db, sqldb_prepare(tx->db, sql[what], "t", key), "lookup",
+                                             read_flag, found);
     return rc == STATUS_NOT_FOUND ? STATUS_OK : rc;
 }
 
@@ -319,7 +314,7 @@ static status_code sq_user_get(cc_store_tx *tx, int donors, const char *name, cc
         donors ? "SELECT " USER_COLS ", password_hash FROM users WHERE name = ?1 AND role = 'donor'"
                : "SELECT " USER_COLS ", password_hash FROM users WHERE name = ?1 AND role <> 'donor'",
         "t", name);
-    return one_row(tx->db, stmt, "user lookup", read_user_row, out);
+    return cc_store_sqlite_one_row(tx->db, stmt, "user lookup", read_user_row, out);
 }
 
 static status_code sq_user_set_token(cc_store_tx *tx, const char *name, const char *password_hash,
@@ -335,7 +330,7 @@ static status_code sq_user_by_token(cc_store_tx *tx, const char *token_hash, cc_
 {
     sqlite3_stmt *stmt =
         sqldb_prepare(tx->db, "SELECT " USER_COLS " FROM users WHERE token_hash = ?1", "t", token_hash);
-    return one_row(tx->db, stmt, "token lookup", read_user, out);
+    return cc_store_sqlite_one_row(tx->db, stmt, "token lookup", read_user, out);
 }
 
 /* ---- engine keys ---- */
@@ -450,7 +445,7 @@ static status_code sq_target_write(cc_store_tx *tx, const cc_target *t)
 static status_code sq_target_read(cc_store_tx *tx, const char *id, cc_target *out)
 {
     sqlite3_stmt *stmt = sqldb_prepare(tx->db, "SELECT " TARGET_COLS " FROM targets WHERE id = ?1", "t", id);
-    return one_row(tx->db, stmt, "target lookup", read_target, out);
+    return cc_store_sqlite_one_row(tx->db, stmt, "target lookup", read_target, out);
 }
 
 static status_code sq_target_delete(cc_store_tx *tx, const char *id)
@@ -590,8 +585,9 @@ static int read_generation(sqlite3_stmt *stmt, void *out)
 
 static status_code sq_generation(cc_store_tx *tx, uint64_t *out)
 {
-    status_code rc = one_row(tx->db, sqldb_prepare(tx->db, "SELECT generation FROM meta", NULL),
-                             "change counter", read_generation, out);
+    status_code rc =
+        cc_store_sqlite_one_row(tx->db, sqldb_prepare(tx->db, "SELECT generation FROM meta", NULL),
+                                "change counter", read_generation, out);
     return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
 }
 
@@ -611,8 +607,9 @@ static int read_salt(sqlite3_stmt *stmt, void *out)
 
 static status_code sq_salt_get(cc_store_tx *tx, char out[AUTH_SALT_HEX_LEN + 1])
 {
-    status_code rc = one_row(tx->db, sqldb_prepare(tx->db, "SELECT salt FROM seal_salt WHERE id = 1", NULL),
-                             "sealing salt", read_salt, out);
+    status_code rc = cc_store_sqlite_one_row(
+        tx->db, sqldb_prepare(tx->db, "SELECT salt FROM seal_salt WHERE id = 1", NULL), "sealing salt",
+        read_salt, out);
     return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
 }
 
@@ -625,406 +622,6 @@ static status_code sq_reseal(cc_store_tx *tx, int scv, const char *id, const cha
                   scv ? "UPDATE scvs SET password_sealed = ?1 WHERE name = ?2 AND password_sealed = ?3"
                       : "UPDATE engine_keys SET key_sealed = ?1 WHERE key_hash = ?2 AND key_sealed = ?3",
                   "ttt", new_sealed, id, old_sealed));
-}
-
-/* ---- stats and credit ---- */
-
-static status_code sq_stats_insert(cc_store_tx *tx, const cc_stats_fragment *v, const double *points,
-                                   size_t n, unsigned char *fresh, size_t *inserted)
-{
-    sqlite3_stmt *stmt =
-        sqldb_prepare(tx->db,
-                      "INSERT INTO stats(id, target_id, stream_id, engine, user_name, start_time,"
-                      " end_time, frames, points) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                      " ON CONFLICT(id) DO NOTHING",
-                      NULL);
-    status_code rc = stmt ? STATUS_OK : STATUS_IO;
-
-    *inserted = 0;
-    for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
-        sqlite3_bind_text(stmt, 1, v[i].id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, v[i].target_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, v[i].stream_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 4, v[i].engine, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 5, v[i].user, -1, SQLITE_STATIC);
-        sqlite3_bind_double(stmt, 6, v[i].start_time);
-        sqlite3_bind_double(stmt, 7, v[i].end_time);
-        sqlite3_bind_int64(stmt, 8, v[i].frames);
-        sqlite3_bind_double(stmt, 9, points[i]);
-        rc = sqldb_step(tx->db, stmt, "stats insert");
-        fresh[i] = sqlite3_changes(tx->db->conn) > 0;
-        *inserted += fresh[i];
-    }
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
-static int read_double(sqlite3_stmt *stmt, void *out)
-{
-    *(double *)out = sqlite3_column_double(stmt, 0);
-    return 0;
-}
-
-static status_code sq_points_per_frame(cc_store_tx *tx, const char *target_id, double *out)
-{
-    return one_row(
-        tx->db, sqldb_prepare(tx->db, "SELECT points_per_frame FROM targets WHERE id = ?1", "t", target_id),
-        "points per frame", read_double, out);
-}
-
-/* The CC_CREDIT_ROW_COLS of a row, from column first on. */
-static void read_credit_row(sqlite3_stmt *stmt, int first, cc_credit_row *r)
-{
-    r->public_ = sqlite3_column_int(stmt, first);
-    r->fragments = sqlite3_column_int64(stmt, first + 1);
-    r->day = sqlite3_column_int64(stmt, first + 2);
-    r->day_fragments = sqlite3_column_int64(stmt, first + 3);
-    r->week = sqlite3_column_int64(stmt, first + 4);
-    r->week_fragments = sqlite3_column_int64(stmt, first + 5);
-}
-
-/* Binds a delta and the batch's times as ?2..?7 of an aggregate upsert. */
-static void bind_delta(sqlite3_stmt *stmt, const cc_credit_batch *b, const cc_credit_delta *d)
-{
-    sqlite3_reset(stmt);
-    sqlite3_bind_text(stmt, 1, d->key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, d->frames);
-    sqlite3_bind_double(stmt, 3, d->points);
-    sqlite3_bind_int64(stmt, 4, d->fragments);
-    sqlite3_bind_double(stmt, 5, b->now);
-    sqlite3_bind_int64(stmt, 6, b->day);
-    sqlite3_bind_int64(stmt, 7, b->week);
-}
-
-#define DELTA_VALUES "?2, ?3, ?4, ?5, ?6, ?2, ?3, ?4, ?7, ?2, ?3, ?4"
-
-static status_code sq_credit_donors(cc_store_tx *tx, const cc_credit_batch *b, cc_credit_row *rows,
-                                    char **teams)
-{
-    sqlite3_stmt *stmt = sqldb_prepare(
-        tx->db,
-        "INSERT INTO donor_credit(name, public, " CC_CREDIT_COLS ")"
-        " VALUES (?1, EXISTS(SELECT 1 FROM users WHERE name = ?1 AND role = 'donor'), " DELTA_VALUES ")"
-        " ON CONFLICT(name) DO UPDATE SET " CC_CREDIT_ADD_SET("donor_credit") " RETURNING " CC_CREDIT_ROW_COLS
-                                                                              ", team",
-        NULL);
-    status_code rc = stmt ? STATUS_OK : STATUS_IO;
-    for (size_t i = 0; rc == STATUS_OK && i < b->n_donors; i++) {
-        bind_delta(stmt, b, &b->donors[i]);
-        rc = sqldb_row(tx->db, stmt, "donor credit");
-        if (rc != STATUS_OK)
-            break;
-        read_credit_row(stmt, 0, &rows[i]);
-        if (sqlite3_column_type(stmt, 6) != SQLITE_NULL && (teams[i] = sqldb_dup(stmt, 6)) == NULL)
-            rc = STATUS_IO;
-    }
-    sqlite3_finalize(stmt);
-    return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
-}
-
-static status_code sq_credit_targets(cc_store_tx *tx, const cc_credit_batch *b)
-{
-    sqlite3_stmt *stmt =
-        sqldb_prepare(tx->db,
-                      "INSERT INTO donor_target_credit(name, target_id, frames, points)"
-                      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name, target_id) DO UPDATE SET"
-                      " frames = frames + excluded.frames, points = points + excluded.points",
-                      NULL);
-    status_code rc = stmt ? STATUS_OK : STATUS_IO;
-    for (size_t i = 0; rc == STATUS_OK && i < b->n_targets; i++) {
-        sqlite3_bind_text(stmt, 1, b->targets[i].key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, b->targets[i].target, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 3, b->targets[i].frames);
-        sqlite3_bind_double(stmt, 4, b->targets[i].points);
-        rc = sqldb_step(tx->db, stmt, "donor target credit");
-    }
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
-static status_code sq_credit_teams(cc_store_tx *tx, const cc_credit_batch *b, const cc_credit_delta *v,
-                                   size_t n, cc_credit_row *rows)
-{
-    sqlite3_stmt *stmt =
-        sqldb_prepare(tx->db,
-                      "INSERT INTO team_credit(team, " CC_CREDIT_COLS ") VALUES (?1, " DELTA_VALUES
-                      ") ON CONFLICT(team) DO UPDATE SET " CC_CREDIT_ADD_SET(
-                          "team_credit") " RETURNING 1, " CC_CREDIT_ROW_FRAGMENTS,
-                      NULL);
-    status_code rc = stmt ? STATUS_OK : STATUS_IO;
-    for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
-        bind_delta(stmt, b, &v[i]);
-        rc = sqldb_row(tx->db, stmt, "team credit");
-        if (rc == STATUS_OK)
-            read_credit_row(stmt, 0, &rows[i]);
-    }
-    sqlite3_finalize(stmt);
-    return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
-}
-
-static status_code sq_board_add(cc_store_tx *tx, cc_board_id board, long long period, long long n)
-{
-    return sqldb_run(tx->db, "board totals",
-                     "INSERT INTO board_totals(board, period, n) VALUES (?1, ?2, ?3)" CC_BOARD_TOTAL_ADD,
-                     "tii", cc_board_name(board), (int64_t)period, (int64_t)n);
-}
-
-static int fill_board_entry(sqlite3_stmt *stmt, void *elem)
-{
-    cc_board_entry *e = elem;
-    sqldb_text(stmt, 0, e->name, sizeof e->name);
-    sqldb_text(stmt, 1, e->team, sizeof e->team);
-    e->members = sqlite3_column_int64(stmt, 2);
-    e->points = sqlite3_column_double(stmt, 3);
-    e->frames = sqlite3_column_int64(stmt, 4);
-    e->total = sqlite3_column_count(stmt) > 5 ? sqlite3_column_int64(stmt, 5) : 0;
-    return 0;
-}
-
-static int read_int64(sqlite3_stmt *stmt, void *out)
-{
-    *(long long *)out = sqlite3_column_int64(stmt, 0);
-    return 0;
-}
-
-static status_code sq_board_read(cc_store_tx *tx, const cc_board_query *q, cc_board *out)
-{
-    char rows[768], total[256];
-    int k = cc_board_sql(q->teams, q->period, '?', rows, sizeof rows, total, sizeof total);
-    sqlite3_stmt *stmt = k ? sqldb_prepare(tx->db, rows, "iii", (int64_t)q->period_start, (int64_t)q->limit,
-                                           (int64_t)q->offset)
-                           : sqldb_prepare(tx->db, rows, "ii", (int64_t)q->limit, (int64_t)q->offset);
-    status_code rc = sqldb_collect(tx->db, stmt, (void **)&out->v, &out->n, sizeof *out->v, fill_board_entry,
-                                   "board rows");
-    if (rc != STATUS_OK || out->n > 0) {
-        out->total = out->n > 0 ? out->v[0].total : 0;
-        return rc;
-    }
-    stmt =
-        k ? sqldb_prepare(tx->db, total, "i", (int64_t)q->period_start) : sqldb_prepare(tx->db, total, NULL);
-    return one_row(tx->db, stmt, "board total", read_int64, &out->total);
-}
-
-struct donor_state {
-    cc_credit_row *row;
-    char **team;
-};
-
-static int read_donor_state(sqlite3_stmt *stmt, void *out)
-{
-    struct donor_state *d = out;
-    read_credit_row(stmt, 0, d->row);
-    if (sqlite3_column_type(stmt, 6) != SQLITE_NULL && (*d->team = sqldb_dup(stmt, 6)) == NULL)
-        return -1;
-    return 0;
-}
-
-static status_code sq_donor_row(cc_store_tx *tx, const char *name, cc_credit_row *row, char **team)
-{
-    struct donor_state d = {row, team};
-    status_code rc = sqldb_run(
-        tx->db, "donor row", "INSERT INTO donor_credit(name) VALUES (?1) ON CONFLICT DO NOTHING", "t", name);
-    if (rc == STATUS_OK)
-        rc = one_row(tx->db,
-                     sqldb_prepare(tx->db,
-                                   "SELECT " CC_CREDIT_ROW_COLS ", team FROM donor_credit WHERE name = ?1",
-                                   "t", name),
-                     "donor row", read_donor_state, &d);
-    return rc;
-}
-
-static status_code sq_donor_set_public(cc_store_tx *tx, const char *name, int public_)
-{
-    return sqldb_run(tx->db, "donor public", "UPDATE donor_credit SET public = ?2 WHERE name = ?1", "ti",
-                     name, (int64_t)(public_ != 0));
-}
-
-static status_code sq_donor_set_team(cc_store_tx *tx, const char *name, const char *team)
-{
-    sqlite3_stmt *stmt =
-        sqldb_prepare(tx->db, "UPDATE donor_credit SET team = ?2 WHERE name = ?1", "t", name);
-    if (stmt && team)
-        sqlite3_bind_text(stmt, 2, team, -1, SQLITE_STATIC);
-    status_code rc = stmt ? sqldb_step(tx->db, stmt, "donor team") : STATUS_IO;
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
-struct joined {
-    long long members, fragments;
-};
-
-static int read_joined(sqlite3_stmt *stmt, void *out)
-{
-    struct joined *j = out;
-    j->members = sqlite3_column_int64(stmt, 0);
-    j->fragments = sqlite3_column_int64(stmt, 1);
-    return 0;
-}
-
-static status_code sq_team_join(cc_store_tx *tx, const char *team, int *made)
-{
-    struct joined j = {0};
-    status_code rc = one_row(tx->db,
-                             sqldb_prepare(tx->db,
-                                           "INSERT INTO team_credit(team, members) VALUES (?1, 1)"
-                                           " ON CONFLICT(team) DO UPDATE SET members = members + 1"
-                                           " RETURNING members, fragments",
-                                           "t", team),
-                             "team join", read_joined, &j);
-    /* A team without members and credit has no row: one member and no
-     * credit is a row just made. */
-    *made = rc == STATUS_OK && j.members == 1 && j.fragments == 0;
-    return rc == STATUS_NOT_FOUND ? STATUS_IO : rc;
-}
-
-static status_code sq_team_leave(cc_store_tx *tx, const char *team, int *removed)
-{
-    status_code rc = sqldb_run(tx->db, "team leave",
-                               "UPDATE team_credit SET members = members - 1 WHERE team = ?1", "t", team);
-    if (rc == STATUS_OK)
-        rc = sqldb_run(tx->db, "team cleanup",
-                       "DELETE FROM team_credit WHERE team = ?1 AND members <= 0 AND fragments = 0", "t",
-                       team);
-    *removed = rc == STATUS_OK && sqlite3_changes(tx->db->conn) == 1;
-    return rc;
-}
-
-static status_code sq_donor_erase(cc_store_tx *tx, const char *name, const char *anon)
-{
-    static const char *const renames[] = {
-        "UPDATE donor_credit SET name = ?2 WHERE name = ?1",
-        "UPDATE donor_target_credit SET name = ?2 WHERE name = ?1",
-        "UPDATE stats SET user_name = ?2 WHERE user_name = ?1",
-    };
-    status_code rc =
-        sqldb_run(tx->db, "donor delete", "DELETE FROM users WHERE name = ?1 AND role = 'donor'", "t", name);
-    for (size_t i = 0; rc == STATUS_OK && i < sizeof renames / sizeof *renames; i++)
-        rc = sqldb_run(tx->db, "donor anonymise", renames[i], "tt", name, anon);
-    return rc;
-}
-
-struct info_read {
-    cc_donor_info *info;
-    int *public_;
-};
-
-static int read_info(sqlite3_stmt *stmt, void *out)
-{
-    struct info_read *r = out;
-    sqldb_text(stmt, 0, r->info->username, sizeof r->info->username);
-    sqldb_text(stmt, 1, r->info->team, sizeof r->info->team);
-    *r->public_ = sqlite3_column_int(stmt, 2);
-    r->info->frames = sqlite3_column_int64(stmt, 3);
-    r->info->points = sqlite3_column_double(stmt, 4);
-    r->info->fragments = sqlite3_column_int64(stmt, 5);
-    r->info->last_credit = sqlite3_column_double(stmt, 6);
-    return 0;
-}
-
-static int fill_credit_total(sqlite3_stmt *stmt, void *elem)
-{
-    cc_credit_total *t = elem;
-    sqldb_text(stmt, 0, t->target_id, sizeof t->target_id);
-    t->frames = sqlite3_column_int64(stmt, 1);
-    t->points = sqlite3_column_double(stmt, 2);
-    return 0;
-}
-
-static status_code sq_donor_info(cc_store_tx *tx, const char *name, cc_donor_info *out, int *public_)
-{
-    struct info_read r = {out, public_};
-    status_code rc = one_row(
-        tx->db,
-        sqldb_prepare(tx->db,
-                      "SELECT u.name, coalesce(c.team, ''), coalesce(c.public, 1), coalesce(c.frames, 0),"
-                      " coalesce(c.points, 0), coalesce(c.fragments, 0), coalesce(c.last_credit, 0)"
-                      " FROM users u LEFT JOIN donor_credit c ON c.name = u.name"
-                      " WHERE u.name = ?1 AND u.role = 'donor'",
-                      "t", name),
-        "donor info", read_info, &r);
-    if (rc == STATUS_OK)
-        rc = sqldb_collect(tx->db,
-                           sqldb_prepare(tx->db,
-                                         "SELECT target_id, frames, points FROM donor_target_credit"
-                                         " WHERE name = ?1 ORDER BY target_id",
-                                         "t", name),
-                           (void **)&out->targets, &out->n_targets, sizeof *out->targets, fill_credit_total,
-                           "donor targets");
-    return rc;
-}
-
-static status_code sq_export_scan(cc_store_tx *tx, cc_export_fn fn, void *arg)
-{
-    static const char *const sql[] = {CC_EXPORT_DONORS_SQL, CC_EXPORT_TEAMS_SQL};
-    status_code rc = STATUS_OK;
-    for (int team = 0; rc == STATUS_OK && team < 2; team++) {
-        sqlite3_stmt *stmt = sqldb_prepare(tx->db, sql[team], NULL);
-        rc = stmt ? STATUS_OK : STATUS_IO;
-        while (rc == STATUS_OK && (rc = sqldb_row(tx->db, stmt, "export scan")) == STATUS_OK) {
-            cc_board_entry e;
-            fill_board_entry(stmt, &e);
-            if (fn(arg, &e, team, sqlite3_column_int64(stmt, 5), sqlite3_column_double(stmt, 6)) != 0)
-                rc = STATUS_IO;
-        }
-        if (rc == STATUS_NOT_FOUND)
-            rc = STATUS_OK;
-        sqlite3_finalize(stmt);
-    }
-    return rc;
-}
-
-struct export_read {
-    double *created;
-    unsigned char **data;
-    size_t *len;
-};
-
-static int read_export(sqlite3_stmt *stmt, void *out)
-{
-    struct export_read *r = out;
-    const void *blob = sqlite3_column_blob(stmt, 1);
-    size_t n = (size_t)sqlite3_column_bytes(stmt, 1);
-    *r->created = sqlite3_column_double(stmt, 0);
-    if (!blob)
-        return 0;
-    *r->data = malloc(n ? n : 1);
-    if (!*r->data)
-        return -1;
-    memcpy(*r->data, blob, n);
-    *r->len = n;
-    return 0;
-}
-
-static status_code sq_export_load(cc_store_tx *tx, double *created, unsigned char **data, size_t *len)
-{
-    struct export_read r = {created, data, len};
-    *created = 0;
-    *data = NULL;
-    *len = 0;
-    return one_row(tx->db, sqldb_prepare(tx->db, "SELECT created, data FROM stats_export WHERE id = 1", NULL),
-                   "export load", read_export, &r);
-}
-
-static status_code sq_export_claim(cc_store_tx *tx, double now, double max_age, double lease, int *claimed)
-{
-    status_code rc =
-        sqldb_run(tx->db, "export claim",
-                  "UPDATE stats_export SET claimed = ?1 WHERE id = 1 AND created <= ?2 AND claimed <= ?3",
-                  "ddd", now, now - max_age, now - lease);
-    *claimed = rc == STATUS_OK && sqlite3_changes(tx->db->conn) == 1;
-    return rc;
-}
-
-static status_code sq_export_save(cc_store_tx *tx, double created, const unsigned char *data, size_t len)
-{
-    sqlite3_stmt *stmt =
-        sqldb_prepare(tx->db, "UPDATE stats_export SET created = ?1, data = ?2 WHERE id = 1", "d", created);
-    if (stmt)
-        sqlite3_bind_blob64(stmt, 2, data, len, SQLITE_STATIC);
-    status_code rc = stmt ? sqldb_step(tx->db, stmt, "export save") : STATUS_IO;
-    sqlite3_finalize(stmt);
-    return rc;
 }
 
 const cc_store_ops cc_store_sqlite_ops = {
@@ -1058,22 +655,5 @@ const cc_store_ops cc_store_sqlite_ops = {
     .salt_offer = sq_salt_offer,
     .salt_get = sq_salt_get,
     .reseal = sq_reseal,
-    .stats_insert = sq_stats_insert,
-    .points_per_frame = sq_points_per_frame,
-    .credit_donors = sq_credit_donors,
-    .credit_targets = sq_credit_targets,
-    .credit_teams = sq_credit_teams,
-    .board_add = sq_board_add,
-    .board_read = sq_board_read,
-    .donor_row = sq_donor_row,
-    .donor_set_public = sq_donor_set_public,
-    .donor_set_team = sq_donor_set_team,
-    .team_join = sq_team_join,
-    .team_leave = sq_team_leave,
-    .donor_erase = sq_donor_erase,
-    .donor_info = sq_donor_info,
-    .export_scan = sq_export_scan,
-    .export_load = sq_export_load,
-    .export_claim = sq_export_claim,
-    .export_save = sq_export_save,
+    .credit = &cc_store_sqlite_credit_ops,
 };

@@ -1,3 +1,6 @@
+/* scv_index: the table of streams, the per-target heaps, activation and
+ * deactivation (scv_index.h). The metrics and GET /survey figures it
+ * keeps are in scv_index_survey.c. */
 #include "scv/scv_index.h"
 
 #include <pthread.h>
@@ -5,85 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/metrics.h"
 #include "scv/scv_map.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "scv/scv_index_int.h"
 #include "util/log.h"
 
 #define NO_POS ((size_t)-1)
-
-struct scv_target;
-
-struct scv_stream {
-    char id[STREAM_STORE_ID_MAX + 1];
-    struct scv_target *target;
-    pthread_mutex_t io;
-    int refs; /* lookups in flight, plus one while indexed */
-    int removed;
-    scv_stream_status status;
-    int64_t frames;
-    int error_count;
-    size_t all_pos, heap_pos, active_pos;
-    /* the activation; meaningful while bound or finishing */
-    uint64_t activation;
-    int bound, finishing;
-    char token_hash[SCV_TOKEN_HASH_LEN + 1];
-    double expiry, start_time, end_time;
-    char user[SCV_USER_MAX + 1];
-    char engine[SCV_ENGINE_MAX + 1];
-    int64_t buffer_frames, active_frames;
-    uint64_t buffer_bytes;
-    char last_md5[CRYPTO_MD5_HEX_LEN + 1];
-    char fragment_id[33]; /* the activation's stats fragment, made at activation */
-    int engine_slot;      /* while bound: its engine's entry in its target's cores, else -1 */
-};
-
-struct vec {
-    scv_stream **items;
-    size_t n, cap;
-};
-
-/* The cores active on a target with one engine, and their gauge. */
-struct engine_cores {
-    char engine[SCV_ENGINE_MAX + 1];
-    int64_t active;
-    struct metrics_series *series; /* NULL without metrics */
-};
-
-/* What GET /survey tells of a target (and, summed, of the SCV). */
-struct target_figures {
-    int64_t by_status[2]; /* streams per scv_stream_status */
-    int64_t frames;       /* committed frames of its streams */
-    int64_t committed;    /* frames committed since the index was made */
-    int64_t with_errors;  /* streams with error_count > 0 */
-};
-
-struct scv_target {
-    char id[STREAM_STORE_TARGET_ID_MAX + 1];
-    struct vec all;  /* every stream of the target; pos in all_pos */
-    struct vec heap; /* OK inactive streams, max-heap by frames; pos in heap_pos */
-    struct engine_cores *cores;
-    size_t ncores;
-    struct target_figures fig;
-    struct scv_target *prev, *next; /* the index's list of targets */
-};
-
-struct scv_index {
-    pthread_mutex_t lock;
-    scv_map *streams;         /* id -> scv_stream */
-    scv_map *tokens;          /* token hash -> scv_stream */
-    scv_map *targets;         /* target id -> scv_target */
-    struct vec active;        /* bound streams; pos in active_pos */
-    struct scv_target *first; /* every target, for GET /survey */
-    size_t ntargets;
-    double started;    /* wall time the figures count from */
-    int64_t committed; /* frames committed since then, deleted streams' too */
-    uint64_t next_activation;
-    size_t by_status[2]; /* streams per scv_stream_status */
-    struct metrics_family *active_family;
-    struct metrics_series *status_gauges[2];
-};
 
 /* ---- vectors with back-pointers --------------------------------------- */
 
@@ -185,77 +116,6 @@ static void requeue(scv_stream *st)
         heap_insert(st);
     else
         heap_remove(st);
-}
-
-/* ---- metrics (under the lock) ------------------------------------------ */
-
-/* Adds (sign 1) or takes away (-1) what st counts for in its target's
- * figures and the streams-by-status gauges. */
-static void count_stream(scv_index *ix, const scv_stream *st, int sign)
-{
-    struct target_figures *f = &st->target->fig;
-    f->by_status[st->status] += sign;
-    f->frames += sign * st->frames;
-    f->with_errors += sign * (st->error_count > 0);
-    ix->by_status[st->status] += (size_t)sign;
-    if (sign > 0)
-        metrics_inc(ix->status_gauges[st->status]);
-    else
-        metrics_sub(ix->status_gauges[st->status], 1);
-}
-
-/* The slot of engine in t's cores, made once per target and engine; -1
- * when out of memory (the activation is then uncounted). */
-static int engine_slot(scv_index *ix, struct scv_target *t, const char *engine)
-{
-    for (size_t i = 0; i < t->ncores; i++)
-        if (strcmp(t->cores[i].engine, engine) == 0)
-            return (int)i;
-    struct engine_cores *grown = realloc(t->cores, (t->ncores + 1) * sizeof *grown);
-    if (grown == NULL)
-        return -1;
-    t->cores = grown;
-    struct engine_cores *c = &t->cores[t->ncores];
-    snprintf(c->engine, sizeof c->engine, "%s", engine);
-    c->active = 0;
-    c->series =
-        ix->active_family != NULL ? metrics_series(ix->active_family, (const char *[]){t->id, engine}) : NULL;
-    return (int)t->ncores++;
-}
-
-/* One more (delta 1) or one fewer (-1) core on st's engine. */
-static void count_core(scv_stream *st, int delta)
-{
-    if (st->engine_slot < 0)
-        return;
-    struct engine_cores *c = &st->target->cores[st->engine_slot];
-    c->active += delta;
-    if (delta > 0)
-        metrics_inc(c->series);
-    else
-        metrics_sub(c->series, 1);
-}
-
-void scv_index_metrics(scv_index *ix, struct metrics *m)
-{
-    static const char *const status_names[] = {"ok", "stopped"};
-    struct metrics_family *streams = metrics_family(
-        m, &(struct metrics_spec){.type = METRICS_GAUGE,
-                                  .name = "siegetank_scv_streams",
-                                  .help = "Streams on this SCV by status (ok: may be assigned; stopped).",
-                                  .labels = {"status"}});
-    struct metrics_family *active = metrics_family(
-        m, &(struct metrics_spec){.type = METRICS_GAUGE,
-                                  .name = "siegetank_scv_active_cores",
-                                  .help = "Cores holding a stream of this SCV now, by target and engine.",
-                                  .labels = {"target", "engine"}});
-    pthread_mutex_lock(&ix->lock);
-    for (int i = 0; i < 2; i++) {
-        ix->status_gauges[i] = metrics_series(streams, (const char *[]){status_names[i]});
-        metrics_add(ix->status_gauges[i], ix->by_status[i]);
-    }
-    ix->active_family = active;
-    pthread_mutex_unlock(&ix->lock);
 }
 
 /* ---- table ------------------------------------------------------------ */
@@ -370,7 +230,7 @@ int scv_index_add(scv_index *ix, const char *id, const char *target_id, scv_stre
     }
     st->target = t;
     requeue(st);
-    count_stream(ix, st, 1);
+    scv_index_count_stream(ix, st, 1);
     rc = 0;
 out:
     if (rc != 0 && t != NULL && t->all.n == 0)
@@ -383,7 +243,7 @@ out:
 
 static void unbind_locked(scv_index *ix, scv_stream *st, double now)
 {
-    count_core(st, -1);
+    scv_index_count_core(st, -1);
     st->engine_slot = -1;
     scv_map_remove(ix->tokens, st->token_hash);
     vec_remove(&ix->active, st->active_pos, active_pos_of);
@@ -405,7 +265,7 @@ size_t scv_index_remove(scv_index *ix, scv_stream *st)
     heap_remove(st);
     vec_remove(&t->all, st->all_pos, all_pos_of);
     scv_map_remove(ix->streams, st->id);
-    count_stream(ix, st, -1);
+    scv_index_count_stream(ix, st, -1);
     st->removed = 1;
     size_t left = t->all.n;
     if (left == 0)
@@ -523,8 +383,8 @@ int scv_index_activate(scv_index *ix, const char *target_id, const char *engine,
     snprintf(st->engine, sizeof st->engine, "%s", engine);
     snprintf(st->user, sizeof st->user, "%s", user != NULL ? user : "");
     memcpy(st->fragment_id, fragment_id, sizeof fragment_id);
-    st->engine_slot = engine_slot(ix, t, engine);
-    count_core(st, 1);
+    st->engine_slot = scv_index_engine_slot(ix, t, engine);
+    scv_index_count_core(st, 1);
     st->start_time = now;
     st->expiry = now + ttl;
     st->end_time = 0;
@@ -701,11 +561,11 @@ void scv_index_set_state(scv_index *ix, scv_stream *st, scv_stream_status status
 {
     pthread_mutex_lock(&ix->lock);
     if (!st->removed)
-        count_stream(ix, st, -1);
+        scv_index_count_stream(ix, st, -1);
     st->status = status;
     st->error_count = error_count;
     if (!st->removed)
-        count_stream(ix, st, 1);
+        scv_index_count_stream(ix, st, 1);
     requeue(st);
     pthread_mutex_unlock(&ix->lock);
 }
@@ -746,98 +606,6 @@ json_t *scv_index_active_cores(scv_index *ix)
         json_object_set_new(out, engine, json_integer(count != NULL ? json_integer_value(count) + 1 : 1));
     }
     pthread_mutex_unlock(&ix->lock);
-    return out;
-}
-
-/* ---- GET /survey ------------------------------------------------------ */
-
-/* A target's figures as copied under the lock; the JSON is built after. */
-struct target_copy {
-    char id[STREAM_STORE_TARGET_ID_MAX + 1];
-    struct target_figures fig;
-    size_t first_core, ncores; /* its entries in the copied cores */
-};
-
-static json_t *status_counts(const int64_t by_status[2])
-{
-    return json_pack("{s:I, s:I}", "ok", (json_int_t)by_status[SCV_STREAM_OK], "stopped",
-                     (json_int_t)by_status[SCV_STREAM_STOPPED]);
-}
-
-/* The figures of f and the cores as a JSON object; cores into engines too
- * (the SCV's totals) when not NULL. */
-static json_t *figures_json(const struct target_figures *f, const struct engine_cores *cores, size_t n,
-                            json_t *engines)
-{
-    json_t *by_engine = json_object();
-    for (size_t i = 0; i < n; i++) {
-        if (cores[i].active == 0)
-            continue;
-        json_object_set_new(by_engine, cores[i].engine, json_integer(cores[i].active));
-        if (engines != NULL) {
-            json_int_t had = json_integer_value(json_object_get(engines, cores[i].engine));
-            json_object_set_new(engines, cores[i].engine, json_integer(had + cores[i].active));
-        }
-    }
-    return json_pack("{s:o, s:I, s:I, s:I, s:o}", "streams", status_counts(f->by_status), "frames",
-                     (json_int_t)f->frames, "frames_committed", (json_int_t)f->committed, "with_errors",
-                     (json_int_t)f->with_errors, "active_cores", by_engine);
-}
-
-static size_t copy_targets(scv_index *ix, struct target_copy **tc, struct engine_cores **cores)
-{
-    size_t ncores = 0, n = 0, k = 0;
-    for (const struct scv_target *t = ix->first; t != NULL; t = t->next)
-        ncores += t->ncores;
-    *tc = malloc((ix->ntargets + 1) * sizeof **tc);
-    *cores = malloc((ncores + 1) * sizeof **cores);
-    if (*tc == NULL || *cores == NULL)
-        return 0;
-    for (const struct scv_target *t = ix->first; t != NULL; t = t->next, n++) {
-        struct target_copy *c = &(*tc)[n];
-        memcpy(c->id, t->id, sizeof c->id);
-        c->fig = t->fig;
-        c->first_core = k;
-        c->ncores = t->ncores;
-        if (t->ncores > 0) /* else cores is NULL */
-            memcpy(*cores + k, t->cores, t->ncores * sizeof *t->cores);
-        k += t->ncores;
-    }
-    return n;
-}
-
-json_t *scv_index_survey(scv_index *ix)
-{
-    struct target_copy *tc = NULL;
-    struct engine_cores *cores = NULL;
-    struct target_figures all = {{0, 0}, 0, 0, 0};
-    pthread_mutex_lock(&ix->lock);
-    size_t n = copy_targets(ix, &tc, &cores);
-    int copied = tc != NULL && cores != NULL;
-    double started = ix->started;
-    all.committed = ix->committed;
-    pthread_mutex_unlock(&ix->lock);
-    json_t *targets = json_object(), *engines = json_object(), *out = NULL;
-    if (!copied || targets == NULL || engines == NULL)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        const struct target_figures *f = &tc[i].fig;
-        for (int s = 0; s < 2; s++)
-            all.by_status[s] += f->by_status[s];
-        all.frames += f->frames;
-        all.with_errors += f->with_errors;
-        json_object_set_new(targets, tc[i].id,
-                            figures_json(f, cores + tc[i].first_core, tc[i].ncores, engines));
-    }
-    out = figures_json(&all, NULL, 0, NULL);
-    json_object_set(out, "active_cores", engines);
-    json_object_set(out, "targets", targets);
-    json_object_set_new(out, "started", json_real(started));
-out:
-    json_decref(targets);
-    json_decref(engines);
-    free(tc);
-    free(cores);
     return out;
 }
 
