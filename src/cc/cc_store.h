@@ -5,7 +5,8 @@
  * sizes, hash passwords (Argon2id) and tokens (SHA-256), seal secrets that
  * must be shown again (engine keys, SCV passwords) with a key derived from
  * cc_pass and the database's salt (auth.h), and run the business logic
- * (cc_store.c; donor credit's own rules in cc_credit.h) over a backend
+ * (cc_store.c; stats and donor credit in cc_store_credit.c, the credit's
+ * own rules in cc_credit.h) over a backend
  * that only stores rows: SQLite (WAL file
  * <data>/cc.db) or PostgreSQL (cc_store_backend.h).
  *

@@ -1,8 +1,11 @@
-/* cc_store_backend: the interface between cc_store.c (the business logic)
- * and the databases that keep its rows (internal to the store).
+/* cc_store_backend: the interface between the business logic (cc_store.c,
+ * and cc_store_credit.c for the stats and donor credit) and the databases
+ * that keep its rows (internal to the store), and what those two files
+ * share: struct cc_store and its failure helpers.
  *
  * A backend is a table of primitive row operations over a transaction
- * (cc_store_tx): cc_store.c opens one with begin, calls the operations it
+ * (cc_store_tx), its stats and credit ones in a table of their own
+ * (cc_store_credit_ops): the logic opens one with begin, calls the operations it
  * needs in order, and closes it with end, which commits or rolls back. A
  * backend only maps rows to records and back; it never decides, validates,
  * hashes or seals (secret columns hold sealed hex, *_hash columns
