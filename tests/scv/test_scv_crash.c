@@ -465,9 +465,12 @@ static void check_downloads(struct crash_test *t, struct client *admin, struct l
 
 /* ---- setup and the loop ----------------------------------------------- */
 
+/* Clears t and starts its cluster: a CC, the SCV s1 and the admin client. */
 static void setup_cluster(struct crash_test *t, struct client **admin)
 {
     struct client_error err;
+    memset(t, 0, sizeof *t);
+    pthread_mutex_init(&t->lock, NULL);
     cluster_init(&t->c, 0);
     assert_int_equal(cluster_start_cc(&t->c, NULL), 0);
     int i = cluster_add_scv(&t->c, "s1", NULL);
@@ -540,13 +543,30 @@ static void stop_while_busy(struct crash_test *t, uint64_t *rng, int sig)
         pthread_join(cores[i].thread, NULL);
 }
 
-static void free_ledgers(struct crash_test *t)
+/* The random source of a test's rounds: from SIEGETANK_CRASH_SEED, or the
+ * clock, printed so that a failing run can be replayed. */
+static uint64_t crash_rng(const char *test, long rounds)
 {
+    uint64_t seed = (uint64_t)env_long("SIEGETANK_CRASH_SEED", (long)time(NULL) ^ getpid());
+    print_message("%s test: %ld rounds, SIEGETANK_CRASH_SEED=%llu\n", test, rounds, (unsigned long long)seed);
+    return seed | 1;
+}
+
+/* What every test ends with: each stream downloads as its ledger says, the
+ * credit matches the commits, and the cluster and t are released. */
+static void finish(struct crash_test *t, struct client *admin)
+{
+    for (int s = 0; s < NSTREAMS; s++)
+        check_downloads(t, admin, &t->streams[s]);
+    check_credit(t);
     for (int s = 0; s < NSTREAMS; s++) {
         for (size_t i = 0; i < t->streams[s].nparts; i++)
             partition_free(&t->streams[s].parts[i]);
         free(t->streams[s].parts);
     }
+    client_free(admin);
+    cluster_stop_all(&t->c);
+    pthread_mutex_destroy(&t->lock);
 }
 
 static void test_kill_during_checkpoints(void **state)
@@ -554,13 +574,9 @@ static void test_kill_during_checkpoints(void **state)
     (void)state;
     static struct crash_test t;
     struct client *admin;
-    memset(&t, 0, sizeof t);
-    pthread_mutex_init(&t.lock, NULL);
     setup_cluster(&t, &admin);
     long rounds = env_long("SIEGETANK_CRASH_ROUNDS", DEFAULT_ROUNDS);
-    uint64_t seed = (uint64_t)env_long("SIEGETANK_CRASH_SEED", (long)time(NULL) ^ getpid());
-    print_message("crash test: %ld rounds, SIEGETANK_CRASH_SEED=%llu\n", rounds, (unsigned long long)seed);
-    uint64_t rng = seed | 1;
+    uint64_t rng = crash_rng("crash", rounds);
     struct daemon_proc *scv = &t.c.scv[0];
 
     for (long round = 1; round <= rounds; round++) {
@@ -571,20 +587,13 @@ static void test_kill_during_checkpoints(void **state)
         check_assignable(&t);
     }
     int64_t frames = 0;
-    for (int s = 0; s < NSTREAMS; s++) {
-        check_downloads(&t, admin, &t.streams[s]);
+    for (int s = 0; s < NSTREAMS; s++)
         frames += ledger_total(&t.streams[s]);
-    }
     print_message("crash test: %ld kills, %ld checkpoints committed, %ld replies lost in a crash "
                   "(%ld of those committed), %lld frames\n",
                   rounds, t.commits, t.lost_replies, t.lost_committed, (long long)frames);
     assert_true(t.commits > 0);
-    check_credit(&t);
-
-    free_ledgers(&t);
-    client_free(admin);
-    cluster_stop_all(&t.c);
-    pthread_mutex_destroy(&t.lock);
+    finish(&t, admin);
 }
 
 /* Graceful stops (SIGTERM) and kills alternate while the cores work. A
@@ -598,16 +607,11 @@ static void test_stop_or_kill_during_checkpoints(void **state)
     static struct crash_test t;
     struct client *admin;
     char marker[PATH_MAX + 300], stray[PATH_MAX + 600];
-    memset(&t, 0, sizeof t);
-    pthread_mutex_init(&t.lock, NULL);
     setup_cluster(&t, &admin);
     snprintf(marker, sizeof marker, "%s/../clean-stop", t.streams_dir);
     snprintf(stray, sizeof stray, "%s/%s/999999999", t.streams_dir, t.streams[0].id);
     long rounds = env_long("SIEGETANK_CRASH_ROUNDS", DEFAULT_ROUNDS) / 2 + 1;
-    uint64_t seed = (uint64_t)env_long("SIEGETANK_CRASH_SEED", (long)time(NULL) ^ getpid());
-    print_message("stop-or-kill test: %ld rounds, SIEGETANK_CRASH_SEED=%llu\n", rounds,
-                  (unsigned long long)seed);
-    uint64_t rng = seed | 1;
+    uint64_t rng = crash_rng("stop-or-kill", rounds);
     for (long round = 1; round <= rounds; round++) {
         int sig = round % 2 ? SIGTERM : SIGKILL;
         stop_while_busy(&t, &rng, sig);
@@ -624,16 +628,10 @@ static void test_stop_or_kill_during_checkpoints(void **state)
             check_stream(&t, admin, &t.streams[s]);
         check_assignable(&t);
     }
-    for (int s = 0; s < NSTREAMS; s++)
-        check_downloads(&t, admin, &t.streams[s]);
     print_message("stop-or-kill test: %ld checkpoints committed, %ld replies lost in a stop\n", t.commits,
                   t.lost_replies);
     assert_true(t.commits > 0);
-    check_credit(&t);
-    free_ledgers(&t);
-    client_free(admin);
-    cluster_stop_all(&t.c);
-    pthread_mutex_destroy(&t.lock);
+    finish(&t, admin);
 }
 
 /* The SCV dies the instant a commit's partition is renamed, before it has
@@ -645,14 +643,9 @@ static void test_kill_right_after_rename(void **state)
     static struct crash_test t;
     struct client *admin;
     char nth[16];
-    memset(&t, 0, sizeof t);
-    pthread_mutex_init(&t.lock, NULL);
     setup_cluster(&t, &admin);
     long rounds = 4;
-    uint64_t seed = (uint64_t)env_long("SIEGETANK_CRASH_SEED", (long)time(NULL) ^ getpid());
-    print_message("kill-after-rename test: %ld rounds, SIEGETANK_CRASH_SEED=%llu\n", rounds,
-                  (unsigned long long)seed);
-    uint64_t rng = seed | 1;
+    uint64_t rng = crash_rng("kill-after-rename", rounds);
     struct daemon_proc *scv = &t.c.scv[0];
     for (long round = 1; round <= rounds; round++) {
         assert_int_equal(cluster_stop(scv, SIGTERM), 0);
@@ -668,13 +661,7 @@ static void test_kill_right_after_rename(void **state)
     }
     /* Each round's last commit was renamed, then its reply lost. */
     assert_int_equal(t.lost_committed, rounds);
-    for (int s = 0; s < NSTREAMS; s++)
-        check_downloads(&t, admin, &t.streams[s]);
-    check_credit(&t);
-    free_ledgers(&t);
-    client_free(admin);
-    cluster_stop_all(&t.c);
-    pthread_mutex_destroy(&t.lock);
+    finish(&t, admin);
 }
 
 int main(void)
