@@ -38,21 +38,40 @@ static void test_tls_verify(void **state)
     assert_false(client_tls_verify("[::1]:80"));
 }
 
+/* One input of a URL function and what it must write (NULL: refused). */
+struct url_case {
+    const char *in;
+    const char *want;
+};
+
+static void check_url_cases(int (*fn)(const char *, char *, size_t), const struct url_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char out[64];
+        int rc = fn(cases[i].in, out, sizeof out);
+        if (cases[i].want == NULL) {
+            assert_int_equal(rc, -1);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_string_equal(out, cases[i].want);
+    }
+}
+
 static void test_normalize(void **state)
 {
     (void)state;
-    char out[64];
-    assert_int_equal(client_url_normalize("127.0.0.1:8980", out, sizeof out), 0);
-    assert_string_equal(out, "https://127.0.0.1:8980");
-    assert_int_equal(client_url_normalize("http://cc.example.org:80//", out, sizeof out), 0);
-    assert_string_equal(out, "http://cc.example.org:80");
-    assert_int_equal(client_url_normalize("HTTPS://x", out, sizeof out), 0);
-    assert_string_equal(out, "HTTPS://x");
-    assert_int_equal(client_url_normalize("ftp://x", out, sizeof out), -1);
-    assert_int_equal(client_url_normalize("", out, sizeof out), -1);
-    assert_int_equal(client_url_normalize(NULL, out, sizeof out), -1);
-    assert_int_equal(client_url_normalize("https://", out, sizeof out), -1);
-    assert_int_equal(client_url_normalize("https:///", out, sizeof out), -1);
+    static const struct url_case cases[] = {
+        {"127.0.0.1:8980", "https://127.0.0.1:8980"},
+        {"http://cc.example.org:80//", "http://cc.example.org:80"},
+        {"HTTPS://x", "HTTPS://x"},
+        {"ftp://x", NULL},
+        {"", NULL},
+        {NULL, NULL},
+        {"https://", NULL},
+        {"https:///", NULL},
+    };
+    check_url_cases(client_url_normalize, cases, sizeof cases / sizeof cases[0]);
     char tiny[10];
     assert_int_equal(client_url_normalize("host:1234", tiny, sizeof tiny), -1);
 }
@@ -60,13 +79,13 @@ static void test_normalize(void **state)
 static void test_origin(void **state)
 {
     (void)state;
-    char out[64];
-    assert_int_equal(client_url_origin("https://1.2.3.4:8000/core/start", out, sizeof out), 0);
-    assert_string_equal(out, "https://1.2.3.4:8000");
-    assert_int_equal(client_url_origin("http://h", out, sizeof out), 0);
-    assert_string_equal(out, "http://h");
-    assert_int_equal(client_url_origin("h:80/core/start", out, sizeof out), -1);
-    assert_int_equal(client_url_origin("https://", out, sizeof out), -1);
+    static const struct url_case cases[] = {
+        {"https://1.2.3.4:8000/core/start", "https://1.2.3.4:8000"},
+        {"http://h", "http://h"},
+        {"h:80/core/start", NULL},
+        {"https://", NULL},
+    };
+    check_url_cases(client_url_origin, cases, sizeof cases / sizeof cases[0]);
     char tiny[8];
     assert_int_equal(client_url_origin("https://long.example.org/x", tiny, sizeof tiny), -1);
 }
