@@ -163,32 +163,51 @@ static int push_part(int64_t **list, size_t *count, size_t *cap, int64_t frames)
     return 0;
 }
 
-static int list_names(int dirfd, int what, const char *exclude, char ***names, size_t *n)
+/* Calls visit on every entry of a listing of dirfd. 0, or -1 when the
+ * listing cannot be read or visit returned -1. */
+static int each_entry(int dirfd, int (*visit)(int dirfd, const struct dirent *e, void *ctx), void *ctx)
 {
-    char **list = NULL;
-    size_t count = 0, cap = 0;
-    int rc = -1;
+    int rc = 0;
     DIR *d = open_listing(dirfd);
     if (!d)
         return -1;
     struct dirent *e;
     /* errno is the only way readdir tells an error from the end. */
-    while ((errno = 0, e = readdir(d)) != NULL) {
-        if (wanted(dirfd, e, what, exclude) && push_name(&list, &count, &cap, e->d_name) != 0)
-            goto out;
-    }
-    if (errno != 0)
-        goto out;
-    if (count > 1)
-        qsort(list, count, sizeof *list, cmp_names);
-    *names = list;
-    *n = count;
-    list = NULL;
-    rc = 0;
-out:
-    stream_dir_names_free(list, count);
+    while (rc == 0 && (errno = 0, e = readdir(d)) != NULL)
+        rc = visit(dirfd, e, ctx);
+    if (rc == 0 && errno != 0)
+        rc = -1;
     closedir(d);
     return rc;
+}
+
+struct name_list {
+    int what;
+    const char *exclude;
+    char **names;
+    size_t count, cap;
+};
+
+static int visit_name(int dirfd, const struct dirent *e, void *ctx)
+{
+    struct name_list *l = ctx;
+    if (!wanted(dirfd, e, l->what, l->exclude))
+        return 0;
+    return push_name(&l->names, &l->count, &l->cap, e->d_name);
+}
+
+static int list_names(int dirfd, int what, const char *exclude, char ***names, size_t *n)
+{
+    struct name_list l = {.what = what, .exclude = exclude};
+    if (each_entry(dirfd, visit_name, &l) != 0) {
+        stream_dir_names_free(l.names, l.count);
+        return -1;
+    }
+    if (l.count > 1)
+        qsort(l.names, l.count, sizeof *l.names, cmp_names);
+    *names = l.names;
+    *n = l.count;
+    return 0;
 }
 
 int stream_dir_names(int dirfd, const char *exclude, char ***names, size_t *n)
@@ -234,41 +253,41 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+struct scan_state {
+    const char *name;
+    int with_temps;
+    struct stream_dir_scan scan;
+    size_t temps_cap, parts_cap;
+};
+
+static int visit_scan(int dirfd, const struct dirent *e, void *ctx)
+{
+    struct scan_state *st = ctx;
+    int64_t frames;
+    if (st->with_temps && wanted(dirfd, e, LIST_TEMPORARIES, NULL))
+        return push_name(&st->scan.temps, &st->scan.ntemps, &st->temps_cap, e->d_name);
+    if (st->name && strcmp(e->d_name, st->name) == 0) {
+        st->scan.has_name = 1;
+        return 0;
+    }
+    if (stream_dir_parse_partition(e->d_name, &frames) && entry_type(dirfd, e) == DT_DIR)
+        return push_part(&st->scan.parts, &st->scan.nparts, &st->parts_cap, frames);
+    return 0;
+}
+
 /* One listing of dirfd: the partitions, plus the temporaries when
  * with_temps, plus whether `name` (may be NULL) exists. */
 static int scan_listing(int dirfd, const char *name, int with_temps, struct stream_dir_scan *out)
 {
-    struct stream_dir_scan scan = {0};
-    size_t temps_cap = 0, parts_cap = 0;
-    int rc = -1;
-    DIR *d = open_listing(dirfd);
-    if (!d)
+    struct scan_state st = {.name = name, .with_temps = with_temps};
+    if (each_entry(dirfd, visit_scan, &st) != 0) {
+        stream_dir_scan_free(&st.scan);
         return -1;
-    struct dirent *e;
-    /* errno is the only way readdir tells an error from the end. */
-    while ((errno = 0, e = readdir(d)) != NULL) {
-        int64_t frames;
-        if (with_temps && wanted(dirfd, e, LIST_TEMPORARIES, NULL)) {
-            if (push_name(&scan.temps, &scan.ntemps, &temps_cap, e->d_name) != 0)
-                goto out;
-        } else if (name && strcmp(e->d_name, name) == 0) {
-            scan.has_name = 1;
-        } else if (stream_dir_parse_partition(e->d_name, &frames) && entry_type(dirfd, e) == DT_DIR) {
-            if (push_part(&scan.parts, &scan.nparts, &parts_cap, frames) != 0)
-                goto out;
-        }
     }
-    if (errno != 0)
-        goto out;
-    if (scan.nparts > 1)
-        qsort(scan.parts, scan.nparts, sizeof *scan.parts, cmp_i64);
-    *out = scan;
-    memset(&scan, 0, sizeof scan);
-    rc = 0;
-out:
-    stream_dir_scan_free(&scan);
-    closedir(d);
-    return rc;
+    if (st.scan.nparts > 1)
+        qsort(st.scan.parts, st.scan.nparts, sizeof *st.scan.parts, cmp_i64);
+    *out = st.scan;
+    return 0;
 }
 
 int stream_dir_scan(int dirfd, const char *name, struct stream_dir_scan *out)
