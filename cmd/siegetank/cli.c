@@ -1,8 +1,10 @@
 /* cli: the command table and the helpers every cli*.c file shares. */
 #include "cli.h"
 #include "client/credentials.h"
+#include "util/number.h"
 
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -153,13 +155,7 @@ int cli_read_password(const char *prompt, char *out, size_t n)
 
 int cli_parse_weight(const char *text, double *out)
 {
-    char *end;
-    errno = 0;
-    double w = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(w) || w < 0)
-        return -1;
-    *out = w;
-    return 0;
+    return number_double(text, 0, DBL_MAX, out);
 }
 
 const char *cli_text_in(const json_t *value, char *buf, size_t n)

@@ -3,8 +3,10 @@
  * credentials file, and is also printed so it can be given to
  * `siegetank core --donor`. */
 #include "cli.h"
+#include "util/number.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,16 +235,6 @@ int cli_donor(int argc, char **argv)
     return rc;
 }
 
-static int parse_count(const char *text, long *out)
-{
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end || v < 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static void print_board(const json_t *board, int teams)
 {
     size_t i;
@@ -283,9 +275,9 @@ int cli_leaderboard(int argc, char **argv)
             teams = 1;
         else if (ch == OPT_PERIOD)
             period = optarg;
-        else if (ch == OPT_LIMIT && parse_count(optarg, &limit) == 0)
+        else if (ch == OPT_LIMIT && number_long(optarg, 0, LONG_MAX, &limit) == 0)
             continue;
-        else if (ch == OPT_OFFSET && parse_count(optarg, &offset) == 0)
+        else if (ch == OPT_OFFSET && number_long(optarg, 0, LONG_MAX, &offset) == 0)
             continue;
         else if (ch == OPT_JSON)
             json = 1;

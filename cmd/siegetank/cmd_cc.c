@@ -2,6 +2,7 @@
  * `add-manager`, which writes straight to the CC's database (PROTOCOL.md,
  * Bootstrap) and prints the new token alone on stdout. */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "command.h"
 #include "daemon.h"
 #include "util/log.h"
+#include "util/number.h"
 
 #define ADD_MANAGER_SYNOPSIS                                                                                 \
     "siegetank cc -c cc.conf add-manager --email E --password P --role admin|manager [--weight W]\n"
@@ -51,7 +53,6 @@ static int parse_manager_args(int argc, char **argv, struct manager_args *a)
                                          {"role", required_argument, NULL, 'r'},
                                          {"weight", required_argument, NULL, 'w'},
                                          {NULL, 0, NULL, 0}};
-    char *end;
     int c;
     *a = (struct manager_args){.weight = 1};
     optind = 1;
@@ -64,9 +65,7 @@ static int parse_manager_args(int argc, char **argv, struct manager_args *a)
         else if (c == 'r')
             a->role = optarg;
         else if (c == 'w') {
-            errno = 0;
-            a->weight = strtod(optarg, &end);
-            if (errno != 0 || end == optarg || *end != '\0' || !isfinite(a->weight) || a->weight < 0)
+            if (number_double(optarg, 0, DBL_MAX, &a->weight) != 0)
                 return usage_error("--weight must be a number >= 0");
         } else
             return usage_error("unknown or incomplete option");

@@ -33,6 +33,7 @@
 #include "client/client.h"
 #include "command.h"
 #include "config/config.h"
+#include "util/number.h"
 #include "core/core_runner.h"
 #include "core/md_engine.h"
 #include "up_demo_files.h"
@@ -112,9 +113,8 @@ static int usage(int status)
 
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+    long v;
+    if (number_long(s, lo, hi, &v) != 0)
         return -1;
     *out = (int)v;
     return 0;

@@ -2,6 +2,7 @@
  * every other command, and their value checks. */
 #include "core/core_args.h"
 #include "core/md_engine.h"
+#include "util/number.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -100,10 +101,8 @@ static status_code check_string(const char *name, const char *v, const char **ou
 
 static status_code check_int(const char *name, const char *v, long min, long max, int *out, struct status *st)
 {
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (!v[0] || *end || errno || n < min || n > max)
+    long n;
+    if (number_long(v, min, max, &n) != 0)
         return status_fail(st, STATUS_INVALID, "option %s must be an integer from %ld to %ld, not '%s'", name,
                            min, max, v);
     *out = (int)n;
@@ -113,10 +112,8 @@ static status_code check_int(const char *name, const char *v, long min, long max
 static status_code check_seconds(const char *name, const char *v, double min, double max, double *out,
                                  struct status *st)
 {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!v[0] || *end || errno || !isfinite(x) || x < min || x > max)
+    double x;
+    if (number_double(v, min, max, &x) != 0)
         return status_fail(st, STATUS_INVALID,
                            "option %s must be a number of seconds from %g to %g, not '%s'", name, min, max,
                            v);
