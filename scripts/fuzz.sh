@@ -35,9 +35,10 @@ if [ $# -gt 0 ]; then
   targets=("${@#fuzz_}")
 else
   targets=()
+  # A target is a file with libFuzzer's entry point; the rest are support.
   for f in "$root"/fuzz/fuzz_*.c; do
     t=$(basename "$f" .c)
-    [ "$t" = fuzz_support ] || targets+=("${t#fuzz_}")
+    if grep -q LLVMFuzzerTestOneInput "$f"; then targets+=("${t#fuzz_}"); fi
   done
 fi
 
