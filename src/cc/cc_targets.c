@@ -65,8 +65,8 @@ static void work_create(struct server_job *job)
                          &t.n_engines, &job->status) != STATUS_OK ||
         cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &t.options, &job->status) != STATUS_OK ||
         cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &t.weight, &job->status) != STATUS_OK ||
-        cc_field_number(job->json, "points_per_frame", CC_FIELD_OPTIONAL, &t.points_per_frame, &job->status) !=
-            STATUS_OK)
+        cc_field_number(job->json, "points_per_frame", CC_FIELD_OPTIONAL, &t.points_per_frame,
+                        &job->status) != STATUS_OK)
         goto out;
     if (t.weight < 0) {
         status_fail(&job->status, STATUS_INVALID, "field 'weight' must be >= 0");
@@ -125,8 +125,8 @@ static int parse_update(struct server_job *job, cc_target_update *u, const char 
                          &u->n_engines, &job->status) != STATUS_OK ||
         cc_field_object(job->json, "options", CC_FIELD_OPTIONAL, &u->options, &job->status) != STATUS_OK ||
         cc_field_number(job->json, "weight", CC_FIELD_OPTIONAL, &u->weight, &job->status) != STATUS_OK ||
-        cc_field_number(job->json, "points_per_frame", CC_FIELD_OPTIONAL, &u->points_per_frame, &job->status) !=
-            STATUS_OK)
+        cc_field_number(job->json, "points_per_frame", CC_FIELD_OPTIONAL, &u->points_per_frame,
+                        &job->status) != STATUS_OK)
         return -1;
     u->set_points_per_frame = json_object_get(job->json, "points_per_frame") != NULL &&
                               !json_is_null(json_object_get(job->json, "points_per_frame"));
