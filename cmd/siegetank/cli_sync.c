@@ -16,7 +16,9 @@ static const char sync_usage[] =
     "  Copies the stream's seed files and every committed partition not yet in DIR\n"
     "  (DIR/files/..., DIR/<N>/frames..., DIR/<N>/checkpoint_files/...). Files are\n"
     "  written whole or not at all, so an interrupted sync simply resumes. --all\n"
-    "  syncs each stream of the target into DIR/<stream_id>/.\n";
+    "  syncs each stream of the target into DIR/<stream_id>/. Files the SCV cannot\n"
+    "  serve (names with control characters or not UTF-8) are named on stderr and\n"
+    "  in --json's skipped_files, and not copied.\n";
 
 static void progress_bar(size_t done, size_t total, const char *remote, void *ud)
 {
@@ -28,16 +30,34 @@ static void progress_bar(size_t done, size_t total, const char *remote, void *ud
         fputc('\n', stderr);
 }
 
+/* Files the SCV left out of the listing (names no request can carry) are
+ * not in the copy: say so, in JSON so no control character reaches the
+ * terminal. */
+static void warn_skipped(const char *stream_id, const json_t *skipped)
+{
+    char *shown = json_dumps(skipped, JSON_COMPACT);
+    fprintf(stderr,
+            "siegetank: %s: %zu file(s) on the SCV were not copied, their names cannot be served (see the "
+            "SCV's log): %s\n",
+            stream_id, json_array_size(skipped), shown ? shown : "");
+    free(shown);
+}
+
 static int sync_one(struct client *c, const char *stream_id, const char *dir, json_t *report)
 {
     struct client_error err;
-    size_t fetched = 0;
+    struct sync_outcome done = {0};
     sync_progress_fn progress = isatty(STDOUT_FILENO) ? progress_bar : NULL;
-    int rc = sync_stream(c, stream_id, dir, progress, (void *)stream_id, &fetched, &err);
+    int rc = sync_stream(c, stream_id, dir, progress, (void *)stream_id, &done, &err);
     if (progress && rc != 0)
         fputc('\n', stderr);
-    json_array_append_new(report, json_pack("{s:s, s:s, s:I, s:b}", "stream_id", stream_id, "dir", dir,
-                                            "fetched", (json_int_t)fetched, "ok", rc == 0));
+    json_t *entry = json_pack("{s:s, s:s, s:I, s:b}", "stream_id", stream_id, "dir", dir, "fetched",
+                              (json_int_t)done.fetched, "ok", rc == 0);
+    if (done.skipped) {
+        warn_skipped(stream_id, done.skipped);
+        json_object_set_new(entry, "skipped_files", done.skipped);
+    }
+    json_array_append_new(report, entry);
     return rc == 0 ? CLI_OK : cli_fail(&err);
 }
 

@@ -36,6 +36,27 @@ static int check_names(const json_t *list, const char *field, char *msg, size_t 
     return 0;
 }
 
+/* skipped_files, when present, is a list of strings (shown to a person). */
+static int check_skipped(const json_t *list, char *msg, size_t msg_n)
+{
+    size_t i;
+    json_t *v;
+    if (list == NULL)
+        return 0;
+    if (!json_is_array(list)) {
+        snprintf(msg, msg_n, "the sync reply's 'skipped_files' is not a list");
+        return -1;
+    }
+    json_array_foreach(list, i, v)
+    {
+        if (!json_is_string(v)) {
+            snprintf(msg, msg_n, "the sync reply's 'skipped_files' holds a value that is not a string");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int check_partitions(const json_t *parts, char *msg, size_t msg_n)
 {
     size_t i;
@@ -110,6 +131,7 @@ int sync_plan_build(const json_t *reply, const char *dir, struct sync_plan *plan
     const json_t *seeds = json_object_get(reply, "seed_files");
     const json_t *frames = json_object_get(reply, "frame_files");
     const json_t *checkpoints = json_object_get(reply, "checkpoint_files");
+    json_t *skipped = json_object_get(reply, "skipped_files");
     size_t cap = 0, added = 0, i;
     json_t *p;
     char prefix[64];
@@ -118,7 +140,8 @@ int sync_plan_build(const json_t *reply, const char *dir, struct sync_plan *plan
         snprintf(msg, msg_n, "the sync reply is not a JSON object");
         return -1;
     }
-    if (check_partitions(parts, msg, msg_n) != 0 || check_names(seeds, "seed_files", msg, msg_n) != 0)
+    if (check_partitions(parts, msg, msg_n) != 0 || check_names(seeds, "seed_files", msg, msg_n) != 0 ||
+        check_skipped(skipped, msg, msg_n) != 0)
         return -1;
     if (json_array_size(parts) > 0 && (check_names(frames, "frame_files", msg, msg_n) != 0 ||
                                        check_names(checkpoints, "checkpoint_files", msg, msg_n) != 0))
@@ -137,6 +160,8 @@ int sync_plan_build(const json_t *reply, const char *dir, struct sync_plan *plan
         plan->partitions_total++;
         plan->partitions_missing += added > 0;
     }
+    if (json_array_size(skipped) > 0)
+        plan->skipped = json_incref(skipped);
     return 0;
 oom:
     sync_plan_free(plan);
@@ -151,6 +176,7 @@ void sync_plan_free(struct sync_plan *plan)
         free(plan->items[i].local);
     }
     free(plan->items);
+    json_decref(plan->skipped);
     memset(plan, 0, sizeof *plan);
 }
 
@@ -205,7 +231,7 @@ out:
 }
 
 int sync_stream(struct client *c, const char *stream_id, const char *dir, sync_progress_fn progress, void *ud,
-                size_t *fetched, struct client_error *err)
+                struct sync_outcome *out, struct client_error *err)
 {
     struct sync_plan plan = {0};
     char msg[256];
@@ -231,8 +257,8 @@ int sync_stream(struct client *c, const char *stream_id, const char *dir, sync_p
     }
     rc = 0;
 out:
-    if (fetched)
-        *fetched = done;
+    out->fetched = done;
+    out->skipped = json_incref(plan.skipped);
     sync_plan_free(&plan);
     json_decref(reply);
     return rc;

@@ -6,7 +6,10 @@
  * folder lacks; because each file is written to a temp file and renamed into
  * place, a file that exists is complete, so an interrupted sync resumes where
  * it stopped and seed files are fetched once. Names in the reply are checked:
- * one that could escape the folder ('/', "..", NUL) fails the plan. */
+ * one that could escape the folder ('/', "..", NUL) fails the plan. Files
+ * the SCV could not list safely (its "skipped_files", names escaped by the
+ * SCV) are not fetched; the plan and the outcome carry that list so the
+ * caller can say the copy lacks them. */
 #ifndef ST_CLIENT_SYNC_H
 #define ST_CLIENT_SYNC_H
 
@@ -27,6 +30,14 @@ struct sync_plan {
     size_t count;
     size_t partitions_total;
     size_t partitions_missing; /* partitions with at least one file to fetch */
+    json_t *skipped;           /* the reply's skipped_files (strings), NULL if none */
+};
+
+/* What sync_stream did: files written, and the SCV's skipped list (NULL if
+ * none; the caller json_decrefs it). */
+struct sync_outcome {
+    size_t fetched;
+    json_t *skipped;
 };
 
 /* 0, or -1 with a reason in msg when the reply is malformed. */
@@ -43,9 +54,9 @@ int sync_fetch_file(struct client *c, const char *stream_id, const char *remote,
 /* Called after each fetched file. */
 typedef void (*sync_progress_fn)(size_t done, size_t total, const char *remote, void *ud);
 
-/* Fetches the plan's files into dir (created if missing). On return
- * *fetched (may be NULL) holds how many files were written. 0 or -1. */
+/* Fetches the plan's files into dir (created if missing); *out says what
+ * was done, also on failure. 0 or -1. */
 int sync_stream(struct client *c, const char *stream_id, const char *dir, sync_progress_fn progress, void *ud,
-                size_t *fetched, struct client_error *err);
+                struct sync_outcome *out, struct client_error *err);
 
 #endif

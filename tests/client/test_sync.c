@@ -127,6 +127,25 @@ static void test_no_partitions(void **state)
     assert_int_equal(sync_plan_build(r, root, &p, msg, sizeof msg), 0);
     assert_int_equal(p.count, 1);
     assert_int_equal(p.partitions_total, 0);
+    assert_null(p.skipped);
+    sync_plan_free(&p);
+    json_decref(r);
+}
+
+/* The SCV's skipped_files reach the plan untouched; the files it could
+ * list are planned as usual. */
+static void test_skipped_files(void **state)
+{
+    (void)state;
+    char msg[256];
+    struct sync_plan p;
+    json_t *r = reply("{\"partitions\":[1],\"seed_files\":[\"a\"],\"frame_files\":[\"frames.xtc\"],"
+                      "\"checkpoint_files\":[],\"skipped_files\":[\"files/bad\\\\xFFname\",\"1/x\\u001b\"]}");
+    assert_int_equal(sync_plan_build(r, root, &p, msg, sizeof msg), 0);
+    assert_int_equal(p.count, 2);
+    assert_int_equal(json_array_size(p.skipped), 2);
+    assert_string_equal(json_string_value(json_array_get(p.skipped, 0)), "files/bad\\xFFname");
+    assert_string_equal(json_string_value(json_array_get(p.skipped, 1)), "1/x\x1b");
     sync_plan_free(&p);
     json_decref(r);
 }
@@ -157,6 +176,8 @@ static void test_refused(void **state)
     expect_refused("{\"partitions\":[],\"seed_files\":[\"\"]}", "unsafe");
     expect_refused("{\"partitions\":[],\"seed_files\":[\"a\\u0000b\"]}", "unsafe");
     expect_refused("{\"partitions\":[],\"seed_files\":[7]}", "unsafe");
+    expect_refused("{\"partitions\":[],\"seed_files\":[],\"skipped_files\":\"a\"}", "skipped_files");
+    expect_refused("{\"partitions\":[],\"seed_files\":[],\"skipped_files\":[1]}", "skipped_files");
     expect_refused("{\"partitions\":[1],\"seed_files\":[],\"checkpoint_files\":[]}", "frame_files");
     expect_refused("{\"partitions\":[1],\"seed_files\":[],\"frame_files\":[\"a/b\"],\"checkpoint_files\":[]}",
                    "unsafe");
@@ -175,7 +196,7 @@ static void test_fetch_unreachable(void **state)
     struct client_error err;
     struct client_options opts = {.connect_timeout_s = 5, .timeout_s = 5};
     char local[512];
-    size_t fetched = 7;
+    struct sync_outcome done = {.fetched = 7};
     /* Port 1 on loopback is closed: nothing may appear locally. */
     struct client *c = client_new("http://127.0.0.1:1", &opts, &err);
     assert_non_null(c);
@@ -184,8 +205,9 @@ static void test_fetch_unreachable(void **state)
     assert_int_equal(err.status, 0);
     assert_false(fs_exists(local));
     snprintf(local, sizeof local, "%s/dir", root);
-    assert_int_equal(sync_stream(c, "u:s1", local, NULL, NULL, &fetched, &err), -1);
-    assert_int_equal(fetched, 0);
+    assert_int_equal(sync_stream(c, "u:s1", local, NULL, NULL, &done, &err), -1);
+    assert_int_equal(done.fetched, 0);
+    assert_null(done.skipped);
     client_free(c);
 }
 
@@ -195,6 +217,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_skipped_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_unreachable, setup, teardown),
     };

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_runner.h"
 #include "cluster.h"
@@ -337,6 +338,33 @@ static void test_usage_errors(void **state)
     assert_untouched();
 }
 
+/* A file on the SCV whose name no request can carry is left out of the
+ * copy; sync still copies the rest, exits 0 and names the file (escaped)
+ * on stderr and in --json. */
+static void test_sync_names_skipped_files(void **state)
+{
+    (void)state;
+    struct cli_result r;
+    char planted[PATH_MAX * 2], dir[PATH_MAX + 16], seed[PATH_MAX + 64];
+    snprintf(planted, sizeof planted, "%s/streams/%s/files/bad\x1b[2Jname", w.c.scv[0].data, w.stream);
+    harness_write(planted, "planted");
+    snprintf(dir, sizeof dir, "%s/skipped_sync", w.c.root);
+    assert_int_equal(cli_run(&w.as_alice, ARGS("sync", w.stream, dir, "--json"), &r), 0);
+    assert_non_null(strstr(r.err, "1 file(s) on the SCV were not copied"));
+    assert_non_null(strstr(r.err, "files/bad\\\\x1B[2Jname"));
+    assert_null(strchr(r.err, '\x1b'));
+    json_t *report = json_loads(r.out, 0, NULL);
+    json_t *skipped = json_object_get(json_array_get(report, 0), "skipped_files");
+    assert_int_equal(json_array_size(skipped), 1);
+    assert_string_equal(json_string_value(json_array_get(skipped, 0)), "files/bad\\x1B[2Jname");
+    assert_true(json_integer_value(json_object_get(json_array_get(report, 0), "fetched")) >= 2);
+    json_decref(report);
+    cli_result_free(&r);
+    snprintf(seed, sizeof seed, "%s/files/state.json.gz.b64", dir);
+    assert_true(fs_exists(seed));
+    assert_int_equal(unlink(planted), 0);
+}
+
 /* Runs last: it stops the SCV. A listing that misses a shard must say so
  * and fail, never pass off a partial list as the whole. */
 static void test_scv_down_partial_list(void **state)
@@ -363,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_unknown_ids),
         cmocka_unit_test(test_someone_elses_target),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_sync_names_skipped_files),
         cmocka_unit_test(test_scv_down_partial_list),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
