@@ -27,6 +27,7 @@
 #define CC_TEAM_BYTES (4 * CC_TEAM_CHARS) /* the same in UTF-8 bytes, at most */
 #define CC_BOARD_LIMIT_MAX 1000
 #define CC_BOARD_LIMIT_DEFAULT 100
+#define CC_BOARD_OFFSET_MAX 999999999999L /* past any board; bounds the SQL OFFSET */
 #define CC_ANON_PREFIX "anonymous-"
 
 typedef enum cc_period { CC_PERIOD_ALL, CC_PERIOD_DAY, CC_PERIOD_WEEK } cc_period;

@@ -8,6 +8,7 @@
 #include "cc/cc_access.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/query.h"
 
 /* The export is remade at most this often, by one CC at a time. */
 #define EXPORT_MAX_AGE_S 3600.0
@@ -85,56 +86,21 @@ static void work_delete(struct server_job *job)
 
 /* ---- leaderboards: the query string is read on the loop ---- */
 
-/* A whole number 0..max from a query value; 0 or -1. */
-static int query_number(const char *v, size_t len, long long max, long long *out)
-{
-    long long n = 0;
-    if (len == 0 || len > 12)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -1;
-        n = n * 10 + (v[i] - '0');
-    }
-    if (n > max)
-        return -1;
-    *out = n;
-    return 0;
-}
-
-#define QUERY_MAX 256
-
 /* period, limit and offset from the query (other keys are ignored). */
-static status_code parse_board_query(const char *raw, size_t len, cc_board_query *q, struct status *st)
+static status_code parse_board_query(const char *query, cc_board_query *q, struct status *st)
 {
-    char period[8] = "all", query[QUERY_MAX];
-    q->limit = CC_BOARD_LIMIT_DEFAULT;
-    if (len >= sizeof query)
-        return status_fail(st, STATUS_INVALID, "query string longer than %d bytes", QUERY_MAX - 1);
-    memcpy(query, raw, len);
-    query[len] = '\0';
-    for (size_t at = 0; at < len;) {
-        const char *p = query + at;
-        size_t part = strcspn(p, "&"), key = strcspn(p, "=&");
-        const char *v = p + key + 1;
-        size_t vlen = key < part ? part - key - 1 : 0;
-        if (key == 6 && strncmp(p, "period", 6) == 0) {
-            if (vlen >= sizeof period)
-                return status_fail(st, STATUS_INVALID, "bad period: use day, week or all");
-            memcpy(period, v, vlen);
-            period[vlen] = '\0';
-        } else if (key == 5 && strncmp(p, "limit", 5) == 0) {
-            if (query_number(v, vlen, CC_BOARD_LIMIT_MAX, &q->limit) != 0 || q->limit < 1)
-                return status_fail(st, STATUS_INVALID, "bad limit: use a whole number from 1 to %d",
-                                   CC_BOARD_LIMIT_MAX);
-        } else if (key == 6 && strncmp(p, "offset", 6) == 0) {
-            if (query_number(v, vlen, 999999999999LL, &q->offset) != 0)
-                return status_fail(st, STATUS_INVALID, "bad offset: use a whole number >= 0");
-        }
-        at += part + 1;
-    }
-    if (cc_period_parse(period, &q->period) != 0)
-        return status_fail(st, STATUS_INVALID, "bad period '%s': use day, week or all", period);
+    char period[8] = "all";
+    long limit = CC_BOARD_LIMIT_DEFAULT, offset = 0;
+    if (query_value(query, "period", period, sizeof period) < 0 || cc_period_parse(period, &q->period) != 0)
+        return status_fail(st, STATUS_INVALID, "bad period: use day, week or all");
+    if (query_long(query, "limit", 1, CC_BOARD_LIMIT_MAX, &limit) < 0)
+        return status_fail(st, STATUS_INVALID, "bad limit: use a whole number from 1 to %d",
+                           CC_BOARD_LIMIT_MAX);
+    if (query_long(query, "offset", 0, CC_BOARD_OFFSET_MAX, &offset) < 0)
+        return status_fail(st, STATUS_INVALID, "bad offset: use a whole number from 0 to %ld",
+                           (long)CC_BOARD_OFFSET_MAX);
+    q->limit = limit;
+    q->offset = offset;
     return STATUS_OK;
 }
 
@@ -152,8 +118,7 @@ static void work_board(struct server_job *job, int teams)
     cc_service *svc = job->app;
     cc_board_query q = {.teams = teams};
     cc_board board = {0};
-    const char *query = job->query != NULL ? job->query : "";
-    if (parse_board_query(query, strlen(query), &q, &job->status) != STATUS_OK)
+    if (parse_board_query(job->query, &q, &job->status) != STATUS_OK)
         return;
     q.period_start = cc_period_start(q.period, clock_wall_s());
     if (cc_store_leaderboard(svc->store, &q, &board, &job->status) != STATUS_OK)

@@ -18,7 +18,7 @@ static void test_long(void **state)
     assert_int_equal(v, 42);
     assert_int_equal(number_long("-3", -5, 5, &v), 0);
     assert_int_equal(v, -3);
-    const char *bad[] = {"", "4x", " ", "101", "-1", "99999999999999999999999", "1.5"};
+    const char *bad[] = {"", "4x", " ", " 5", "\t5", "101", "-1", "99999999999999999999999", "1.5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         v = 7;
         assert_int_equal(number_long(bad[i], 0, 100, &v), -1);
@@ -34,7 +34,7 @@ static void test_double(void **state)
     assert_true(v == 0.25);
     assert_int_equal(number_double("1e3", 0, DBL_MAX, &v), 0);
     assert_true(v == 1000);
-    const char *bad[] = {"", "0.5s", "-0.1", "2", "inf", "nan", "1e999"};
+    const char *bad[] = {"", "0.5s", " 0.5", "-0.1", "2", "inf", "nan", "1e999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         v = 7;
         assert_int_equal(number_double(bad[i], 0, 1, &v), -1);
