@@ -1,11 +1,14 @@
 /* cc_dashboard: the status routes, built from the survey and the history. */
 #include "cc/cc_dashboard.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cc/cc_access.h"
 #include "cc/cc_service.h"
 #include "util/clock.h"
+#include "util/query.h"
 
 /* The page's files, compiled in by cmake/st_embed.cmake (src/cc/dashboard/
  * and the Debian package libjs-dygraphs). Each array ends in a NUL its _len
@@ -224,21 +227,81 @@ static json_t *seen_in_rows(const json_t *rows)
                      "active_cores", cores);
 }
 
-/* The target and its streams, as its shards listed them (cc_survey_streams:
- * asked when viewed, kept briefly); survey_time is when they were asked. */
+#define STREAM_PAGE_DEFAULT 100
+#define STREAM_PAGE_MAX 1000
+
+/* Streams that need a look come first: stopped ones, then the most errors,
+ * then by id. */
+static int by_attention(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    const char *sx = json_string_value(json_object_get(x, "status")),
+               *sy = json_string_value(json_object_get(y, "status"));
+    int ok_x = sx != NULL && strcmp(sx, "OK") == 0, ok_y = sy != NULL && strcmp(sy, "OK") == 0;
+    if (ok_x != ok_y)
+        return ok_x - ok_y;
+    json_int_t ex = json_integer_value(json_object_get(x, "error_count")),
+               ey = json_integer_value(json_object_get(y, "error_count"));
+    if (ex != ey)
+        return ex < ey ? 1 : -1;
+    const char *ix = json_string_value(json_object_get(x, "id")),
+               *iy = json_string_value(json_object_get(y, "id"));
+    return strcmp(ix ? ix : "", iy ? iy : "");
+}
+
+/* rows[offset, offset + limit) in attention order, and how many streams
+ * have each status. NULL when out of memory. */
+static json_t *stream_page(const json_t *rows, long offset, long limit, json_t **counts)
+{
+    size_t n = json_array_size(rows), i;
+    const json_t **order = malloc((n + 1) * sizeof *order);
+    json_t *page = json_array(), *row;
+    *counts = json_object();
+    if (order == NULL || page == NULL || *counts == NULL) {
+        free(order);
+        json_decref(page);
+        json_decref(*counts);
+        return NULL;
+    }
+    json_array_foreach(rows, i, row)
+    {
+        order[i] = row;
+        const char *status = json_string_value(json_object_get(row, "status"));
+        json_t *seen = json_object_get(*counts, status ? status : "unknown");
+        json_object_set_new(*counts, status ? status : "unknown", json_integer(json_integer_value(seen) + 1));
+    }
+    qsort(order, n, sizeof *order, by_attention);
+    for (i = (size_t)offset; i < n && i < (size_t)(offset + limit); i++)
+        json_array_append(page, (json_t *)order[i]);
+    free(order);
+    return page;
+}
+
+/* The target and one page of its streams, as its shards listed them
+ * (cc_survey_streams: asked when viewed, kept briefly); survey_time is when
+ * they were asked. The target's figures count all its streams. */
 static void work_target(struct server_job *job)
 {
     cc_service *svc = job->app;
+    long offset = 0, limit = STREAM_PAGE_DEFAULT;
+    if (query_long(job->query, "offset", 0, LONG_MAX / 2, &offset) < 0 ||
+        query_long(job->query, "limit", 1, STREAM_PAGE_MAX, &limit) < 0) {
+        status_fail(&job->status, STATUS_INVALID, "bad offset or limit: offset >= 0, limit from 1 to %d",
+                    STREAM_PAGE_MAX);
+        return;
+    }
     cc_view *view = cc_cache_get(svc->cache);
     const cc_target *t = shown_target(job, view);
-    json_t *got = t != NULL ? cc_survey_streams(svc->survey, view, svc->peers, t) : NULL;
-    if (got != NULL) {
+    json_t *got = t != NULL ? cc_survey_streams(svc->survey, view, svc->peers, t) : NULL, *counts = NULL;
+    const json_t *rows = json_object_get(got, "streams");
+    json_t *page = got != NULL ? stream_page(rows, offset, limit, &counts) : NULL;
+    if (page != NULL) {
         double now = clock_wall_s();
-        const json_t *rows = json_object_get(got, "streams");
         json_t *seen = seen_in_rows(rows);
-        job->reply =
-            json_pack("{s:f, s:O, s:o, s:O}", "time", now, "survey_time", json_object_get(got, "time"),
-                      "target", target_row(svc, t, seen, now), "streams", rows);
+        job->reply = json_pack("{s:f, s:O, s:o, s:o, s:I, s:I, s:I, s:o}", "time", now, "survey_time",
+                               json_object_get(got, "time"), "target", target_row(svc, t, seen, now),
+                               "streams", page, "stream_count", (json_int_t)json_array_size(rows), "offset",
+                               (json_int_t)offset, "limit", (json_int_t)limit, "status_counts", counts);
         json_decref(seen);
     } else if (t != NULL) {
         status_fail(&job->status, STATUS_UNAVAILABLE, "out of memory");

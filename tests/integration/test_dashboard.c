@@ -271,6 +271,30 @@ static void expect_rows(json_t *map, const char *section, const json_t *rows, co
 }
 
 /* What the page should show for an API reply. */
+/* A target page's pager: the range shown, the stream count, the count of
+ * each status. */
+static void expect_page(json_t *map, const json_t *api)
+{
+    json_int_t offset = json_integer_value(json_object_get(api, "offset")),
+               count = json_integer_value(json_object_get(api, "stream_count")),
+               shown = (json_int_t)json_array_size(json_object_get(api, "streams"));
+    char key[128], text[32];
+    const char *status;
+    json_t *n;
+    snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, count == 0 ? 0 : offset + 1);
+    json_object_set_new(map, "page.from", json_string(text));
+    snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, offset + shown);
+    json_object_set_new(map, "page.to", json_string(text));
+    snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, count);
+    json_object_set_new(map, "page.stream_count", json_string(text));
+    json_object_foreach((json_t *)json_object_get(api, "status_counts"), status, n)
+    {
+        snprintf(key, sizeof key, "status_counts.%s", status);
+        snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(n));
+        json_object_set_new(map, key, json_string(text));
+    }
+}
+
 static json_t *expected(const json_t *api, int target_page)
 {
     json_t *map = json_object();
@@ -280,6 +304,7 @@ static json_t *expected(const json_t *api, int target_page)
         snprintf(prefix, sizeof prefix, "target.%s", json_string_value(json_object_get(t, "id")));
         expect_fields(map, prefix, t, "id");
         expect_rows(map, "stream", json_object_get(api, "streams"), "id");
+        expect_page(map, api);
     } else {
         expect_fields(map, "totals", json_object_get(api, "totals"), NULL);
         expect_rows(map, "scv", json_object_get(api, "scvs"), "name");
@@ -412,6 +437,16 @@ static void test_page_in_chromium(void **state)
     check_charts(b, "target", before, after);
     json_decref(before);
     json_decref(after);
+
+    /* The page's ?offset= and ?limit= reach the API: the second of two
+     * streams alone, with a way back to the first. */
+    snprintf(page, sizeof page, "/dashboard/targets/%s?offset=1&limit=1", W.pub);
+    snprintf(api, sizeof api, "/status/targets/%s?offset=1&limit=1", W.pub);
+    check_figures(b, page, api, NULL, 1);
+    json_t *pager = cdp_eval(b, "document.querySelector('.pager').textContent");
+    assert_non_null(strstr(json_string_value(pager), "previous"));
+    assert_null(strstr(json_string_value(pager), "next"));
+    json_decref(pager);
 
     /* Signing in with the manager's token shows its private target too; the
      * token stays out of the address. */
@@ -620,12 +655,70 @@ static void test_survey_cost(void **state)
         fail_msg("%ld GET /survey/:target_id for 10 loads of a target's page", after[4] - before[4]);
 }
 
+/* A target's streams come a page at a time, stopped ones first, then by
+ * id; the pages add up to every stream once; bad paging is a 400. */
+static void test_stream_pages(void **state)
+{
+    (void)state;
+    enum { N = 12, LIMIT = 5 };
+    char target[SEED_TARGET_ID_MAX], ids[N][SEED_TARGET_STREAM_ID_MAX], path[256];
+    struct client_error err;
+    struct client *m = client_new(W.c.cc.url, NULL, &err);
+    assert_non_null(m);
+    client_set_token(m, W.manager_token);
+    seed_target(m, "s1", "public", 0, N, target, ids);
+    assert_int_equal(client_stream_stop(m, ids[7], &err), 0);
+    assert_int_equal(client_stream_stop(m, ids[3], &err), 0);
+    client_free(m);
+    json_t *seen = json_array();
+    for (int offset = 0; offset < N; offset += LIMIT) {
+        snprintf(path, sizeof path, "/status/targets/%s?offset=%d&limit=%d", target, offset, LIMIT);
+        json_t *page = get(path, NULL, 200), *row;
+        size_t i;
+        assert_int_equal(json_integer_value(json_object_get(page, "stream_count")), N);
+        assert_int_equal(json_integer_value(json_object_get(page, "offset")), offset);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(page, "status_counts"), "STOPPED")), 2);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(page, "status_counts"), "OK")),
+                         N - 2);
+        assert_int_equal(json_array_size(json_object_get(page, "streams")),
+                         offset + LIMIT <= N ? LIMIT : N - offset);
+        json_array_foreach(json_object_get(page, "streams"), i, row) json_array_append(seen, row);
+        json_decref(page);
+    }
+    assert_int_equal(json_array_size(seen), N);
+    const char *stopped[2] = {strcmp(ids[3], ids[7]) < 0 ? ids[3] : ids[7],
+                              strcmp(ids[3], ids[7]) < 0 ? ids[7] : ids[3]};
+    for (size_t i = 0; i < N; i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(seen, i), "id"));
+        const char *status = json_string_value(json_object_get(json_array_get(seen, i), "status"));
+        if (i < 2) {
+            assert_string_equal(id, stopped[i]);
+            assert_string_equal(status, "STOPPED");
+        } else {
+            assert_string_equal(status, "OK");
+            if (i > 2)
+                assert_true(
+                    strcmp(json_string_value(json_object_get(json_array_get(seen, i - 1), "id")), id) < 0);
+        }
+    }
+    json_decref(seen);
+    const char *bad[] = {"limit=0", "limit=1001", "offset=-1", "offset=x", "limit=", "offset=1e3"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(path, sizeof path, "/status/targets/%s?%s", target, bad[i]);
+        json_t *refused = get(path, NULL, 400);
+        assert_non_null(strstr(json_string_value(json_object_get(refused, "error")), "offset or limit"));
+        json_decref(refused);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_who_sees_what),     cmocka_unit_test(test_page_in_chromium),
         cmocka_unit_test(test_cli_status),        cmocka_unit_test(test_history_survives_restart),
         cmocka_unit_test(test_scv_survey_routes), cmocka_unit_test(test_survey_cost),
+        cmocka_unit_test(test_stream_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -192,9 +192,30 @@
     });
   }
 
+  /* One page of a target's streams, the ones needing a look first: the
+   * address's ?offset= and ?limit= go to the API as they are. */
+  function stream_pager(id, r) {
+    var from = r.stream_count === 0 ? 0 : r.offset + 1, to = r.offset + r.streams.length;
+    var href = function (offset) {
+      return "/dashboard/targets/" + encodeURIComponent(id) + "?offset=" + offset + "&limit=" + r.limit;
+    };
+    var num = function (k, v) {
+      return el("span", { "data-k": k }, [String(v)]);
+    };
+    var nodes = ["Streams ", num("page.from", from), "\u2013", num("page.to", to), " of ",
+                 num("page.stream_count", r.stream_count), " (stopped and failing first;"];
+    Object.keys(r.status_counts).sort().forEach(function (k) {
+      nodes.push(" " + k + " ", num("status_counts." + k, r.status_counts[k]));
+    });
+    nodes.push(") ");
+    if (r.offset > 0) nodes.push(el("a", { href: href(Math.max(0, r.offset - r.limit)) }, ["\u2190 previous"]), " ");
+    if (to < r.stream_count) nodes.push(el("a", { href: href(to) }, ["next \u2192"]));
+    return el("p", { class: "pager" }, nodes);
+  }
+
   function target(main, id) {
     var q = encodeURIComponent(id);
-    return Promise.all([api("/status/targets/" + q), api("/status/history/" + q)]).then(function (r) {
+    return Promise.all([api("/status/targets/" + q + location.search), api("/status/history/" + q)]).then(function (r) {
       var t = r[0].target, draw = [];
       fill(main, [
         el("h2", {}, ["Target " + t.id]),
@@ -209,6 +230,7 @@
         ]),
         charts_for("target", r[1], draw),
         el("h2", {}, ["Streams"]),
+        stream_pager(id, r[0]),
         table("stream", [
           { title: "Stream", field: "id" },
           { title: "SCV", field: "scv" },
