@@ -186,12 +186,26 @@ static PGconn *connect_db(cc_pg *p, struct status *st)
 
     if (conn && PQstatus(conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(conn, ignore_notice, NULL);
+        /* Generic plans (cc_pg.h); a server without the setting keeps
+         * choosing per run, which is slower but right. */
+        PQclear(PQexec(conn, "SET plan_cache_mode = force_generic_plan"));
         return conn;
     }
     message(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof msg);
     status_fail(st, STATUS_UNAVAILABLE, "cannot connect to PostgreSQL at %s: %s", p->display, msg);
     PQfinish(conn);
     return NULL;
+}
+
+/* Closes the connection; its prepared statements go with it. */
+static void disconnect(cc_pg_conn *c)
+{
+    PQfinish(c->conn);
+    c->conn = NULL;
+    for (int i = 0; i < CC_PG_STATEMENTS; i++) {
+        free(c->stmts[i].sql);
+        c->stmts[i].sql = NULL;
+    }
 }
 
 /* Under the lock: 1 when this caller may try to connect now (it then owns
@@ -211,8 +225,7 @@ static int may_connect(cc_pg *p)
 static int reconnect(cc_pg *p, cc_pg_conn *c)
 {
     struct status err;
-    PQfinish(c->conn);
-    c->conn = NULL;
+    disconnect(c);
     pthread_mutex_lock(&p->lock);
     int allowed = may_connect(p);
     pthread_mutex_unlock(&p->lock);
@@ -271,10 +284,8 @@ void cc_pg_release(cc_pg_conn *c)
     cc_pg *p = c->pool;
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK && PQtransactionStatus(c->conn) != PQTRANS_IDLE)
         PQclear(PQexec(c->conn, "ROLLBACK"));
-    if (c->conn && PQstatus(c->conn) != CONNECTION_OK) {
-        PQfinish(c->conn);
-        c->conn = NULL;
-    }
+    if (c->conn && PQstatus(c->conn) != CONNECTION_OK)
+        disconnect(c);
     pthread_mutex_lock(&p->lock);
     c->busy = 0;
     pthread_cond_signal(&p->freed);
@@ -286,6 +297,99 @@ void cc_pg_release(cc_pg_conn *c)
 static int starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* ---- prepared statements ---- */
+
+static void stmt_name(int slot, char name[16])
+{
+    snprintf(name, 16, "st%d", slot);
+}
+
+/* The slot holding sql on c, or -1. */
+static int stmt_find(const cc_pg_conn *c, const char *sql, size_t len)
+{
+    for (int i = 0; i < CC_PG_STATEMENTS; i++) {
+        const cc_pg_stmt *s = &c->stmts[i];
+        if (s->sql && s->len == len && memcmp(s->sql, sql, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* A free slot, else the least recently used one, deallocated on the
+ * server; -1 when that fails (the connection broke). */
+static int stmt_free_slot(cc_pg_conn *c)
+{
+    char cmd[32], name[16];
+    int lru = 0;
+
+    for (int i = 0; i < CC_PG_STATEMENTS; i++) {
+        if (!c->stmts[i].sql)
+            return i;
+        if (c->stmts[i].used < c->stmts[lru].used)
+            lru = i;
+    }
+    stmt_name(lru, name);
+    snprintf(cmd, sizeof cmd, "DEALLOCATE %s", name);
+    PGresult *res = PQexec(c->conn, cmd);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok)
+        return -1;
+    free(c->stmts[lru].sql);
+    c->stmts[lru].sql = NULL;
+    return lru;
+}
+
+/* Sets *slot to sql's prepared statement on c, preparing it if new, or to
+ * -1 to run sql unprepared (transaction control, out of memory, a slot
+ * that could not be freed). NULL, or the failed PREPARE's result (the
+ * caller's result: bad SQL, a broken connection). */
+static PGresult *stmt_prepare(cc_pg_conn *c, const char *sql, int *slot)
+{
+    size_t len = strlen(sql);
+    char name[16];
+
+    *slot = -1;
+    if (starts_with(sql, "BEGIN") || starts_with(sql, "COMMIT") || starts_with(sql, "ROLLBACK"))
+        return NULL;
+    int at = stmt_find(c, sql, len);
+    if (at < 0) {
+        char *copy = malloc(len + 1);
+        at = copy ? stmt_free_slot(c) : -1;
+        if (at < 0) {
+            free(copy);
+            return NULL;
+        }
+        memcpy(copy, sql, len + 1);
+        stmt_name(at, name);
+        PGresult *res = PQprepare(c->conn, name, sql, 0, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            free(copy);
+            return res;
+        }
+        PQclear(res);
+        c->stmts[at] = (cc_pg_stmt){copy, len, 0};
+    }
+    c->stmts[at].used = ++c->runs;
+    *slot = at;
+    return NULL;
+}
+
+/* One run of sql on c: prepared when it can be. */
+static PGresult *run(cc_pg_conn *c, const char *sql, int n, const char *const *params)
+{
+    char name[16];
+    int slot;
+    PGresult *failed = stmt_prepare(c, sql, &slot);
+
+    if (failed)
+        return failed;
+    if (slot < 0)
+        return PQexecParams(c->conn, sql, n, NULL, params, NULL, NULL, 0);
+    stmt_name(slot, name);
+    return PQexecPrepared(c->conn, name, n, params, NULL, NULL, 0);
 }
 
 /* Maps a failed statement to a status: a broken connection is UNAVAILABLE;
@@ -319,13 +423,13 @@ status_code cc_pg_query(cc_pg_conn *c, PGresult **out, const char *sql, int n, c
     if (out)
         *out = NULL;
     c->sent++;
-    res = PQexecParams(c->conn, sql, n, NULL, params, NULL, NULL, 0);
+    res = run(c, sql, n, params);
     if (retry_safe && PQstatus(c->conn) != CONNECTION_OK) {
         PQclear(res);
         res = NULL;
         if (reconnect(c->pool, c) != 0)
             return STATUS_UNAVAILABLE;
-        res = PQexecParams(c->conn, sql, n, NULL, params, NULL, NULL, 0);
+        res = run(c, sql, n, params);
     }
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -418,7 +522,7 @@ void cc_pg_close(cc_pg *p)
     if (!p)
         return;
     for (int i = 0; i < POOL_SIZE; i++)
-        PQfinish(p->pool[i].conn);
+        disconnect(&p->pool[i]);
     PQconninfoFree(p->parsed);
     free(p->keys);
     free(p->values);

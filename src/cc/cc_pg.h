@@ -9,7 +9,16 @@
  * the first call after the server is back succeeds. When the first
  * statement of a call is BEGIN or a plain SELECT and fails because a
  * pooled connection went stale, nothing can have happened yet, so it is
- * sent again on a fresh connection. Connections to a host given by a
+ * sent again on a fresh connection. Each connection prepares a statement
+ * the first time it runs its text and runs it prepared from then on, with
+ * a generic plan made once (plan_cache_mode = force_generic_plan): the
+ * CC's statements are indexed lookups whose plan does not depend on the
+ * values, and planning a board page cost more than reading it (a
+ * statement whose best plan does depend on them must carry them in its
+ * text). A connection keeps at
+ * most CC_PG_STATEMENTS of them, the least recently used making way;
+ * transaction control is never prepared; a reopened connection starts
+ * with none. Connections to a host given by a
  * domain name are always encrypted (sslmode=require at least;
  * verify-ca/verify-full when the URL asks). Passwords in the URL are never
  * logged nor put in error messages. */
@@ -24,6 +33,16 @@
 
 typedef struct cc_pg cc_pg;
 
+/* Statements prepared per connection, at most. */
+#define CC_PG_STATEMENTS 48
+
+/* A statement prepared on a connection, as st<slot>. */
+typedef struct cc_pg_stmt {
+    char *sql; /* NULL: a free slot */
+    size_t len;
+    unsigned long used; /* the connection's run count when last run */
+} cc_pg_stmt;
+
 /* A pooled connection. While acquired it is the PostgreSQL backend's
  * transaction (cc_store_tx of cc_store_backend.h). */
 struct cc_store_tx {
@@ -34,6 +53,8 @@ struct cc_store_tx {
     int sent;        /* statements sent during the current call */
     int busy;
     char constraint[64]; /* of the last failed statement */
+    unsigned long runs;  /* statements run on this connection */
+    cc_pg_stmt stmts[CC_PG_STATEMENTS];
 };
 typedef struct cc_store_tx cc_pg_conn;
 
