@@ -45,6 +45,46 @@ static const char *status_reason(int status)
     }
 }
 
+/* A reply's body goes out in the same write as its headers: h2o's HTTP/1
+ * pull mode asks for the body once it has written the headers into its
+ * buffer, so the reply is one write and, over TLS, one record (h2o_send
+ * would make the headers and the body two SSL_writes, two records). body
+ * lives as long as the request (its pool, or static). */
+struct body_generator {
+    h2o_generator_t super;
+    const char *body;
+    size_t left;
+};
+
+static h2o_send_state_t body_pull(h2o_generator_t *self, h2o_req_t *req, h2o_iovec_t *buf)
+{
+    (void)req;
+    struct body_generator *g = (struct body_generator *)self;
+    size_t n = g->left < buf->len ? g->left : buf->len;
+    memcpy(buf->base, g->body, n);
+    g->body += n;
+    g->left -= n;
+    buf->len = n;
+    return g->left == 0 ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS;
+}
+
+/* Sends the response set up in req->res with len bytes of body (none for
+ * HEAD); res.content_length must be len. */
+static void send_body(h2o_req_t *req, const char *body, size_t len)
+{
+    struct body_generator *g = h2o_mem_alloc_pool(&req->pool, sizeof *g);
+    *g = (struct body_generator){{NULL, NULL}, body, len};
+    h2o_start_response(req, &g->super);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")) || len == 0) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else if (req->_ostr_top->start_pull != NULL) {
+        req->_ostr_top->start_pull(req->_ostr_top, body_pull);
+    } else { /* an output filter that cannot pull: headers and body apart */
+        h2o_iovec_t buf = h2o_iovec_init(body, len);
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+    }
+}
+
 void server_add_header(h2o_req_t *req, const char *name, const char *value)
 {
     size_t nlen = strlen(name), vlen = strlen(value);
@@ -69,7 +109,7 @@ void server_reply_json(h2o_req_t *req, int status, json_t *body)
     req->res.content_length = copy.len;
     req->res.reason = status_reason(status);
     add_common_headers(req, "application/json");
-    h2o_send_inline(req, copy.base, copy.len);
+    send_body(req, copy.base, copy.len);
 }
 
 void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
@@ -96,7 +136,7 @@ void server_reply_constant(h2o_req_t *req, const char *body, size_t len)
     req->res.reason = "OK";
     req->res.content_length = len;
     add_common_headers(req, "application/json");
-    h2o_send_inline(req, body, len);
+    send_body(req, body, len);
 }
 
 void server_reply_text(h2o_req_t *req, const char *content_type, const char *body, size_t len)
@@ -106,7 +146,7 @@ void server_reply_text(h2o_req_t *req, const char *content_type, const char *bod
     req->res.reason = "OK";
     req->res.content_length = copy.len;
     add_common_headers(req, content_type);
-    h2o_send_inline(req, copy.base, copy.len);
+    send_body(req, copy.base, copy.len);
 }
 
 static char *content_disposition(h2o_mem_pool_t *pool, const char *filename);

@@ -19,6 +19,8 @@
 
 #include "util/clock.h"
 
+#define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20"
+
 /* ALPN offers HTTP/1.1 alone: HTTP/2 is off (see server_dispatch.c). */
 static const h2o_iovec_t alpn_http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
@@ -203,6 +205,12 @@ SSL_CTX *tls_server_context(const struct tls_server_options *o, char *err, size_
     SSL_CTX_set_min_proto_version(ctx, o->min_version == 3 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_max_proto_version(ctx, o->max_version == 2 ? TLS1_2_VERSION : TLS1_3_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    /* TLS 1.2 offers forward-secret AEAD suites only (OpenSSL's default list
+     * adds RSA key exchange and CBC); TLS 1.3's suites all are. */
+    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
+        snprintf(err, errlen, "cannot set the TLS 1.2 cipher list");
+        goto fail;
+    }
     /* Tickets carry the sessions; a server-side cache would only add a
      * shared lock and memory per client. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -1,7 +1,8 @@
 /* tls: the server-side TLS context from the three config files.
  * The CA chain in ssl_ca_certs is sent after the certificate. Every failure
  * names the config field and the file so an operator can fix it. ALPN
- * offers only http/1.1 (HTTP/2 is off).
+ * offers only http/1.1 (HTTP/2 is off). TLS 1.2 offers only forward-secret
+ * AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305), as TLS 1.3 does.
  *
  * Sessions resume with stateless tickets for TLS 1.2 and 1.3 clients alike
  * (no server-side session cache, so no lock or memory per session). The
