@@ -165,6 +165,18 @@ int cc_board_sql(int teams, cc_period period, char mark, char *rows, size_t rows
     "SELECT team, '', members, points, frames, fragments, last_credit FROM team_credit"                      \
     " ORDER BY points DESC, team"
 
+/* A donor's info (CC_DONOR_INFO_TARGET columns after it) in one statement,
+ * so one snapshot without a transaction: a row per target credited, in
+ * target order, or one row with NULL target columns. p is the backend's
+ * first parameter ("$1", "?1"). */
+#define CC_DONOR_INFO_SQL(p)                                                                                 \
+    "SELECT u.name, coalesce(c.team, ''), coalesce(c.public, 1), coalesce(c.frames, 0),"                     \
+    " coalesce(c.points, 0), coalesce(c.fragments, 0), coalesce(c.last_credit, 0),"                          \
+    " t.target_id, t.frames, t.points FROM users u LEFT JOIN donor_credit c ON c.name = u.name"              \
+    " LEFT JOIN donor_target_credit t ON t.name = u.name WHERE u.name = " p " AND u.role = 'donor'"          \
+    " ORDER BY t.target_id"
+#define CC_DONOR_INFO_TARGET 7
+
 #define CC_BOARD_TOTAL_ADD " ON CONFLICT (board, period) DO UPDATE SET n = board_totals.n + excluded.n"
 
 #endif

@@ -259,7 +259,8 @@ status_code cc_store_donor_info(cc_store *s, const char *name, cc_donor_info *ou
     memset(out, 0, sizeof *out);
     if (!cc_store_text_ok(name, CC_NAME_MAX))
         return unknown_donor(st, name ? name : "");
-    status_code rc = s->ops->begin(s->impl, CC_TX_SNAPSHOT, &tx);
+    /* One statement (CC_DONOR_INFO_SQL) reads the donor and its targets. */
+    status_code rc = s->ops->begin(s->impl, CC_TX_ONE, &tx);
     if (rc == STATUS_OK)
         rc = s->ops->end(tx, s->ops->credit->donor_info(tx, name, out, &public_));
     if (rc == STATUS_OK && public_)

@@ -375,46 +375,36 @@ static status_code pg_donor_erase(cc_store_tx *c, const char *name, const char *
     return rc;
 }
 
-struct info_read {
-    cc_donor_info *info;
-    int *public_;
-};
-
-static int read_info(const PGresult *r, int row, void *out)
+static void read_info(const PGresult *r, cc_donor_info *info, int *public_)
 {
-    struct info_read *d = out;
-    cc_pg_text(r, row, 0, d->info->username, sizeof d->info->username);
-    cc_pg_text(r, row, 1, d->info->team, sizeof d->info->team);
-    *d->public_ = (int)ival(r, row, 2);
-    d->info->frames = ival(r, row, 3);
-    d->info->points = cc_pg_double(r, row, 4);
-    d->info->fragments = ival(r, row, 5);
-    d->info->last_credit = cc_pg_double(r, row, 6);
-    return 0;
-}
-
-static int fill_credit_total(const PGresult *r, int row, void *elem)
-{
-    cc_credit_total *t = elem;
-    cc_pg_text(r, row, 0, t->target_id, sizeof t->target_id);
-    t->frames = ival(r, row, 1);
-    t->points = cc_pg_double(r, row, 2);
-    return 0;
+    cc_pg_text(r, 0, 0, info->username, sizeof info->username);
+    cc_pg_text(r, 0, 1, info->team, sizeof info->team);
+    *public_ = (int)ival(r, 0, 2);
+    info->frames = ival(r, 0, 3);
+    info->points = cc_pg_double(r, 0, 4);
+    info->fragments = ival(r, 0, 5);
+    info->last_credit = cc_pg_double(r, 0, 6);
 }
 
 static status_code pg_donor_info(cc_store_tx *c, const char *name, cc_donor_info *out, int *public_)
 {
-    struct info_read r = {out, public_};
-    status_code rc = cc_pg_one_row(
-        c,
-        "SELECT u.name, coalesce(c.team, ''), coalesce(c.public, 1), coalesce(c.frames, 0),"
-        " coalesce(c.points, 0), coalesce(c.fragments, 0), coalesce(c.last_credit, 0)"
-        " FROM users u LEFT JOIN donor_credit c ON c.name = u.name WHERE u.name = $1 AND u.role = 'donor'",
-        1, &name, read_info, &r);
+    const int t = CC_DONOR_INFO_TARGET;
+    PGresult *res = NULL;
+    status_code rc = cc_pg_query(c, &res, CC_DONOR_INFO_SQL("$1"), 1, &name);
+    int rows = rc == STATUS_OK ? PQntuples(res) : 0;
+    if (rc == STATUS_OK && rows == 0)
+        rc = STATUS_NOT_FOUND;
+    if (rc == STATUS_OK && !(out->targets = calloc((size_t)rows, sizeof *out->targets)))
+        rc = STATUS_IO;
     if (rc == STATUS_OK)
-        rc = cc_pg_collect(
-            c, "SELECT target_id, frames, points FROM donor_target_credit WHERE name = $1 ORDER BY target_id",
-            1, &name, (void **)&out->targets, &out->n_targets, sizeof *out->targets, fill_credit_total);
+        read_info(res, out, public_);
+    for (int i = 0; rc == STATUS_OK && i < rows && !PQgetisnull(res, i, t); i++) {
+        cc_credit_total *e = &out->targets[out->n_targets++];
+        cc_pg_text(res, i, t, e->target_id, sizeof e->target_id);
+        e->frames = ival(res, i, t + 1);
+        e->points = cc_pg_double(res, i, t + 2);
+    }
+    PQclear(res);
     return rc;
 }
 

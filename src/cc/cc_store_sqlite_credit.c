@@ -285,54 +285,52 @@ static status_code sq_donor_erase(cc_store_tx *tx, const char *name, const char 
     return rc;
 }
 
-struct info_read {
-    cc_donor_info *info;
-    int *public_;
-};
-
-static int read_info(sqlite3_stmt *stmt, void *out)
+static void read_info(sqlite3_stmt *stmt, cc_donor_info *info, int *public_)
 {
-    struct info_read *r = out;
-    sqldb_text(stmt, 0, r->info->username, sizeof r->info->username);
-    sqldb_text(stmt, 1, r->info->team, sizeof r->info->team);
-    *r->public_ = sqlite3_column_int(stmt, 2);
-    r->info->frames = sqlite3_column_int64(stmt, 3);
-    r->info->points = sqlite3_column_double(stmt, 4);
-    r->info->fragments = sqlite3_column_int64(stmt, 5);
-    r->info->last_credit = sqlite3_column_double(stmt, 6);
-    return 0;
+    sqldb_text(stmt, 0, info->username, sizeof info->username);
+    sqldb_text(stmt, 1, info->team, sizeof info->team);
+    *public_ = sqlite3_column_int(stmt, 2);
+    info->frames = sqlite3_column_int64(stmt, 3);
+    info->points = sqlite3_column_double(stmt, 4);
+    info->fragments = sqlite3_column_int64(stmt, 5);
+    info->last_credit = sqlite3_column_double(stmt, 6);
 }
 
-static int fill_credit_total(sqlite3_stmt *stmt, void *elem)
+/* Appends the current row's target credit to out->targets. 0 or -1. */
+static int add_target(sqlite3_stmt *stmt, cc_donor_info *out, size_t *cap)
 {
-    cc_credit_total *t = elem;
-    sqldb_text(stmt, 0, t->target_id, sizeof t->target_id);
-    t->frames = sqlite3_column_int64(stmt, 1);
-    t->points = sqlite3_column_double(stmt, 2);
+    const int t = CC_DONOR_INFO_TARGET;
+    if (out->n_targets == *cap) {
+        size_t cap2 = *cap ? *cap * 2 : 16;
+        cc_credit_total *v = realloc(out->targets, cap2 * sizeof *v);
+        if (!v)
+            return -1;
+        out->targets = v;
+        *cap = cap2;
+    }
+    cc_credit_total *e = &out->targets[out->n_targets++];
+    sqldb_text(stmt, t, e->target_id, sizeof e->target_id);
+    e->frames = sqlite3_column_int64(stmt, t + 1);
+    e->points = sqlite3_column_double(stmt, t + 2);
     return 0;
 }
 
 static status_code sq_donor_info(cc_store_tx *tx, const char *name, cc_donor_info *out, int *public_)
 {
-    struct info_read r = {out, public_};
-    status_code rc = cc_store_sqlite_one_row(
-        tx->db,
-        sqldb_prepare(tx->db,
-                      "SELECT u.name, coalesce(c.team, ''), coalesce(c.public, 1), coalesce(c.frames, 0),"
-                      " coalesce(c.points, 0), coalesce(c.fragments, 0), coalesce(c.last_credit, 0)"
-                      " FROM users u LEFT JOIN donor_credit c ON c.name = u.name"
-                      " WHERE u.name = ?1 AND u.role = 'donor'",
-                      "t", name),
-        "donor info", read_info, &r);
-    if (rc == STATUS_OK)
-        rc = sqldb_collect(tx->db,
-                           sqldb_prepare(tx->db,
-                                         "SELECT target_id, frames, points FROM donor_target_credit"
-                                         " WHERE name = ?1 ORDER BY target_id",
-                                         "t", name),
-                           (void **)&out->targets, &out->n_targets, sizeof *out->targets, fill_credit_total,
-                           "donor targets");
-    return rc;
+    sqlite3_stmt *stmt = sqldb_prepare(tx->db, CC_DONOR_INFO_SQL("?1"), "t", name);
+    status_code rc = stmt ? STATUS_OK : STATUS_IO;
+    size_t cap = 0;
+    int rows = 0;
+    while (rc == STATUS_OK && (rc = sqldb_row(tx->db, stmt, "donor info")) == STATUS_OK) {
+        if (rows++ == 0)
+            read_info(stmt, out, public_);
+        if (sqlite3_column_type(stmt, CC_DONOR_INFO_TARGET) != SQLITE_NULL &&
+            add_target(stmt, out, &cap) != 0)
+            rc = STATUS_IO;
+    }
+    sqlite3_finalize(stmt);
+    /* NOT_FOUND ends the rows: of a donor when there were some. */
+    return rc == STATUS_NOT_FOUND && rows > 0 ? STATUS_OK : rc;
 }
 
 static status_code sq_export_scan(cc_store_tx *tx, cc_export_fn fn, void *arg)
