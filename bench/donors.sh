@@ -6,12 +6,17 @@
 #   - GET /leaderboard/donors?period=week (latency percentiles);
 #   - GET /donors/info/donorN, N random (bench/donor_info.lua);
 #   - POST /stats, batches of BATCH (200, an SCV's outbox batch) fragments
-#     from random donors (bench/stats_ingest.lua): fragments absorbed a second.
+#     from random donors (bench/stats_ingest.lua): fragments absorbed a second;
+#     then the fold's rate (fragments credited a second, from the CC's
+#     siegetank_cc_credit_folded_total while wrk ran and until
+#     siegetank_cc_credit_pending drained to 0) and the server CPU per
+#     fragment absorbed and credited.
 # BACKEND is sqlite (the CC's file) or pg (a private PostgreSQL, lib.sh).
 # Each phase also prints the CPU the servers spent per request (the CC, and
 # PostgreSQL's processes), which a shared machine disturbs less than
 # latency.
-# BENCH_PERF=DIR records a profile of the CC during the ingest (lib.sh).
+# BENCH_PERF=DIR records a profile of the CC during the ingest (lib.sh);
+# INGEST_ONLY=1 skips the three read phases.
 #   bench/donors.sh [sqlite|pg] [SECONDS] [CONNS]
 source "$(dirname "$0")/lib.sh"
 backend=${1:-sqlite}
@@ -78,13 +83,26 @@ phase() {
   echo "$name: $(wrk_ok_rate "$out") req/s, p50 $(p50 "$out"), p99 $(p99 "$out") ms," \
     "server CPU $(cpu_per "$out" "$before" "$units") us per $unit"
 }
-phase "leaderboard week" "$tmp/board.txt" 1 "$cc_url/leaderboard/donors?period=week"
-phase "leaderboard teams" "$tmp/teams.txt" 1 "$cc_url/leaderboard/teams?period=all"
-phase "donor info" "$tmp/info.txt" 1 -s "$bench_root/bench/donor_info.lua" "$cc_url"
+if [ -z "${INGEST_ONLY:-}" ]; then
+  phase "leaderboard week" "$tmp/board.txt" 1 "$cc_url/leaderboard/donors?period=week"
+  phase "leaderboard teams" "$tmp/teams.txt" 1 "$cc_url/leaderboard/teams?period=all"
+  phase "donor info" "$tmp/info.txt" 1 -s "$bench_root/bench/donor_info.lua" "$cc_url"
+fi
+# metric NAME: one sample of the CC's /metrics.
+metric() { curl -sf "$cc_url/metrics" | awk -v n="$1" '$1 == n { printf "%.0f\n", $2 }'; }
+now_s() { date +%s.%N; }
+folded0=$(metric siegetank_cc_credit_folded_total); t0=$(now_s); ticks0=$(server_ticks)
 perf_start ingest "$cc_pid"
 CC_PASS=$cc_pass phase "stats ingest" "$tmp/ingest.txt" "$BATCH" -s "$bench_root/bench/stats_ingest.lua" "$cc_url"
 perf_stop
+folded1=$(metric siegetank_cc_credit_folded_total); t1=$(now_s)
 rate=$(wrk_ok_rate "$tmp/ingest.txt")
 echo "stats ingest: $rate batches/s of $BATCH = $((rate * BATCH)) fragments/s"
 grep -q "Non-2xx" "$tmp/ingest.txt" && { echo "some batches failed:" >&2; cat "$tmp/ingest.txt" >&2; }
+for _ in $(seq 6000); do [ "$(metric siegetank_cc_credit_pending)" = 0 ] && break; sleep 0.1; done
+folded2=$(metric siegetank_cc_credit_folded_total); t2=$(now_s); ticks2=$(server_ticks)
+awk -v a="$folded0" -v b="$folded1" -v c="$folded2" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t="$((ticks2 - ticks0))" \
+  -v hz="$hz" 'BEGIN { printf "fold: %.0f fragments credited/s while wrk ran, %.0f/s until the queue drained %.1f s after it;" \
+  " server CPU %.0f us per fragment absorbed and credited\n", (b - a) / (t1 - t0), (c - a) / (t2 - t0), t2 - t1,
+  t / hz * 1e6 / (c - a) }'
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $ncpu CPUs"

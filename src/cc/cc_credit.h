@@ -1,18 +1,19 @@
 /* cc_credit: the backend-independent half of donor credit (PROTOCOL.md,
  * "Donors and credit").
  *
- * Credit is kept in aggregates updated in the transaction that records the
- * fragments, so leaderboards and donor info never scan the fragments:
+ * Credit is kept in aggregates, updated by the fold that takes recorded
+ * fragments off their queue (cc_store_credit_fold), so leaderboards and
+ * donor info never scan the fragments:
  * - donor_credit: one row per credited name with the all-time totals, the
  *   donor's team and public flag, and the totals of the day and of the week
  *   the row was last credited in (day/week hold the period's start; a row
  *   credited in a later period restarts that period's totals);
  * - donor_target_credit: one row per (name, target);
  * - team_credit: the same totals per team, and its member count.
- * Days and weeks are UTC; weeks start on Monday. A batch is credited at the
- * CC's clock when it is recorded.
+ * Days and weeks are UTC; weeks start on Monday. A fragment is credited at
+ * the CC's clock when it was recorded.
  *
- * This module groups a batch's newly recorded fragments into per-donor,
+ * This module groups a fold's fragments into per-donor,
  * per-(donor, target) and per-team deltas, sorted by key so concurrent
  * writers (several CCs on one PostgreSQL) lock rows in the same order and
  * never deadlock. */

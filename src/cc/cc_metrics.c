@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "cc/cc_fold.h"
 #include "cc/cc_service.h"
 
 static const char *const outcome_names[CC_ASSIGN_OUTCOMES] = {
@@ -13,10 +14,11 @@ struct cc_metrics {
     struct metrics_series *outcomes[CC_ASSIGN_OUTCOMES];
     struct metrics_series *duration, *online, *offline, *argon2;
     struct metrics_series *cache_age_ms, *cache_load_us, *db_errors;
+    struct metrics_series *pending, *folded, *fold_us;
 };
 
-/* Reads atomics only: the cache's freshness, the store's error count and
- * the login slots. */
+/* Reads atomics only: the cache's freshness, the store's error count, the
+ * login slots and the credit folder's figures. */
 static void collect(void *arg)
 {
     struct cc_metrics *cm = arg;
@@ -26,6 +28,10 @@ static void collect(void *arg)
     metrics_set(cm->cache_age_ms, (int64_t)(age * 1e3));
     metrics_set(cm->cache_load_us, (int64_t)(load * 1e6));
     metrics_set(cm->db_errors, (int64_t)cc_store_errors(cm->svc->store));
+    cc_fold_figures fold = cc_fold_read(cm->svc->fold);
+    metrics_set(cm->pending, fold.pending);
+    metrics_set(cm->folded, fold.folded);
+    metrics_set(cm->fold_us, (int64_t)(fold.last_s * 1e6));
 }
 
 struct cc_metrics *cc_metrics_new(struct metrics *m, struct cc_service *svc)
@@ -78,6 +84,21 @@ struct cc_metrics *cc_metrics_new(struct metrics *m, struct cc_service *svc)
                                   .name = "siegetank_cc_database_errors_total",
                                   .help = "Store calls the database failed (unreachable, or an error)."});
     cm->db_errors = metrics_series(f, NULL);
+    f = metrics_family(m, &(struct metrics_spec){
+                              .type = METRICS_GAUGE,
+                              .name = "siegetank_cc_credit_pending",
+                              .help = "Fragments recorded by POST /stats and not yet credited to donors."});
+    cm->pending = metrics_series(f, NULL);
+    f = metrics_family(m, &(struct metrics_spec){.type = METRICS_COUNTER,
+                                                 .name = "siegetank_cc_credit_folded_total",
+                                                 .help = "Fragments this CC's folds credited to donors."});
+    cm->folded = metrics_series(f, NULL);
+    f = metrics_family(
+        m, &(struct metrics_spec){.type = METRICS_GAUGE,
+                                  .name = "siegetank_cc_credit_fold_duration_seconds",
+                                  .help = "How long this CC's last fold of fragments into the credit took.",
+                                  .scale = 1e6});
+    cm->fold_us = metrics_series(f, NULL);
     if (metrics_on_scrape(m, collect, cm) != 0) {
         free(cm);
         return NULL;

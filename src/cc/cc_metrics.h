@@ -5,6 +5,8 @@
  *   siegetank_cc_argon2_in_flight        password hashes queued or running
  *   siegetank_cc_cache_age_seconds, siegetank_cc_cache_refresh_duration_seconds
  *   siegetank_cc_database_errors_total
+ *   siegetank_cc_credit_pending, siegetank_cc_credit_folded_total,
+ *   siegetank_cc_credit_fold_duration_seconds (the folder's, cc_fold.h)
  * Updates are relaxed atomic operations (metrics.h); the collector reads
  * atomics only, so a scrape waits for no lock an assignment takes. A NULL
  * cc_metrics is accepted and counts nothing. */

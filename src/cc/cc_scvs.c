@@ -6,6 +6,7 @@
 
 #include "cc/cc_fields.h"
 #include "cc/cc_access.h"
+#include "cc/cc_fold.h"
 #include "cc/cc_metrics.h"
 #include "cc/cc_peer.h"
 #include "config/config.h"
@@ -174,6 +175,7 @@ static void work_stats(struct server_job *job)
     }
     if (cc_store_stats_insert(svc->store, v, json_array_size(list), &inserted, &job->status) != STATUS_OK)
         goto out;
+    cc_fold_queued(svc->fold, inserted);
     job->reply = json_pack("{s:I}", "inserted", (json_int_t)inserted);
 out:
     free(v);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cc/cc_dashboard.h"
+#include "cc/cc_fold.h"
 #include "cc/cc_metrics.h"
 #include "cc/cc_peer.h"
 #include "util/clock.h"
@@ -132,6 +133,11 @@ int cc_service_attach(cc_service *svc, struct server *s, char *err, size_t errle
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    svc->fold = cc_fold_start(svc->store);
+    if (svc->fold == NULL) {
+        snprintf(err, errlen, "cannot start the credit folder");
+        return -1;
+    }
     if (server_add_ticker(s, CC_CACHE_POLL_MS, poll_tick, svc) != 0 ||
         server_add_ticker(s, CC_CACHE_SAFETY_MS, safety_tick, svc) != 0 ||
         server_add_ticker(s, svc->cfg.scv_check_interval * 1000, cc_scvs_check_all, svc) != 0 ||
@@ -149,6 +155,7 @@ void cc_service_destroy(cc_service *svc)
         return;
     if (svc->server != NULL && svc->history != NULL)
         save_history(svc);
+    cc_fold_stop(svc->fold);
     cc_history_free(svc->history);
     cc_survey_free(svc->survey);
     client_pool_free(svc->peers);

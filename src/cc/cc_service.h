@@ -5,7 +5,8 @@
  * route and four tickers (a change-counter poll every CC_CACHE_POLL_MS and
  * a full reload every CC_CACHE_SAFETY_MS, so CCs sharing a database
  * converge; SCV liveness every scv_check_interval s; the dashboard's survey
- * every CC_SURVEY_MS, which also saves the history once a minute);
+ * every CC_SURVEY_MS, which also saves the history once a minute) and the
+ * credit folder (cc_fold.h);
  * destroy releases everything after the server has stopped. The handlers
  * live in cc_users.c, cc_keys.c, cc_targets.c, cc_scvs.c, cc_assign.c and
  * cc_dashboard.c and
@@ -35,6 +36,7 @@ typedef struct cc_service {
     cc_cache *cache;
     struct server *server;
     struct cc_metrics *metrics;     /* GET /metrics figures (cc_metrics.h); from attach on */
+    struct cc_fold *fold;           /* credits what POST /stats queued (cc_fold.h); from attach on */
     struct client_pool *peers;      /* calls to SCVs (cc_peer) */
     struct server_job_limit logins; /* Argon2 jobs queued or running */
     cc_survey *survey;              /* the dashboard's figures (cc_dashboard.h) */

@@ -259,12 +259,19 @@ status_code cc_store_scv_upsert(cc_store *s, const char *name, const char *host,
 
 /* Stats: fragments whose id exists are skipped. *inserted (may be NULL)
  * counts the new ones. Each new fragment is worth its frames x its
- * target's points_per_frame (1 for an unknown target) and is credited to
- * its user in the same transaction (cc_credit.h). On SQLite concurrent
- * calls share one transaction (and one commit); a batch that fails fails
- * alone. */
+ * target's points_per_frame (1 for an unknown target) and, when it has a
+ * user, is queued in the same transaction for cc_store_credit_fold. On
+ * SQLite concurrent calls share one transaction (and one commit); a batch
+ * that fails fails alone. */
 status_code cc_store_stats_insert(cc_store *s, const cc_stats_fragment *v, size_t n, size_t *inserted,
                                   struct status *st);
+/* Credits at most max queued fragments (the oldest) to their donors,
+ * targets and teams (cc_credit.h) and removes them from the queue, in one
+ * transaction, so each is credited exactly once. Among CCs sharing a
+ * database one folds at a time: the others fold nothing (*folded 0).
+ * *pending: what the queue still holds when the fold commits. */
+status_code cc_store_credit_fold(cc_store *s, size_t max, size_t *folded, long long *pending,
+                                 struct status *st);
 
 /* Donors and credit (PROTOCOL.md "Donors and credit"). */
 /* NOT_FOUND when name is not a donor or is not public. */

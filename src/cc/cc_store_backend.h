@@ -67,6 +67,15 @@ typedef enum cc_probe {
     CC_PROBE_DONOR,         /* a donor has this name */
 } cc_probe;
 
+/* A recorded fragment waiting in credit_pending for the fold. */
+typedef struct cc_credit_pending {
+    char user[CC_NAME_MAX + 1];
+    char target_id[CC_TARGET_ID_LEN + 1];
+    long long frames;
+    double points;
+    double recorded; /* when the CC recorded it: its credit's time */
+} cc_credit_pending;
+
 /* Receives one line of the stats export (team: e is a team's); 0, or -1
  * to fail the scan with IO. */
 typedef int (*cc_export_fn)(void *arg, const cc_board_entry *e, int team, long long fragments,
@@ -79,10 +88,22 @@ typedef int (*cc_shard_fn)(const char *target_id, const char *scv, void *arg);
  * credit (cc_credit.h); each backend keeps them in a file of their own. */
 typedef struct cc_store_credit_ops {
     /* Skips fragments whose id exists (the first of a batch wins); a new
-     * one is stored worth points[i] and marked in fresh[i] (1, else 0).
-     * INVALID for text the database refuses. */
+     * one is stored worth points[i] and, when it has a user, queued in
+     * credit_pending stamped recorded (the fold credits it later).
+     * *inserted counts the new ones. INVALID for text the database
+     * refuses. */
     status_code (*stats_insert)(cc_store_tx *tx, const cc_stats_fragment *v, const double *points, size_t n,
-                                unsigned char *fresh, size_t *inserted);
+                                double recorded, size_t *inserted);
+    /* Claims the right to fold, held until end: with wait, waits for
+     * another CC's fold to end; without, *claimed is 0 while one holds it.
+     * A donor's deletion holds it too, so a fold never waits for a donor
+     * row that waits for the fold's queue rows. */
+    status_code (*fold_claim)(cc_store_tx *tx, int wait, int *claimed);
+    /* Deletes at most max of the oldest queued fragments and returns them
+     * (*out malloc'd, *n of them), in queue order. */
+    status_code (*pending_take)(cc_store_tx *tx, size_t max, cc_credit_pending **out, size_t *n);
+    /* How many fragments the queue holds, as this transaction sees it. */
+    status_code (*pending_count)(cc_store_tx *tx, long long *n);
 
     status_code (*points_per_frame)(cc_store_tx *tx, const char *target_id, double *out); /* NOT_FOUND */
     /* Adds each of b's donor deltas to its row (made on first credit,

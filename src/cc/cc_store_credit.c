@@ -3,6 +3,7 @@
  * (donors, targets, teams, board sizes; cc_credit.h), donor settings and
  * deletion, leaderboards and the stats export, over the credit operations
  * of cc_store_backend.h. See cc_store.h. */
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -131,18 +132,17 @@ static status_code credit(cc_store *s, cc_store_tx *tx, const cc_credit_item *it
 }
 
 /* Records the batches of calls in one transaction: each new fragment with
- * its points, then their credit. */
+ * its points, queued for the fold. */
 static status_code record(cc_store *s, struct stats_call *calls)
 {
-    size_t total = 0, fresh_n = 0;
+    size_t total = 0;
     struct rates r = {0};
     cc_store_tx *tx;
+    double now = clock_wall_s();
     for (struct stats_call *c = calls; c; c = c->next)
         total += c->n;
     double *points = calloc(total + 1, sizeof *points);
-    unsigned char *fresh = calloc(total + 1, 1);
-    cc_credit_item *items = calloc(total + 1, sizeof *items);
-    status_code rc = points && fresh && items ? s->ops->begin(s->impl, CC_TX_WRITE, &tx) : STATUS_IO;
+    status_code rc = points ? s->ops->begin(s->impl, CC_TX_WRITE, &tx) : STATUS_IO;
     if (rc != STATUS_OK)
         goto out;
     rc = read_rates(s, tx, calls, total, &r);
@@ -150,20 +150,12 @@ static status_code record(cc_store *s, struct stats_call *calls)
     for (struct stats_call *c = calls; rc == STATUS_OK && c; at += c->n, c = c->next) {
         for (size_t i = 0; i < c->n; i++)
             points[at + i] = (double)c->v[i].frames * rate_of(&r, c->v[i].target_id);
-        rc = s->ops->credit->stats_insert(tx, c->v, points + at, c->n, fresh + at, &c->inserted);
-        for (size_t i = 0; rc == STATUS_OK && i < c->n; i++)
-            if (fresh[at + i])
-                items[fresh_n++] =
-                    (cc_credit_item){c->v[i].user, c->v[i].target_id, c->v[i].frames, points[at + i]};
+        rc = s->ops->credit->stats_insert(tx, c->v, points + at, c->n, now, &c->inserted);
     }
-    if (rc == STATUS_OK)
-        rc = credit(s, tx, items, fresh_n, clock_wall_s());
     rc = s->ops->end(tx, rc);
 out:
     free(r.ids);
     free(r.rate);
-    free(items);
-    free(fresh);
     free(points);
     return rc;
 }
@@ -245,6 +237,74 @@ status_code cc_store_stats_insert(cc_store *s, const cc_stats_fragment *v, size_
                                    : cc_store_fail(s, st, me.rc, "record the stats");
 }
 
+/* ---- the fold ---- */
+
+/* Credits the rows recorded on the UTC day that starts at day, at the
+ * latest of their times (credit is dated when a fragment is recorded). */
+static status_code credit_day(cc_store *s, cc_store_tx *tx, const cc_credit_pending *rows, size_t n,
+                              long long day, cc_credit_item *items)
+{
+    size_t k = 0;
+    double now = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cc_period_start(CC_PERIOD_DAY, rows[i].recorded) != day)
+            continue;
+        items[k++] = (cc_credit_item){rows[i].user, rows[i].target_id, rows[i].frames, rows[i].points};
+        if (rows[i].recorded > now)
+            now = rows[i].recorded;
+    }
+    return credit(s, tx, items, k, now);
+}
+
+/* Credits rows day by day, the earliest first (a batch rarely spans
+ * midnight). */
+static status_code credit_rows(cc_store *s, cc_store_tx *tx, const cc_credit_pending *rows, size_t n)
+{
+    cc_credit_item *items = calloc(n + 1, sizeof *items);
+    status_code rc = items ? STATUS_OK : STATUS_IO;
+    for (long long done = LLONG_MIN; rc == STATUS_OK;) {
+        long long day = LLONG_MAX;
+        for (size_t i = 0; i < n; i++) {
+            long long d = cc_period_start(CC_PERIOD_DAY, rows[i].recorded);
+            if (d > done && d < day)
+                day = d;
+        }
+        if (day == LLONG_MAX)
+            break;
+        rc = credit_day(s, tx, rows, n, day, items);
+        done = day;
+    }
+    free(items);
+    return rc;
+}
+
+status_code cc_store_credit_fold(cc_store *s, size_t max, size_t *folded, long long *pending,
+                                 struct status *st)
+{
+    cc_credit_pending *rows = NULL;
+    size_t n = 0;
+    int claimed = 0;
+    cc_store_tx *tx;
+    *folded = 0;
+    *pending = 0;
+    status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, &tx);
+    if (rc != STATUS_OK)
+        return cc_store_fail(s, st, rc, "credit the recorded stats");
+    rc = s->ops->credit->fold_claim(tx, 0, &claimed);
+    if (rc == STATUS_OK && claimed)
+        rc = s->ops->credit->pending_take(tx, max, &rows, &n);
+    if (rc == STATUS_OK && n > 0)
+        rc = credit_rows(s, tx, rows, n);
+    if (rc == STATUS_OK)
+        rc = s->ops->credit->pending_count(tx, pending);
+    rc = s->ops->end(tx, rc);
+    free(rows);
+    if (rc != STATUS_OK)
+        return cc_store_fail(s, st, rc, "credit the recorded stats");
+    *folded = n;
+    return STATUS_OK;
+}
+
 /* ---- donors and credit ---- */
 
 static status_code unknown_donor(struct status *st, const char *name)
@@ -303,9 +363,10 @@ static status_code set_public(cc_store *s, cc_store_tx *tx, const char *name, co
     return s->ops->credit->donor_set_public(tx, name, public_);
 }
 
-/* Begins a write transaction holding the donor's credit row; NOT_FOUND
+/* Begins a write transaction holding the donor's credit row (and first,
+ * with fold, the fold's claim: a deletion renames queued rows); NOT_FOUND
  * unless name is a donor. */
-static status_code begin_donor(cc_store *s, const char *name, cc_store_tx **tx, cc_credit_row *row,
+static status_code begin_donor(cc_store *s, const char *name, int fold, cc_store_tx **tx, cc_credit_row *row,
                                char **team)
 {
     int found = 0;
@@ -313,7 +374,10 @@ static status_code begin_donor(cc_store *s, const char *name, cc_store_tx **tx, 
     status_code rc = s->ops->begin(s->impl, CC_TX_WRITE, tx);
     if (rc != STATUS_OK)
         return rc;
-    rc = s->ops->exists(*tx, CC_PROBE_DONOR, name, &found);
+    if (fold)
+        rc = s->ops->credit->fold_claim(*tx, 1, &found);
+    if (rc == STATUS_OK)
+        rc = s->ops->exists(*tx, CC_PROBE_DONOR, name, &found);
     if (rc == STATUS_OK && !found)
         rc = STATUS_NOT_FOUND;
     if (rc == STATUS_OK)
@@ -349,7 +413,7 @@ status_code cc_store_donor_settings(cc_store *s, const char *name, const cc_dono
         return status_fail(st, STATUS_INVALID, "Nothing to update");
     if (set->set_team && set->team && !cc_team_ok(set->team))
         return status_fail(st, STATUS_INVALID, "a team is 1 to %d printable characters", CC_TEAM_CHARS);
-    status_code rc = begin_donor(s, name, &tx, &row, &team);
+    status_code rc = begin_donor(s, name, 0, &tx, &row, &team);
     if (rc == STATUS_OK && set->set_public)
         rc = set_public(s, tx, name, &row, set->public_, &counts);
     if (rc == STATUS_OK && set->set_team)
@@ -368,7 +432,7 @@ status_code cc_store_donor_delete(cc_store *s, const char *name, struct status *
     memcpy(anon, CC_ANON_PREFIX, sizeof CC_ANON_PREFIX);
     if (crypto_random_hex(anon + sizeof CC_ANON_PREFIX - 1, 16) != 0)
         return status_fail(st, STATUS_IO, "cannot delete the donor: no randomness");
-    status_code rc = begin_donor(s, name, &tx, &row, &team);
+    status_code rc = begin_donor(s, name, 1, &tx, &row, &team);
     if (rc == STATUS_OK)
         rc = move_team(s, tx, name, team, NULL, &counts);
     if (rc == STATUS_OK)

@@ -160,8 +160,18 @@ static const char *const schema_v5_sql =
     " SELECT 'donors_all', 0, count(*) FROM donor_credit WHERE public = 1 AND fragments > 0"
     " ON CONFLICT DO NOTHING;";
 
-static const char *const schema_steps[] = {schema_sql, schema_v2_sql, schema_v3_sql, schema_v4_sql,
-                                           schema_v5_sql};
+/* Version 6: credit folded after the commit (cc_store_credit_fold). POST
+ * /stats appends each new fragment with a user to credit_pending; one CC
+ * at a time folds them into the aggregates and deletes them in one
+ * transaction. */
+static const char *const schema_v6_sql =
+    "CREATE TABLE IF NOT EXISTS credit_pending(id bigserial PRIMARY KEY, user_name text COLLATE \"C\" NOT "
+    "NULL,"
+    " target_id text COLLATE \"C\" NOT NULL, frames bigint NOT NULL, points double precision NOT NULL,"
+    " recorded double precision NOT NULL);";
+
+static const char *const schema_steps[] = {schema_sql,    schema_v2_sql, schema_v3_sql,
+                                           schema_v4_sql, schema_v5_sql, schema_v6_sql};
 #define SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof *schema_steps))
 
 /* The first column of a one-row query as an integer. */

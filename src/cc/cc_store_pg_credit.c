@@ -34,73 +34,94 @@ out:
     return text;
 }
 
-/* A fragment's id and position, to find the batch entries a RETURNING
- * list names. */
-struct id_at {
-    const char *id;
-    size_t at;
-};
-
-static int by_id_at(const void *a, const void *b)
-{
-    const struct id_at *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
-    return c ? c : (x->at > y->at) - (x->at < y->at);
-}
-
-static int by_id(const void *key, const void *elem)
-{
-    return strcmp(key, ((const struct id_at *)elem)->id);
-}
-
-/* Marks fresh[] for the ids res returned (column 0): the first fragment
- * of the batch with each id. */
-static status_code mark_fresh(const PGresult *res, const cc_stats_fragment *v, size_t n, unsigned char *fresh)
-{
-    struct id_at *ids = calloc(n + 1, sizeof *ids);
-    if (!ids)
-        return STATUS_IO;
-    for (size_t i = 0; i < n; i++)
-        ids[i] = (struct id_at){v[i].id, i};
-    qsort(ids, n, sizeof *ids, by_id_at);
-    for (int r = 0; r < PQntuples(res); r++) {
-        const struct id_at *hit = bsearch(PQgetvalue(res, r, 0), ids, n, sizeof *ids, by_id);
-        while (hit && hit > ids && strcmp(hit[-1].id, hit->id) == 0)
-            hit--;
-        if (hit)
-            fresh[hit->at] = 1;
-    }
-    free(ids);
-    return STATUS_OK;
-}
+/* pg_try_advisory_xact_lock key a fold holds: "fold" in ASCII. */
+#define FOLD_LOCK_KEY "1718578276"
 
 static status_code pg_stats_insert(cc_store_tx *c, const cc_stats_fragment *v, const double *points, size_t n,
-                                   unsigned char *fresh, size_t *inserted)
+                                   double recorded, size_t *inserted)
 {
     PGresult *res = NULL;
     char *batch = stats_json(v, points, n);
+    char at[32];
 
     *inserted = 0;
-    memset(fresh, 0, n);
     /* json_pack refuses text that is not UTF-8, as PostgreSQL would. */
     if (!batch)
         return STATUS_INVALID;
-    const char *param = batch;
+    cc_pg_fmt_double(at, recorded);
+    const char *params[] = {batch, at};
+    /* One statement records the batch and queues the credit of what is
+     * new. */
     status_code rc = cc_pg_query(
         c, &res,
-        "INSERT INTO stats(id, target_id, stream_id, engine, user_name, start_time, end_time, frames, points)"
+        "WITH fresh AS (INSERT INTO stats(id, target_id, stream_id, engine, user_name, start_time, end_time,"
+        " frames, points)"
         " SELECT id, target_id, stream_id, engine, user_name, start_time, end_time, frames, points"
         " FROM json_to_recordset($1::json) AS x(id text, target_id text, stream_id text, engine text,"
         " user_name text, start_time double precision, end_time double precision, frames bigint,"
-        " points double precision) ON CONFLICT (id) DO NOTHING RETURNING id",
-        1, &param);
-    if (rc == STATUS_OK) {
-        *inserted = (size_t)PQntuples(res);
-        rc = mark_fresh(res, v, n, fresh);
-    }
+        " points double precision) ON CONFLICT (id) DO NOTHING"
+        " RETURNING user_name, target_id, frames, points),"
+        " queued AS (INSERT INTO credit_pending(user_name, target_id, frames, points, recorded)"
+        " SELECT user_name, target_id, frames, points, $2 FROM fresh WHERE user_name <> '')"
+        " SELECT count(*) FROM fresh",
+        2, params);
+    if (rc == STATUS_OK && PQntuples(res) == 1)
+        *inserted = (size_t)strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     free(batch);
     return rc;
+}
+
+static status_code pg_fold_claim(cc_store_tx *c, int wait, int *claimed)
+{
+    PGresult *res = NULL;
+    status_code rc = cc_pg_query(c, &res,
+                                 wait ? "SELECT true, pg_advisory_xact_lock(" FOLD_LOCK_KEY ")"
+                                      : "SELECT pg_try_advisory_xact_lock(" FOLD_LOCK_KEY ")",
+                                 0, NULL);
+    *claimed = rc == STATUS_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return rc;
+}
+
+static long long ival(const PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int read_int64(const PGresult *r, int row, void *out)
+{
+    *(long long *)out = ival(r, row, 0);
+    return 0;
+}
+
+static int fill_pending(const PGresult *r, int row, void *elem)
+{
+    cc_credit_pending *p = elem;
+    cc_pg_text(r, row, 0, p->user, sizeof p->user);
+    cc_pg_text(r, row, 1, p->target_id, sizeof p->target_id);
+    p->frames = ival(r, row, 2);
+    p->points = cc_pg_double(r, row, 3);
+    p->recorded = cc_pg_double(r, row, 4);
+    return 0;
+}
+
+/* Rows of transactions not committed yet are invisible here: the next
+ * fold takes them. */
+static status_code pg_pending_take(cc_store_tx *c, size_t max, cc_credit_pending **out, size_t *n)
+{
+    char limit[32];
+    snprintf(limit, sizeof limit, "%zu", max);
+    const char *param = limit;
+    return cc_pg_collect(c,
+                         "DELETE FROM credit_pending WHERE id IN (SELECT id FROM credit_pending ORDER BY id"
+                         " LIMIT $1) RETURNING user_name, target_id, frames, points, recorded",
+                         1, &param, (void **)out, n, sizeof **out, fill_pending);
+}
+
+static status_code pg_pending_count(cc_store_tx *c, long long *n)
+{
+    return cc_pg_one_row(c, "SELECT count(*) FROM credit_pending", 0, NULL, read_int64, n);
 }
 
 static int read_double(const PGresult *r, int row, void *out)
@@ -113,11 +134,6 @@ static status_code pg_points_per_frame(cc_store_tx *c, const char *target_id, do
 {
     return cc_pg_one_row(c, "SELECT points_per_frame FROM targets WHERE id = $1", 1, &target_id, read_double,
                          out);
-}
-
-static long long ival(const PGresult *r, int row, int col)
-{
-    return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
 /* The CC_CREDIT_ROW_COLS of a row, from column first on. */
@@ -261,12 +277,6 @@ static int fill_board_entry(const PGresult *r, int row, void *elem)
     return 0;
 }
 
-static int read_int64(const PGresult *r, int row, void *out)
-{
-    *(long long *)out = ival(r, row, 0);
-    return 0;
-}
-
 static status_code pg_board_read(cc_store_tx *c, const cc_board_query *q_, cc_board *out)
 {
     char rows[768], total[256], start[32], limit[32], offset[32];
@@ -367,6 +377,7 @@ static status_code pg_donor_erase(cc_store_tx *c, const char *name, const char *
         "UPDATE donor_credit SET name = $2 WHERE name = $1",
         "UPDATE donor_target_credit SET name = $2 WHERE name = $1",
         "UPDATE stats SET user_name = $2 WHERE user_name = $1",
+        "UPDATE credit_pending SET user_name = $2 WHERE user_name = $1",
     };
     const char *params[] = {name, anon};
     status_code rc = cc_pg_write_one(c, "DELETE FROM users WHERE name = $1 AND role = 'donor'", 1, &name, 0);
@@ -484,6 +495,9 @@ static status_code pg_export_save(cc_store_tx *c, double created, const unsigned
 
 const cc_store_credit_ops cc_store_pg_credit_ops = {
     .stats_insert = pg_stats_insert,
+    .fold_claim = pg_fold_claim,
+    .pending_take = pg_pending_take,
+    .pending_count = pg_pending_count,
     .points_per_frame = pg_points_per_frame,
     .credit_donors = pg_credit_donors,
     .credit_targets = pg_credit_targets,

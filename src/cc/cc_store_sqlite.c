@@ -156,6 +156,14 @@ static const char *const schema_v6_sql =
     "INSERT OR IGNORE INTO board_totals(board, period, n)"
     " SELECT 'donors_all', 0, count(*) FROM donor_credit WHERE public = 1 AND fragments > 0;";
 
+/* Version 7: credit folded after the commit (cc_store_credit_fold). POST
+ * /stats appends each new fragment with a user to credit_pending (its key
+ * grows, so the inserts fill pages in order); the fold credits and deletes
+ * them in one transaction. */
+static const char *const schema_v7_sql =
+    "CREATE TABLE IF NOT EXISTS credit_pending(id INTEGER PRIMARY KEY, user_name TEXT NOT NULL,"
+    " target_id TEXT NOT NULL, frames INTEGER NOT NULL, points REAL NOT NULL, recorded REAL NOT NULL);";
+
 static status_code add_credit_columns(sqldb *db)
 {
     sqlite3_stmt *stmt =
@@ -178,6 +186,7 @@ static status_code add_changed_column(sqldb *db)
 static const sqldb_schema_step schema_steps[] = {
     {NULL, schema_sql},    {NULL, schema_v2_sql}, {add_changed_column, schema_v3_sql},
     {NULL, schema_v4_sql}, {NULL, schema_v5_sql}, {add_credit_columns, schema_v6_sql},
+    {NULL, schema_v7_sql},
 };
 
 static void sq_close(void *impl)

@@ -10,7 +10,7 @@
 #include "util/log.h"
 
 static status_code sq_stats_insert(cc_store_tx *tx, const cc_stats_fragment *v, const double *points,
-                                   size_t n, unsigned char *fresh, size_t *inserted)
+                                   size_t n, double recorded, size_t *inserted)
 {
     sqlite3_stmt *stmt =
         sqldb_prepare(tx->db,
@@ -18,7 +18,11 @@ static status_code sq_stats_insert(cc_store_tx *tx, const cc_stats_fragment *v, 
                       " end_time, frames, points) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT(id) DO NOTHING",
                       NULL);
-    status_code rc = stmt ? STATUS_OK : STATUS_IO;
+    sqlite3_stmt *queue = sqldb_prepare(tx->db,
+                                        "INSERT INTO credit_pending(user_name, target_id, frames, points,"
+                                        " recorded) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                        NULL);
+    status_code rc = stmt && queue ? STATUS_OK : STATUS_IO;
 
     *inserted = 0;
     for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
@@ -32,11 +36,65 @@ static status_code sq_stats_insert(cc_store_tx *tx, const cc_stats_fragment *v, 
         sqlite3_bind_int64(stmt, 8, v[i].frames);
         sqlite3_bind_double(stmt, 9, points[i]);
         rc = sqldb_step(tx->db, stmt, "stats insert");
-        fresh[i] = sqlite3_changes(tx->db->conn) > 0;
-        *inserted += fresh[i];
+        if (rc != STATUS_OK || sqlite3_changes(tx->db->conn) == 0)
+            continue;
+        ++*inserted;
+        if (!v[i].user[0]) /* credits nobody */
+            continue;
+        sqlite3_bind_text(queue, 1, v[i].user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(queue, 2, v[i].target_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(queue, 3, v[i].frames);
+        sqlite3_bind_double(queue, 4, points[i]);
+        sqlite3_bind_double(queue, 5, recorded);
+        rc = sqldb_step(tx->db, queue, "credit queue");
     }
     sqlite3_finalize(stmt);
+    sqlite3_finalize(queue);
     return rc;
+}
+
+/* SQLite runs one write transaction at a time: the fold is always this
+ * CC's. */
+static status_code sq_fold_claim(cc_store_tx *tx, int wait, int *claimed)
+{
+    (void)tx;
+    (void)wait;
+    *claimed = 1;
+    return STATUS_OK;
+}
+
+static int fill_pending(sqlite3_stmt *stmt, void *elem)
+{
+    cc_credit_pending *p = elem;
+    sqldb_text(stmt, 0, p->user, sizeof p->user);
+    sqldb_text(stmt, 1, p->target_id, sizeof p->target_id);
+    p->frames = sqlite3_column_int64(stmt, 2);
+    p->points = sqlite3_column_double(stmt, 3);
+    p->recorded = sqlite3_column_double(stmt, 4);
+    return 0;
+}
+
+static status_code sq_pending_take(cc_store_tx *tx, size_t max, cc_credit_pending **out, size_t *n)
+{
+    return sqldb_collect(tx->db,
+                         sqldb_prepare(tx->db,
+                                       "DELETE FROM credit_pending WHERE id IN (SELECT id FROM credit_pending"
+                                       " ORDER BY id LIMIT ?1)"
+                                       " RETURNING user_name, target_id, frames, points, recorded",
+                                       "i", (int64_t)max),
+                         (void **)out, n, sizeof **out, fill_pending, "credit take");
+}
+
+static int read_int64(sqlite3_stmt *stmt, void *out)
+{
+    *(long long *)out = sqlite3_column_int64(stmt, 0);
+    return 0;
+}
+
+static status_code sq_pending_count(cc_store_tx *tx, long long *n)
+{
+    return cc_store_sqlite_one_row(tx->db, sqldb_prepare(tx->db, "SELECT count(*) FROM credit_pending", NULL),
+                                   "credit pending", read_int64, n);
 }
 
 static int read_double(sqlite3_stmt *stmt, void *out)
@@ -161,12 +219,6 @@ static int fill_board_entry(sqlite3_stmt *stmt, void *elem)
     return 0;
 }
 
-static int read_int64(sqlite3_stmt *stmt, void *out)
-{
-    *(long long *)out = sqlite3_column_int64(stmt, 0);
-    return 0;
-}
-
 static status_code sq_board_read(cc_store_tx *tx, const cc_board_query *q, cc_board *out)
 {
     char rows[768], total[256];
@@ -277,6 +329,7 @@ static status_code sq_donor_erase(cc_store_tx *tx, const char *name, const char 
         "UPDATE donor_credit SET name = ?2 WHERE name = ?1",
         "UPDATE donor_target_credit SET name = ?2 WHERE name = ?1",
         "UPDATE stats SET user_name = ?2 WHERE user_name = ?1",
+        "UPDATE credit_pending SET user_name = ?2 WHERE user_name = ?1",
     };
     status_code rc =
         sqldb_run(tx->db, "donor delete", "DELETE FROM users WHERE name = ?1 AND role = 'donor'", "t", name);
@@ -409,6 +462,9 @@ static status_code sq_export_save(cc_store_tx *tx, double created, const unsigne
 
 const cc_store_credit_ops cc_store_sqlite_credit_ops = {
     .stats_insert = sq_stats_insert,
+    .fold_claim = sq_fold_claim,
+    .pending_take = sq_pending_take,
+    .pending_count = sq_pending_count,
     .points_per_frame = sq_points_per_frame,
     .credit_donors = sq_credit_donors,
     .credit_targets = sq_credit_targets,

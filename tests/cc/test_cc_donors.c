@@ -14,13 +14,16 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cc_daemon.h"
 #include "harness.h"
+#include "metrics_page.h"
 #include "pg_harness.h"
 #include "util/gz.h"
 
@@ -83,8 +86,49 @@ static void stop(struct world *w)
     }
 }
 
-/* POST /stats with one fragment per "id user target frames" spec; returns
- * how many were new. */
+static json_t *get(const struct daemon_proc *d, const char *path)
+{
+    json_t *v = NULL;
+    long status = cc_daemon_call(d, "GET", path, NULL, NULL, &v);
+    if (status != 200)
+        fprintf(stderr, "GET %s: %ld\n", path, status);
+    assert_int_equal(status, 200);
+    return v;
+}
+
+/* Waits until the CC has credited every fragment recorded so far (the fold
+ * trails POST /stats). */
+static void wait_credited(const struct world *w)
+{
+    metrics_page_wait(w->cc.url, "siegetank_cc_credit_pending", 0, 30);
+}
+
+/* A sample of a CC's /metrics. */
+static double metric(const struct daemon_proc *d, const char *series)
+{
+    char *page = metrics_page_get(d->url);
+    double v = metrics_page_value(page, series);
+    free(page);
+    return v;
+}
+
+/* The frames credited to alice, bob and carol together. */
+static long credited_frames(const struct world *w)
+{
+    const char *names[] = {"alice", "bob", "carol"};
+    long credited = 0;
+    for (int i = 0; i < 3; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/donors/info/%s", names[i]);
+        json_t *v = get(&w->cc, path);
+        credited += (long)json_integer_value(json_object_get(v, "frames"));
+        json_decref(v);
+    }
+    return credited;
+}
+
+/* POST /stats with one fragment per "id user target frames" spec, then
+ * waits for its credit; returns how many were new. */
 static long post_stats(const struct world *w, const char *const *specs)
 {
     json_t *list = json_array(), *v = NULL;
@@ -105,17 +149,8 @@ static long post_stats(const struct world *w, const char *const *specs)
     json_decref(v);
     json_decref(body);
     free(text);
+    wait_credited(w);
     return inserted;
-}
-
-static json_t *get(const struct daemon_proc *d, const char *path)
-{
-    json_t *v = NULL;
-    long status = cc_daemon_call(d, "GET", path, NULL, NULL, &v);
-    if (status != 200)
-        fprintf(stderr, "GET %s: %ld\n", path, status);
-    assert_int_equal(status, 200);
-    return v;
 }
 
 /* "name:points:frames,..." of a leaderboard's entries, and its total. */
@@ -294,50 +329,75 @@ static void test_credit_info_and_boards(void **state)
 }
 
 /* Concurrent batches share transactions (cc_store_stats_insert's group
- * commit): with retries and overlapping ids, each fragment still counts
- * once. */
+ * commit) and, on PostgreSQL, go to both CCs, whose folders both run: with
+ * retries and overlapping ids, each fragment still counts once, and the
+ * CCs' folds together credited each once. */
 #define POSTERS 6
 #define BATCHES 12
 #define PER_BATCH 40
 
 struct poster {
     const struct world *w;
-    int index;
+    const struct daemon_proc *cc;
+    int index, batches, per_batch;
+    const char *prefix;
     long inserted;
-    int failures;
+    int failures, stop_at_failure;
+    atomic_int *posted; /* batches answered 200, all posters together */
 };
+
+/* Batch b of poster p: ids unique to the poster in odd batches, shared by
+ * all posters in even ones (as a retried batch is). */
+static char *batch_text(const struct poster *p, int b)
+{
+    json_t *list = json_array();
+    const char *users[] = {"alice", "bob", "carol"};
+    for (int k = 0; k < p->per_batch; k++) {
+        char id[64];
+        snprintf(id, sizeof id, "%s-%d-%d-%d", p->prefix, b % 2 ? p->index : -1, b, k);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "id", id,
+                                              "target_id", p->w->target_a, "stream_id", "s:scv", "engine",
+                                              "toy", "user", users[k % 3], "start_time", 1.0, "end_time", 2.0,
+                                              "frames", 1 + k % 3));
+    }
+    json_t *body = json_pack("{s:o}", "fragments", list);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return text;
+}
+
+/* The frames of one batch. */
+static long batch_frames(int per_batch)
+{
+    long frames = 0;
+    for (int k = 0; k < per_batch; k++)
+        frames += 1 + k % 3;
+    return frames;
+}
 
 static void *post_batches(void *arg)
 {
     struct poster *p = arg;
     char url[256], header[128];
     const char *headers[] = {header, "Content-Type: application/json", NULL};
-    snprintf(url, sizeof url, "%s/stats", p->w->cc.url);
+    snprintf(url, sizeof url, "%s/stats", p->cc->url);
     snprintf(header, sizeof header, "Authorization: %s", SECRET);
-    for (int b = 0; b < BATCHES; b++) {
-        json_t *list = json_array();
-        for (int k = 0; k < PER_BATCH; k++) {
-            char id[64];
-            /* Even batches are shared by all posters, as a retried batch is. */
-            snprintf(id, sizeof id, "c-%d-%d-%d", b % 2 ? p->index : -1, b, k);
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "id", id,
-                                                  "target_id", p->w->target_a, "stream_id", "s:scv", "engine",
-                                                  "toy", "user", k % 2 ? "alice" : "bob", "start_time", 1.0,
-                                                  "end_time", 2.0, "frames", 1 + k % 3));
-        }
-        json_t *body = json_pack("{s:o}", "fragments", list);
-        char *text = json_dumps(body, JSON_COMPACT);
-        struct harness_response r;
+    for (int b = 0; b < p->batches; b++) {
+        char *text = batch_text(p, b);
+        struct harness_response r = {0};
         if (harness_http("POST", url, headers, text, strlen(text), NULL, &r) != 0 || r.status != 200) {
             p->failures++;
         } else {
             json_t *v = json_loads(r.body, 0, NULL);
             p->inserted += (long)json_integer_value(json_object_get(v, "inserted"));
             json_decref(v);
+            if (p->posted)
+                atomic_fetch_add(p->posted, 1);
         }
         harness_response_free(&r);
         free(text);
-        json_decref(body);
+        if (p->failures && p->stop_at_failure)
+            break;
     }
     return NULL;
 }
@@ -348,10 +408,15 @@ static void test_concurrent_batches(void **state)
     struct world w;
     struct poster posters[POSTERS];
     pthread_t threads[POSTERS];
-    long inserted = 0, frames = 0;
+    long inserted = 0;
     start(&w);
     for (int i = 0; i < POSTERS; i++) {
-        posters[i] = (struct poster){.w = &w, .index = i};
+        posters[i] = (struct poster){.w = &w,
+                                     .cc = CC_TEST_PG && i % 2 ? &w.other : &w.cc,
+                                     .index = i,
+                                     .batches = BATCHES,
+                                     .per_batch = PER_BATCH,
+                                     .prefix = "c"};
         assert_int_equal(pthread_create(&threads[i], NULL, post_batches, &posters[i]), 0);
     }
     for (int i = 0; i < POSTERS; i++) {
@@ -362,18 +427,69 @@ static void test_concurrent_batches(void **state)
     /* Shared even batches count once, each poster's odd ones once each. */
     long batches = BATCHES / 2 + (long)POSTERS * (BATCHES / 2);
     assert_int_equal(inserted, batches * PER_BATCH);
-    for (int k = 0; k < PER_BATCH; k++)
-        frames += 1 + k % 3;
-    const char *names[] = {"alice", "bob"};
-    long credited = 0;
-    for (int i = 0; i < 2; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "/donors/info/%s", names[i]);
-        json_t *v = get(&w.cc, path);
-        credited += (long)json_integer_value(json_object_get(v, "frames"));
-        json_decref(v);
+    wait_credited(&w);
+    double folded = metric(&w.cc, "siegetank_cc_credit_folded_total");
+    if (CC_TEST_PG) {
+        metrics_page_wait(w.other.url, "siegetank_cc_credit_pending", 0, 30);
+        folded += metric(&w.other, "siegetank_cc_credit_folded_total");
     }
-    assert_int_equal(credited, batches * frames);
+    assert_int_equal(credited_frames(&w), batches * batch_frames(PER_BATCH));
+    assert_true(folded == (double)inserted);
+    stop(&w);
+}
+
+/* A CC killed (SIGKILL) while batches arrive and its folder credits them,
+ * then restarted: what it had recorded is still queued or already
+ * credited, never both, and the SCVs' retries of every batch (the same
+ * ids) record only what it had not, so each fragment is credited once. */
+#define KILL_POSTERS 2
+#define KILL_BATCHES 16
+#define KILL_PER_BATCH 500
+
+static void test_fold_survives_kill(void **state)
+{
+    (void)state;
+    struct world w;
+    struct poster posters[KILL_POSTERS];
+    pthread_t threads[KILL_POSTERS];
+    atomic_int posted;
+    atomic_init(&posted, 0);
+    start(&w);
+    for (int i = 0; i < KILL_POSTERS; i++) {
+        posters[i] = (struct poster){.w = &w,
+                                     .cc = &w.cc,
+                                     .index = i,
+                                     .batches = KILL_BATCHES,
+                                     .per_batch = KILL_PER_BATCH,
+                                     .prefix = "k",
+                                     .stop_at_failure = 1,
+                                     .posted = &posted};
+        assert_int_equal(pthread_create(&threads[i], NULL, post_batches, &posters[i]), 0);
+    }
+    /* Killed once a few batches are in, while more arrive. */
+    for (int i = 0; i < 600 && atomic_load(&posted) < 3; i++)
+        usleep(10 * 1000);
+    assert_true(atomic_load(&posted) >= 3);
+    assert_int_equal(harness_stop(w.cc.pid, SIGKILL, 20), 128 + SIGKILL);
+    w.cc.pid = 0;
+    for (int i = 0; i < KILL_POSTERS; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    cc_daemon_run(&w.cc);
+    long inserted = 0;
+    for (int i = 0; i < KILL_POSTERS; i++) {
+        inserted += posters[i].inserted;
+        posters[i].inserted = 0;
+        posters[i].failures = 0;
+        post_batches(&posters[i]);
+        assert_int_equal(posters[i].failures, 0);
+        inserted += posters[i].inserted;
+    }
+    /* A batch recorded just before the kill was never answered: its
+     * retry inserted nothing. */
+    long batches = KILL_BATCHES / 2 + (long)KILL_POSTERS * (KILL_BATCHES / 2);
+    assert_true(inserted <= batches * KILL_PER_BATCH);
+    wait_credited(&w);
+    assert_int_equal(credited_frames(&w), batches * batch_frames(KILL_PER_BATCH));
     stop(&w);
 }
 
@@ -427,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_credit_info_and_boards),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_concurrent_batches),
+        cmocka_unit_test(test_fold_survives_kill),
     };
     if (CC_TEST_PG && (pg = pg_harness_start()) == NULL)
         return 1;

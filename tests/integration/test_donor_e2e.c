@@ -1,8 +1,8 @@
 /* Credit exactly once, end to end: two donors made with the CLI run real
  * `siegetank core` processes (--donor) at the same time on one target; once
- * the SCV's stats outbox is drained, the frames credited to the donors add
- * up exactly to the frames the streams committed, at the target's
- * points_per_frame, and `siegetank leaderboard` and `siegetank donor info`
+ * the SCV's stats outbox is drained and the CC has folded it, the frames
+ * credited to the donors add up exactly to the frames the streams
+ * committed, at the target's points_per_frame, and `siegetank leaderboard` and `siegetank donor info`
  * show it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +21,7 @@
 #include "cluster.h"
 #include "core/md_engine.h"
 #include "harness.h"
+#include "metrics_page.h"
 #include "seed_target.h"
 #include "stats_peek.h"
 
@@ -117,6 +118,8 @@ static void test_two_donors_credited_exactly_once(void **state)
     assert_int_equal(committed, summary_frames);
     snprintf(scv_db, sizeof scv_db, "%s/s1_data/scv.db", c.scv[0].dir);
     stats_peek_wait_drained(scv_db, 30);
+    /* The CC credits what it recorded in its next fold. */
+    metrics_page_wait(c.cc.url, "siegetank_cc_credit_pending", 0, 30);
     snprintf(cc_db, sizeof cc_db, "%s/cc_data/cc.db", c.cc.dir);
 
     for (int i = 0; i < 2; i++) {
