@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # TLS on `siegetank scv` against nginx `return 200`, same certificate, same
 # worker count, measured in one run, runs alternated, median of ROUNDS.
-#   bench/tls.sh [SECONDS] [CONNECTIONS] [THREADS] [ROUNDS]
+#   bench/tls.sh [SECONDS] [CONNECTIONS] [THREADS] [ROUNDS] [ROWS]
 # Rows (each: requests/s and the server's CPU microseconds per request):
 #   keep-alive      wrk over kept-alive TLS connections (RSA-2048)
 #   new-connection  wrk with "Connection: close": a TLS handshake per request;
 #                   wrk resumes the previous session of each connection
 #   full handshake  openssl s_time -new: no resumption (RSA-2048 and P-256)
 #   new-conn. TLSv1.2  the same against an SCV with ssl_protocols = TLSv1.2
+# ROWS: all (default), or a comma-separated list of keep-alive, new-connection,
+# full-handshake, tls12.
 # nginx runs twice: at its defaults (Debian 12's nginx offers TLS 1.0-1.2)
 # and limited to TLS 1.3 (what siegetank negotiates with current clients).
 # CPU per request is the steadier figure on a loaded machine: a rate falls
@@ -18,6 +20,7 @@ secs=${1:-10}
 conns=${2:-100}
 threads=${3:-2}
 rounds=${4:-3}
+rows=${5:-all}
 [ -x /usr/sbin/nginx ] || { echo "missing nginx: run scripts/deps.sh --bench" >&2; exit 1; }
 
 # start_tls_scv NAME KIND [CONF]: an SCV serving TLS with a KIND (rsa, ec)
@@ -96,9 +99,14 @@ row() {
 
 echo "wrk -t$threads -c$conns -d${secs}s and openssl s_time -time $secs; $threads server threads/workers; median of $rounds"
 echo "ratios: siegetank against nginx defaults / nginx TLS 1.3 only; cpu ratio > 1 means siegetank spends less per request"
-row "keep-alive (RSA-2048)" keepalive rsa
-row "new-connection (RSA-2048)" close rsa
-row "new-connection (P-256)" close ec
-row "full handshake (RSA-2048)" new rsa
-row "full handshake (P-256)" new ec
-row "new-conn. (RSA, TLSv1.2)" close rsa rsa12
+wanted() { [ "$rows" = all ] || [[ ",$rows," == *",$1,"* ]]; }
+if wanted keep-alive; then row "keep-alive (RSA-2048)" keepalive rsa; fi
+if wanted new-connection; then
+  row "new-connection (RSA-2048)" close rsa
+  row "new-connection (P-256)" close ec
+fi
+if wanted full-handshake; then
+  row "full handshake (RSA-2048)" new rsa
+  row "full handshake (P-256)" new ec
+fi
+if wanted tls12; then row "new-conn. (RSA, TLSv1.2)" close rsa rsa12; fi
