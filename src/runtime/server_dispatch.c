@@ -174,7 +174,10 @@ void server_dispatch_init(struct server *s)
 {
     server_route(s, "GET", "/", handle_root);
     h2o_config_init(&s->globalconf);
-    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("siegetank"));
+    /* No Server header: GET / names the service and its version, and the
+     * header cost h2o a second sprintf per reply (~3 % of a kept-alive TLS
+     * request's instructions). */
+    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     s->globalconf.max_request_entity_size = s->cfg.max_body_size;
     s->globalconf.http1.req_timeout = (uint64_t)s->cfg.idle_timeout * 1000;
     /* HTTP/1.1 only: no h2c upgrade and no prior-knowledge "PRI * HTTP/2"

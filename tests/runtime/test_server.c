@@ -75,6 +75,7 @@ static void test_plain_http_answers(void **state)
     assert_string_equal(value, "*");
     assert_int_equal(harness_header(&r, "content-type", value, sizeof value), 0);
     assert_string_equal(value, "application/json");
+    assert_int_equal(harness_header(&r, "server", value, sizeof value), -1); /* GET / says who answers */
     harness_response_free(&r);
 
     get(&d, "GET", "/no/such/route", &r);
