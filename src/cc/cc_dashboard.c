@@ -42,16 +42,11 @@ static const struct asset assets[] = {
 
 static void reply_static(h2o_req_t *req, const char *type, const unsigned char *data, size_t len)
 {
-    req->res.status = 200;
-    req->res.reason = "OK";
-    req->res.content_length = len;
-    server_add_header(req, "Content-Type", type);
-    server_add_header(req, "Access-Control-Allow-Origin", "*");
     server_add_header(req, "Content-Security-Policy", CSP);
     server_add_header(req, "X-Content-Type-Options", "nosniff");
     server_add_header(req, "Referrer-Policy", "no-referrer");
     server_add_header(req, "Cache-Control", "no-cache");
-    h2o_send_inline(req, (const char *)data, len); /* static: no copy needed */
+    server_reply_static(req, type, data, len);
 }
 
 static void handle_page(struct server_request *r)

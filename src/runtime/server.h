@@ -112,6 +112,9 @@ void server_reply_error(h2o_req_t *req, int status, const char *fmt, ...)
 void server_reply_ok(h2o_req_t *req); /* 200 {} */
 /* 200 with body (copied) of the given content type, e.g. text or HTML. */
 void server_reply_text(h2o_req_t *req, const char *content_type, const char *body, size_t len);
+/* The same without the copy: body must outlive the request (static data,
+ * or the request's pool). */
+void server_reply_static(h2o_req_t *req, const char *content_type, const void *body, size_t len);
 /* A failed status: status_http(st->code) with {"error": st->msg}, or the
  * code's generic reason when no message was recorded. */
 void server_reply_status(h2o_req_t *req, const struct status *st);

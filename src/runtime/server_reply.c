@@ -129,14 +129,18 @@ void server_reply_status(h2o_req_t *req, const struct status *st)
                        st->msg[0] != '\0' ? st->msg : status_name(st->code));
 }
 
-/* No copy, no encoding. */
-void server_reply_constant(h2o_req_t *req, const char *body, size_t len)
+void server_reply_static(h2o_req_t *req, const char *content_type, const void *body, size_t len)
 {
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = len;
-    add_common_headers(req, "application/json");
+    add_common_headers(req, content_type);
     send_body(req, body, len);
+}
+
+void server_reply_constant(h2o_req_t *req, const char *body, size_t len)
+{
+    server_reply_static(req, "application/json", body, len);
 }
 
 void server_reply_text(h2o_req_t *req, const char *content_type, const char *body, size_t len)
