@@ -655,6 +655,32 @@ static void test_survey_cost(void **state)
         fail_msg("%ld GET /survey/:target_id for 10 loads of a target's page", after[4] - before[4]);
 }
 
+/* The page and its files come with their type, the content security
+ * policy and no sniffing; an unknown file is a 404 with an error. */
+static void test_page_headers(void **state)
+{
+    (void)state;
+    const char *paths[][2] = {{"/dashboard", "text/html; charset=utf-8"},
+                              {"/dashboard/assets/dashboard.js", "text/javascript; charset=utf-8"},
+                              {"/dashboard/assets/dygraph.min.css", "text/css; charset=utf-8"}};
+    char url[512], value[512];
+    struct harness_response r;
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        snprintf(url, sizeof url, "%s%s", W.c.cc.url, paths[i][0]);
+        assert_int_equal(harness_http("GET", url, NULL, NULL, 0, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_true(r.len > 100);
+        assert_int_equal(harness_header(&r, "content-type", value, sizeof value), 0);
+        assert_string_equal(value, paths[i][1]);
+        assert_int_equal(harness_header(&r, "content-security-policy", value, sizeof value), 0);
+        assert_non_null(strstr(value, "default-src 'none'"));
+        assert_int_equal(harness_header(&r, "x-content-type-options", value, sizeof value), 0);
+        assert_string_equal(value, "nosniff");
+        harness_response_free(&r);
+    }
+    json_decref(get("/dashboard/assets/nosuch.js", NULL, 404));
+}
+
 /* A target's streams come a page at a time, stopped ones first, then by
  * id; the pages add up to every stream once; bad paging is a 400. */
 static void test_stream_pages(void **state)
@@ -718,7 +744,7 @@ int main(void)
         cmocka_unit_test(test_who_sees_what),     cmocka_unit_test(test_page_in_chromium),
         cmocka_unit_test(test_cli_status),        cmocka_unit_test(test_history_survives_restart),
         cmocka_unit_test(test_scv_survey_routes), cmocka_unit_test(test_survey_cost),
-        cmocka_unit_test(test_stream_pages),
+        cmocka_unit_test(test_stream_pages),      cmocka_unit_test(test_page_headers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
