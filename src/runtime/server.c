@@ -210,6 +210,7 @@ int server_run(struct server *s)
     int workers = s->nthreads * 16;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int bulk = cpus > 2 ? (int)cpus - 1 : 1;
+    s->bulk_pool.yields = 1;
     if (server_pool_start(&s->pool, workers) != 0 || server_pool_start(&s->bulk_pool, bulk) != 0) {
         log_error("cannot start %d worker and %d bulk worker threads", workers, bulk);
         stop_everything(s, 0, 0);

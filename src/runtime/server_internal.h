@@ -76,6 +76,7 @@ struct worker_pool {
     struct task *head, *tail;
     int stopping;
     int count;
+    int yields; /* hand the CPU to the woken loop after each job (server_pool.c) */
     pthread_t *tids;
 };
 

@@ -1,6 +1,7 @@
 /* server_pool: the worker pools, deferred work and its completion on the
  * request's loop thread (server.h). */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -12,9 +13,11 @@
 /* Niceness of worker threads: when deferred work fills the cores, the
  * event loops still get the CPU first, so memory-only requests such as
  * heartbeats keep their latency instead of queueing behind the workers.
- * (SCHED_IDLE for the bulk pool was measured too: it cut frame ingest by a
- * fifth whenever other processes shared the machine, for no p99 gain that
- * stood out of the noise; see docs/PERFORMANCE.md.) */
+ * Measured for the bulk pool and not taken (docs/PERFORMANCE.md, p99):
+ * SCHED_IDLE cut frame ingest by a fifth to a half whenever other processes
+ * shared the machine, and a loop woken onto its CPU still waited for the
+ * tick at times; pinning it to the last CPUs did not cut the loops' waits
+ * and left it stuck behind whatever else ran on those CPUs. */
 #define WORKER_NICE 10
 
 static void *worker_main(void *arg)
@@ -39,10 +42,23 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&pool->lock);
 
         t->work(t->arg);
-        if (t->thread != NULL)
-            h2o_multithread_send_message(&t->thread->done_receiver, &t->message);
-        else
+        if (t->thread == NULL) {
             free(t);
+            continue;
+        }
+        h2o_multithread_send_message(&t->thread->done_receiver, &t->message);
+        /* The message wakes the job's loop, which the kernel often places on
+         * this worker's own CPU (the waker's). A nice-10 bulk worker that went
+         * straight on to its next frame (base64, MD5, XTC count in user
+         * mode) kept that CPU until the next scheduler tick, up to 4 ms,
+         * while the loop and every request on it, heartbeats included,
+         * waited: the largest share of the heartbeat tail the SCV caused
+         * itself in perf sched traces. Yielding lets the loop run first, at
+         * the cost of one system call per frame or checkpoint and, on a
+         * shared machine, of letting other processes on this CPU go first
+         * too. The general pool does not yield: its jobs are short. */
+        if (pool->yields)
+            sched_yield();
     }
 }
 
