@@ -55,25 +55,31 @@ void cc_fold_queued(cc_fold *f, size_t n)
     pthread_mutex_unlock(&f->lock);
 }
 
-/* Sleeps until woken, stopped or CC_FOLD_IDLE_MS passed (lock held). */
-static void wait_turn(cc_fold *f)
+/* Sleeps (lock held) until the clock_mono_s time t, or sooner when
+ * stopped or, with woken_too, woken. */
+static void sleep_until(cc_fold *f, double t, int woken_too)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += (long)CC_FOLD_IDLE_MS * 1000000;
-    until.tv_sec += until.tv_nsec / 1000000000;
-    until.tv_nsec %= 1000000000;
-    while (!f->woken && !f->stopping && pthread_cond_timedwait(&f->wake, &f->lock, &until) != ETIMEDOUT)
+    struct timespec until = {.tv_sec = (time_t)t, .tv_nsec = (long)((t - (double)(time_t)t) * 1e9)};
+    while (!(woken_too && f->woken) && !f->stopping &&
+           pthread_cond_timedwait(&f->wake, &f->lock, &until) != ETIMEDOUT)
         ;
 }
 
+/* Waits for the next fold: until woken or CC_FOLD_IDLE_MS passed, then no
+ * sooner than CC_FOLD_GAP_MS after the previous fold began, so that under
+ * load each fold takes what arrived meanwhile. */
+static void wait_turn(cc_fold *f, double last_start)
+{
+    sleep_until(f, clock_mono_s() + CC_FOLD_IDLE_MS / 1e3, 1);
+    sleep_until(f, last_start + CC_FOLD_GAP_MS / 1e3, 0);
+}
+
 /* One fold; 1 when a full one left more to take at once. */
-static int fold_once(cc_fold *f)
+static int fold_once(cc_fold *f, double start)
 {
     struct status st;
     size_t folded = 0;
     long long left = 0;
-    double start = clock_mono_s();
     status_code rc = cc_store_credit_fold(f->store, CC_FOLD_MAX, &folded, &left, &st);
     double took = clock_mono_s() - start;
     pthread_mutex_lock(&f->lock);
@@ -102,16 +108,18 @@ static void *fold_main(void *arg)
 {
     cc_fold *f = arg;
     int more = 1; /* what a previous run left is folded at start */
+    double start = 0;
     pthread_mutex_lock(&f->lock);
     while (!f->stopping) {
         if (!more)
-            wait_turn(f);
+            wait_turn(f, start);
         if (f->stopping)
             break;
         f->woken = 0;
         f->since = 0;
         pthread_mutex_unlock(&f->lock);
-        more = fold_once(f);
+        start = clock_mono_s();
+        more = fold_once(f, start);
         pthread_mutex_lock(&f->lock);
     }
     pthread_mutex_unlock(&f->lock);

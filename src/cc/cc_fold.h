@@ -3,11 +3,12 @@
  *
  * It folds when told that fragments were queued (cc_fold_queued, after the
  * commit), and every CC_FOLD_IDLE_MS besides (rows another CC queued, or a
- * fold that failed or found another CC folding); a full fold of
- * CC_FOLD_MAX rows goes straight on to the next. Under a burst the rows
- * pile up while a fold runs, so the next takes them all at once: the
- * aggregate rows a fold writes are bounded by the donors, targets and
- * teams, not by the fragments.
+ * fold that failed or found another CC folding), but no sooner than
+ * CC_FOLD_GAP_MS after the previous fold began; a full fold of CC_FOLD_MAX
+ * rows goes straight on to the next. Under a burst the rows pile up
+ * between folds and each fold takes them all at once: the aggregate rows
+ * a fold writes are bounded by the donors, targets and teams, not by the
+ * fragments.
  *
  * Its figures (cc_fold_read, for /metrics): pending is what the queue held
  * when this CC last folded plus what it queued since; it never reads 0
@@ -21,7 +22,8 @@
 #include "cc/cc_store.h"
 
 #define CC_FOLD_IDLE_MS 250
-#define CC_FOLD_MAX 20000
+#define CC_FOLD_GAP_MS 1000
+#define CC_FOLD_MAX 50000
 
 typedef struct cc_fold cc_fold;
 

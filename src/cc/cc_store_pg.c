@@ -170,8 +170,15 @@ static const char *const schema_v6_sql =
     " target_id text COLLATE \"C\" NOT NULL, frames bigint NOT NULL, points double precision NOT NULL,"
     " recorded double precision NOT NULL);";
 
-static const char *const schema_steps[] = {schema_sql,    schema_v2_sql, schema_v3_sql,
-                                           schema_v4_sql, schema_v5_sql, schema_v6_sql};
+/* Version 7: the stats table keeps only its primary key. Nothing reads
+ * fragments by target, and only a donor's deletion by user (a scan), while
+ * each index cost every recorded fragment a write to a random page
+ * (docs/PERFORMANCE.md, "Donor credit"). */
+static const char *const schema_v7_sql =
+    "DROP INDEX IF EXISTS stats_user; DROP INDEX IF EXISTS stats_target;";
+
+static const char *const schema_steps[] = {schema_sql,    schema_v2_sql, schema_v3_sql, schema_v4_sql,
+                                           schema_v5_sql, schema_v6_sql, schema_v7_sql};
 #define SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof *schema_steps))
 
 /* The first column of a one-row query as an integer. */

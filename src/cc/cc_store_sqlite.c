@@ -164,6 +164,14 @@ static const char *const schema_v7_sql =
     "CREATE TABLE IF NOT EXISTS credit_pending(id INTEGER PRIMARY KEY, user_name TEXT NOT NULL,"
     " target_id TEXT NOT NULL, frames INTEGER NOT NULL, points REAL NOT NULL, recorded REAL NOT NULL);";
 
+/* Version 8: the stats table keeps only its primary key. Nothing reads
+ * fragments by target, and only a donor's deletion by user (a scan, about
+ * 0.2 s per million fragments), while each index cost every recorded
+ * fragment a write to a random page (docs/PERFORMANCE.md, "Donor
+ * credit"). */
+static const char *const schema_v8_sql =
+    "DROP INDEX IF EXISTS stats_user; DROP INDEX IF EXISTS stats_target;";
+
 static status_code add_credit_columns(sqldb *db)
 {
     sqlite3_stmt *stmt =
@@ -186,7 +194,7 @@ static status_code add_changed_column(sqldb *db)
 static const sqldb_schema_step schema_steps[] = {
     {NULL, schema_sql},    {NULL, schema_v2_sql}, {add_changed_column, schema_v3_sql},
     {NULL, schema_v4_sql}, {NULL, schema_v5_sql}, {add_credit_columns, schema_v6_sql},
-    {NULL, schema_v7_sql},
+    {NULL, schema_v7_sql}, {NULL, schema_v8_sql},
 };
 
 static void sq_close(void *impl)

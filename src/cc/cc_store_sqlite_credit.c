@@ -78,8 +78,8 @@ static status_code sq_pending_take(cc_store_tx *tx, size_t max, cc_credit_pendin
 {
     return sqldb_collect(tx->db,
                          sqldb_prepare(tx->db,
-                                       "DELETE FROM credit_pending WHERE id IN (SELECT id FROM credit_pending"
-                                       " ORDER BY id LIMIT ?1)"
+                                       "DELETE FROM credit_pending WHERE id <= (SELECT max(id) FROM"
+                                       " (SELECT id FROM credit_pending ORDER BY id LIMIT ?1))"
                                        " RETURNING user_name, target_id, frames, points, recorded",
                                        "i", (int64_t)max),
                          (void **)out, n, sizeof **out, fill_pending, "credit take");

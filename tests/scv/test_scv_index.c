@@ -85,7 +85,11 @@ static void test_token_expiry_and_fragment(void **state)
     assert_string_equal(json_string_value(json_object_get(fragment, "user")), "donor");
     assert_string_equal(json_string_value(json_object_get(fragment, "stream_id")), "s1");
     assert_string_equal(json_string_value(json_object_get(fragment, "target_id")), T1);
-    assert_int_equal(strlen(json_string_value(json_object_get(fragment, "id"))), 32);
+    /* 32 hex digits: the activation's time (100 s) in ms, then random ones. */
+    const char *fid = json_string_value(json_object_get(fragment, "id"));
+    assert_int_equal(strlen(fid), 32);
+    assert_int_equal(strspn(fid, "0123456789abcdef"), 32);
+    assert_memory_equal(fid, "0000000186a0", 12);
     json_decref(fragment);
     assert_null(scv_index_finish(ix, st)); /* only once */
 
