@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Siegetank needs, skipping those already
-# installed. Usage: scripts/deps.sh [--bench]   (--bench adds nginx and wrk)
+# installed. Usage: scripts/deps.sh [--bench]   (--bench adds nginx, wrk and perf)
 set -euo pipefail
 
 packages=(
@@ -16,7 +16,7 @@ packages=(
   chromium # the dashboard's browser test
 )
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(nginx-light wrk)
+  packages+=(nginx-light wrk linux-perf) # perf: bench/p99_trace.sh
 fi
 
 missing=()
