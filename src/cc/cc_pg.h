@@ -9,19 +9,21 @@
  * the first call after the server is back succeeds. When the first
  * statement of a call is BEGIN or a plain SELECT and fails because a
  * pooled connection went stale, nothing can have happened yet, so it is
- * sent again on a fresh connection. Each connection prepares a statement
- * the first time it runs its text and runs it prepared from then on, with
- * a generic plan made once (plan_cache_mode = force_generic_plan): the
- * CC's statements are indexed lookups whose plan does not depend on the
- * values, and planning a board page cost more than reading it (a
- * statement whose best plan does depend on them must carry them in its
- * text). A connection keeps at
- * most CC_PG_STATEMENTS of them, the least recently used making way;
- * transaction control is never prepared; a reopened connection starts
- * with none. Connections to a host given by a
- * domain name are always encrypted (sslmode=require at least;
- * verify-ca/verify-full when the URL asks). Passwords in the URL are never
- * logged nor put in error messages. */
+ * sent again on a fresh connection.
+ *
+ * Each connection prepares a statement the first time it runs its text
+ * and runs it prepared from then on, with a generic plan made once
+ * (plan_cache_mode = force_generic_plan): the CC's statements are indexed
+ * lookups whose plan does not depend on the values, and planning a board
+ * page cost more than reading it. So values go in parameters, and texts
+ * built at run time come from a small set (the boards' six): a connection
+ * keeps at most CC_PG_STATEMENTS prepared, the least recently used making
+ * way. Transaction control is never prepared; a reopened connection
+ * starts with none.
+ *
+ * Connections to a host given by a domain name are always encrypted
+ * (sslmode=require at least; verify-ca/verify-full when the URL asks).
+ * Passwords in the URL are never logged nor put in error messages. */
 #ifndef ST_CC_PG_H
 #define ST_CC_PG_H
 
