@@ -186,9 +186,6 @@ static PGconn *connect_db(cc_pg *p, struct status *st)
 
     if (conn && PQstatus(conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(conn, ignore_notice, NULL);
-        /* Generic plans (cc_pg.h); a server without the setting keeps
-         * choosing per run, which is slower but right. */
-        PQclear(PQexec(conn, "SET plan_cache_mode = force_generic_plan"));
         return conn;
     }
     message(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof msg);

@@ -12,14 +12,14 @@
  * sent again on a fresh connection.
  *
  * Each connection prepares a statement the first time it runs its text
- * and runs it prepared from then on, with a generic plan made once
- * (plan_cache_mode = force_generic_plan): the CC's statements are indexed
- * lookups whose plan does not depend on the values, and planning a board
- * page cost more than reading it. So values go in parameters, and texts
- * built at run time come from a small set (the boards' six): a connection
- * keeps at most CC_PG_STATEMENTS prepared, the least recently used making
- * way. Transaction control is never prepared; a reopened connection
- * starts with none.
+ * and runs it prepared from then on: PostgreSQL parses it once, and plans
+ * it once too unless a plan made for the values at hand looks much
+ * cheaper (its default plan_cache_mode; a generic plan for every
+ * statement made a LIMIT $1 subquery scan its whole table). So values go
+ * in parameters, and texts built at run time come from a small set (the
+ * boards' six): a connection keeps at most CC_PG_STATEMENTS prepared, the
+ * least recently used making way. Transaction control is never prepared;
+ * a reopened connection starts with none.
  *
  * Connections to a host given by a domain name are always encrypted
  * (sslmode=require at least; verify-ca/verify-full when the URL asks).
