@@ -16,7 +16,9 @@
 # PostgreSQL's processes), which a shared machine disturbs less than
 # latency.
 # BENCH_PERF=DIR records a profile of the CC during the ingest (lib.sh);
-# INGEST_ONLY=1 skips the three read phases.
+# INGEST_ONLY=1 skips the three read phases. PACE_MS=N: in the read phases
+# each connection waits N ms between requests (bench/paced.lua), a fixed
+# offered load instead of as many requests as the machine allows.
 #   bench/donors.sh [sqlite|pg] [SECONDS] [CONNS]
 source "$(dirname "$0")/lib.sh"
 backend=${1:-sqlite}
@@ -83,9 +85,12 @@ phase() {
   echo "$name: $(wrk_ok_rate "$out") req/s, p50 $(p50 "$out"), p99 $(p99 "$out") ms," \
     "server CPU $(cpu_per "$out" "$before" "$units") us per $unit"
 }
+export PACED_LUA=$bench_root/bench/paced.lua
+paced=()
+[ -n "${PACE_MS:-}" ] && paced=(-s "$PACED_LUA")
 if [ -z "${INGEST_ONLY:-}" ]; then
-  phase "leaderboard week" "$tmp/board.txt" 1 "$cc_url/leaderboard/donors?period=week"
-  phase "leaderboard teams" "$tmp/teams.txt" 1 "$cc_url/leaderboard/teams?period=all"
+  phase "leaderboard week" "$tmp/board.txt" 1 "${paced[@]}" "$cc_url/leaderboard/donors?period=week"
+  phase "leaderboard teams" "$tmp/teams.txt" 1 "${paced[@]}" "$cc_url/leaderboard/teams?period=all"
   phase "donor info" "$tmp/info.txt" 1 -s "$bench_root/bench/donor_info.lua" "$cc_url"
 fi
 # metric NAME: one sample of the CC's /metrics.
