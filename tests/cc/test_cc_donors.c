@@ -340,6 +340,8 @@ struct poster {
     const struct world *w;
     const struct daemon_proc *cc;
     int index, batches, per_batch;
+    int unshared; /* no batch shared with the other posters */
+    int sent;     /* batches tried, the last one maybe unanswered */
     const char *prefix;
     long inserted;
     int failures, stop_at_failure;
@@ -354,7 +356,7 @@ static char *batch_text(const struct poster *p, int b)
     const char *users[] = {"alice", "bob", "carol"};
     for (int k = 0; k < p->per_batch; k++) {
         char id[64];
-        snprintf(id, sizeof id, "%s-%d-%d-%d", p->prefix, b % 2 ? p->index : -1, b, k);
+        snprintf(id, sizeof id, "%s-%d-%d-%d", p->prefix, b % 2 || p->unshared ? p->index : -1, b, k);
         json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "id", id,
                                               "target_id", p->w->target_a, "stream_id", "s:scv", "engine",
                                               "toy", "user", users[k % 3], "start_time", 1.0, "end_time", 2.0,
@@ -384,6 +386,7 @@ static void *post_batches(void *arg)
     snprintf(header, sizeof header, "Authorization: %s", SECRET);
     for (int b = 0; b < p->batches; b++) {
         char *text = batch_text(p, b);
+        p->sent = b + 1;
         struct harness_response r = {0};
         if (harness_http("POST", url, headers, text, strlen(text), NULL, &r) != 0 || r.status != 200) {
             p->failures++;
@@ -438,58 +441,77 @@ static void test_concurrent_batches(void **state)
     stop(&w);
 }
 
-/* A CC killed (SIGKILL) while batches arrive and its folder credits them,
- * then restarted: what it had recorded is still queued or already
- * credited, never both, and the SCVs' retries of every batch (the same
- * ids) record only what it had not, so each fragment is credited once. */
+/* A CC killed twice, then restarted each time: once by its own fault
+ * injection (SIEGETANK_CRASH_IN_FOLD) with a fold credited but not
+ * committed, once by SIGKILL from outside while batches keep arriving.
+ * What it had recorded is still queued or already credited, never both,
+ * and the SCVs' retries of every batch (the same ids) record only what it
+ * had not, so each fragment is credited once. */
 #define KILL_POSTERS 2
-#define KILL_BATCHES 16
-#define KILL_PER_BATCH 500
+#define KILL_PER_BATCH 200
+
+/* Posts batches through w->cc from KILL_POSTERS threads until the CC dies:
+ * by itself (crash), or by SIGKILL after the first answer and one second
+ * more (a fold under load has begun by then, CC_FOLD_GAP_MS). */
+static void post_until_killed(struct world *w, struct poster *posters, const char *prefix, int crash)
+{
+    pthread_t threads[KILL_POSTERS];
+    atomic_int posted;
+    atomic_init(&posted, 0);
+    for (int i = 0; i < KILL_POSTERS; i++) {
+        posters[i] = (struct poster){.w = w,
+                                     .cc = &w->cc,
+                                     .index = i,
+                                     .batches = 100000,
+                                     .per_batch = KILL_PER_BATCH,
+                                     .unshared = 1,
+                                     .prefix = prefix,
+                                     .stop_at_failure = 1,
+                                     .posted = &posted};
+        assert_int_equal(pthread_create(&threads[i], NULL, post_batches, &posters[i]), 0);
+    }
+    if (crash) {
+        assert_int_equal(harness_wait_exit(w->cc.pid, 30), 128 + SIGKILL);
+    } else {
+        for (int i = 0; i < 600 && atomic_load(&posted) < 1; i++)
+            usleep(10 * 1000);
+        usleep(1200 * 1000);
+        assert_int_equal(harness_stop(w->cc.pid, SIGKILL, 20), 128 + SIGKILL);
+    }
+    w->cc.pid = 0;
+    for (int i = 0; i < KILL_POSTERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        posters[i].posted = NULL;
+    }
+}
 
 static void test_fold_survives_kill(void **state)
 {
     (void)state;
     struct world w;
-    struct poster posters[KILL_POSTERS];
-    pthread_t threads[KILL_POSTERS];
-    atomic_int posted;
-    atomic_init(&posted, 0);
+    struct poster posters[2][KILL_POSTERS];
     start(&w);
-    for (int i = 0; i < KILL_POSTERS; i++) {
-        posters[i] = (struct poster){.w = &w,
-                                     .cc = &w.cc,
-                                     .index = i,
-                                     .batches = KILL_BATCHES,
-                                     .per_batch = KILL_PER_BATCH,
-                                     .prefix = "k",
-                                     .stop_at_failure = 1,
-                                     .posted = &posted};
-        assert_int_equal(pthread_create(&threads[i], NULL, post_batches, &posters[i]), 0);
-    }
-    /* Killed once a few batches are in, while more arrive. */
-    for (int i = 0; i < 600 && atomic_load(&posted) < 3; i++)
-        usleep(10 * 1000);
-    assert_true(atomic_load(&posted) >= 3);
-    assert_int_equal(harness_stop(w.cc.pid, SIGKILL, 20), 128 + SIGKILL);
-    w.cc.pid = 0;
-    for (int i = 0; i < KILL_POSTERS; i++)
-        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    assert_int_equal(harness_stop(w.cc.pid, SIGTERM, 20), 0);
+    setenv("SIEGETANK_CRASH_IN_FOLD", "1", 1);
     cc_daemon_run(&w.cc);
-    long inserted = 0;
-    for (int i = 0; i < KILL_POSTERS; i++) {
-        inserted += posters[i].inserted;
-        posters[i].inserted = 0;
-        posters[i].failures = 0;
-        post_batches(&posters[i]);
-        assert_int_equal(posters[i].failures, 0);
-        inserted += posters[i].inserted;
+    unsetenv("SIEGETANK_CRASH_IN_FOLD");
+    post_until_killed(&w, posters[0], "crash", 1);
+    cc_daemon_run(&w.cc);
+    post_until_killed(&w, posters[1], "kill", 0);
+    cc_daemon_run(&w.cc);
+    long sent = 0;
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < KILL_POSTERS; i++) {
+            struct poster *p = &posters[r][i];
+            p->batches = p->sent;
+            p->failures = 0;
+            post_batches(p);
+            assert_int_equal(p->failures, 0);
+            sent += p->batches;
+        }
     }
-    /* A batch recorded just before the kill was never answered: its
-     * retry inserted nothing. */
-    long batches = KILL_BATCHES / 2 + (long)KILL_POSTERS * (KILL_BATCHES / 2);
-    assert_true(inserted <= batches * KILL_PER_BATCH);
     wait_credited(&w);
-    assert_int_equal(credited_frames(&w), batches * batch_frames(KILL_PER_BATCH));
+    assert_int_equal(credited_frames(&w), sent * batch_frames(KILL_PER_BATCH));
     stop(&w);
 }
 
