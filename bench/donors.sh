@@ -104,8 +104,9 @@ folded1=$(metric siegetank_cc_credit_folded_total); t1=$(now_s)
 rate=$(wrk_ok_rate "$tmp/ingest.txt")
 echo "stats ingest: $rate batches/s of $BATCH = $((rate * BATCH)) fragments/s"
 grep -q "Non-2xx" "$tmp/ingest.txt" && { echo "some batches failed:" >&2; cat "$tmp/ingest.txt" >&2; }
-for _ in $(seq 1200); do [ "$(metric siegetank_cc_credit_pending)" = 0 ] && break; sleep 0.1; done
-[ "$(metric siegetank_cc_credit_pending)" = 0 ] || echo "the credit queue did not drain in 120 s" >&2
+drained=""
+for _ in $(seq 1200); do [ "$(metric siegetank_cc_credit_pending)" = 0 ] && drained=1 && break; sleep 0.1; done
+[ -n "$drained" ] || echo "the credit queue did not drain in 120 s" >&2
 folded2=$(metric siegetank_cc_credit_folded_total); t2=$(now_s); ticks2=$(server_ticks)
 awk -v a="$folded0" -v b="$folded1" -v c="$folded2" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t="$((ticks2 - ticks0))" \
   -v hz="$hz" 'BEGIN { printf "fold: %.0f fragments credited/s while wrk ran, %.0f/s until the queue drained %.1f s after it;" \
