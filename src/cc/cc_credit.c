@@ -142,11 +142,11 @@ status_code cc_credit_team_deltas(const cc_credit_batch *b, const char *const *t
     return STATUS_OK;
 }
 
-int cc_board_sql(int teams, cc_period period, char mark, char *rows, size_t rows_len, char *total,
-                 size_t total_len)
+int cc_board_sql(int teams, cc_period period, int first_page, char mark, char *rows, size_t rows_len,
+                 char *total, size_t total_len)
 {
     const char *p = period == CC_PERIOD_DAY ? "day" : period == CC_PERIOD_WEEK ? "week" : NULL;
-    char cols[128], where[128];
+    char cols[128], where[128], page[64];
     int first = p ? 2 : 1;
     const char *table = teams ? "team_credit" : "donor_credit", *key = teams ? "team" : "name";
     /* Hidden donors never show; a donor row made by settings alone has no
@@ -162,9 +162,12 @@ int cc_board_sql(int teams, cc_period period, char mark, char *rows, size_t rows
     snprintf(total, total_len,
              "SELECT coalesce(sum(n), 0) FROM board_totals WHERE board = '%s' AND period = %s",
              cc_board_name(cc_board_of(teams, period)), p ? (mark == '?' ? "?1" : "$1") : "0");
-    snprintf(rows, rows_len,
-             "SELECT %s, (%s) FROM %s WHERE %s ORDER BY %s%spoints DESC, %s LIMIT %c%d OFFSET %c%d", cols,
-             total, table, where, p ? p : "", p ? "_" : "", key, mark, first, mark, first + 1);
+    if (first_page)
+        snprintf(page, sizeof page, "LIMIT %d OFFSET 0", CC_BOARD_LIMIT_DEFAULT);
+    else
+        snprintf(page, sizeof page, "LIMIT %c%d OFFSET %c%d", mark, first, mark, first + 1);
+    snprintf(rows, rows_len, "SELECT %s, (%s) FROM %s WHERE %s ORDER BY %s%spoints DESC, %s %s", cols, total,
+             table, where, p ? p : "", p ? "_" : "", key, page);
     return p ? 1 : 0;
 }
 

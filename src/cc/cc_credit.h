@@ -121,10 +121,13 @@ void cc_board_visibility(const cc_credit_row *row, int sign, cc_board_counts *c)
  * team, members, points, frames, and the board's size, so one statement
  * answers a page) and total (the size alone, for a page past the end).
  * Their parameters: the period's start unless period is CC_PERIOD_ALL, then
- * (rows only) the limit and the offset. Returns how many parameters come
- * before the limit (0 or 1). */
-int cc_board_sql(int teams, cc_period period, char mark, char *rows, size_t rows_len, char *total,
-                 size_t total_len);
+ * (rows only) the limit and the offset, unless first_page: then rows reads
+ * the first CC_BOARD_LIMIT_DEFAULT entries, written in its text, which is
+ * one of six, so PostgreSQL reuses one plan for the page most asked for
+ * (it plans a page of unknown size for each call). Returns how many
+ * parameters come before the limit (0 or 1). */
+int cc_board_sql(int teams, cc_period period, int first_page, char mark, char *rows, size_t rows_len,
+                 char *total, size_t total_len);
 
 /* ---- SQL both backends share (standard upsert syntax) ----------------- */
 

@@ -284,12 +284,13 @@ static int fill_board_entry(const PGresult *r, int row, void *elem)
 static status_code pg_board_read(cc_store_tx *c, const cc_board_query *q_, cc_board *out)
 {
     char rows[768], total[256], start[32], limit[32], offset[32];
-    int k = cc_board_sql(q_->teams, q_->period, '$', rows, sizeof rows, total, sizeof total);
+    int first = q_->limit == CC_BOARD_LIMIT_DEFAULT && q_->offset == 0;
+    int k = cc_board_sql(q_->teams, q_->period, first, '$', rows, sizeof rows, total, sizeof total);
     snprintf(start, sizeof start, "%lld", q_->period_start);
     snprintf(limit, sizeof limit, "%lld", q_->limit);
     snprintf(offset, sizeof offset, "%lld", q_->offset);
     const char *params[] = {start, limit, offset};
-    status_code rc = cc_pg_collect(c, rows, k + 2, params + (1 - k), (void **)&out->v, &out->n,
+    status_code rc = cc_pg_collect(c, rows, k + (first ? 0 : 2), params + (1 - k), (void **)&out->v, &out->n,
                                    sizeof *out->v, fill_board_entry);
     if (rc != STATUS_OK || out->n > 0) {
         out->total = out->n > 0 ? out->v[0].total : 0;

@@ -222,7 +222,7 @@ static int fill_board_entry(sqlite3_stmt *stmt, void *elem)
 static status_code sq_board_read(cc_store_tx *tx, const cc_board_query *q, cc_board *out)
 {
     char rows[768], total[256];
-    int k = cc_board_sql(q->teams, q->period, '?', rows, sizeof rows, total, sizeof total);
+    int k = cc_board_sql(q->teams, q->period, 0, '?', rows, sizeof rows, total, sizeof total);
     sqlite3_stmt *stmt = k ? sqldb_prepare(tx->db, rows, "iii", (int64_t)q->period_start, (int64_t)q->limit,
                                            (int64_t)q->offset)
                            : sqldb_prepare(tx->db, rows, "ii", (int64_t)q->limit, (int64_t)q->offset);

@@ -2,8 +2,8 @@
  * (pg_harness): a statement is prepared once per connection and still
  * planned for its values where that matters, texts built in one reused
  * buffer are told apart, the prepared ones stay within CC_PG_STATEMENTS
- * however many texts run, and a connection reopened after the server
- * restarts prepares them again. */
+ * however many texts run, a board's first page is planned once, and a
+ * connection reopened after the server restarts prepares them again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc/cc_credit.h"
 #include "cc/cc_pg.h"
+#include "cc/cc_store.h"
 #include "pg_harness.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 static pg_harness *server;
@@ -96,6 +99,42 @@ static void test_many_texts(void **state)
     cc_pg_release(c);
 }
 
+/* The first page of the week board (cc_board_sql) on 50,000 rows: its
+ * text carries the page's size, so PostgreSQL reuses one plan for it,
+ * which it never does for a LIMIT $2 OFFSET $3 of unknown size. */
+static void test_board_first_page(void **state)
+{
+    cc_pg *p = *state;
+    struct status st;
+    char dir[] = "/tmp/test_cc_pg.XXXXXX", rows[768], total[256];
+    assert_non_null(mkdtemp(dir));
+    cc_store *store = cc_store_open(url, dir, "pass", NULL, &st); /* the schema */
+    assert_non_null(store);
+    cc_store_close(store);
+    fs_rm_rf(dir);
+    cc_pg_conn *c = cc_pg_acquire(p);
+    assert_non_null(c);
+    assert_int_equal(cc_pg_script(c,
+                                  "INSERT INTO donor_credit(name, week, week_points, week_fragments)"
+                                  " SELECT 'd' || g, 7, g, 1 FROM generate_series(1, 50000) g;"
+                                  " ANALYZE donor_credit",
+                                  &st),
+                     STATUS_OK);
+
+    assert_int_equal(cc_board_sql(0, CC_PERIOD_WEEK, 1, '$', rows, sizeof rows, total, sizeof total), 1);
+    for (int i = 0; i < 8; i++) {
+        PGresult *res = NULL;
+        assert_int_equal(cc_pg_query(c, &res, rows, 1, (const char *[]){"7"}), STATUS_OK);
+        assert_int_equal(PQntuples(res), CC_BOARD_LIMIT_DEFAULT);
+        PQclear(res);
+    }
+    assert_int_equal(
+        one_value(c, "SELECT (generic_plans > 0)::int FROM pg_prepared_statements WHERE statement = $1",
+                  rows),
+        1);
+    cc_pg_release(c);
+}
+
 /* The server restarts: a retried read and, on the connection opened for
  * the next call, a write run the statements they ran before. */
 static void test_restart(void **state)
@@ -158,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prepared_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_texts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_board_first_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
     };
     int rc = cmocka_run_group_tests_name("cc_pg", tests, NULL, NULL);
