@@ -146,11 +146,7 @@ void server_reply_constant(h2o_req_t *req, const char *body, size_t len)
 void server_reply_text(h2o_req_t *req, const char *content_type, const char *body, size_t len)
 {
     h2o_iovec_t copy = h2o_strdup(&req->pool, body, len);
-    req->res.status = 200;
-    req->res.reason = "OK";
-    req->res.content_length = copy.len;
-    add_common_headers(req, content_type);
-    send_body(req, copy.base, copy.len);
+    server_reply_static(req, content_type, copy.base, copy.len);
 }
 
 static char *content_disposition(h2o_mem_pool_t *pool, const char *filename);
