@@ -103,6 +103,16 @@ static const char *const schema_v3_sql =
  * database from now on. */
 static const char *const schema_v4_sql = "ALTER TABLE meta DROP COLUMN schema_version;";
 
+/* The totals of a donor_credit or team_credit row: all time, today, this
+ * week. */
+#define CREDIT_COLUMNS                                                                                       \
+    "frames bigint NOT NULL DEFAULT 0, points double precision NOT NULL DEFAULT 0,"                          \
+    " fragments bigint NOT NULL DEFAULT 0, last_credit double precision NOT NULL DEFAULT 0,"                 \
+    " day bigint NOT NULL DEFAULT 0, day_frames bigint NOT NULL DEFAULT 0,"                                  \
+    " day_points double precision NOT NULL DEFAULT 0, day_fragments bigint NOT NULL DEFAULT 0,"              \
+    " week bigint NOT NULL DEFAULT 0, week_frames bigint NOT NULL DEFAULT 0,"                                \
+    " week_points double precision NOT NULL DEFAULT 0, week_fragments bigint NOT NULL DEFAULT 0"
+
 /* Version 5: donor credit (cc_credit.h). Fragments keep their points;
  * those recorded before earned one point a frame. The all-time aggregates
  * start from the fragments already there. The export is kept as base64.
@@ -115,12 +125,7 @@ static const char *const schema_v5_sql =
     "CREATE INDEX IF NOT EXISTS stats_user ON stats(user_name);"
     "CREATE TABLE IF NOT EXISTS donor_credit(name text COLLATE \"C\" PRIMARY KEY, team text COLLATE \"C\","
     " public integer NOT NULL DEFAULT 1,"
-    " frames bigint NOT NULL DEFAULT 0, points double precision NOT NULL DEFAULT 0,"
-    " fragments bigint NOT NULL DEFAULT 0, last_credit double precision NOT NULL DEFAULT 0,"
-    " day bigint NOT NULL DEFAULT 0, day_frames bigint NOT NULL DEFAULT 0,"
-    " day_points double precision NOT NULL DEFAULT 0, day_fragments bigint NOT NULL DEFAULT 0,"
-    " week bigint NOT NULL DEFAULT 0, week_frames bigint NOT NULL DEFAULT 0,"
-    " week_points double precision NOT NULL DEFAULT 0, week_fragments bigint NOT NULL DEFAULT 0);"
+    " " CREDIT_COLUMNS ");"
     "CREATE INDEX IF NOT EXISTS donor_credit_all ON donor_credit(points DESC, name) WHERE public = 1 AND "
     "fragments > 0;"
     "CREATE INDEX IF NOT EXISTS donor_credit_day ON donor_credit(day, day_points DESC, name) WHERE public = "
@@ -133,12 +138,7 @@ static const char *const schema_v5_sql =
     " frames bigint NOT NULL, points double precision NOT NULL, PRIMARY KEY(name, target_id));"
     "CREATE TABLE IF NOT EXISTS team_credit(team text COLLATE \"C\" PRIMARY KEY, members bigint NOT NULL "
     "DEFAULT 0,"
-    " frames bigint NOT NULL DEFAULT 0, points double precision NOT NULL DEFAULT 0,"
-    " fragments bigint NOT NULL DEFAULT 0, last_credit double precision NOT NULL DEFAULT 0,"
-    " day bigint NOT NULL DEFAULT 0, day_frames bigint NOT NULL DEFAULT 0,"
-    " day_points double precision NOT NULL DEFAULT 0, day_fragments bigint NOT NULL DEFAULT 0,"
-    " week bigint NOT NULL DEFAULT 0, week_frames bigint NOT NULL DEFAULT 0,"
-    " week_points double precision NOT NULL DEFAULT 0, week_fragments bigint NOT NULL DEFAULT 0);"
+    " " CREDIT_COLUMNS ");"
     "CREATE INDEX IF NOT EXISTS team_credit_all ON team_credit(points DESC, team);"
     "CREATE INDEX IF NOT EXISTS team_credit_day ON team_credit(day, day_points DESC, team);"
     "CREATE INDEX IF NOT EXISTS team_credit_week ON team_credit(week, week_points DESC, team);"
